@@ -1,0 +1,52 @@
+# Canopy build entry points. `make run` and `make test` work on a fresh Debian machine
+# with Swift 6.3.1 installed: they install what is missing first.
+
+SWIFT   ?= swift
+MODEL   ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+THREADS ?= 2
+# Where scripts/fetch-model.sh puts the model; follows MODEL unless set explicitly.
+MODEL_DIR ?= $(patsubst %/,%,$(dir $(MODEL)))
+
+SHELL := /bin/bash
+# Tests build in their own scratch directory: -enable-testing changes every module's
+# flags, so sharing .build with `make build`/`make bench` would rebuild everything on
+# each switch.
+TEST_SCRATCH ?= .build-tests
+RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
+
+.PHONY: all setup model build run test bench clean help
+
+all: build
+
+help:
+	@echo "make run    - install missing packages and the model, build, run the demo batch"
+	@echo "make test   - install missing packages and the model, build and run all tests (release)"
+	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS)"
+	@echo "make setup | model | build | clean"
+
+# Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
+setup:
+	@bash scripts/setup.sh
+
+# The default model, verified by sha256; no network when it is already present.
+model: setup
+	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh
+
+build:
+	$(SWIFT) build -c release
+
+# Until the daemon exists, `run` demonstrates the offline batch runner.
+run: setup model build
+	.build/release/canopy batch --model $(MODEL) --max-tokens 64 < scripts/demo-requests.jsonl
+
+# Tests need release mode (numeric code is 10-100x slower in debug) and -enable-testing
+# for @testable imports; building first keeps compile errors apart from test failures.
+test: setup model
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
+	CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
+
+bench: setup model
+	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
+
+clean:
+	rm -rf .build $(TEST_SCRATCH)

@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+// Canopy: an LLM inference daemon. See README.md for the layout; data flows
+// CanopyServer → CanopyEngine → CanopyModel → CanopyKernels, with CanopyGGUF and
+// CanopyTokenizer below the model.
+import PackageDescription
+
+/// Numeric modules are compiled with bounds-check-free exclusivity: kernels work on raw
+/// pointers whose ranges are checked once per call with preconditions.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"])
+]
+
+let package = Package(
+    name: "Canopy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "canopy", targets: ["canopy"]),
+        .executable(name: "canopy-bench", targets: ["canopy-bench"]),
+        .library(name: "CanopyEngine", targets: ["CanopyEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Tensor element types, dequantization, dot products, matmuls and the small
+        // numeric ops (norms, RoPE, softmax). Knows nothing about files or models.
+        .target(name: "CanopyKernels", swiftSettings: numericSettings),
+        // The GGUF container format: header, metadata, tensor infos, memory-mapped data.
+        .target(name: "CanopyGGUF", dependencies: ["CanopyKernels"]),
+        // Byte-level BPE tokenizer, pre-tokenizers, streaming detokenizer, chat templates.
+        .target(name: "CanopyTokenizer", dependencies: ["CanopyGGUF"]),
+        // Model configuration, weights and architectures (one file per architecture).
+        .target(
+            name: "CanopyModel",
+            dependencies: ["CanopyGGUF", "CanopyKernels", "CanopyTokenizer"],
+            swiftSettings: numericSettings),
+        // Requests, sampling, generation and the offline batch runner.
+        .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyTokenizer"]),
+        // The `canopy` command-line client.
+        .executableTarget(
+            name: "canopy",
+            dependencies: [
+                "CanopyEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "clients/canopy"),
+        // Offline throughput benchmark used by `make bench`.
+        .executableTarget(
+            name: "canopy-bench",
+            dependencies: [
+                "CanopyEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/canopy-bench"),
+        .testTarget(name: "CanopyKernelsTests", dependencies: ["CanopyKernels"]),
+        .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
+        .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
+        .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel", "CanopyKernels"]),
+        .testTarget(name: "CanopyEngineTests", dependencies: ["CanopyEngine", "CanopyModel"]),
+    ]
+)

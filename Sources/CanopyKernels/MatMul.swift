@@ -1,0 +1,162 @@
+import Dispatch
+import Foundation
+
+/// How `MatMul` treats activations.
+public enum MatMulPrecision: Sendable {
+    /// Dequantized weights × `Float` activations, in `Float` arithmetic.
+    case float32
+    /// What llama.cpp's CPU backend does: activations are first converted to the weight
+    /// type's `vecDotType` (8-bit blocks for quantized weights, f16/bf16 for F16/BF16
+    /// weights) and the products use ggml's integer dot-product formulas.
+    case quantizedActivations
+}
+
+/// Matrix × activation products for `WeightMatrix` weights, split across threads by rows.
+public enum MatMul {
+    /// y[t*rows + r] = Σ_c W[r, c] · x[t*cols + c] for t in 0..<tokens.
+    ///
+    /// `x` holds `tokens` rows of `w.cols` values; `y` receives `tokens` rows of `w.rows`
+    /// values and must not overlap `x`. Allocates nothing proportional to the weights; with
+    /// `.quantizedActivations` it allocates one buffer for the converted activations.
+    ///
+    /// - Precondition: `tokens >= 0`.
+    public static func multiply(
+        _ w: WeightMatrix, input x: UnsafePointer<Float>, tokens: Int,
+        output y: UnsafeMutablePointer<Float>, precision: MatMulPrecision
+    ) {
+        precondition(tokens >= 0, "MatMul: negative token count \(tokens)")
+        guard tokens > 0, w.rows > 0 else { return }
+        if w.cols == 0 {
+            y.initialize(repeating: 0, count: tokens * w.rows)
+            return
+        }
+        switch (precision, w.type) {
+        case (_, .f32), (.float32, _):
+            floatProduct(w, x, tokens, y)
+        case (.quantizedActivations, .f16), (.quantizedActivations, .bf16):
+            // ggml converts the activations to the weight type, then multiplies in f32.
+            let count = tokens * w.cols
+            let rounded = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { rounded.deallocate() }
+            if w.type == .f16 {
+                for i in 0..<count { rounded[i] = HalfFloat.roundedToHalf(x[i]) }
+            } else {
+                for i in 0..<count { rounded[i] = HalfFloat.roundedToBFloat16(x[i]) }
+            }
+            floatProduct(w, rounded, tokens, y)
+        case (.quantizedActivations, .q4_0), (.quantizedActivations, .q4_1),
+            (.quantizedActivations, .q5_0), (.quantizedActivations, .q5_1),
+            (.quantizedActivations, .q8_0):
+            block32Product(w, x, tokens, y)
+        case (.quantizedActivations, _):
+            quantizedProduct(w, x, tokens, y)
+        }
+    }
+
+    /// Number of threads to split rows across.
+    static let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Runs `body` over `0..<rows` in chunks of whole `granule`s, in parallel when the work
+    /// (`rows × costPerRow`, in multiply-adds) is big enough to pay for the dispatch.
+    static func forEachRowChunk(
+        rows: Int, costPerRow: Int, granule: Int, _ body: (Range<Int>) -> Void
+    ) {
+        let minimumWork = 1 << 15
+        let threads = threadCount
+        if threads == 1 || rows <= granule || rows * costPerRow < minimumWork {
+            body(0..<rows)
+            return
+        }
+        let granules = (rows + granule - 1) / granule
+        // A few chunks per thread so a thread slowed by another process does not hold up
+        // the whole product.
+        let chunks = min(granules, threads * 4)
+        withoutActuallyEscaping(body) { body in
+            let shared = ChunkBody(run: body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { i in
+                let lo = granules * i / chunks * granule
+                let hi = min(rows, granules * (i + 1) / chunks * granule)
+                if lo < hi { shared.run(lo..<hi) }
+            }
+        }
+    }
+
+    /// Carries a chunk body into `concurrentPerform`'s `@Sendable` closure.
+    ///
+    /// `@unchecked Sendable` is sound here because `concurrentPerform` returns only after
+    /// every iteration has finished (so the closure never outlives the call), the bodies
+    /// only read shared inputs, and each chunk writes a disjoint set of output rows.
+    struct ChunkBody: @unchecked Sendable {
+        let run: (Range<Int>) -> Void
+    }
+
+    /// `.float32` products (and F32 weights in either mode): tiles of 4 rows are
+    /// dequantized into a per-chunk scratch buffer, then each tile serves every token.
+    static func floatProduct(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int,
+        _ y: UnsafeMutablePointer<Float>
+    ) {
+        let rows = w.rows, cols = w.cols
+        let inPlace = w.type == .f32
+        forEachRowChunk(rows: rows, costPerRow: cols * tokens, granule: 4) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inPlace ? 0 : 4 * cols) { buf in
+                var r = range.lowerBound
+                while r < range.upperBound {
+                    let n = min(4, range.upperBound - r)
+                    let tile: UnsafePointer<Float>
+                    if inPlace {
+                        tile = w.row(r).assumingMemoryBound(to: Float.self)
+                    } else {
+                        for i in 0..<n {
+                            Dequantize.row(w.type, from: w.row(r + i), into: buf.baseAddress! + i * cols, count: cols)
+                        }
+                        tile = UnsafePointer(buf.baseAddress!)
+                    }
+                    for t in 0..<tokens {
+                        let xt = x + t * cols
+                        let yt = y + t * rows + r
+                        if n == 4 {
+                            let s = FloatDot.dot4(tile, stride: cols, xt, cols)
+                            yt[0] = s[0]; yt[1] = s[1]; yt[2] = s[2]; yt[3] = s[3]
+                        } else {
+                            for i in 0..<n { yt[i] = FloatDot.dot(tile + i * cols, xt, cols) }
+                        }
+                    }
+                    r += n
+                }
+            }
+        }
+    }
+
+    /// `.quantizedActivations` products for the K-quants: each activation row is quantized
+    /// once to Q8_K, then every (row, token) pair is one `VecDot` kernel call, looping tokens
+    /// inside a row so the row's blocks stay in L1.
+    static func quantizedProduct(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int,
+        _ y: UnsafeMutablePointer<Float>
+    ) {
+        guard let dotType = w.type.vecDotType, let xRowBytes = dotType.byteCount(forElements: w.cols) else {
+            preconditionFailure("MatMul: \(w.type) with \(w.cols) columns has no activation type")
+        }
+        precondition(
+            w.cols % dotType.blockSize == 0,
+            "MatMul: \(w.type) × \(dotType) needs columns in multiples of \(dotType.blockSize)")
+        let xq = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * xRowBytes), alignment: 64)
+        defer { xq.deallocate() }
+        let cols = w.cols
+        for t in 0..<tokens {
+            ActivationQuantizer.quantizeRow(dotType, from: x + t * cols, into: xq + t * xRowBytes, count: cols)
+        }
+        let activations = UnsafeRawPointer(xq)
+        let kernel = VecDot.kernel(for: w.type)
+        let rows = w.rows
+        forEachRowChunk(rows: rows, costPerRow: cols * tokens, granule: 4) { range in
+            for r in range {
+                let wr = w.row(r)
+                for t in 0..<tokens {
+                    y[t * rows + r] = kernel(wr, activations + t * xRowBytes, cols)
+                }
+            }
+        }
+    }
+}

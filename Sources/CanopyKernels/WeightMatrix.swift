@@ -1,0 +1,42 @@
+/// A read-only row-major matrix in GGML blocks: `rows` rows of `cols` values, each row
+/// `type.byteCount(forElements: cols)` bytes, contiguous.
+///
+/// The matrix does not own `data` (typically a memory-mapped GGUF file). It is
+/// `@unchecked Sendable` because it only ever reads through `data`: the owner guarantees the
+/// bytes stay mapped and unmodified while any copy of the matrix is in use.
+public struct WeightMatrix: @unchecked Sendable {
+    /// Element type of the stored blocks.
+    public let type: GGMLType
+    /// Number of rows (output features).
+    public let rows: Int
+    /// Number of values per row (input features); a multiple of `type.blockSize`.
+    public let cols: Int
+    /// First byte of row 0.
+    public let data: UnsafeRawPointer
+    /// Bytes per row.
+    public let rowBytes: Int
+
+    /// Wraps `rows × cols` values of `type` stored at `data`.
+    ///
+    /// - Precondition: `type.isDequantizable`, `rows >= 0`, and `cols` is a non-negative
+    ///   multiple of `type.blockSize`.
+    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer) {
+        precondition(type.isDequantizable, "WeightMatrix: type \(type) is not supported")
+        precondition(rows >= 0, "WeightMatrix: negative row count \(rows)")
+        guard let bytes = type.byteCount(forElements: cols) else {
+            preconditionFailure(
+                "WeightMatrix: \(cols) columns is not a whole number of \(type) blocks")
+        }
+        self.type = type
+        self.rows = rows
+        self.cols = cols
+        self.data = data
+        self.rowBytes = bytes
+    }
+
+    /// The first byte of row `r`.
+    @inlinable
+    public func row(_ r: Int) -> UnsafeRawPointer {
+        data + r * rowBytes
+    }
+}

@@ -1,0 +1,45 @@
+import CanopyGGUF
+import CanopyKernels
+
+/// A decoder-only model that turns a batch of tokens into next-token logits.
+///
+/// This is the seam between the engine and the architectures: the engine builds a
+/// `ForwardBatch`, the model runs every layer over all of its tokens at once (so each weight
+/// matrix is read once per call), writes keys and values into `cache`, and returns the
+/// logits of the tokens that asked for them.
+public protocol CausalLanguageModel: Sendable {
+    /// Hyperparameters, decoded from the model file.
+    var config: ModelConfig { get }
+
+    /// Runs one forward pass and returns `batch.logitCount × config.vocabularySize` logits,
+    /// one row per token with `wantsLogits`, in batch order.
+    ///
+    /// - Precondition: every position is below `cache.capacity`, every slot below
+    ///   `cache.slots`.
+    func forward(_ batch: ForwardBatch, cache: KVCache) -> [Float]
+}
+
+extension CausalLanguageModel {
+    /// Allocates a cache with `slots` sequences of up to `capacity` positions.
+    public func makeCache(slots: Int, capacity: Int) -> KVCache {
+        KVCache(layers: config.blockCount, slots: slots, capacity: capacity, width: config.keyValueWidth)
+    }
+}
+
+/// The architectures Canopy can build, keyed by `general.architecture`.
+public enum ModelArchitectures {
+    /// Names of the supported architectures.
+    public static let supported = ["llama"]
+
+    /// Builds the model the file describes.
+    public static func load(
+        store: WeightStore, config: ModelConfig, precision: MatMulPrecision
+    ) throws(ModelError) -> any CausalLanguageModel {
+        switch config.architecture {
+        case "llama":
+            return try LlamaModel(store: store, config: config, precision: precision)
+        default:
+            throw .unsupportedArchitecture(config.architecture)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import CanopyKernels
+
+/// The Llama architecture as GGUF describes it: token embedding, pre-norm blocks of
+/// grouped-query attention with RoPE and a SwiGLU feed-forward network, a final RMSNorm and
+/// an output projection (tied to the embedding when the file has no `output.weight`).
+public struct LlamaModel: CausalLanguageModel {
+    /// Weights of one transformer block.
+    struct Block: Sendable {
+        var attentionNorm: [Float]
+        var query: WeightMatrix
+        var key: WeightMatrix
+        var value: WeightMatrix
+        var attentionOutput: WeightMatrix
+        var feedForwardNorm: [Float]
+        var gate: WeightMatrix
+        var up: WeightMatrix
+        var down: WeightMatrix
+    }
+
+    public let config: ModelConfig
+    /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
+    public let precision: MatMulPrecision
+    let store: WeightStore
+    let tokenEmbedding: WeightMatrix
+    let blocks: [Block]
+    let outputNorm: [Float]
+    let output: WeightMatrix
+    let rope: RoPE
+
+    /// Binds every weight the configuration implies, checking names and shapes.
+    public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
+        self.store = store
+        self.config = config
+        self.precision = precision
+        let e = config.embeddingLength
+        tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
+        var blocks: [Block] = []
+        for i in 0..<config.blockCount {
+            let p = "blk.\(i)."
+            blocks.append(Block(
+                attentionNorm: try store.vector(p + "attn_norm.weight", count: e),
+                query: try store.matrix(p + "attn_q.weight", rows: config.queryWidth, cols: e),
+                key: try store.matrix(p + "attn_k.weight", rows: config.keyValueWidth, cols: e),
+                value: try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
+                attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
+                feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
+                gate: try store.matrix(p + "ffn_gate.weight", rows: config.feedForwardLength, cols: e),
+                up: try store.matrix(p + "ffn_up.weight", rows: config.feedForwardLength, cols: e),
+                down: try store.matrix(p + "ffn_down.weight", rows: e, cols: config.feedForwardLength)))
+        }
+        self.blocks = blocks
+        outputNorm = try store.vector("output_norm.weight", count: e)
+        if store.contains("output.weight") {
+            output = try store.matrix("output.weight", rows: config.vocabularySize, cols: e)
+        } else {
+            output = tokenEmbedding
+        }
+        rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+    }
+
+    public func forward(_ batch: ForwardBatch, cache: KVCache) -> [Float] {
+        let n = batch.count
+        precondition(n > 0, "empty forward batch")
+        precondition(zip(batch.positions, batch.slots).allSatisfy { $0.0 < cache.capacity && $0.1 < cache.slots },
+                     "batch position or slot outside the KV cache")
+        let c = config
+        let e = c.embeddingLength
+        var scratch = ForwardScratch(tokens: n, config: c)
+        defer { scratch.deallocate() }
+
+        for t in 0..<n {
+            let token = Int(batch.tokens[t])
+            precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
+            tokenEmbedding.dequantizeRow(token, into: scratch.residual + t * e)
+        }
+        // RoPE angles depend only on the position; compute them once per token for all layers.
+        let half = c.ropeDimensionCount / 2
+        for t in 0..<n {
+            rope.angles(position: batch.positions[t], cosines: scratch.cosines + t * half, sines: scratch.sines + t * half)
+        }
+
+        for (layer, block) in blocks.enumerated() {
+            attention(block: block, layer: layer, batch: batch, cache: cache, scratch: scratch)
+            feedForward(block: block, tokens: n, scratch: scratch)
+        }
+
+        let rows = batch.wantsLogits.indices.filter { batch.wantsLogits[$0] }
+        guard !rows.isEmpty else { return [] }
+        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * e)
+        defer { normed.deallocate() }
+        outputNorm.withUnsafeBufferPointer { w in
+            for (i, t) in rows.enumerated() {
+                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: normed + i * e)
+            }
+        }
+        return [Float](unsafeUninitializedCapacity: rows.count * c.vocabularySize) { buffer, initialized in
+            MatMul.multiply(output, input: normed, tokens: rows.count, output: buffer.baseAddress!, precision: precision)
+            initialized = rows.count * c.vocabularySize
+        }
+    }
+
+    private func attention(block: Block, layer: Int, batch: ForwardBatch, cache: KVCache, scratch: ForwardScratch) {
+        let c = config
+        let n = batch.count
+        let e = c.embeddingLength
+        block.attentionNorm.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+            }
+        }
+        MatMul.multiply(block.query, input: scratch.normed, tokens: n, output: scratch.query, precision: precision)
+        MatMul.multiply(block.key, input: scratch.normed, tokens: n, output: scratch.key, precision: precision)
+        MatMul.multiply(block.value, input: scratch.normed, tokens: n, output: scratch.value, precision: precision)
+        let half = c.ropeDimensionCount / 2
+        for t in 0..<n {
+            let cosines = scratch.cosines + t * half
+            let sines = scratch.sines + t * half
+            rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
+                        cosines: cosines, sines: sines)
+            rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
+                        cosines: cosines, sines: sines)
+            cache.store(layer: layer, slot: batch.slots[t], position: batch.positions[t],
+                        key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth)
+        }
+        // Each (token, head) pair is independent once the whole batch's keys are stored.
+        let work = n * c.headCount
+        let query = scratch.query
+        let mixed = scratch.mixed
+        Parallel.forEach(min(work, 64)) { chunk in
+            var item = chunk
+            while item < work {
+                let t = item / c.headCount
+                let head = item % c.headCount
+                let slot = batch.slots[t]
+                CachedAttention.attend(
+                    query: query + t * c.queryWidth,
+                    keys: cache.keys(layer: layer, slot: slot), values: cache.values(layer: layer, slot: slot),
+                    length: batch.positions[t] + 1, head: head, headCount: c.headCount,
+                    headCountKV: c.headCountKV, headDimension: c.headDimension,
+                    output: mixed + t * c.queryWidth)
+                item += 64
+            }
+        }
+        MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
+        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+    }
+
+    private func feedForward(block: Block, tokens n: Int, scratch: ForwardScratch) {
+        let c = config
+        let e = c.embeddingLength
+        block.feedForwardNorm.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+            }
+        }
+        MatMul.multiply(block.gate, input: scratch.normed, tokens: n, output: scratch.gate, precision: precision)
+        MatMul.multiply(block.up, input: scratch.normed, tokens: n, output: scratch.up, precision: precision)
+        Activation.swiGLU(gate: scratch.gate, up: scratch.up, count: n * c.feedForwardLength)
+        MatMul.multiply(block.down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
+        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+    }
+}
+
+/// Activation buffers for one forward pass, sized by the batch's token count.
+struct ForwardScratch {
+    let residual: UnsafeMutablePointer<Float>
+    let normed: UnsafeMutablePointer<Float>
+    let query: UnsafeMutablePointer<Float>
+    let key: UnsafeMutablePointer<Float>
+    let value: UnsafeMutablePointer<Float>
+    let mixed: UnsafeMutablePointer<Float>
+    let gate: UnsafeMutablePointer<Float>
+    let up: UnsafeMutablePointer<Float>
+    let cosines: UnsafeMutablePointer<Float>
+    let sines: UnsafeMutablePointer<Float>
+
+    init(tokens n: Int, config c: ModelConfig) {
+        residual = .allocate(capacity: n * c.embeddingLength)
+        normed = .allocate(capacity: n * max(c.embeddingLength, c.queryWidth))
+        query = .allocate(capacity: n * c.queryWidth)
+        key = .allocate(capacity: n * c.keyValueWidth)
+        value = .allocate(capacity: n * c.keyValueWidth)
+        mixed = .allocate(capacity: n * c.queryWidth)
+        gate = .allocate(capacity: n * c.feedForwardLength)
+        up = .allocate(capacity: n * c.feedForwardLength)
+        cosines = .allocate(capacity: n * c.ropeDimensionCount / 2)
+        sines = .allocate(capacity: n * c.ropeDimensionCount / 2)
+    }
+
+    func deallocate() {
+        for buffer in [residual, normed, query, key, value, mixed, gate, up, cosines, sines] {
+            buffer.deallocate()
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import CanopyGGUF
+import CanopyKernels
+
+/// Where a model's tensor bytes come from.
+///
+/// Today every tensor is a view into the memory-mapped GGUF file, so "loading" a weight
+/// costs nothing and pages come in on first use. Architectures ask the store for each
+/// layer's weights by name and shape, and never assume anything about residency, so a
+/// later store can stream or shard weights behind the same calls.
+public final class WeightStore: Sendable {
+    /// The file the weights are mapped from; kept alive as long as the store.
+    public let file: GGUFFile
+
+    /// Creates a store over an opened GGUF file.
+    public init(file: GGUFFile) {
+        self.file = file
+    }
+
+    /// Returns the 2-D weight `name` as a matrix of `rows` × `cols` values.
+    ///
+    /// GGUF lists dimensions innermost first, so a matrix with `rows` rows of `cols` values
+    /// has dimensions `[cols, rows]`.
+    public func matrix(_ name: String, rows: Int, cols: Int) throws(ModelError) -> WeightMatrix {
+        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
+        guard info.dimensions == [cols, rows] else {
+            throw .tensorShapeMismatch(name: name, expected: [cols, rows], actual: info.dimensions)
+        }
+        guard info.type.isDequantizable else {
+            throw .unsupportedTensorType(name: name, type: info.type)
+        }
+        let bytes = file.data(of: info)
+        guard let base = bytes.baseAddress else { throw .missingTensor(name: name) }
+        return WeightMatrix(type: info.type, rows: rows, cols: cols, data: base)
+    }
+
+    /// Returns the 1-D weight `name` of `count` values, converted to `Float`.
+    public func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
+        guard info.dimensions == [count] else {
+            throw .tensorShapeMismatch(name: name, expected: [count], actual: info.dimensions)
+        }
+        guard info.type.isDequantizable else {
+            throw .unsupportedTensorType(name: name, type: info.type)
+        }
+        let bytes = file.data(of: info)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            Dequantize.row(info.type, from: bytes.baseAddress!, into: buffer.baseAddress!, count: count)
+            initialized = count
+        }
+    }
+
+    /// Whether the file holds a tensor called `name`.
+    public func contains(_ name: String) -> Bool {
+        file.tensor(named: name) != nil
+    }
+}

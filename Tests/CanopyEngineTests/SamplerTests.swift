@@ -1,0 +1,71 @@
+import Foundation
+import CanopyEngine
+import Testing
+
+@Suite("Sampler")
+struct SamplerTests {
+    func draw(_ params: SamplingParams, _ logits: [Float], times: Int = 1) -> [Int32] {
+        var sampler = Sampler(params: params)
+        return (0..<times).map { _ in logits.withUnsafeBufferPointer { sampler.sample($0.baseAddress!, count: $0.count) } }
+    }
+
+    @Test func greedyTakesTheLowestIdAmongTies() {
+        var p = SamplingParams()
+        p.temperature = 0
+        #expect(draw(p, [0.5, 2, 1, 2]) == [1])
+    }
+
+    @Test func topKOneIsGreedy() {
+        var p = SamplingParams()
+        p.topK = 1
+        p.seed = 7
+        #expect(draw(p, [0.1, 0.3, 3, 0.2], times: 20).allSatisfy { $0 == 2 })
+    }
+
+    @Test func sameSeedSameTokens() {
+        var p = SamplingParams()
+        p.seed = 1234
+        let logits: [Float] = (0..<100).map { Float($0 % 7) * 0.3 }
+        #expect(draw(p, logits, times: 50) == draw(p, logits, times: 50))
+        p.seed = 1235
+        var other = p
+        other.seed = 1234
+        #expect(draw(p, logits, times: 50) != draw(other, logits, times: 50))
+    }
+
+    @Test func topPKeepsOnlyTheNucleus() {
+        var p = SamplingParams()
+        p.seed = 3
+        p.topP = 0.5
+        // Token 0 alone has probability ≈ 0.84: the nucleus is {0}.
+        #expect(draw(p, [4, 2, 1, 0], times: 200).allSatisfy { $0 == 0 })
+    }
+
+    @Test func minPDropsUnlikelyTokens() {
+        var p = SamplingParams()
+        p.seed = 5
+        p.minP = 0.2
+        // exp(-2) ≈ 0.135 < 0.2 relative to the top token: only tokens 0 and 1 survive.
+        let drawn = Set(draw(p, [2, 1.5, 0, -5], times: 400))
+        #expect(drawn == [0, 1])
+    }
+
+    @Test func temperatureSamplingFollowsTheDistribution() {
+        var p = SamplingParams()
+        p.seed = 11
+        // Probabilities 0.5, 0.25, 0.25 at temperature 1.
+        let logits: [Float] = [logf(2), 0, 0]
+        let drawn = draw(p, logits, times: 20_000)
+        let share = Double(drawn.filter { $0 == 0 }.count) / Double(drawn.count)
+        #expect(abs(share - 0.5) < 0.02, "share of token 0: \(share)")
+    }
+
+    @Test func validationNamesTheParameter() {
+        var p = SamplingParams()
+        p.temperature = -1
+        #expect(throws: RequestError.self) { try p.validate() }
+        p.temperature = 1
+        p.topP = 1.5
+        #expect(throws: RequestError.invalidParameter(name: "top_p", reason: "must be in (0, 1], got 1.5")) { try p.validate() }
+    }
+}

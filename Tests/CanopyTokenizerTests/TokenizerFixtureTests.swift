@@ -1,0 +1,72 @@
+import CanopyTokenizer
+import Testing
+
+/// Token ids must equal llama.cpp's for the reference texts.
+@Suite struct TokenizerFixtureTests {
+    @Test func everyTokenizerRecordMatchesLlamaCpp() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        let records = try Fixtures.jsonLines("tokenizer.jsonl", as: TokenizerRecord.self)
+        #expect(records.count >= 30)
+        for record in records {
+            let ids = tokenizer.encode(record.text, addSpecial: false, parseSpecial: record.parseSpecial)
+            #expect(ids == record.ids, "text: \(record.text.debugDescription)")
+            // With special tokens rendered, decoding gives back the text byte for byte.
+            #expect(tokenizer.decode(ids, renderSpecial: true) == record.text)
+        }
+    }
+
+    @Test func greedyPromptsMatchLlamaCpp() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        let records = try Fixtures.jsonLines("greedy-prompts.jsonl", as: PromptRecord.self)
+        #expect(records.count >= 10)
+        for record in records {
+            let ids = tokenizer.encode(record.prompt, addSpecial: true, parseSpecial: true)
+            #expect(ids == record.promptIDs, "prompt: \(record.prompt.prefix(60).debugDescription)")
+            #expect(tokenizer.decode(ids, renderSpecial: true) == record.prompt)
+        }
+    }
+
+    @Test func controlTokensAreTextWithoutParseSpecial() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        let text = "<|im_start|>user\nhi<|im_end|>"
+        let plain = tokenizer.encode(text, parseSpecial: false)
+        #expect(!plain.contains(1) && !plain.contains(2))
+        #expect(tokenizer.encode(text, parseSpecial: true).first == 1)
+    }
+
+    @Test func specialTokenMetadata() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        #expect(tokenizer.vocabularySize == 49152)
+        #expect(tokenizer.bosTokenID == 1)
+        #expect(tokenizer.eosTokenID == 2)
+        #expect(tokenizer.preTokenizer == .smollm)
+        #expect(tokenizer.tokenID(forText: "<|im_end|>") == 2)
+        #expect(tokenizer.tokenText(0) == "<|endoftext|>")
+        // eos (<|im_end|>) and <|endoftext|> end generation; ordinary tokens do not.
+        #expect(tokenizer.endOfGenerationTokens == [0, 2])
+        #expect(tokenizer.isEndOfGeneration(2) && !tokenizer.isEndOfGeneration(1))
+        // add_bos is false for this model: addSpecial adds nothing.
+        #expect(tokenizer.encode("Hello", addSpecial: true) == tokenizer.encode("Hello"))
+    }
+
+    @Test func controlTokensRenderOnlyWhenAsked() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        #expect(tokenizer.tokenBytes(1, renderSpecial: false).isEmpty)
+        #expect(tokenizer.tokenBytes(1, renderSpecial: true) == Array("<|im_start|>".utf8))
+        // 216 is "Ġ" in the vocabulary: a single space byte.
+        #expect(tokenizer.tokenBytes(216) == [0x20])
+        #expect(tokenizer.decode([1, 4093, 198, 6004, 2], renderSpecial: false) == "user\nhi")
+    }
+
+    @Test func decodeInvertsEncodeOnMixedText() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        let texts = [
+            "Zürich 2024: ½ price — ¡olé! 🇫🇷 \u{00A0}x\u{3000}y \t\r\n end",
+            "ﬁ ligature, Ⅻ roman, ١٢٣ arabic digits, ９ fullwidth",
+            String(repeating: "word ", count: 50) + "\n\n  \n",
+        ]
+        for text in texts {
+            #expect(tokenizer.decode(tokenizer.encode(text)) == text)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Compares Canopy with the llama.cpp reference on the same model and thread count and
+# prints one markdown table (metric | canopy | llama.cpp | ratio), also written with
+# machine info to bench/results/<date>-<shortsha>.md.
+#
+# Env: MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), THREADS (2), SWIFT (swift),
+#      PP (512 prompt tokens), TG (128 generated tokens), BATCH_STREAMS (1,8,32,64),
+#      SKIP_BATCHED=1 to leave out the batched rows.
+# A side that cannot be built or run is reported as "n/a" with the reason in the notes,
+# so the table still comes out while Canopy's benchmark is being written.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+MODEL="${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+THREADS="${THREADS:-2}"
+SWIFT="${SWIFT:-swift}"
+PP="${PP:-512}"
+TG="${TG:-128}"
+BATCH_STREAMS="${BATCH_STREAMS:-1,8,32,64}"
+TIME_BIN=/usr/bin/time
+
+[ -f "$MODEL" ] || { echo "run-bench: model $MODEL not found; run 'make model'" >&2; exit 1; }
+[ -x "$TIME_BIN" ] || { echo "run-bench: $TIME_BIN not found; run 'make setup' (package 'time')" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+rows=()    # "metric|canopy|llama.cpp" entries, rendered by render_table
+notes=()   # free-text lines printed under the table
+
+add_row() { rows+=("$1|$2|$3"); }
+note() { notes+=("$1"); echo "run-bench: $1" >&2; }
+
+# Peak RSS in MiB from a GNU time -v report.
+peak_rss_mib() {
+    awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2 / 1024}' "$1"
+}
+
+# Reads one JSON document on stdin and prints the Python expression $1 evaluated on it
+# (bound to `d`); used for the small JSON outputs of both benchmarks.
+json_get() {
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# ---------------------------------------------------------------- builds
+llama_bin=""
+build_llama() {
+    local out
+    if out=$(bash scripts/build-llama-cpp.sh); then
+        llama_bin=$(echo "$out" | tail -n 1)
+    else
+        note "llama.cpp build failed (scripts/build-llama-cpp.sh)"
+    fi
+}
+
+canopy_bench=""
+build_canopy() {
+    if "$SWIFT" build -c release --product canopy-bench >"$work/canopy-build.log" 2>&1; then
+        canopy_bench="$repo_root/.build/release/canopy-bench"
+    else
+        note "canopy-bench did not build (last lines of the build log follow); canopy reported as n/a"
+        tail -n 5 "$work/canopy-build.log" | sed 's/^/    /' >&2
+    fi
+}
+
+# ---------------------------------------------------------------- single stream
+llama_pp="n/a"; llama_tg="n/a"; llama_rss="n/a"
+run_llama_single() {
+    [ -n "$llama_bin" ] || return 0
+    if "$TIME_BIN" -v -o "$work/llama.time" "$llama_bin/llama-bench" -m "$MODEL" \
+            -p "$PP" -n "$TG" -t "$THREADS" -o json >"$work/llama.json" 2>"$work/llama.err"; then
+        llama_pp=$(json_get "next(r['avg_ts'] for r in d if r['n_prompt'] == $PP and r['n_gen'] == 0)" <"$work/llama.json")
+        llama_tg=$(json_get "next(r['avg_ts'] for r in d if r['n_gen'] == $TG and r['n_prompt'] == 0)" <"$work/llama.json")
+        llama_rss=$(peak_rss_mib "$work/llama.time")
+        llama_build=$(json_get "d[0]['build_commit'] + ' (' + d[0]['cpu_info'] + ')'" <"$work/llama.json")
+        note "llama.cpp: llama-bench, build $llama_build"
+    else
+        note "llama-bench failed: $(tail -n 1 "$work/llama.err")"
+    fi
+}
+
+canopy_pp="n/a"; canopy_tg="n/a"; canopy_rss="n/a"
+run_canopy_single() {
+    [ -n "$canopy_bench" ] || return 0
+    if "$TIME_BIN" -v -o "$work/canopy.time" "$canopy_bench" --model "$MODEL" \
+            --prompt-tokens "$PP" --gen-tokens "$TG" --threads "$THREADS" \
+            >"$work/canopy.out" 2>"$work/canopy.err"; then
+        grep '^{' "$work/canopy.out" | tail -n 1 >"$work/canopy.json" || true
+        if [ -s "$work/canopy.json" ]; then
+            canopy_pp=$(json_get "d['pp_tokens_per_s']" <"$work/canopy.json")
+            canopy_tg=$(json_get "d['tg_tokens_per_s']" <"$work/canopy.json")
+            canopy_rss=$(peak_rss_mib "$work/canopy.time")
+        else
+            note "canopy-bench printed no JSON line"
+        fi
+    else
+        note "canopy-bench failed: $(tail -n 1 "$work/canopy.err")"
+    fi
+}
+
+# ---------------------------------------------------------------- batched (extension point)
+# Batched throughput: BATCH_STREAMS parallel sequences, each with its own 128-token
+# prompt and 128 generated tokens, measured by llama-batched-bench.
+# TODO(canopy): when canopy-bench grows a batched mode, run it here and put its
+# figures in the canopy column instead of "n/a".
+bench_batched() {
+    [ "${SKIP_BATCHED:-0}" = "1" ] && return 0
+    [ -n "$llama_bin" ] || return 0
+    local npp=128 ntg=128
+    if "$TIME_BIN" -v -o "$work/batched.time" "$llama_bin/llama-batched-bench" -m "$MODEL" \
+            -c 20000 -b 2048 -ub 512 -npp "$npp" -ntg "$ntg" -npl "$BATCH_STREAMS" \
+            -t "$THREADS" --output-format jsonl >"$work/batched.out" 2>"$work/batched.err"; then
+        local line pl tg_speed total_speed
+        while IFS= read -r line; do
+            pl=$(echo "$line" | json_get "d['pl']")
+            tg_speed=$(echo "$line" | json_get "round(d['speed_tg'], 2)")
+            total_speed=$(echo "$line" | json_get "round(d['speed'], 2)")
+            add_row "batched tg, $pl streams (tokens/s)" "n/a" "$tg_speed"
+            add_row "batched total pp+tg, $pl streams (tokens/s)" "n/a" "$total_speed"
+        done < <(grep '^{' "$work/batched.out")
+        add_row "batched peak RSS (MiB)" "n/a" "$(peak_rss_mib "$work/batched.time")"
+        note "batched rows: llama-batched-bench -npp $npp -ntg $ntg -npl $BATCH_STREAMS -c 20000 -b 2048 -ub 512"
+    else
+        note "llama-batched-bench failed: $(tail -n 1 "$work/batched.err")"
+    fi
+}
+
+# ---------------------------------------------------------------- output
+fmt() { [ "$1" = "n/a" ] && echo "n/a" || printf "%.2f" "$1"; }
+ratio() {
+    if [ "$1" = "n/a" ] || [ "$2" = "n/a" ]; then echo "n/a"; return; fi
+    python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print(f"{a / b:.2f}" if b else "n/a")' "$1" "$2"
+}
+
+render_table() {
+    echo "| metric | canopy | llama.cpp | ratio (canopy/llama.cpp) |"
+    echo "|---|---:|---:|---:|"
+    local r metric c l
+    for r in "${rows[@]}"; do
+        IFS='|' read -r metric c l <<<"$r"
+        echo "| $metric | $(fmt "$c") | $(fmt "$l") | $(ratio "$c" "$l") |"
+    done
+}
+
+machine_info() {
+    local sha dirty=""
+    sha=$(git rev-parse --short HEAD 2>/dev/null || echo "no commit")
+    if [ -n "$(git status --porcelain 2>/dev/null | head -n 1)" ]; then dirty=" (working tree has uncommitted changes)"; fi
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "- commit: $sha$dirty"
+    echo "- cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores online"
+    echo "- model: $(basename "$MODEL"), threads: $THREADS, pp: $PP tokens, tg: $TG tokens"
+}
+
+main() {
+    build_llama
+    build_canopy
+    run_llama_single
+    run_canopy_single
+    add_row "pp$PP (tokens/s)" "$canopy_pp" "$llama_pp"
+    add_row "tg$TG (tokens/s)" "$canopy_tg" "$llama_tg"
+    add_row "peak RSS, single stream (MiB)" "$canopy_rss" "$llama_rss"
+    bench_batched
+
+    local sha out
+    sha=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
+    mkdir -p bench/results
+    out="bench/results/$(date -u +%Y-%m-%d)-$sha.md"
+    {
+        echo "# Canopy vs llama.cpp"
+        echo
+        machine_info
+        echo
+        render_table
+        if [ ${#notes[@]} -gt 0 ]; then
+            echo
+            printf -- '- %s\n' "${notes[@]}"
+        fi
+    } >"$out.tmp"
+    mv "$out.tmp" "$out"
+    cat "$out"
+    echo
+    echo "(written to $out)"
+}
+
+main "$@"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench) that
+# `make bench` compares Canopy against.
+#
+# The source is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36 (the same
+# build the test fixtures were produced with), kept in a cache outside the repository:
+#   ${CANOPY_CACHE:-$HOME/.cache/canopy}/llama.cpp-0.3.36
+# Does nothing when both binaries are already built. Prints the bin directory last.
+# Env: JOBS (default 1: the machine is shared; raise it on an idle box).
+set -euo pipefail
+
+version=0.3.36
+cache="${CANOPY_CACHE:-$HOME/.cache/canopy}"
+root="$cache/llama.cpp-$version"
+src="$root/src/llama_cpp_python-$version/vendor/llama.cpp"
+build="$root/build"
+bin="$build/bin"
+jobs="${JOBS:-1}"
+
+if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ]; then
+    echo "$bin"
+    exit 0
+fi
+
+command -v cmake >/dev/null 2>&1 || { echo "build-llama-cpp: cmake not found; run 'make setup'" >&2; exit 1; }
+mkdir -p "$root"
+
+if [ ! -f "$src/CMakeLists.txt" ]; then
+    sdist_dir="$root/sdist"
+    mkdir -p "$sdist_dir"
+    if ! ls "$sdist_dir"/llama_cpp_python-$version.tar.gz >/dev/null 2>&1; then
+        echo "build-llama-cpp: downloading llama-cpp-python==$version sdist" >&2
+        # Only the project itself must come as an sdist; pip still prepares its
+        # metadata, and its build backend (scikit-build-core) may come as a wheel.
+        python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python \
+            --dest "$sdist_dir" "llama-cpp-python==$version" >&2
+    fi
+    rm -rf "$root/src.tmp"
+    mkdir -p "$root/src.tmp"
+    tar -xzf "$sdist_dir/llama_cpp_python-$version.tar.gz" -C "$root/src.tmp"
+    rm -rf "$root/src"
+    mv "$root/src.tmp" "$root/src"
+    [ -f "$src/CMakeLists.txt" ] || { echo "build-llama-cpp: $src/CMakeLists.txt missing after extraction" >&2; exit 1; }
+fi
+
+echo "build-llama-cpp: configuring (CPU only, native) in $build" >&2
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
+    -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
+echo "build-llama-cpp: building llama-bench llama-batched-bench with -j$jobs" >&2
+cmake --build "$build" --config Release -j "$jobs" --target llama-bench llama-batched-bench >&2
+
+[ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] \
+    || { echo "build-llama-cpp: build finished but binaries are missing in $bin" >&2; exit 1; }
+echo "$bin"
