@@ -32,7 +32,7 @@ setup:
 model: setup
 	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh
 
-build:
+build: setup
 	$(SWIFT) build -c release
 
 # Until the daemon exists, `run` demonstrates the offline batch runner.

@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // Canopy: an LLM inference daemon. See README.md for the layout; data flows
-// CanopyServer → CanopyEngine → CanopyModel → CanopyKernels, with CanopyGGUF and
+// CanopyEngine → CanopyModel → CanopyKernels, with CanopyKV beside the model (the engine
+// owns the block manager; the model sees only the arena), and CanopyGGUF and
 // CanopyTokenizer below the model.
 import PackageDescription
 
@@ -29,13 +30,15 @@ let package = Package(
         .target(name: "CanopyGGUF", dependencies: ["CanopyKernels"]),
         // Byte-level BPE tokenizer, pre-tokenizers, streaming detokenizer, chat templates.
         .target(name: "CanopyTokenizer", dependencies: ["CanopyGGUF"]),
+        // The paged KV cache: block pool, block tables, copy-on-write, prefix caching.
+        .target(name: "CanopyKV", dependencies: ["CanopyKernels"]),
         // Model configuration, weights and architectures (one file per architecture).
         .target(
             name: "CanopyModel",
             dependencies: ["CanopyGGUF", "CanopyKernels", "CanopyTokenizer"],
             swiftSettings: numericSettings),
         // Requests, sampling, generation and the offline batch runner.
-        .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyTokenizer"]),
+        .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyKV", "CanopyKernels", "CanopyTokenizer"]),
         // The `canopy` command-line client.
         .executableTarget(
             name: "canopy",
@@ -55,7 +58,10 @@ let package = Package(
         .testTarget(name: "CanopyKernelsTests", dependencies: ["CanopyKernels"]),
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
+        .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),
         .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel", "CanopyKernels"]),
-        .testTarget(name: "CanopyEngineTests", dependencies: ["CanopyEngine", "CanopyModel"]),
+        .testTarget(
+            name: "CanopyEngineTests",
+            dependencies: ["CanopyEngine", "CanopyModel", "CanopyKV", "CanopyKernels", "CanopyGGUF"]),
     ]
 )

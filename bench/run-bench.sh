@@ -5,7 +5,8 @@
 #
 # Env: MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), THREADS (2), SWIFT (swift),
 #      PP (512 prompt tokens), TG (128 generated tokens), BATCH_STREAMS (1,8,32,64),
-#      SKIP_BATCHED=1 to leave out the batched rows.
+#      SKIP_BATCHED=1 to leave out the batched rows, CANOPY_BENCH=<path> to use a
+#      prebuilt canopy-bench instead of building it.
 # A side that cannot be built or run is reported as "n/a" with the reason in the notes,
 # so the table still comes out while Canopy's benchmark is being written.
 set -euo pipefail
@@ -57,6 +58,10 @@ build_llama() {
 
 canopy_bench=""
 build_canopy() {
+    if [ -n "${CANOPY_BENCH:-}" ]; then   # a prebuilt binary (e.g. from a dev package)
+        canopy_bench="$CANOPY_BENCH"
+        return 0
+    fi
     if "$SWIFT" build -c release --product canopy-bench >"$work/canopy-build.log" 2>&1; then
         canopy_bench="$repo_root/.build/release/canopy-bench"
     else
@@ -117,8 +122,9 @@ bench_batched() {
             pl=$(echo "$line" | json_get "d['pl']")
             tg_speed=$(echo "$line" | json_get "round(d['speed_tg'], 2)")
             total_speed=$(echo "$line" | json_get "round(d['speed'], 2)")
-            add_row "batched tg, $pl streams (tokens/s)" "n/a" "$tg_speed"
-            add_row "batched total pp+tg, $pl streams (tokens/s)" "n/a" "$total_speed"
+            local streams="$pl streams"; [ "$pl" = "1" ] && streams="1 stream"
+            add_row "batched tg, $streams (tokens/s)" "n/a" "$tg_speed"
+            add_row "batched pp+tg total, $streams (tokens/s)" "n/a" "$total_speed"
         done < <(grep '^{' "$work/batched.out")
         add_row "batched peak RSS (MiB)" "n/a" "$(peak_rss_mib "$work/batched.time")"
         note "batched rows: llama-batched-bench -npp $npp -ntg $ntg -npl $BATCH_STREAMS -c 20000 -b 2048 -ub 512"

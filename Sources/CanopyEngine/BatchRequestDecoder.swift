@@ -6,13 +6,15 @@ import Foundation
 /// A line is a JSON object with an `id` (any JSON value, echoed back) and exactly one of
 /// `prompt` (string), `prompt_ids` (array of integers) or `messages` (array of
 /// `{"role", "content"}`), plus optional `max_tokens`, `temperature`, `top_k`, `top_p`,
-/// `min_p`, `seed`, `stop` (string or array of strings), `stop_token_ids` and `ignore_eos`.
+/// `min_p`, `seed`, `repetition_penalty`, `frequency_penalty`, `presence_penalty`, `n`,
+/// `logprobs`, `stop` (string or array of strings), `stop_token_ids` and `ignore_eos`.
 /// Unknown keys are rejected so a misspelt parameter is not silently ignored.
 public enum BatchRequestDecoder {
     /// Keys a request line may carry.
     public static let knownKeys: Set<String> = [
         "id", "prompt", "prompt_ids", "messages", "max_tokens", "temperature", "top_k", "top_p",
-        "min_p", "seed", "stop", "stop_token_ids", "ignore_eos",
+        "min_p", "seed", "stop", "stop_token_ids", "ignore_eos", "repetition_penalty",
+        "frequency_penalty", "presence_penalty", "n", "logprobs",
     ]
 
     /// Why a line is not a valid request.
@@ -77,6 +79,11 @@ public enum BatchRequestDecoder {
         if let v = fields["top_p"] { sampling.topP = try Float(number(v, "top_p")) }
         if let v = fields["min_p"] { sampling.minP = try Float(number(v, "min_p")) }
         if let v = fields["seed"] { sampling.seed = UInt64(bitPattern: Int64(try integer(v, "seed"))) }
+        if let v = fields["repetition_penalty"] { sampling.repetitionPenalty = try Float(number(v, "repetition_penalty")) }
+        if let v = fields["frequency_penalty"] { sampling.frequencyPenalty = try Float(number(v, "frequency_penalty")) }
+        if let v = fields["presence_penalty"] { sampling.presencePenalty = try Float(number(v, "presence_penalty")) }
+        if let v = fields["n"] { sampling.n = try integer(v, "n") }
+        if let v = fields["logprobs"] { sampling.logprobs = try integer(v, "logprobs") }
         if let v = fields["max_tokens"] { stop.maxTokens = try integer(v, "max_tokens") }
         if let v = fields["stop"] {
             if let one = v as? String {

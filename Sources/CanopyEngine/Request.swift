@@ -40,6 +40,8 @@ public enum RequestError: Error, CustomStringConvertible, Equatable {
     case unknownTokenID(Int32, vocabularySize: Int)
     /// Prompt plus requested tokens exceed what the model can attend to.
     case contextOverflow(promptTokens: Int, maxTokens: Int, contextLength: Int)
+    /// Prompt plus requested tokens exceed the whole KV cache.
+    case cacheOverflow(promptTokens: Int, maxTokens: Int, cacheTokens: Int)
     /// The request is chat messages but the model has no usable chat template.
     case chatTemplateUnavailable(String)
 
@@ -53,6 +55,8 @@ public enum RequestError: Error, CustomStringConvertible, Equatable {
             return "token id \(id) is outside the vocabulary (valid ids are 0..<\(size))"
         case .contextOverflow(let prompt, let maxTokens, let context):
             return "prompt (\(prompt) tokens) plus max_tokens (\(maxTokens)) exceeds the context length \(context); shorten the prompt or lower max_tokens"
+        case .cacheOverflow(let prompt, let maxTokens, let cache):
+            return "prompt (\(prompt) tokens) plus max_tokens (\(maxTokens)) exceeds the KV cache (\(cache) tokens); lower max_tokens or start the engine with more --kv-cache-memory"
         case .chatTemplateUnavailable(let reason):
             return "cannot format chat messages: \(reason)"
         }

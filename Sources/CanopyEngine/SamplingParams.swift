@@ -13,6 +13,24 @@ public struct SamplingParams: Sendable, Equatable {
     public var minP: Float = 0
     /// Seed of the request's private random stream; `nil` draws one from the system.
     public var seed: UInt64?
+    /// Divides positive (multiplies negative) logits of tokens already in the prompt or
+    /// output, as in llama.cpp and Hugging Face; 1 disables it.
+    public var repetitionPenalty: Float = 1
+    /// Subtracts `frequencyPenalty × count` from the logit of each token generated `count`
+    /// times so far (OpenAI semantics); 0 disables it.
+    public var frequencyPenalty: Float = 0
+    /// Subtracts `presencePenalty` from the logit of each token generated at least once.
+    public var presencePenalty: Float = 0
+    /// Number of independent samples to generate for the prompt (they share its KV blocks).
+    public var n: Int = 1
+    /// Report the log-probability of each sampled token and this many top alternatives;
+    /// `nil` reports none.
+    public var logprobs: Int?
+
+    /// Whether any penalty changes the logits.
+    public var hasPenalties: Bool {
+        repetitionPenalty != 1 || frequencyPenalty != 0 || presencePenalty != 0
+    }
 
     /// Creates parameters with the defaults above.
     public init() {}
@@ -28,6 +46,21 @@ public struct SamplingParams: Sendable, Equatable {
         }
         guard minP >= 0, minP <= 1 else {
             throw .invalidParameter(name: "min_p", reason: "must be in [0, 1], got \(minP)")
+        }
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
+            throw .invalidParameter(name: "repetition_penalty", reason: "must be > 0, got \(repetitionPenalty)")
+        }
+        guard frequencyPenalty.isFinite, abs(frequencyPenalty) <= 2 else {
+            throw .invalidParameter(name: "frequency_penalty", reason: "must be in [-2, 2], got \(frequencyPenalty)")
+        }
+        guard presencePenalty.isFinite, abs(presencePenalty) <= 2 else {
+            throw .invalidParameter(name: "presence_penalty", reason: "must be in [-2, 2], got \(presencePenalty)")
+        }
+        guard n >= 1, n <= 64 else {
+            throw .invalidParameter(name: "n", reason: "must be in [1, 64], got \(n)")
+        }
+        if let logprobs, logprobs < 0 || logprobs > 20 {
+            throw .invalidParameter(name: "logprobs", reason: "must be in [0, 20], got \(logprobs)")
         }
     }
 }

@@ -63,7 +63,6 @@ struct GGUFByteReader {
     /// Reads a string value; invalid UTF-8 sequences become U+FFFD, valid text is kept
     /// byte for byte.
     mutating func readLenientString(_ what: @autoclosure () -> String) throws(GGUFError) -> String {
-        let bytes = try readStringBytes(what())
-        return String(decoding: bytes, as: UTF8.self)
+        GGUFText.lenient(try readStringBytes(what()))
     }
 }

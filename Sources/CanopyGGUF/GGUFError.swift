@@ -58,6 +58,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Two tensors' byte ranges overlap.
     case overlappingTensors(first: String, second: String)
 
+    /// A sentence saying what is wrong with the file (or the path), with the offsets, names
+    /// and counts needed to find it.
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason):

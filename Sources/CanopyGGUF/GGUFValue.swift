@@ -2,6 +2,10 @@
 ///
 /// Arrays are homogeneous in a valid file (the writer enforces this; the reader guarantees it
 /// because GGUF stores one element type per array). Arrays may nest.
+///
+/// Each case is one GGUF value type; `string` holds the file's bytes exactly when they are
+/// valid UTF-8 (invalid sequences in values are replaced by U+FFFD; keys and tensor names must
+/// be valid). Equality is the cases' payload equality (so a NaN float never equals itself).
 public enum GGUFValue: Sendable, Equatable {
     case uint8(UInt8)
     case int8(Int8)

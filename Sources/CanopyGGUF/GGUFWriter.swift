@@ -20,10 +20,13 @@ import Darwin
 public struct GGUFWriter: Sendable {
     /// A tensor waiting to be written.
     public struct Tensor: Sendable, Equatable {
+        /// The tensor's name; unique within the file.
         public let name: String
+        /// The element type `data` is laid out in.
         public let type: GGMLType
         /// Innermost first, as GGUF stores them.
         public let dimensions: [Int]
+        /// The raw bytes, exactly `type.byteCount(forElements:)` of the element count.
         public let data: [UInt8]
     }
 

@@ -11,19 +11,15 @@ public protocol CausalLanguageModel: Sendable {
     /// Hyperparameters, decoded from the model file.
     var config: ModelConfig { get }
 
-    /// Runs one forward pass and returns `batch.logitCount × config.vocabularySize` logits,
-    /// one row per token with `wantsLogits`, in batch order.
+    /// Runs one forward pass: writes every token's keys and values into `kv` at its slot,
+    /// attends, and returns `batch.logitCount × config.vocabularySize` logits, one row per
+    /// sequence slice that wants them, in batch order.
     ///
-    /// - Precondition: every position is below `cache.capacity`, every slot below
-    ///   `cache.slots`.
-    func forward(_ batch: ForwardBatch, cache: KVCache) -> [Float]
-}
-
-extension CausalLanguageModel {
-    /// Allocates a cache with `slots` sequences of up to `capacity` positions.
-    public func makeCache(slots: Int, capacity: Int) -> KVCache {
-        KVCache(layers: config.blockCount, slots: slots, capacity: capacity, width: config.keyValueWidth)
-    }
+    /// The result for a token depends only on its sequence (its tokens and cached K/V), never
+    /// on the other sequences in the batch: batching changes speed, not outputs.
+    ///
+    /// - Precondition: `kv.layout` matches the model (layers, KV heads, head size).
+    func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float]
 }
 
 /// The architectures Canopy can build, keyed by `general.architecture`.

@@ -1,48 +1,55 @@
-/// The tokens one forward pass runs, possibly from several sequences at once.
+/// The tokens one forward pass runs, from any number of sequences at once.
 ///
-/// Invariants (checked by `validate(cacheSlots:capacity:)`): all arrays have the same
-/// length; a token at position `p` of slot `s` attends to positions `0...p` of that slot,
-/// which must already be in the cache or earlier in this batch; positions of one slot
-/// appear in increasing order.
+/// Tokens are grouped per sequence: each `SequenceSlice` owns a contiguous range of
+/// `tokens`, at consecutive positions starting at `firstPosition`, and names where each of
+/// those tokens' keys and values go (`slots`) and which KV blocks the sequence reads
+/// (`blockTable`). The model writes every token's K/V row first, then attends, so a token
+/// sees the sequence's cached positions and the earlier tokens of its own slice.
 public struct ForwardBatch: Sendable {
+    /// One sequence's share of the batch.
+    public struct SequenceSlice: Sendable {
+        /// Index of the slice's first token in `ForwardBatch.tokens`.
+        public var tokenStart: Int
+        /// Number of tokens (a prefill chunk, or 1 for a decode step).
+        public var tokenCount: Int
+        /// Position of the first token in its sequence.
+        public var firstPosition: Int
+        /// Physical KV blocks of the sequence in logical order, covering every position up
+        /// to `firstPosition + tokenCount - 1`.
+        public var blockTable: [Int32]
+        /// Whether the logits after the slice's last token are wanted.
+        public var wantsLogits: Bool
+    }
+
     /// Token ids to run.
-    public var tokens: [Int32]
-    /// Position of each token in its sequence (0-based).
-    public var positions: [Int]
-    /// KV-cache slot (sequence) of each token.
-    public var slots: [Int]
-    /// Whether the caller needs the logits after each token; only those rows are computed
-    /// through the output projection, which is the largest matrix of small models.
-    public var wantsLogits: [Bool]
+    public private(set) var tokens: [Int32] = []
+    /// Where each token's K/V row is written: (physical block, position within the block).
+    public private(set) var slots: [(block: Int32, offset: Int)] = []
+    /// The sequences, in batch order.
+    public private(set) var sequences: [SequenceSlice] = []
 
     /// Creates an empty batch.
-    public init() {
-        tokens = []
-        positions = []
-        slots = []
-        wantsLogits = []
-    }
+    public init() {}
 
-    /// Appends one token.
-    public mutating func append(token: Int32, position: Int, slot: Int, wantsLogits: Bool) {
-        tokens.append(token)
-        positions.append(position)
-        slots.append(slot)
-        self.wantsLogits.append(wantsLogits)
-    }
-
-    /// Appends `tokens` of one sequence starting at `position`; only the last one wants logits
-    /// when `logitsForLast` is set.
-    public mutating func append(sequence tokens: [Int32], from position: Int, slot: Int, logitsForLast: Bool) {
-        for (i, token) in tokens.enumerated() {
-            append(token: token, position: position + i, slot: slot,
-                   wantsLogits: logitsForLast && i == tokens.count - 1)
-        }
+    /// Appends `tokens` of one sequence starting at `firstPosition`.
+    ///
+    /// - Precondition: `slots.count == tokens.count` and `blockTable` covers the positions.
+    public mutating func append(
+        tokens newTokens: [Int32], firstPosition: Int, slots newSlots: [(block: Int32, offset: Int)],
+        blockTable: [Int32], blockSize: Int, wantsLogits: Bool
+    ) {
+        precondition(!newTokens.isEmpty && newSlots.count == newTokens.count, "slice needs one slot per token")
+        precondition(blockTable.count * blockSize >= firstPosition + newTokens.count, "block table too short")
+        sequences.append(SequenceSlice(
+            tokenStart: tokens.count, tokenCount: newTokens.count, firstPosition: firstPosition,
+            blockTable: blockTable, wantsLogits: wantsLogits))
+        tokens.append(contentsOf: newTokens)
+        slots.append(contentsOf: newSlots)
     }
 
     /// Number of tokens in the batch.
     public var count: Int { tokens.count }
 
-    /// Number of tokens whose logits are wanted.
-    public var logitCount: Int { wantsLogits.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    /// Number of sequences whose logits are wanted (rows of the result).
+    public var logitCount: Int { sequences.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) } }
 }

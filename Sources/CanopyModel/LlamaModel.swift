@@ -58,12 +58,12 @@ public struct LlamaModel: CausalLanguageModel {
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
     }
 
-    public func forward(_ batch: ForwardBatch, cache: KVCache) -> [Float] {
+    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
         let n = batch.count
         precondition(n > 0, "empty forward batch")
-        precondition(zip(batch.positions, batch.slots).allSatisfy { $0.0 < cache.capacity && $0.1 < cache.slots },
-                     "batch position or slot outside the KV cache")
         let c = config
+        precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
+                     && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
         let e = c.embeddingLength
         var scratch = ForwardScratch(tokens: n, config: c)
         defer { scratch.deallocate() }
@@ -75,16 +75,19 @@ public struct LlamaModel: CausalLanguageModel {
         }
         // RoPE angles depend only on the position; compute them once per token for all layers.
         let half = c.ropeDimensionCount / 2
-        for t in 0..<n {
-            rope.angles(position: batch.positions[t], cosines: scratch.cosines + t * half, sines: scratch.sines + t * half)
+        for slice in batch.sequences {
+            for i in 0..<slice.tokenCount {
+                let t = slice.tokenStart + i
+                rope.angles(position: slice.firstPosition + i, cosines: scratch.cosines + t * half, sines: scratch.sines + t * half)
+            }
         }
 
         for (layer, block) in blocks.enumerated() {
-            attention(block: block, layer: layer, batch: batch, cache: cache, scratch: scratch)
+            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
             feedForward(block: block, tokens: n, scratch: scratch)
         }
 
-        let rows = batch.wantsLogits.indices.filter { batch.wantsLogits[$0] }
+        let rows = batch.sequences.filter(\.wantsLogits).map { $0.tokenStart + $0.tokenCount - 1 }
         guard !rows.isEmpty else { return [] }
         let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * e)
         defer { normed.deallocate() }
@@ -100,7 +103,7 @@ public struct LlamaModel: CausalLanguageModel {
         }
     }
 
-    private func attention(block: Block, layer: Int, batch: ForwardBatch, cache: KVCache, scratch: ForwardScratch) {
+    private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
         let c = config
         let n = batch.count
         let e = c.embeddingLength
@@ -121,30 +124,43 @@ public struct LlamaModel: CausalLanguageModel {
                         cosines: cosines, sines: sines)
             rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
                         cosines: cosines, sines: sines)
-            cache.store(layer: layer, slot: batch.slots[t], position: batch.positions[t],
-                        key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth)
+            let slot = batch.slots[t]
+            PagedAttention.store(
+                key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
+                arena: kv.base, layout: kv.layout, layer: layer, block: slot.block, offset: slot.offset)
         }
-        // Each (token, head) pair is independent once the whole batch's keys are stored.
-        let work = n * c.headCount
-        let query = scratch.query
-        let mixed = scratch.mixed
-        Parallel.forEach(min(work, 64)) { chunk in
-            var item = chunk
-            while item < work {
-                let t = item / c.headCount
-                let head = item % c.headCount
-                let slot = batch.slots[t]
-                CachedAttention.attend(
-                    query: query + t * c.queryWidth,
-                    keys: cache.keys(layer: layer, slot: slot), values: cache.values(layer: layer, slot: slot),
-                    length: batch.positions[t] + 1, head: head, headCount: c.headCount,
-                    headCountKV: c.headCountKV, headDimension: c.headDimension,
-                    output: mixed + t * c.queryWidth)
-                item += 64
-            }
+        if kv.layout.precision == .f16 {
+            // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
+            // dot; doing the same keeps our greedy choices on its side of near ties.
+            for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
+        }
+        // Every token's K/V row is stored; now each query attends over its sequence's pages.
+        withAttentionSequences(batch) { sequences in
+            PagedAttention.attend(
+                sequences: sequences, queries: scratch.query, headCount: c.headCount,
+                arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
         }
         MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
         for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+    }
+
+    /// Presents the batch's slices to the attention kernel, whose descriptors borrow the
+    /// block tables' storage for the duration of `body`.
+    private func withAttentionSequences(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> Void) {
+        // Flatten the tables into one buffer so every descriptor can point into it.
+        let flat = batch.sequences.flatMap(\.blockTable)
+        flat.withUnsafeBufferPointer { tables in
+            var offset = 0
+            var sequences: [AttentionSequence] = []
+            sequences.reserveCapacity(batch.sequences.count)
+            for slice in batch.sequences {
+                sequences.append(AttentionSequence(
+                    queryStart: slice.tokenStart, queryCount: slice.tokenCount,
+                    firstPosition: slice.firstPosition, blockTable: tables.baseAddress! + offset))
+                offset += slice.blockTable.count
+            }
+            body(sequences)
+        }
     }
 
     private func feedForward(block: Block, tokens n: Int, scratch: ForwardScratch) {

@@ -6,7 +6,7 @@ import Testing
 struct SamplerTests {
     func draw(_ params: SamplingParams, _ logits: [Float], times: Int = 1) -> [Int32] {
         var sampler = Sampler(params: params)
-        return (0..<times).map { _ in logits.withUnsafeBufferPointer { sampler.sample($0.baseAddress!, count: $0.count) } }
+        return (0..<times).map { _ in logits.withUnsafeBufferPointer { sampler.sample($0.baseAddress!, count: $0.count).id } }
     }
 
     @Test func greedyTakesTheLowestIdAmongTies() {

@@ -19,6 +19,13 @@ struct GGUFModelCorruptionTests {
     typealias T = TestSupport
     static let headerEnd = 1_785_664
     static let fileSize = 98_362_432
+    /// Each parse of the model's header is ~10x slower unoptimized, so debug builds sample
+    /// fewer cuts and flips (release: about 2,300 cuts and 2,100 flips).
+    #if DEBUG
+    static let sampling = 4
+    #else
+    static let sampling = 1
+    #endif
 
     /// Parses the first `cut` bytes of the model in place.
     static func parsePrefix(_ cut: Int) -> GGUFError? {
@@ -69,7 +76,7 @@ struct GGUFModelCorruptionTests {
         cuts += (1_768_860..<1_769_560)
         cuts += (0..<300).map { _ in Int.random(in: 1_769_507..<Self.headerEnd, using: &generator) }
         cuts += ((Self.headerEnd - 64)..<Self.headerEnd)
-        for cut in cuts { Self.checkHeaderCut(cut) }
+        for cut in stride(from: 0, to: cuts.count, by: Self.sampling).map({ cuts[$0] }) { Self.checkHeaderCut(cut) }
     }
 
     @Test("cuts inside the tensor data name the tensor that no longer fits")
@@ -180,7 +187,8 @@ struct GGUFModelCorruptionTests {
         var generator = SeededGenerator(seed: 1234 + UInt64(region.range.lowerBound))
         var bytes = T.modelBytes
         var outcomes: [String: Int] = [:]
-        for _ in 0..<700 {
+        let rounds = 700 / Self.sampling
+        for _ in 0..<rounds {
             var flipped: [(Int, UInt8)] = []
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
                 let at = Int.random(in: region.range, using: &generator)
@@ -205,7 +213,9 @@ struct GGUFModelCorruptionTests {
             }
             for (at, original) in flipped.reversed() { bytes[at] = original }
         }
-        #expect(outcomes.values.reduce(0, +) == 700)
+        #expect(outcomes.values.reduce(0, +) == rounds)
+        // Flips in these regions hit fields the parser must reject, not only string bytes.
+        #expect(outcomes["valid", default: 0] < rounds)
         print("byte flips in \(region): \(outcomes.sorted { $0.key < $1.key })")
     }
 }

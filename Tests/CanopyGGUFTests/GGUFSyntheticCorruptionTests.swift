@@ -1,6 +1,6 @@
 import CanopyKernels
 import Testing
-import CanopyGGUF
+@testable import CanopyGGUF
 
 /// Small files built by `GGUFWriter`, then damaged at known places: each must be rejected with
 /// the error that names the damage.
@@ -181,6 +181,33 @@ struct GGUFSyntheticCorruptionTests {
             let allowed = cut < dataStart
                 ? ["truncated", "stringPastEnd", "countTooLarge"] : ["tensorDataOutOfBounds"]
             #expect(allowed.contains(T.caseName(error)), "cut at \(cut): \(String(describing: error))")
+        }
+    }
+}
+
+/// String values that are not valid UTF-8 are repaired the way the standard library repairs
+/// them (Unicode's maximal-subpart substitution), only faster.
+@Suite("Lenient string decoding")
+struct GGUFTextTests {
+    @Test("matches String(decoding:as:) on valid, invalid and random bytes")
+    func matchesStandardLibrary() {
+        var generator = SeededGenerator(seed: 99)
+        var samples: [[UInt8]] = [
+            [], Array("plain ascii".utf8), Array("Ġhé ✓ 🌲".utf8),
+            [0xFF], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+            [0xF0, 0x9F, 0x8C], [0xE2, 0x9C], [0x61, 0xF0, 0x9F, 0x8C, 0x62], [0x80, 0xBF, 0xC2],
+        ]
+        for _ in 0..<3000 {
+            let length = Int.random(in: 0...24, using: &generator)
+            // Bias towards bytes that form (and break) multi-byte sequences.
+            samples.append((0..<length).map { _ in
+                Bool.random(using: &generator)
+                    ? UInt8.random(in: 0x80...0xF5, using: &generator) : UInt8.random(in: 0...255, using: &generator)
+            })
+        }
+        for sample in samples {
+            let ours = sample.withUnsafeBytes { GGUFText.lenient($0) }
+            #expect(Array(ours.utf8) == Array(String(decoding: sample, as: UTF8.self).utf8), "\(sample)")
         }
     }
 }

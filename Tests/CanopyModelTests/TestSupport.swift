@@ -97,13 +97,15 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// Runs greedy decoding directly on the model: prefill, then one token per step.
-func greedyDecode(_ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>) -> (tokens: [Int32], firstLogits: [Float]) {
+func greedyDecode(
+    _ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>, kvPrecision: KVPrecision = .f16
+) -> (tokens: [Int32], firstLogits: [Float]) {
     let model = loaded.model
     let vocabulary = loaded.config.vocabularySize
-    let cache = model.makeCache(slots: 1, capacity: prompt.count + steps)
+    let cache = SingleSequenceCache(config: loaded.config, capacity: prompt.count + steps, precision: kvPrecision)
     var batch = ForwardBatch()
-    batch.append(sequence: prompt, from: 0, slot: 0, logitsForLast: true)
-    var logits = model.forward(batch, cache: cache)
+    cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
+    var logits = model.forward(batch, kv: cache.storage)
     let first = logits
     var tokens: [Int32] = []
     while tokens.count < steps {
@@ -111,8 +113,8 @@ func greedyDecode(_ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt end
         tokens.append(token)
         if endTokens.contains(token) || tokens.count == steps { break }
         var next = ForwardBatch()
-        next.append(token: token, position: prompt.count + tokens.count - 1, slot: 0, wantsLogits: true)
-        logits = model.forward(next, cache: cache)
+        cache.append([token], at: prompt.count + tokens.count - 1, to: &next, wantsLogits: true)
+        logits = model.forward(next, kv: cache.storage)
     }
     return (tokens, first)
 }

@@ -35,21 +35,21 @@ struct CanopyBench: ParsableCommand {
         let prompt = (0..<promptTokens).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
 
         func timePrompt() -> Double {
-            let cache = m.makeCache(slots: 1, capacity: promptTokens)
+            let cache = SingleSequenceCache(config: loaded.config, capacity: promptTokens)
             var batch = ForwardBatch()
-            batch.append(sequence: prompt, from: 0, slot: 0, logitsForLast: true)
+            cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
             let start = DispatchTime.now()
-            _ = m.forward(batch, cache: cache)
+            _ = m.forward(batch, kv: cache.storage)
             return seconds(since: start)
         }
         func timeGeneration() -> Double {
-            let cache = m.makeCache(slots: 1, capacity: genTokens)
+            let cache = SingleSequenceCache(config: loaded.config, capacity: genTokens)
             var token = prompt[0]
             let start = DispatchTime.now()
             for position in 0..<genTokens {
                 var batch = ForwardBatch()
-                batch.append(token: token, position: position, slot: 0, wantsLogits: true)
-                let logits = m.forward(batch, cache: cache)
+                cache.append([token], at: position, to: &batch, wantsLogits: true)
+                let logits = m.forward(batch, kv: cache.storage)
                 token = logits.withUnsafeBufferPointer { buffer in
                     var best = 0
                     for i in 1..<vocabulary where buffer[i] > buffer[best] { best = i }

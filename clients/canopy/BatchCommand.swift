@@ -4,7 +4,7 @@ import CanopyModel
 import Foundation
 
 /// `canopy batch`: offline generation, one JSON request per stdin line, one JSON result per
-/// stdout line, as in vLLM's offline mode.
+/// stdout line, as in vLLM's offline mode. All requests run batched on one engine.
 struct BatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
@@ -12,9 +12,11 @@ struct BatchCommand: ParsableCommand {
         discussion: """
             Each input line is {"id": ..., "prompt": "..."} or {"id": ..., "prompt_ids": [...]} \
             or {"id": ..., "messages": [{"role": ..., "content": ...}]}, with optional max_tokens, \
-            temperature (0 = greedy), top_k, top_p, min_p, seed, stop, stop_token_ids, ignore_eos. \
-            Each output line is {"id", "token_ids", "text", "finish_reason", "usage"}, or \
-            {"id", "error"} for a line that could not run.
+            temperature (0 = greedy), top_k, top_p, min_p, seed, stop, stop_token_ids, ignore_eos, \
+            repetition_penalty, frequency_penalty, presence_penalty, n, logprobs. \
+            Each output line is {"id", "token_ids", "text", "finish_reason", "usage"} (plus \
+            "samples" when n > 1 and "logprobs" when asked), or {"id", "error"} for a line that \
+            could not run. Results come in input order.
             """)
 
     @Option(help: "Path of the GGUF model file.")
@@ -26,6 +28,8 @@ struct BatchCommand: ParsableCommand {
     @Flag(help: "Compute matrix products in plain f32 instead of llama.cpp-style 8-bit activations.")
     var exactF32 = false
 
+    @OptionGroup var engineOptions: EngineOptions
+
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
     }
@@ -35,22 +39,24 @@ struct BatchCommand: ParsableCommand {
     }
 
     private func runBatch() throws {
+        let config = try engineOptions.engineConfig(defaultMaxTokens: maxTokens)
         let loaded: LoadedModel
         do {
             loaded = try LoadedModel(path: model, precision: exactF32 ? .float32 : .quantizedActivations)
         } catch {
             throw CommandFailure("\(error)")
         }
-        let generator = Generator(loaded: loaded)
-        generator.defaultMaxTokens = maxTokens
-        let runner = BatchRunner(generator: generator)
-        var lineNumber = 0
-        while let line = readLine(strippingNewline: true) {
-            lineNumber += 1
-            if let result = runner.run(line: line, lineNumber: lineNumber) {
-                // Unbuffered, so each result reaches a pipe as soon as it is ready.
-                FileHandle.standardOutput.write(Data((result + "\n").utf8))
-            }
+        let engine: Engine
+        do {
+            engine = try Engine(loaded: loaded, config: config)
+        } catch {
+            throw CommandFailure("\(error)")
         }
+        var lines: [String] = []
+        while let line = readLine(strippingNewline: true) { lines.append(line) }
+        for result in BatchRunner(engine: engine).run(lines: lines) {
+            FileHandle.standardOutput.write(Data((result + "\n").utf8))
+        }
+        engine.shutdown()
     }
 }

@@ -1,0 +1,192 @@
+import CanopyKV
+import CanopyKernels
+import CanopyModel
+import Foundation
+
+/// The serving engine: many requests share one model and one pool of KV memory, and every
+/// step runs one batched forward pass over all of them (continuous batching).
+///
+/// `submit` validates and tokenizes on the caller's thread, then hands the request to the
+/// engine thread, which calls the request's event handler as tokens are produced. All
+/// methods are thread-safe.
+public final class Engine: @unchecked Sendable {
+    /// The model being served.
+    public let loaded: LoadedModel
+    /// The configuration the engine runs with.
+    public let config: EngineConfig
+    /// Prepares requests for admission.
+    public let preparer: PromptPreparer
+
+    // Guarded by `condition`: the inbox the engine thread drains, and published state.
+    private let condition = NSCondition()
+    private var inbox: [(UInt64, RequestState)] = []
+    private var cancellations: [UInt64] = []
+    private var nextKey: UInt64 = 1
+    private var stopping = false
+    private var stopped = false
+    private var snapshot = EngineMetrics()
+    private var pendingWaiting = 0
+    private var idle = true
+
+    private let core: EngineCore
+
+    /// Allocates the KV arena and starts the engine thread.
+    public init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
+        try config.validate()
+        self.loaded = loaded
+        self.config = config
+        let c = loaded.config
+        let layout = PagedKVLayout(
+            blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
+            headDimension: c.headDimension, precision: config.kvPrecision)
+        let blocks = config.kvCacheMemory / layout.blockBytes
+        guard blocks >= 1 else {
+            throw .invalidConfiguration(
+                "KV cache memory \(config.kvCacheMemory) bytes holds no block; one block of \(config.blockSize) tokens needs \(layout.blockBytes) bytes")
+        }
+        let kv = KVCacheManager(layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching)
+        core = EngineCore(loaded: loaded, kv: kv, config: config)
+        preparer = PromptPreparer(
+            loaded: loaded, defaultMaxTokens: config.defaultMaxTokens,
+            cacheCapacity: kv.stats.totalBlocks * config.blockSize)
+        snapshot = EngineMetrics(counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, kv: kv.stats)
+        let thread = Thread { [self] in run() }
+        thread.name = "canopy-engine"
+        thread.start()
+    }
+
+    /// Identifies a submitted request for `cancel`.
+    public struct RequestKey: Sendable, Hashable {
+        let value: UInt64
+    }
+
+    /// Queues `request`; `onEvent` is called on the engine thread for each event, ending with
+    /// `.completed`. Keep it short: it runs between model steps.
+    ///
+    /// - Throws: `.rejected` for a request that can never run, `.queueFull`, `.shuttingDown`.
+    @discardableResult
+    public func submit(_ request: Request, onEvent: @escaping @Sendable (EngineEvent) -> Void) throws(EngineError) -> RequestKey {
+        let prepared: PromptPreparer.Prepared
+        do {
+            prepared = try preparer.prepare(request)
+        } catch {
+            throw .rejected(error)
+        }
+        let endTokens = request.stop.ignoreEndOfGeneration
+            ? request.stop.stopTokenIDs
+            : request.stop.stopTokenIDs.union(loaded.tokenizer.endOfGenerationTokens)
+        let state = RequestState(
+            request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
+            endTokens: endTokens, sink: onEvent)
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw .shuttingDown }
+        guard pendingWaiting + inbox.count < config.maxWaitingRequests else {
+            throw .queueFull(waiting: pendingWaiting + inbox.count)
+        }
+        let key = nextKey
+        nextKey += 1
+        inbox.append((key, state))
+        condition.signal()
+        return RequestKey(value: key)
+    }
+
+    /// Queues `request` and returns its events as an async stream. Cancelling the consuming
+    /// task (or dropping the stream) cancels the request and frees its blocks.
+    public func submit(_ request: Request) throws(EngineError) -> (key: RequestKey, events: AsyncStream<EngineEvent>) {
+        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
+        let key = try submit(request) { event in
+            continuation.yield(event)
+            if case .completed = event { continuation.finish() }
+        }
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.cancel(key) }
+        }
+        return (key, stream)
+    }
+
+    /// Cancels a request: it ends with reason `.cancelled` and its KV blocks are freed at the
+    /// next step boundary. Unknown or finished keys are ignored.
+    public func cancel(_ key: RequestKey) {
+        condition.lock()
+        cancellations.append(key.value)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The latest metrics snapshot (refreshed after every step).
+    public func metrics() -> EngineMetrics {
+        condition.lock()
+        defer { condition.unlock() }
+        return snapshot
+    }
+
+    /// Checks the KV block manager's invariants (reference counts, free lists, prefix map)
+    /// once the engine is idle; returns the violations found (empty when all hold). For tests
+    /// and debugging: waits for idleness first.
+    public func kvInvariantViolations() -> [String] {
+        condition.lock()
+        defer { condition.unlock() }
+        while !(idle && inbox.isEmpty && cancellations.isEmpty) { condition.wait() }
+        // The engine thread is parked in `condition.wait()` and cannot run while we hold the lock.
+        return core.kv.invariantViolations()
+    }
+
+    /// Blocks until no request is queued or running.
+    public func waitUntilIdle() {
+        condition.lock()
+        while !(idle && inbox.isEmpty && cancellations.isEmpty) { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Stops accepting requests; running ones finish (`drain`) or are cancelled, then the
+    /// engine thread exits. Returns when it has.
+    public func shutdown(drain: Bool = true) {
+        condition.lock()
+        stopping = true
+        if !drain { cancellationAll = true }
+        condition.signal()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private var cancellationAll = false
+
+    private func run() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && cancellations.isEmpty && !core.hasWork && !stopping {
+                idle = true
+                condition.broadcast()
+                condition.wait()
+            }
+            idle = false
+            let arrivals = inbox
+            let cancelled = cancellations
+            inbox.removeAll()
+            cancellations.removeAll()
+            let cancelEverything = cancellationAll
+            let exit = stopping && arrivals.isEmpty && !core.hasWork
+            condition.unlock()
+
+            for (key, state) in arrivals { core.add(state, key: key) }
+            for key in cancelled { core.cancel(key: key) }
+            if cancelEverything { core.cancelAll() }
+            if exit { break }
+            core.step()
+
+            let metrics = EngineMetrics(
+                counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
+                preemptions: core.preemptions, kv: core.kv.stats)
+            condition.lock()
+            snapshot = metrics
+            pendingWaiting = core.waitingCount
+            condition.unlock()
+        }
+        condition.lock()
+        stopped = true
+        idle = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

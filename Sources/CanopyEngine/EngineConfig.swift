@@ -1,0 +1,62 @@
+import CanopyKernels
+
+/// How the serving engine divides memory and compute between requests.
+public struct EngineConfig: Sendable, Equatable {
+    /// Bytes of the KV arena, allocated once at start (`--kv-cache-memory`).
+    public var kvCacheMemory: Int = 512 << 20
+    /// Token positions per KV block (`--block-size`).
+    public var blockSize: Int = 16
+    /// Element encoding of cached keys and values (`--kv-precision`).
+    public var kvPrecision: KVPrecision = .f16
+    /// Reuse KV blocks of identical prompt prefixes across requests.
+    public var prefixCaching = true
+    /// Most tokens one step may run, decodes and prefill chunks together
+    /// (`--max-batched-tokens`).
+    public var maxBatchedTokens: Int = 1024
+    /// Most sequences running at once (`--max-seqs`).
+    public var maxSequences: Int = 64
+    /// Most requests waiting for admission before `submit` refuses new ones.
+    public var maxWaitingRequests: Int = 4096
+    /// `max_tokens` of requests that set none; `nil` means up to the context length.
+    public var defaultMaxTokens: Int? = 256
+
+    /// Creates the default configuration.
+    public init() {}
+
+    /// Checks ranges, naming the option and the allowed values.
+    public func validate() throws(EngineError) {
+        guard blockSize >= 1, blockSize <= 256 else {
+            throw .invalidConfiguration("block size must be in 1...256, got \(blockSize)")
+        }
+        guard maxBatchedTokens >= 1 else {
+            throw .invalidConfiguration("max batched tokens must be at least 1, got \(maxBatchedTokens)")
+        }
+        guard maxSequences >= 1 else {
+            throw .invalidConfiguration("max sequences must be at least 1, got \(maxSequences)")
+        }
+        if let defaultMaxTokens, defaultMaxTokens < 1 {
+            throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")
+        }
+    }
+}
+
+/// Why the engine could not start or refused work.
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    /// A configuration value is out of range.
+    case invalidConfiguration(String)
+    /// The request was refused (bad parameters, too long, ...).
+    case rejected(RequestError)
+    /// Too many requests are waiting; retry later.
+    case queueFull(waiting: Int)
+    /// The engine is shutting down and accepts no new requests.
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let message): return "invalid engine configuration: \(message)"
+        case .rejected(let error): return error.description
+        case .queueFull(let waiting): return "the engine queue is full (\(waiting) requests waiting); retry later"
+        case .shuttingDown: return "the engine is shutting down and accepts no new requests"
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import CanopyKV
+import CanopyModel
+
+/// The single-threaded heart of the engine: one `step()` schedules, runs one batched
+/// forward pass, samples, and reports events.
+///
+/// Owned by the engine thread; nothing here is locked.
+final class EngineCore {
+    let loaded: LoadedModel
+    let kv: KVCacheManager
+    let scheduler: Scheduler
+    private var requests: [UInt64: RequestState] = [:]
+    private var nextSequenceID: SequenceID = 0
+    private(set) var counters = EngineCounters()
+
+    init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig) {
+        self.loaded = loaded
+        self.kv = kv
+        scheduler = Scheduler(kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences)
+    }
+
+    var hasWork: Bool { scheduler.hasWork }
+    var waitingCount: Int { scheduler.waiting.count }
+    var runningCount: Int { scheduler.running.count }
+    var preemptions: Int { scheduler.preemptions }
+
+    /// Queues a prepared request.
+    func add(_ request: RequestState, key: UInt64) {
+        request.key = key
+        requests[key] = request
+        request.forked = request.request.sampling.n == 1
+        let sequence = SequenceState(
+            id: makeSequenceID(), sample: 0, request: request, tokens: request.promptIDs, tokenizer: loaded.tokenizer)
+        request.sequences = [sequence]
+        scheduler.enqueue(sequence)
+    }
+
+    /// Ends a request at once: its blocks are freed and its stream finished as cancelled.
+    func cancel(key: UInt64) {
+        guard let request = requests[key] else { return }
+        request.cancelled = true
+        for sequence in request.sequences where sequence.status != .finished {
+            finish(sequence, reason: .cancelled)
+        }
+        if !request.forked { complete(request, key: key) }
+    }
+
+    /// Cancels every request (shutdown without draining).
+    func cancelAll() {
+        for key in Array(requests.keys) { cancel(key: key) }
+    }
+
+    /// Runs one step; returns false when there was nothing to run.
+    @discardableResult
+    func step() -> Bool {
+        let now = monotonicSeconds()
+        let chunks = scheduler.schedule(now: now)
+        guard !chunks.isEmpty else { return false }
+        var batch = ForwardBatch()
+        for chunk in chunks {
+            batch.append(
+                tokens: Array(chunk.sequence.tokens[chunk.start..<(chunk.start + chunk.count)]),
+                firstPosition: chunk.start,
+                slots: chunk.slots.map { (block: $0.block, offset: Int($0.offset)) },
+                blockTable: kv.blockTable(chunk.sequence.id), blockSize: kv.blockSize,
+                wantsLogits: chunk.wantsLogits)
+        }
+        let logits = loaded.model.forward(batch, kv: KVStorage(base: kv.arena.base, layout: kv.arena.layout))
+        counters.steps += 1
+        counters.batchedTokens += batch.count
+
+        let vocabulary = loaded.config.vocabularySize
+        var row = 0
+        let tokenTime = monotonicSeconds()
+        for chunk in chunks {
+            let sequence = chunk.sequence
+            sequence.computed += chunk.count
+            guard chunk.wantsLogits else { continue }
+            defer { row += 1 }
+            let request = sequence.request
+            var samples = [sequence]
+            if !request.forked {
+                samples += fork(sequence)
+            }
+            logits.withUnsafeBufferPointer { buffer in
+                let rowStart = buffer.baseAddress! + row * vocabulary
+                for target in samples {
+                    let token = target.sampler.sample(rowStart, count: vocabulary, history: target.history)
+                    accept(token, for: target, at: tokenTime)
+                }
+            }
+        }
+        return true
+    }
+
+    /// Creates the other `n - 1` samples of a request once its prompt is computed; they
+    /// share every KV block of the first (copy-on-write on their first append).
+    private func fork(_ first: SequenceState) -> [SequenceState] {
+        let request = first.request
+        request.forked = true
+        var children: [SequenceState] = []
+        for sample in 1..<request.request.sampling.n {
+            let child = SequenceState(forking: first, id: makeSequenceID(), sample: sample)
+            kv.fork(first.id, into: child.id)
+            scheduler.addRunning(child)
+            children.append(child)
+        }
+        request.sequences += children
+        return children
+    }
+
+    /// Appends a sampled token, emits its text, and ends the sequence when a stop condition
+    /// holds.
+    private func accept(_ sampled: SampledToken, for sequence: SequenceState, at time: Double) {
+        let request = sequence.request
+        let token = sampled.id
+        sequence.tokens.append(token)
+        sequence.history.append(token)
+        if request.request.sampling.logprobs != nil { sequence.logprobs.append(sampled) }
+        if request.firstToken == nil { request.firstToken = time }
+        if let last = sequence.lastTokenTime {
+            sequence.gapSum += time - last
+            sequence.gapCount += 1
+        }
+        sequence.lastTokenTime = time
+        counters.generatedTokens += 1
+
+        var emitted = ""
+        var reason: FinishReason?
+        var stoppedByString = false
+        if request.endTokens.contains(token) {
+            reason = .stop
+        } else {
+            let (piece, stopped) = sequence.stops.feed(sequence.detokenizer.append(token))
+            emitted = piece
+            if stopped {
+                reason = .stop
+                stoppedByString = true
+            } else if sequence.generatedCount >= request.maxTokens
+                        || sequence.tokens.count >= loaded.config.contextLength {
+                reason = .length
+            }
+        }
+        if reason != nil && !stoppedByString {
+            // Text held back as a partial character or a possible stop-string start is final.
+            let (rest, stopped) = sequence.flushPending()
+            emitted += rest
+            if stopped { reason = .stop }
+        }
+        sequence.text += emitted
+        request.sink(.token(TokenOutput(sample: sequence.sample, token: sampled, text: emitted)))
+        if let reason { finish(sequence, reason: reason) }
+    }
+
+    /// Marks a sequence finished, frees its blocks, and completes its request when it was
+    /// the last sample.
+    private func finish(_ sequence: SequenceState, reason: FinishReason) {
+        sequence.status = .finished
+        sequence.finishReason = reason
+        scheduler.remove(sequence)
+        let request = sequence.request
+        request.sink(.finished(sample: sequence.sample, reason: reason))
+        if request.isFinished { complete(request, key: request.key) }
+    }
+
+    private func complete(_ request: RequestState, key: UInt64) {
+        guard requests.removeValue(forKey: key) != nil else { return }
+        let now = monotonicSeconds()
+        var metrics = RequestMetrics()
+        metrics.queueTime = (request.firstScheduled ?? now) - request.arrival
+        metrics.timeToFirstToken = request.firstToken.map { $0 - request.arrival } ?? 0
+        let gaps = request.sequences.reduce(0) { $0 + $1.gapCount }
+        metrics.meanInterTokenLatency = gaps == 0 ? 0 : request.sequences.reduce(0) { $0 + $1.gapSum } / Double(gaps)
+        metrics.endToEndLatency = now - request.arrival
+        metrics.promptTokens = request.promptIDs.count
+        metrics.cachedPromptTokens = request.cachedPromptTokens
+        metrics.generatedTokens = request.sequences.reduce(0) { $0 + $1.generatedCount }
+        metrics.preemptions = request.preemptions
+        counters.record(metrics, cancelled: request.cancelled)
+        let samples = request.sequences.map {
+            SampleOutput(tokenIDs: Array($0.tokens[$0.promptCount...]), text: $0.text,
+                         finishReason: $0.finishReason ?? .cancelled, logprobs: $0.logprobs)
+        }
+        request.sink(.completed(RequestOutput(
+            id: request.request.id, promptTokenIDs: request.promptIDs, samples: samples, metrics: metrics)))
+    }
+
+    private func makeSequenceID() -> SequenceID {
+        defer { nextSequenceID += 1 }
+        return nextSequenceID
+    }
+}

@@ -1,0 +1,65 @@
+import CanopyModel
+import CanopyTokenizer
+
+/// Turns a `Request` into prompt token ids and a token budget, rejecting what can never run.
+///
+/// Runs on the caller's thread at submission, so a bad request fails before it is queued.
+public struct PromptPreparer: Sendable {
+    /// The model requests are prepared for.
+    public let loaded: LoadedModel
+    /// `max_tokens` for requests that set none; `nil` means up to the context length.
+    public var defaultMaxTokens: Int?
+    /// Most token positions one sequence may hold in the KV cache (the whole pool).
+    public var cacheCapacity: Int
+
+    /// A request resolved to token ids and a concrete budget.
+    public struct Prepared: Sendable {
+        /// Prompt token ids.
+        public var promptTokenIDs: [Int32]
+        /// Tokens each sample generates at most.
+        public var maxTokens: Int
+    }
+
+    /// Creates a preparer.
+    public init(loaded: LoadedModel, defaultMaxTokens: Int?, cacheCapacity: Int) {
+        self.loaded = loaded
+        self.defaultMaxTokens = defaultMaxTokens
+        self.cacheCapacity = cacheCapacity
+    }
+
+    /// Tokenizes and validates `request` without running the model.
+    public func prepare(_ request: Request) throws(RequestError) -> Prepared {
+        try request.sampling.validate()
+        try request.stop.validate()
+        let tokenizer = loaded.tokenizer
+        let ids: [Int32]
+        switch request.prompt {
+        case .text(let text):
+            ids = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        case .tokenIDs(let given):
+            ids = given
+        case .messages(let messages):
+            guard !messages.isEmpty else { throw .emptyPrompt }
+            switch loaded.chatTemplate {
+            case .success(let template):
+                ids = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecial: false, parseSpecial: true)
+            case .failure(let error):
+                throw .chatTemplateUnavailable(error.description)
+            }
+        }
+        guard !ids.isEmpty else { throw .emptyPrompt }
+        let vocabulary = loaded.config.vocabularySize
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw .unknownTokenID(bad, vocabularySize: vocabulary)
+        }
+        let limit = min(loaded.config.contextLength, cacheCapacity)
+        let maxTokens = request.stop.maxTokens ?? min(defaultMaxTokens ?? .max, limit - ids.count)
+        guard maxTokens >= 1, ids.count + maxTokens <= limit else {
+            if loaded.config.contextLength <= cacheCapacity {
+                throw .contextOverflow(promptTokens: ids.count, maxTokens: max(maxTokens, 1), contextLength: limit)
+            }
+            throw .cacheOverflow(promptTokens: ids.count, maxTokens: max(maxTokens, 1), cacheTokens: cacheCapacity)
+        }
+        return Prepared(promptTokenIDs: ids, maxTokens: maxTokens)
+    }
+}

@@ -1,0 +1,135 @@
+import CanopyKV
+
+/// A slice of one sequence scheduled for this step.
+struct ScheduledChunk {
+    let sequence: SequenceState
+    /// Position of the chunk's first token (the sequence's `computed` before the step).
+    let start: Int
+    /// Tokens run (1 for a decode step).
+    let count: Int
+    /// Where each token's keys and values go.
+    let slots: [KVSlot]
+    /// Whether the chunk reaches the sequence's last token, so its logits are sampled.
+    var wantsLogits: Bool { start + count == sequence.tokens.count }
+}
+
+/// Decides what each step runs, as vLLM's scheduler does: running decodes first, then
+/// prefill work (running chunked prefills, then waiting sequences in arrival order) up to a
+/// token budget; when KV blocks run out, the youngest running sequence is preempted — its
+/// blocks freed, its tokens recomputed later — rather than anything failing.
+///
+/// Not thread-safe: owned by the engine thread.
+final class Scheduler {
+    let kv: KVCacheManager
+    let maxBatchedTokens: Int
+    let maxSequences: Int
+    /// Sequences waiting for admission; preempted ones go back to the front.
+    private(set) var waiting: [SequenceState] = []
+    /// Sequences holding KV blocks, in admission order.
+    private(set) var running: [SequenceState] = []
+    /// Preemptions since start.
+    private(set) var preemptions = 0
+
+    init(kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int) {
+        self.kv = kv
+        self.maxBatchedTokens = maxBatchedTokens
+        self.maxSequences = maxSequences
+    }
+
+    /// Whether anything is left to run.
+    var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    /// Queues a new sequence behind everything already waiting.
+    func enqueue(_ sequence: SequenceState) {
+        sequence.status = .waiting
+        waiting.append(sequence)
+    }
+
+    /// Adds a forked sequence that already holds (shared) blocks to the running set.
+    func addRunning(_ sequence: SequenceState) {
+        sequence.status = .running
+        running.append(sequence)
+    }
+
+    /// Removes a sequence for good and frees its blocks at once.
+    func remove(_ sequence: SequenceState) {
+        if sequence.registered {
+            kv.free(sequence.id)
+            sequence.registered = false
+        }
+        running.removeAll { $0 === sequence }
+        waiting.removeAll { $0 === sequence }
+    }
+
+    /// Chooses this step's work. Every returned chunk has its KV slots reserved.
+    func schedule(now: Double) -> [ScheduledChunk] {
+        var budget = maxBatchedTokens
+        var chunks: [ScheduledChunk] = []
+        var scheduled = Set<ObjectIdentifier>()
+        var preempted = false
+
+        // Running sequences: decodes first, then chunked prefills, each oldest first.
+        let decodes = running.filter { $0.uncomputed == 1 }
+        let prefills = running.filter { $0.uncomputed > 1 }
+        for sequence in decodes + prefills {
+            guard budget > 0 else { break }
+            guard sequence.status == .running else { continue }  // preempted earlier in this loop
+            let count = min(sequence.uncomputed, budget)
+            let tokens = Array(sequence.tokens[sequence.computed..<(sequence.computed + count)])
+            var slots = kv.appendSlots(sequence.id, tokens: tokens)
+            while slots == nil {
+                guard let victim = running.last(where: { !scheduled.contains(ObjectIdentifier($0)) }) else { break }
+                preempt(victim)
+                preempted = true
+                if victim === sequence { break }
+                slots = kv.appendSlots(sequence.id, tokens: tokens)
+            }
+            guard let slots else { continue }
+            scheduled.insert(ObjectIdentifier(sequence))
+            chunks.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count, slots: slots))
+            budget -= count
+        }
+
+        // Waiting sequences, in order, while budget, sequence slots and blocks last. After a
+        // preemption nothing new is admitted this step: memory is short.
+        while !preempted, budget > 0, running.count < maxSequences, let sequence = waiting.first {
+            if !sequence.registered {
+                let cached = kv.startSequence(sequence.id, promptTokens: sequence.tokens)
+                sequence.registered = true
+                sequence.computed = cached
+                if sequence.sample == 0, sequence.request.firstScheduled == nil {
+                    sequence.request.cachedPromptTokens = cached
+                }
+            }
+            let count = min(sequence.uncomputed, budget)
+            let tokens = Array(sequence.tokens[sequence.computed..<(sequence.computed + count)])
+            guard let slots = kv.appendSlots(sequence.id, tokens: tokens) else {
+                // Not enough free blocks: release the reused prefix and wait for memory.
+                kv.free(sequence.id)
+                sequence.registered = false
+                sequence.computed = 0
+                break
+            }
+            waiting.removeFirst()
+            sequence.status = .running
+            sequence.admittedAt = now
+            if sequence.request.firstScheduled == nil { sequence.request.firstScheduled = now }
+            running.append(sequence)
+            chunks.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count, slots: slots))
+            budget -= count
+        }
+        return chunks
+    }
+
+    /// Frees a running sequence's blocks and queues it for recomputation of all its tokens.
+    private func preempt(_ sequence: SequenceState) {
+        kv.free(sequence.id)
+        sequence.registered = false
+        sequence.computed = 0
+        sequence.status = .waiting
+        sequence.request.preemptions += 1
+        preemptions += 1
+        running.removeAll { $0 === sequence }
+        waiting.insert(sequence, at: 0)
+    }
+}

@@ -1,0 +1,117 @@
+import CanopyKV
+import CanopyTokenizer
+import Dispatch
+
+/// Seconds on a monotonic clock.
+func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
+
+/// One sample being generated: its tokens, how many of them have K/V in the cache, and
+/// everything that turns sampled ids into text.
+///
+/// Invariant: `computed <= tokens.count`; the sequence needs a forward pass over
+/// `tokens[computed...]`, and is sampled when that pass reaches the last token.
+final class SequenceState {
+    enum Status { case waiting, running, finished }
+
+    let id: SequenceID
+    /// Sample index within its request (0..<n).
+    let sample: Int
+    unowned let request: RequestState
+    var tokens: [Int32]
+    let promptCount: Int
+    /// Tokens whose keys and values are in the cache.
+    var computed = 0
+    var status = Status.waiting
+    /// Whether the KV manager knows the sequence (it holds blocks).
+    var registered = false
+    /// Time the sequence was last admitted; the youngest running sequence is preempted first.
+    var admittedAt = 0.0
+    var sampler: Sampler
+    var history: TokenHistory
+    var detokenizer: StreamingDetokenizer
+    var stops: StopStringMatcher
+    var text = ""
+    var logprobs: [SampledToken] = []
+    var finishReason: FinishReason?
+    var lastTokenTime: Double?
+    var gapSum = 0.0
+    var gapCount = 0
+
+    init(id: SequenceID, sample: Int, request: RequestState, tokens: [Int32], tokenizer: Tokenizer) {
+        self.id = id
+        self.sample = sample
+        self.request = request
+        self.tokens = tokens
+        promptCount = request.promptIDs.count
+        sampler = Sampler(params: request.request.sampling, index: sample)
+        history = TokenHistory(prompt: request.promptIDs)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        stops = StopStringMatcher(stops: request.request.stop.stopStrings)
+    }
+
+    /// A copy of `parent` at the same point, for another sample of the same request.
+    init(forking parent: SequenceState, id: SequenceID, sample: Int) {
+        self.id = id
+        self.sample = sample
+        request = parent.request
+        tokens = parent.tokens
+        promptCount = parent.promptCount
+        computed = parent.computed
+        status = parent.status
+        registered = parent.registered
+        admittedAt = parent.admittedAt
+        sampler = Sampler(params: parent.request.request.sampling, index: sample)
+        history = parent.history
+        detokenizer = parent.detokenizer
+        stops = parent.stops
+    }
+
+    /// Generated token count.
+    var generatedCount: Int { tokens.count - promptCount }
+
+    /// Tokens still to run through the model before the next sample.
+    var uncomputed: Int { tokens.count - computed }
+
+    /// Releases text held by the detokenizer and the stop matcher at the end of generation;
+    /// reports whether that text completed a stop string (then only the text before it).
+    func flushPending() -> (String, Bool) {
+        let (piece, stopped) = stops.feed(detokenizer.finish())
+        if stopped { return (piece, true) }
+        return (piece + stops.finish(), false)
+    }
+}
+
+/// One request in the engine: its samples, timings and where its events go.
+final class RequestState {
+    let request: Request
+    let promptIDs: [Int32]
+    let maxTokens: Int
+    let endTokens: Set<Int32>
+    let sink: @Sendable (EngineEvent) -> Void
+    let arrival: Double
+    var sequences: [SequenceState] = []
+    /// Whether the `n` samples have been forked from the first one.
+    var forked = false
+    var firstScheduled: Double?
+    var firstToken: Double?
+    var cachedPromptTokens = 0
+    var preemptions = 0
+    var cancelled = false
+    /// The engine's key for this request.
+    var key: UInt64 = 0
+
+    init(request: Request, promptIDs: [Int32], maxTokens: Int, endTokens: Set<Int32>,
+         sink: @escaping @Sendable (EngineEvent) -> Void) {
+        self.request = request
+        self.promptIDs = promptIDs
+        self.maxTokens = maxTokens
+        self.endTokens = endTokens
+        self.sink = sink
+        arrival = monotonicSeconds()
+    }
+
+    /// Whether every sample has ended.
+    var isFinished: Bool { forked && sequences.allSatisfy { $0.status == .finished } }
+}

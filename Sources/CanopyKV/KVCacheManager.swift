@@ -1,0 +1,309 @@
+import CanopyKernels
+
+/// The paged KV cache block manager: hands out fixed-size blocks of one shared arena to
+/// sequences, shares identical prompt prefixes between them (prefix caching), shares whole
+/// histories on `fork` with copy-on-write of the partly filled last block, and evicts
+/// unreferenced cached blocks least-recently-used first.
+///
+/// Every block is always in exactly one of three states:
+/// - *referenced*: `refCount > 0`, appearing `refCount` times across block tables;
+/// - *free*: `refCount == 0`, on the free-list stack, not in the prefix cache;
+/// - *evictable*: `refCount == 0`, in the prefix cache and in the LRU list.
+/// Full blocks may be shared and are never written again (positions only append); a
+/// partly filled block is written only by a sequence that holds it alone.
+///
+/// Costs: allocation and release are O(1) per block; `startSequence` is O(prompt length)
+/// (hashing); `appendSlots` is O(tokens + new blocks × blockBytes) (a copy-on-write copies
+/// one block).
+///
+/// Not thread-safe: owned and called by the scheduler only.
+public final class KVCacheManager {
+    /// The memory holding every block's rows.
+    public let arena: KVArena
+    /// Whether full blocks are registered and looked up in the prefix cache.
+    public let prefixCaching: Bool
+
+    private(set) var sequences: [SequenceID: SequenceState] = [:]
+    private(set) var refCounts: [Int32]
+    /// Unreferenced, uncached blocks; a stack so the most recently freed block is reused.
+    private(set) var freeList: [Int32]
+    private(set) var evictable: BlockLRU
+    /// The prefix cache: chain hash → block, and each cached block's key (nil if uncached).
+    private(set) var cachedBlock: [Int: Int32] = [:]
+    private(set) var blockKeys: [PrefixBlockKey?]
+    /// Bumped whenever a block leaves the prefix cache, invalidating references to it.
+    private(set) var generations: [UInt32]
+    private(set) var usedBlockCount = 0
+    private var counters = KVCacheStats()
+    /// The chain hash; replaceable (internally) so tests can force collisions.
+    let chainHash: (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
+
+    /// Creates a manager over a fresh zeroed arena of `blockCount` blocks, all free.
+    /// Preconditions: as `KVArena.init`. O(blockCount).
+    public convenience init(layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool = true) {
+        self.init(layout: layout, blockCount: blockCount, prefixCaching: prefixCaching, chainHash: PrefixBlockKey.chain)
+    }
+
+    /// Creates a manager whose prefix cache files blocks under `chainHash` (tests pass a
+    /// deliberately weak hash to check that collisions never share rows).
+    init(
+        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool,
+        chainHash: @escaping (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
+    ) {
+        self.chainHash = chainHash
+        arena = KVArena(layout: layout, blockCount: blockCount)
+        self.prefixCaching = prefixCaching
+        refCounts = Array(repeating: 0, count: blockCount)
+        // Reversed so allocations hand out low block ids first (only cosmetic).
+        freeList = (0..<Int32(blockCount)).reversed()
+        evictable = BlockLRU(capacity: blockCount)
+        blockKeys = Array(repeating: nil, count: blockCount)
+        generations = Array(repeating: 0, count: blockCount)
+    }
+
+    /// Creates a manager with as many blocks as fit in `bytes` (`bytes / layout.blockBytes`).
+    /// Throws `KVCacheError.budgetTooSmall` (whose message gives the minimum) when not even
+    /// one block fits, `.tooManyBlocks` when the count exceeds `Int32.max`.
+    public convenience init(
+        layout: PagedKVLayout, memoryBudget bytes: Int, prefixCaching: Bool = true
+    ) throws(KVCacheError) {
+        let count = bytes / layout.blockBytes
+        guard count >= 1 else {
+            throw .budgetTooSmall(budgetBytes: bytes, minimumBytes: layout.blockBytes)
+        }
+        guard count <= Int(Int32.max) else {
+            throw .tooManyBlocks(requested: count, maximum: Int(Int32.max))
+        }
+        self.init(layout: layout, blockCount: count, prefixCaching: prefixCaching)
+    }
+
+    /// Token positions per block.
+    public var blockSize: Int { arena.layout.blockSize }
+
+    /// Current pool occupancy and cumulative counters. O(1).
+    public var stats: KVCacheStats {
+        var s = counters
+        s.totalBlocks = arena.blockCount
+        s.usedBlocks = usedBlockCount
+        s.freeBlocks = freeList.count + evictable.count
+        s.cachedBlocks = evictable.count
+        return s
+    }
+
+    /// Whether `id` is registered. O(1).
+    public func contains(_ id: SequenceID) -> Bool { sequences[id] != nil }
+
+    /// Registers a new sequence holding `promptTokens` and gives it the cached blocks of the
+    /// longest cached prefix of the prompt: full blocks only, and never the whole prompt (at
+    /// least one prompt token is left to compute so the model produces logits). Returns how
+    /// many leading prompt tokens are already computed: a multiple of `blockSize`, less than
+    /// `promptTokens.count`. The caller then reserves slots for the rest with `appendSlots`.
+    ///
+    /// Never fails: reusing a cached block needs no free block (an evictable one is merely
+    /// taken out of the LRU, which does lower `stats.freeBlocks`).
+    /// Preconditions: `id` not registered; `promptTokens` not empty. O(prompt length).
+    public func startSequence(_ id: SequenceID, promptTokens: [Int32]) -> Int {
+        precondition(sequences[id] == nil, "sequence \(id) is already registered")
+        precondition(!promptTokens.isEmpty, "sequence \(id) needs at least one prompt token")
+        counters.prefixQueries += promptTokens.count
+        var state = SequenceState()
+        if prefixCaching {
+            let size = blockSize
+            let reusable = (promptTokens.count - 1) / size
+            for index in 0..<reusable {
+                let tokens = promptTokens[(index * size)..<((index + 1) * size)]
+                let hash = chainHash(state.lastFullHash, tokens)
+                guard let block = cachedBlock[hash],
+                    blockKeys[Int(block)]?.matches(parent: state.lastCached, tokens: tokens) == true
+                else { break }
+                retain(block)
+                state.blocks.append(block)
+                state.lastFullHash = hash
+                state.lastCached = CachedBlockRef(block: block, generation: generations[Int(block)])
+            }
+            state.tokenCount = state.blocks.count * size
+        }
+        counters.prefixHits += state.tokenCount
+        sequences[id] = state
+        return state.tokenCount
+    }
+
+    /// Number of blocks `appendSlots(id, tokens:)` would take from the free pool for `count`
+    /// more tokens: new blocks past the last one, plus one copy if the partly filled last
+    /// block is shared. O(1). Precondition: `id` registered, `count >= 0`.
+    public func blocksNeeded(_ id: SequenceID, appending count: Int) -> Int {
+        guard let state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        precondition(count >= 0, "negative token count")
+        return blocksNeeded(state, appending: count)
+    }
+
+    /// Reserves slots for the sequence's next `tokens` (their ids are needed to hash blocks as
+    /// they fill). Copies the last block first if it is partly filled and shared
+    /// (copy-on-write through `arena.copyBlock`), allocates blocks as needed (free list
+    /// first, then evicting unreferenced cached blocks LRU-first), and registers every block
+    /// that becomes full in the prefix cache under the chain hash of (previous block's hash,
+    /// its token ids). If an equal block (same tokens after the same cached parent) is
+    /// already cached, the new one stays uncached and later blocks chain on from the cached
+    /// one; after a hash collision with a different prefix, or once the parent was evicted,
+    /// the sequence's later blocks are not cached (correctness never depends on the hash).
+    ///
+    /// Returns one slot per token, in order, or nil — changing nothing — when fewer than
+    /// `blocksNeeded(id, appending: tokens.count)` blocks are free or evictable.
+    /// Precondition: `id` registered. O(tokens.count + copies × blockBytes).
+    public func appendSlots(_ id: SequenceID, tokens: [Int32]) -> [KVSlot]? {
+        guard var state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        let needed = blocksNeeded(state, appending: tokens.count)
+        guard needed <= freeList.count + evictable.count else { return nil }
+        if tokens.isEmpty { return [] }
+        sequences[id] = nil  // Taken out so the arrays inside are mutated without copying.
+        let size = blockSize
+        if state.tokenCount % size != 0, let last = state.blocks.last, refCounts[Int(last)] > 1 {
+            let copy = allocate()
+            arena.copyBlock(from: last, to: copy)
+            release(last)
+            state.blocks[state.blocks.count - 1] = copy
+            counters.copyOnWrites += 1
+        }
+        var slots: [KVSlot] = []
+        slots.reserveCapacity(tokens.count)
+        for token in tokens {
+            let offset = state.tokenCount % size
+            if offset == 0 { state.blocks.append(allocate()) }
+            let block = state.blocks[state.blocks.count - 1]
+            slots.append(KVSlot(block: block, offset: Int32(offset)))
+            state.tail.append(token)
+            state.tokenCount += 1
+            if state.tail.count == size {
+                blockFilled(block, in: &state)
+            }
+        }
+        sequences[id] = state
+        return slots
+    }
+
+    /// Physical block ids of the sequence in logical order (what attention reads): token
+    /// position `p` lives at offset `p % blockSize` of block `blockTable(id)[p / blockSize]`.
+    /// Precondition: `id` registered. O(blocks).
+    public func blockTable(_ id: SequenceID) -> [Int32] {
+        guard let state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        return state.blocks
+    }
+
+    /// Tokens whose slots were reserved so far (cached prefix + appended).
+    /// Precondition: `id` registered. O(1).
+    public func tokenCount(_ id: SequenceID) -> Int {
+        guard let state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        return state.tokenCount
+    }
+
+    /// Creates `child` sharing every block of `parent` (reference counts +1, nothing copied
+    /// now); the partly filled last block is copied on the first append by either side.
+    /// Preconditions: `parent` registered, `child` not. O(blocks).
+    public func fork(_ parent: SequenceID, into child: SequenceID) {
+        guard let state = sequences[parent] else { preconditionFailure("unknown sequence \(parent)") }
+        precondition(sequences[child] == nil, "sequence \(child) is already registered")
+        for block in state.blocks { retain(block) }
+        sequences[child] = state
+    }
+
+    /// Releases the sequence's blocks (reference counts −1) and forgets it. A block reaching
+    /// zero goes to the free list, or, if it is in the prefix cache, to the most recent end
+    /// of the evictable LRU. Blocks are released last-to-first so that, among one sequence's
+    /// blocks, the tail of the prefix is evicted before its head (the head is the part other
+    /// prompts are likeliest to share). Precondition: `id` registered. O(blocks).
+    public func free(_ id: SequenceID) {
+        guard let state = sequences.removeValue(forKey: id) else {
+            preconditionFailure("unknown sequence \(id)")
+        }
+        for block in state.blocks.reversed() { release(block) }
+    }
+
+    // MARK: - Block bookkeeping
+
+    private func blocksNeeded(_ state: SequenceState, appending count: Int) -> Int {
+        guard count > 0 else { return 0 }
+        let size = blockSize
+        let capacity = state.blocks.count * size
+        let overflow = state.tokenCount + count - capacity
+        var needed = overflow > 0 ? (overflow + size - 1) / size : 0
+        if state.tokenCount % size != 0, let last = state.blocks.last, refCounts[Int(last)] > 1 {
+            needed += 1
+        }
+        return needed
+    }
+
+    /// Takes a block for exclusive use (reference count 1): a free block if any, else the
+    /// least recently used evictable one, whose prefix-cache entry is dropped. O(1).
+    /// Precondition: the caller checked that one is available.
+    private func allocate() -> Int32 {
+        let block: Int32
+        if let free = freeList.popLast() {
+            block = free
+        } else if let victim = evictable.popFront() {
+            uncache(victim)
+            counters.evictions += 1
+            block = victim
+        } else {
+            preconditionFailure("KV block pool exhausted; callers must check blocksNeeded first")
+        }
+        refCounts[Int(block)] = 1
+        usedBlockCount += 1
+        return block
+    }
+
+    /// Adds a reference; revives an evictable cached block. O(1).
+    private func retain(_ block: Int32) {
+        let b = Int(block)
+        if refCounts[b] == 0 {
+            evictable.remove(block)
+            usedBlockCount += 1
+        }
+        refCounts[b] += 1
+    }
+
+    /// Drops a reference; at zero the block becomes evictable (if cached) or free. O(1).
+    private func release(_ block: Int32) {
+        let b = Int(block)
+        precondition(refCounts[b] > 0, "releasing unreferenced block \(block)")
+        refCounts[b] -= 1
+        guard refCounts[b] == 0 else { return }
+        usedBlockCount -= 1
+        if blockKeys[b] != nil { evictable.pushBack(block) } else { freeList.append(block) }
+    }
+
+    /// Files the sequence's just-filled last block in the prefix cache, or, if a block with
+    /// the same prefix is already cached, links the sequence to that one instead (the new
+    /// block then stays uncached and is freed, not kept, when released).
+    private func blockFilled(_ block: Int32, in state: inout SequenceState) {
+        defer { state.tail.removeAll(keepingCapacity: true) }
+        guard prefixCaching, state.linked else { return }
+        if let parent = state.lastCached, generations[Int(parent.block)] != parent.generation {
+            state.linked = false  // the parent's rows were evicted: nothing can chain to it
+            return
+        }
+        let hash = chainHash(state.lastFullHash, state.tail[...])
+        let canonical: Int32
+        if let existing = cachedBlock[hash] {
+            guard blockKeys[Int(existing)]?.matches(parent: state.lastCached, tokens: state.tail[...]) == true
+            else {
+                state.linked = false  // hash collision with a different prefix
+                return
+            }
+            canonical = existing
+        } else {
+            cachedBlock[hash] = block
+            blockKeys[Int(block)] = PrefixBlockKey(
+                hash: hash, parentHash: state.lastFullHash, parent: state.lastCached, tokens: state.tail)
+            canonical = block
+        }
+        state.lastFullHash = hash
+        state.lastCached = CachedBlockRef(block: canonical, generation: generations[Int(canonical)])
+    }
+
+    private func uncache(_ block: Int32) {
+        guard let key = blockKeys[Int(block)] else { return }
+        cachedBlock[key.hash] = nil
+        blockKeys[Int(block)] = nil
+        generations[Int(block)] &+= 1
+    }
+}

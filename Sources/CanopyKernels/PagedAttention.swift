@@ -1,0 +1,81 @@
+/// Attention directly over the paged KV arena (`PagedKVLayout`), FlashAttention style.
+///
+/// Guarantees:
+/// - no score matrix and no contiguous K/V copy: keys are streamed block by block with the
+///   online softmax; scratch is bounded by the batch (at most 16 partial results per query
+///   and head) and by fixed tile sizes, never by the sequence length;
+/// - **batch invariance**: a query row's output is bitwise identical whatever else is in the
+///   call, how its sequence's queries are chunked (prefill chunk or single decode query),
+///   and however the work is spread over threads. Its keys `0...p` are split into
+///   partitions whose boundaries depend only on `p`, each partition is reduced by the same
+///   sequence of operations over the same chunks, and partitions are merged in order.
+public enum PagedAttention {
+    /// Writes one token's key and value rows (`layout.rowWidth` floats each, all KV heads)
+    /// at position `offset` of block `block` for `layer`, encoded per `layout.precision`.
+    public static func store(
+        key: UnsafePointer<Float>, value: UnsafePointer<Float>, arena: UnsafeMutableRawPointer,
+        layout: PagedKVLayout, layer: Int, block: Int32, offset: Int
+    ) {
+        precondition(layer >= 0 && layer < layout.layers, "layer \(layer) outside 0..<\(layout.layers)")
+        precondition(block >= 0, "negative block id \(block)")
+        precondition(offset >= 0 && offset < layout.blockSize, "offset \(offset) outside 0..<\(layout.blockSize)")
+        let b = Int(block)
+        KVRowCodec.encode(key, into: arena + layout.keyRowOffset(block: b, layer: layer, position: offset), layout: layout)
+        KVRowCodec.encode(value, into: arena + layout.valueRowOffset(block: b, layer: layer, position: offset), layout: layout)
+    }
+
+    /// Causal grouped-query attention for every query row of every sequence: row `i` of a
+    /// sequence (position `firstPosition + i`) attends to positions `0...firstPosition + i`
+    /// of its own sequence, whose K/V rows must already be stored in `layer`.
+    ///
+    /// - Parameters:
+    ///   - queries: `batchRows × headCount × headDimension` floats, already RoPE-rotated;
+    ///     query head `h` uses KV head `h / (headCount / layout.kvHeads)`.
+    ///   - headCount: a positive multiple of `layout.kvHeads`.
+    ///   - output: same shape as `queries`; rows not covered by a sequence are left alone.
+    ///     Softmax scale is `1 / sqrt(headDimension)`.
+    public static func attend(
+        sequences: [AttentionSequence], queries: UnsafePointer<Float>, headCount: Int,
+        arena: UnsafeRawPointer, layout: PagedKVLayout, layer: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(headCount > 0 && headCount % layout.kvHeads == 0,
+                     "headCount \(headCount) is not a positive multiple of kvHeads \(layout.kvHeads)")
+        precondition(layer >= 0 && layer < layout.layers, "layer \(layer) outside 0..<\(layout.layers)")
+        let plan = PagedAttentionPlan(sequences: sequences, headCount: headCount, layout: layout)
+        guard !plan.items.isEmpty else { return }
+        let hd = layout.headDimension
+        let group = headCount / layout.kvHeads
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: plan.partialFloats)
+        defer { partials.deallocate() }
+        let kernel = PagedAttentionKernel(
+            arena: arena, layout: layout, layer: layer, headCount: headCount, group: group,
+            queries: queries, partials: partials, chunkSize: plan.chunkSize, slotFloats: plan.slotFloats,
+            maxVectors: plan.largestTileRows * group, scale: 1 / Float(hd).squareRoot())
+
+        plan.partialOffsets.withUnsafeBufferPointer { offsets in
+            let scratchFloats = kernel.scratchFloats
+            Parallel.forEach(plan.items.count) { index in
+                let item = plan.items[index]
+                let sequence = sequences[item.sequence]
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats) { scratch in
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 2 * plan.chunkSize) { rows in
+                        kernel.run(item, sequence: sequence,
+                                   partialOffsets: offsets.baseAddress! + plan.queryBase[item.sequence],
+                                   scratch: scratch.baseAddress!, rowPointers: rows.baseAddress!)
+                    }
+                }
+            }
+        }
+
+        // Merging is cheap next to the key loop; a few queries per iteration keep the
+        // dispatch overhead small.
+        let queryCount = plan.batchRows.count
+        let perUnit = 8
+        Parallel.forEach((queryCount + perUnit - 1) / perUnit) { unit in
+            for query in (unit * perUnit)..<Swift.min(queryCount, (unit + 1) * perUnit) {
+                kernel.merge(partialOffset: plan.partialOffsets[query], partitions: plan.partitionCounts[query],
+                             output: output + plan.batchRows[query] * headCount * hd)
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+/// The FlashAttention loop of one work item, and the merge of a query's partitions.
+///
+/// A work item streams its key partition chunk by chunk (a chunk is a few whole blocks),
+/// reading or decoding each chunk's K and V head rows once for the whole query tile, and
+/// keeps per query vector only a running maximum, a running sum and an unnormalised
+/// accumulator (in the query's partial slot). Scratch is a function of the tile and chunk
+/// sizes only, never of the sequence length.
+///
+/// Every query vector goes through the same operations for the same keys whether it
+/// shares the tile or not: the chunks it sees are fixed by its position, its keys within a
+/// chunk are exactly those at or before its position (no masked lanes), and all arithmetic
+/// goes through `PagedAttentionMath`.
+struct PagedAttentionKernel {
+    let arena: UnsafeRawPointer
+    let layout: PagedKVLayout
+    let layer: Int
+    let headCount: Int
+    let group: Int
+    let queries: UnsafePointer<Float>
+    let partials: UnsafeMutablePointer<Float>
+    let chunkSize: Int
+    let slotFloats: Int
+    /// Query vectors in the largest tile.
+    let maxVectors: Int
+    let scale: Float
+
+    /// Distance between score rows: the chunk rounded up to whole `SIMD8` groups, so the
+    /// vector exponential may run past a row's last key without touching the next row.
+    var scorePitch: Int { (chunkSize + 7) / 8 * 8 }
+
+    /// Floats of scratch one work item needs.
+    var scratchFloats: Int {
+        let hd = layout.headDimension
+        let decoded = layout.precision == .f32 ? 0 : 2 * chunkSize * hd
+        // The last float receives the cache-touch sum (see `gather`).
+        return maxVectors * (hd + scorePitch + 2) + decoded + 1
+    }
+
+    /// Runs one work item, leaving each participating query's accumulator, maximum and sum
+    /// for this partition in its partial slots. `partialOffsets[i]` is the slot offset of
+    /// the sequence's query `i`; `scratch` has `scratchFloats` floats, `rowPointers`
+    /// `2 × chunkSize` entries.
+    func run(
+        _ item: PagedAttentionPlan.Item, sequence: AttentionSequence, partialOffsets: UnsafePointer<Int>,
+        scratch: UnsafeMutablePointer<Float>, rowPointers: UnsafeMutablePointer<UnsafePointer<Float>>
+    ) {
+        let hd = layout.headDimension
+        let firstPosition = sequence.firstPosition
+        let keyStart = item.partition * item.partitionSize
+        let keyEnd = Swift.min(keyStart + item.partitionSize, firstPosition + item.rowHi)
+        // Rows whose position precedes this partition do not take part at all.
+        let rowLo = Swift.max(item.rowLo, keyStart - firstPosition)
+        let vectors = (item.rowHi - rowLo) * group
+        precondition(vectors > 0 && vectors <= maxVectors && keyEnd > keyStart, "empty attention work item")
+
+        let pitch = scorePitch
+        let qt = scratch
+        let scores = qt + maxVectors * hd
+        let runMax = scores + maxVectors * pitch
+        let runSum = runMax + maxVectors
+        let keyBuffer = runSum + maxVectors
+        let valueBuffer = keyBuffer + chunkSize * hd
+        let sink = scratch + scratchFloats - 1
+        let keyRows = rowPointers
+        let valueRows = UnsafePointer(rowPointers + chunkSize)
+        scores.initialize(repeating: 0, count: vectors * pitch)
+
+        let slotBase = item.partition * headCount + item.kvHead * group
+        for row in rowLo..<item.rowHi {
+            // The group's heads are adjacent in the query row, so one copy covers them.
+            let source = queries + ((sequence.queryStart + row) * headCount + item.kvHead * group) * hd
+            let target = qt + (row - rowLo) * group * hd
+            for i in 0..<(group * hd) { target[i] = source[i] * scale }
+            let slots = partials + partialOffsets[row] + slotBase * slotFloats
+            for e in 0..<group { (slots + e * slotFloats).initialize(repeating: 0, count: hd) }
+        }
+        runMax.initialize(repeating: -.infinity, count: vectors)
+        runSum.initialize(repeating: 0, count: vectors)
+
+        var touched: UInt8 = 0
+        var chunkStart = keyStart
+        while chunkStart < keyEnd {
+            let keys = Swift.min(chunkSize, keyEnd - chunkStart)
+            touched &+= gather(sequence.blockTable, from: chunkStart, count: keys, kvHead: item.kvHead,
+                               keyRows: keyRows, valueRows: rowPointers + chunkSize,
+                               keyBuffer: keyBuffer, valueBuffer: valueBuffer)
+            for row in Swift.max(rowLo, chunkStart - firstPosition)..<item.rowHi {
+                let count = Swift.min(keys, firstPosition + row + 1 - chunkStart)
+                let slots = partials + partialOffsets[row] + slotBase * slotFloats
+                for e in 0..<group {
+                    let v = (row - rowLo) * group + e
+                    update(query: qt + v * hd, scores: scores + v * pitch,
+                           runMax: runMax + v, runSum: runSum + v, accumulator: slots + e * slotFloats,
+                           keyRows: UnsafePointer(keyRows), valueRows: valueRows, count: count)
+                }
+            }
+            chunkStart += keys
+        }
+
+        sink.pointee = Float(touched)
+        for row in rowLo..<item.rowHi {
+            let slots = partials + partialOffsets[row] + slotBase * slotFloats
+            for e in 0..<group {
+                let v = (row - rowLo) * group + e
+                slots[e * slotFloats + hd] = runMax[v]
+                slots[e * slotFloats + hd + 1] = runSum[v]
+            }
+        }
+    }
+
+    /// One online-softmax step of one query vector over `count` keys of a chunk.
+    @inline(__always)
+    private func update(
+        query: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>,
+        runMax: UnsafeMutablePointer<Float>, runSum: UnsafeMutablePointer<Float>,
+        accumulator: UnsafeMutablePointer<Float>,
+        keyRows: UnsafePointer<UnsafePointer<Float>>, valueRows: UnsafePointer<UnsafePointer<Float>>,
+        count: Int
+    ) {
+        let hd = layout.headDimension
+        var j = 0
+        while j + 4 <= count {
+            let s = PagedAttentionMath.dot4(query, keyRows[j], keyRows[j + 1], keyRows[j + 2], keyRows[j + 3], hd)
+            UnsafeMutableRawPointer(scores + j).storeBytes(of: s, as: SIMD4<Float>.self)
+            j += 4
+        }
+        while j < count {
+            scores[j] = PagedAttentionMath.dot(query, keyRows[j], hd)
+            j += 1
+        }
+        var chunkMax = scores[0]
+        for j in 1..<count { chunkMax = Swift.max(chunkMax, scores[j]) }
+        let oldMax = runMax.pointee
+        let newMax = Swift.max(oldMax, chunkMax)
+        // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
+        let correction = PagedAttentionMath.exp(oldMax - newMax)
+        j = 0
+        while j < count {
+            let s = PagedAttentionMath.load8(scores + j)
+            UnsafeMutableRawPointer(scores + j).storeBytes(
+                of: PagedAttentionMath.exp(s - newMax), as: SIMD8<Float>.self)
+            j += 8
+        }
+        var sum: Float = 0
+        for j in 0..<count { sum += scores[j] }
+        runSum.pointee = runSum.pointee * correction + sum
+        runMax.pointee = newMax
+        PagedAttentionMath.accumulate(accumulator, correction: correction, weights: scores,
+                                      rows: valueRows, count: count, hd)
+    }
+
+    /// Points `keyRows[j]`/`valueRows[j]` at the `kvHead` slices of positions
+    /// `start ..< start + count`: into the arena for f32, into decoded copies otherwise.
+    ///
+    /// The rows' cache lines are first touched in one quick pass: those loads are
+    /// independent, so many misses are in flight at once, where decoding (or dotting) row
+    /// after row would wait on each miss in turn. Returns the touched bytes' sum, which the
+    /// caller stores so that the touches are not optimised away.
+    @inline(__always)
+    private func gather(
+        _ table: UnsafePointer<Int32>, from start: Int, count: Int, kvHead: Int,
+        keyRows: UnsafeMutablePointer<UnsafePointer<Float>>, valueRows: UnsafeMutablePointer<UnsafePointer<Float>>,
+        keyBuffer: UnsafeMutablePointer<Float>, valueBuffer: UnsafeMutablePointer<Float>
+    ) -> UInt8 {
+        let blockSize = layout.blockSize
+        let hd = layout.headDimension
+        let rowBytes = layout.rowBytes
+        // The byte range of the head's slice within a row (q8 scales are touched apart).
+        let sliceStart: Int
+        let sliceBytes: Int
+        switch layout.precision {
+        case .f32: (sliceStart, sliceBytes) = (kvHead * hd * 4, hd * 4)
+        case .f16: (sliceStart, sliceBytes) = (kvHead * hd * 2, hd * 2)
+        case .q8: (sliceStart, sliceBytes) = (layout.kvHeads * 4 + kvHead * hd, hd)
+        }
+        var touched: UInt8 = 0
+        var position = start
+        var j = 0
+        while j < count {
+            let logical = position / blockSize
+            let offset = position - logical * blockSize
+            let block = Int(table[logical])
+            precondition(block >= 0, "negative block id \(block) in a block table")
+            let run = Swift.min(blockSize - offset, count - j)
+            var keyRow = arena + layout.keyRowOffset(block: block, layer: layer, position: offset)
+            var valueRow = arena + layout.valueRowOffset(block: block, layer: layer, position: offset)
+            for _ in 0..<run {
+                // Row starts are kept as raw pointers until the second pass.
+                keyRows[j] = UnsafePointer(keyRow.assumingMemoryBound(to: Float.self))
+                valueRows[j] = UnsafePointer(valueRow.assumingMemoryBound(to: Float.self))
+                var byte = sliceStart
+                while byte < sliceStart + sliceBytes {
+                    touched &+= keyRow.load(fromByteOffset: byte, as: UInt8.self)
+                    touched &+= valueRow.load(fromByteOffset: byte, as: UInt8.self)
+                    byte += 64
+                }
+                let last = sliceStart + sliceBytes - 1
+                touched &+= keyRow.load(fromByteOffset: last, as: UInt8.self)
+                touched &+= valueRow.load(fromByteOffset: last, as: UInt8.self)
+                if layout.precision == .q8 {
+                    touched &+= keyRow.load(fromByteOffset: kvHead * 4, as: UInt8.self)
+                    touched &+= valueRow.load(fromByteOffset: kvHead * 4, as: UInt8.self)
+                }
+                keyRow += rowBytes
+                valueRow += rowBytes
+                j += 1
+            }
+            position += run
+        }
+        for j in 0..<count {
+            let keyRow = UnsafeRawPointer(keyRows[j])
+            let valueRow = UnsafeRawPointer(valueRows[j])
+            if layout.precision == .f32 {
+                keyRows[j] = UnsafePointer((keyRow + sliceStart).assumingMemoryBound(to: Float.self))
+                valueRows[j] = UnsafePointer((valueRow + sliceStart).assumingMemoryBound(to: Float.self))
+            } else {
+                KVRowCodec.decodeHead(keyRow, head: kvHead, into: keyBuffer + j * hd, layout: layout)
+                KVRowCodec.decodeHead(valueRow, head: kvHead, into: valueBuffer + j * hd, layout: layout)
+                keyRows[j] = UnsafePointer(keyBuffer + j * hd)
+                valueRows[j] = UnsafePointer(valueBuffer + j * hd)
+            }
+        }
+        return touched
+    }
+
+    /// Combines the partitions of global query `query` into its output rows, for every head:
+    /// each partition's accumulator and sum weighted by e^(its max − the overall max), in
+    /// partition order, then normalised.
+    func merge(
+        partialOffset: Int, partitions: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        let hd = layout.headDimension
+        for head in 0..<headCount {
+            let out = output + head * hd
+            var overallMax = -Float.infinity
+            for k in 0..<partitions {
+                overallMax = Swift.max(overallMax, partials[partialOffset + (k * headCount + head) * slotFloats + hd])
+            }
+            out.initialize(repeating: 0, count: hd)
+            var denominator: Float = 0
+            for k in 0..<partitions {
+                let slot = partials + partialOffset + (k * headCount + head) * slotFloats
+                let weight = PagedAttentionMath.exp(slot[hd] - overallMax)
+                denominator += slot[hd + 1] * weight
+                for d in 0..<hd { out[d] += slot[d] * weight }
+            }
+            let inverse = 1 / denominator
+            for d in 0..<hd { out[d] *= inverse }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import CanopyEngine
+import CanopyKV
+import CanopyKernels
+import CanopyModel
+import Foundation
+import Testing
+
+/// A randomized workload on a tiny model with a small KV pool, so that prefix sharing,
+/// forks, copy-on-write, cancellation, eviction and preemption all happen many times.
+@Suite("Engine workload")
+struct EngineWorkloadTests {
+    @Test func randomizedWorkloadKeepsTheCacheConsistent() throws {
+        let loaded = try TinyModel.load()
+        var config = EngineConfig()
+        config.blockSize = 4
+        config.kvPrecision = .f32
+        let layout = PagedKVLayout(blockSize: 4, layers: 2, kvHeads: 2, headDimension: 8, precision: .f32)
+        config.kvCacheMemory = layout.blockBytes * 48
+        config.maxBatchedTokens = 24
+        config.maxSequences = 10
+        config.defaultMaxTokens = 16
+        let engine = try Engine(loaded: loaded, config: config)
+
+        var random = SplitMix(seed: 7)
+        let prefixes: [[Int32]] = (0..<4).map { _ in (0..<12).map { _ in Int32(random.int(0..<256)) } }
+        var requests: [Request] = []
+        var collectors: [EventCollector] = []
+        var keys: [Engine.RequestKey] = []
+        var cancelled = Set<Int>()
+        for i in 0..<400 {
+            var ids = Array(prefixes[random.int(0..<4)].prefix(random.int(0..<13)))
+            ids += (0..<random.int(1..<20)).map { _ in Int32(random.int(0..<256)) }
+            var request = Request(id: "w\(i)", prompt: .tokenIDs(ids))
+            request.sampling.n = random.int(0..<4) == 0 ? random.int(2..<4) : 1
+            request.sampling.temperature = random.int(0..<2) == 0 ? 0 : 1
+            request.sampling.seed = UInt64(i)
+            request.stop.maxTokens = random.int(1..<25)
+            let collector = EventCollector()
+            keys.append(try engine.submit(request, onEvent: collector.handler))
+            requests.append(request)
+            collectors.append(collector)
+            // Cancel some requests at once and some a little later.
+            if random.int(0..<5) == 0 {
+                let victim = random.int(max(0, i - 10)..<(i + 1))
+                engine.cancel(keys[victim])
+                cancelled.insert(victim)
+            }
+            if i % 50 == 49 { usleep(20_000) }
+        }
+        var outputs: [RequestOutput] = []
+        for (i, collector) in collectors.enumerated() {
+            let output = try #require(collector.wait(timeout: 120), "request \(i) never completed")
+            outputs.append(output)
+            let completions = collector.allEvents.filter { if case .completed = $0 { return true } else { return false } }
+            #expect(completions.count == 1)
+            if !cancelled.contains(i) {
+                #expect(output.samples.count == requests[i].sampling.n)
+                for sample in output.samples {
+                    #expect(sample.finishReason != .cancelled)
+                    #expect(sample.tokenIDs.count <= requests[i].stop.maxTokens!)
+                    if sample.finishReason == .length { #expect(sample.tokenIDs.count == requests[i].stop.maxTokens!) }
+                }
+            }
+        }
+        engine.waitUntilIdle()
+        let metrics = engine.metrics()
+        #expect(engine.kvInvariantViolations().isEmpty)
+        #expect(metrics.kv.usedBlocks == 0, "blocks leaked: \(metrics.kv)")
+        #expect(metrics.kv.usedBlocks + metrics.kv.freeBlocks == metrics.kv.totalBlocks)
+        #expect(metrics.preemptions > 0, "the workload should force preemptions")
+        #expect(metrics.kv.prefixHits > 0, "shared prefixes should hit the cache")
+        #expect(metrics.kv.copyOnWrites > 0, "forks should copy partly filled blocks")
+        engine.shutdown()
+
+        // Outputs do not depend on the batch, on preemption or on the cache: greedy requests
+        // that finished equal the same request run alone on a roomy engine.
+        var roomy = EngineConfig()
+        roomy.kvPrecision = .f32
+        roomy.blockSize = 4
+        roomy.defaultMaxTokens = 16
+        let alone = try Engine(loaded: loaded, config: roomy)
+        var compared = 0
+        for (i, request) in requests.enumerated() where !cancelled.contains(i) && request.sampling.temperature == 0 && compared < 60 {
+            let reference = try alone.run(request)
+            #expect(reference.samples.map(\.tokenIDs) == outputs[i].samples.map(\.tokenIDs), "request \(i)")
+            compared += 1
+        }
+        alone.shutdown()
+    }
+}

@@ -1,0 +1,92 @@
+import CanopyGGUF
+import CanopyKernels
+import CanopyModel
+import Foundation
+
+/// A tiny random Llama model written with `GGUFWriter`: fast enough for workloads of
+/// thousands of engine operations. Its tokenizer is byte-level (the 256 GPT-2 byte symbols,
+/// one merge `Ġt`) plus `<|im_end|>` as end of generation.
+enum TinyModel {
+    static let vocabulary = 258
+    static let endOfGeneration: Int32 = 257
+
+    /// GPT-2's printable stand-in for each byte.
+    static func byteSymbols() -> [String] {
+        var printable = Array(33...126) + Array(161...172) + Array(174...255)
+        var codes = printable
+        var next = 256
+        for byte in 0..<256 where !printable.contains(byte) {
+            printable.append(byte)
+            codes.append(next)
+            next += 1
+        }
+        var symbols = [String](repeating: "", count: 256)
+        for (byte, code) in zip(printable, codes) {
+            symbols[byte] = String(Character(Unicode.Scalar(UInt32(code))!))
+        }
+        return symbols
+    }
+
+    /// Writes the model to a temporary file and loads it.
+    static func load(seed: UInt64 = 1) throws -> LoadedModel {
+        let embedding = 32, layers = 2, heads = 4, kvHeads = 2, ffn = 64
+        let headDim = embedding / heads
+        var writer = GGUFWriter()
+        writer.add("general.architecture", .string("llama"))
+        writer.add("llama.block_count", .uint32(UInt32(layers)))
+        writer.add("llama.context_length", .uint32(256))
+        writer.add("llama.embedding_length", .uint32(UInt32(embedding)))
+        writer.add("llama.feed_forward_length", .uint32(UInt32(ffn)))
+        writer.add("llama.attention.head_count", .uint32(UInt32(heads)))
+        writer.add("llama.attention.head_count_kv", .uint32(UInt32(kvHeads)))
+        writer.add("llama.rope.freq_base", .float32(10_000))
+        writer.add("llama.attention.layer_norm_rms_epsilon", .float32(1e-5))
+        writer.add("tokenizer.ggml.model", .string("gpt2"))
+        writer.add("tokenizer.ggml.pre", .string("gpt2"))
+        let tokens = byteSymbols() + ["Ġt", "<|im_end|>"]
+        writer.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
+        writer.add("tokenizer.ggml.token_type", .array(tokens.indices.map { .int32($0 == 257 ? 3 : 1) }))
+        writer.add("tokenizer.ggml.merges", .array([.string("Ġ t")]))
+        writer.add("tokenizer.ggml.eos_token_id", .uint32(UInt32(endOfGeneration)))
+
+        var random = SplitMix(seed: seed)
+        func weights(_ count: Int, scale: Float) -> [Float] {
+            (0..<count).map { _ in (random.unit() * 2 - 1) * scale }
+        }
+        let kvWidth = kvHeads * headDim
+        writer.addTensor(name: "token_embd.weight", dimensions: [embedding, vocabulary], floats: weights(embedding * vocabulary, scale: 1))
+        for layer in 0..<layers {
+            let p = "blk.\(layer)."
+            writer.addTensor(name: p + "attn_norm.weight", dimensions: [embedding], floats: weights(embedding, scale: 0.2).map { $0 + 1 })
+            writer.addTensor(name: p + "attn_q.weight", dimensions: [embedding, embedding], floats: weights(embedding * embedding, scale: 0.3))
+            writer.addTensor(name: p + "attn_k.weight", dimensions: [embedding, kvWidth], floats: weights(embedding * kvWidth, scale: 0.3))
+            writer.addTensor(name: p + "attn_v.weight", dimensions: [embedding, kvWidth], floats: weights(embedding * kvWidth, scale: 0.3))
+            writer.addTensor(name: p + "attn_output.weight", dimensions: [embedding, embedding], floats: weights(embedding * embedding, scale: 0.3))
+            writer.addTensor(name: p + "ffn_norm.weight", dimensions: [embedding], floats: weights(embedding, scale: 0.2).map { $0 + 1 })
+            writer.addTensor(name: p + "ffn_gate.weight", dimensions: [embedding, ffn], floats: weights(embedding * ffn, scale: 0.3))
+            writer.addTensor(name: p + "ffn_up.weight", dimensions: [embedding, ffn], floats: weights(embedding * ffn, scale: 0.3))
+            writer.addTensor(name: p + "ffn_down.weight", dimensions: [ffn, embedding], floats: weights(ffn * embedding, scale: 0.3))
+        }
+        writer.addTensor(name: "output_norm.weight", dimensions: [embedding], floats: weights(embedding, scale: 0.2).map { $0 + 1 })
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-tiny-\(seed)-\(getpid()).gguf").path
+        try writer.write(to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The mapping stays valid after the file is unlinked.
+        return try LoadedModel(path: path)
+    }
+}
+
+/// A small deterministic generator for test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+}

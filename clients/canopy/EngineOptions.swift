@@ -1,0 +1,60 @@
+import ArgumentParser
+import CanopyEngine
+import CanopyKernels
+
+/// Engine flags shared by the commands that run a model in-process.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "KV cache size, bytes or with a K/M/G suffix (e.g. 512M).")
+    var kvCacheMemory: String = "512M"
+
+    @Option(help: "Token positions per KV block.")
+    var blockSize: Int = 16
+
+    @Option(help: "KV cache element type: f32, f16 or q8.")
+    var kvPrecision: String = "f16"
+
+    @Option(help: "Most tokens one engine step runs (decodes plus prefill chunks).")
+    var maxBatchedTokens: Int = 1024
+
+    @Option(help: "Most sequences running at once.")
+    var maxSeqs: Int = 64
+
+    @Flag(help: "Disable reuse of cached prompt prefixes.")
+    var noPrefixCaching = false
+
+    /// The engine configuration these flags describe.
+    func engineConfig(defaultMaxTokens: Int?) throws -> EngineConfig {
+        var config = EngineConfig()
+        guard let bytes = Self.parseBytes(kvCacheMemory) else {
+            throw ValidationError("--kv-cache-memory: '\(kvCacheMemory)' is not a size like 536870912, 512M or 2G")
+        }
+        guard let precision = KVPrecision(rawValue: kvPrecision) else {
+            throw ValidationError("--kv-precision must be f32, f16 or q8, got '\(kvPrecision)'")
+        }
+        config.kvCacheMemory = bytes
+        config.blockSize = blockSize
+        config.kvPrecision = precision
+        config.maxBatchedTokens = maxBatchedTokens
+        config.maxSequences = maxSeqs
+        config.prefixCaching = !noPrefixCaching
+        config.defaultMaxTokens = defaultMaxTokens
+        return config
+    }
+
+    /// Parses `123`, `64K`, `512M`, `2G` (binary multiples; an optional trailing `B`/`iB`).
+    static func parseBytes(_ text: String) -> Int? {
+        var s = text.uppercased()
+        for suffix in ["IB", "B"] where s.hasSuffix(suffix) && s.count > suffix.count {
+            s.removeLast(suffix.count)
+            break
+        }
+        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var multiplier = 1
+        if let last = s.last, let m = multipliers[last] {
+            multiplier = m
+            s.removeLast()
+        }
+        guard let value = Double(s), value > 0 else { return nil }
+        return Int(value * Double(multiplier))
+    }
+}
