@@ -89,7 +89,7 @@ run_llama_single() {
 canopy_pp="n/a"; canopy_tg="n/a"; canopy_rss="n/a"
 run_canopy_single() {
     [ -n "$canopy_bench" ] || return 0
-    if "$TIME_BIN" -v -o "$work/canopy.time" "$canopy_bench" --model "$MODEL" \
+    if "$TIME_BIN" -v -o "$work/canopy.time" "$canopy_bench" single --model "$MODEL" \
             --prompt-tokens "$PP" --gen-tokens "$TG" --threads "$THREADS" \
             >"$work/canopy.out" 2>"$work/canopy.err"; then
         grep '^{' "$work/canopy.out" | tail -n 1 >"$work/canopy.json" || true
@@ -105,32 +105,56 @@ run_canopy_single() {
     fi
 }
 
-# ---------------------------------------------------------------- batched (extension point)
-# Batched throughput: BATCH_STREAMS parallel sequences, each with its own 128-token
-# prompt and 128 generated tokens, measured by llama-batched-bench.
-# TODO(canopy): when canopy-bench grows a batched mode, run it here and put its
-# figures in the canopy column instead of "n/a".
+# ---------------------------------------------------------------- batched
+# Batched throughput: BATCH_STREAMS concurrent requests, each with its own 128-token prompt
+# and 128 generated tokens. llama.cpp: llama-batched-bench. Canopy: canopy-bench batched
+# (the serving engine, continuous batching). Compared as generated tokens per second of
+# wall time for the whole workload (prompts included) = B*128/T on both sides; llama.cpp's
+# decode-phase-only S_TG is shown as a separate row for reference.
 bench_batched() {
     [ "${SKIP_BATCHED:-0}" = "1" ] && return 0
-    [ -n "$llama_bin" ] || return 0
     local npp=128 ntg=128
-    if "$TIME_BIN" -v -o "$work/batched.time" "$llama_bin/llama-batched-bench" -m "$MODEL" \
-            -c 20000 -b 2048 -ub 512 -npp "$npp" -ntg "$ntg" -npl "$BATCH_STREAMS" \
-            -t "$THREADS" --output-format jsonl >"$work/batched.out" 2>"$work/batched.err"; then
-        local line pl tg_speed total_speed
-        while IFS= read -r line; do
-            pl=$(echo "$line" | json_get "d['pl']")
-            tg_speed=$(echo "$line" | json_get "round(d['speed_tg'], 2)")
-            total_speed=$(echo "$line" | json_get "round(d['speed'], 2)")
-            local streams="$pl streams"; [ "$pl" = "1" ] && streams="1 stream"
-            add_row "batched tg, $streams (tokens/s)" "n/a" "$tg_speed"
-            add_row "batched pp+tg total, $streams (tokens/s)" "n/a" "$total_speed"
-        done < <(grep '^{' "$work/batched.out")
-        add_row "batched peak RSS (MiB)" "n/a" "$(peak_rss_mib "$work/batched.time")"
-        note "batched rows: llama-batched-bench -npp $npp -ntg $ntg -npl $BATCH_STREAMS -c 20000 -b 2048 -ub 512"
-    else
-        note "llama-batched-bench failed: $(tail -n 1 "$work/batched.err")"
+    declare -A llama_gen=() llama_stg=() canopy_gen=()
+    local llama_batched_rss="n/a" canopy_batched_rss="n/a" line pl
+    if [ -n "$llama_bin" ]; then
+        if "$TIME_BIN" -v -o "$work/batched.time" "$llama_bin/llama-batched-bench" -m "$MODEL" \
+                -c 20000 -b 2048 -ub 512 -npp "$npp" -ntg "$ntg" -npl "$BATCH_STREAMS" \
+                -t "$THREADS" --output-format jsonl >"$work/batched.out" 2>"$work/batched.err"; then
+            while IFS= read -r line; do
+                pl=$(echo "$line" | json_get "d['pl']")
+                llama_gen[$pl]=$(echo "$line" | json_get "d['pl'] * d['tg'] / d['t']")
+                llama_stg[$pl]=$(echo "$line" | json_get "d['speed_tg']")
+            done < <(grep '^{' "$work/batched.out")
+            llama_batched_rss=$(peak_rss_mib "$work/batched.time")
+            note "llama.cpp batched: llama-batched-bench -npp $npp -ntg $ntg -npl $BATCH_STREAMS -c 20000 -b 2048 -ub 512 -t $THREADS"
+        else
+            note "llama-batched-bench failed: $(tail -n 1 "$work/batched.err")"
+        fi
     fi
+    if [ -n "$canopy_bench" ]; then
+        if "$TIME_BIN" -v -o "$work/cbatched.time" "$canopy_bench" batched --model "$MODEL" \
+                --streams "$BATCH_STREAMS" --prompt-tokens "$npp" --gen-tokens "$ntg" \
+                >"$work/cbatched.out" 2>"$work/cbatched.err"; then
+            while IFS= read -r line; do
+                pl=$(echo "$line" | json_get "d['streams']")
+                canopy_gen[$pl]=$(echo "$line" | json_get "d['gen_tokens_per_s']")
+            done < <(grep '^{' "$work/cbatched.out")
+            canopy_batched_rss=$(peak_rss_mib "$work/cbatched.time")
+            note "canopy batched: canopy-bench batched --streams $BATCH_STREAMS (engine defaults, prefix caching off, KV 1 GiB f16)"
+        else
+            note "canopy-bench batched failed: $(tail -n 1 "$work/cbatched.err")"
+        fi
+    fi
+    local streams label
+    IFS=',' read -ra streams <<<"$BATCH_STREAMS"
+    for pl in "${streams[@]}"; do
+        label="$pl streams"; [ "$pl" = "1" ] && label="1 stream"
+        add_row "batched generated tokens/s, $label (B*$ntg/T)" "${canopy_gen[$pl]:-n/a}" "${llama_gen[$pl]:-n/a}"
+    done
+    for pl in "${streams[@]}"; do
+        add_row "llama.cpp decode-phase S_TG, $pl streams (reference)" "n/a" "${llama_stg[$pl]:-n/a}"
+    done
+    add_row "batched peak RSS (MiB)" "$canopy_batched_rss" "$llama_batched_rss"
 }
 
 # ---------------------------------------------------------------- output

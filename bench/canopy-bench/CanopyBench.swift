@@ -1,74 +1,12 @@
 import ArgumentParser
-import CanopyModel
-import Foundation
 
-/// `canopy-bench`: in-process prompt-processing and generation speed, measured the way
-/// llama.cpp's `llama-bench` measures pp and tg, printed as one JSON line for
+/// `canopy-bench`: Canopy's side of `make bench`, printed as JSON lines for
 /// `bench/run-bench.sh`.
 @main
 struct CanopyBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "canopy-bench",
-        abstract: "Measure prompt and generation tokens/s of a model (JSON on stdout).")
-
-    @Option(help: "Path of the GGUF model file.")
-    var model: String
-
-    @Option(help: "Prompt tokens processed in one batch (llama-bench's pp).")
-    var promptTokens: Int = 512
-
-    @Option(help: "Tokens generated one at a time from an empty context (llama-bench's tg).")
-    var genTokens: Int = 128
-
-    @Option(help: "Worker threads (informational until the thread pool lands; Dispatch uses all cores).")
-    var threads: Int = 2
-
-    @Option(help: "Timed repetitions of each test after one warm-up.")
-    var repetitions: Int = 3
-
-    func run() throws {
-        let loaded = try LoadedModel(path: model)
-        let m = loaded.model
-        let vocabulary = loaded.config.vocabularySize
-        // llama-bench feeds random tokens; any fixed valid ids measure the same work.
-        var random = SystemRandomNumberGenerator()
-        let prompt = (0..<promptTokens).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
-
-        func timePrompt() -> Double {
-            let cache = SingleSequenceCache(config: loaded.config, capacity: promptTokens)
-            var batch = ForwardBatch()
-            cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
-            let start = DispatchTime.now()
-            _ = m.forward(batch, kv: cache.storage)
-            return seconds(since: start)
-        }
-        func timeGeneration() -> Double {
-            let cache = SingleSequenceCache(config: loaded.config, capacity: genTokens)
-            var token = prompt[0]
-            let start = DispatchTime.now()
-            for position in 0..<genTokens {
-                var batch = ForwardBatch()
-                cache.append([token], at: position, to: &batch, wantsLogits: true)
-                let logits = m.forward(batch, kv: cache.storage)
-                token = logits.withUnsafeBufferPointer { buffer in
-                    var best = 0
-                    for i in 1..<vocabulary where buffer[i] > buffer[best] { best = i }
-                    return Int32(best)
-                }
-            }
-            return seconds(since: start)
-        }
-
-        _ = timePrompt()
-        let pp = (0..<repetitions).map { _ in timePrompt() }
-        _ = timeGeneration()
-        let tg = (0..<repetitions).map { _ in timeGeneration() }
-        let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
-        let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
-        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens)}"#)
-    }
-
-    private func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-    }
+        abstract: "Measure a model's speed in-process (JSON lines on stdout).",
+        subcommands: [SingleStreamBench.self, BatchedBench.self],
+        defaultSubcommand: SingleStreamBench.self)
 }

@@ -1,0 +1,67 @@
+import ArgumentParser
+import CanopyEngine
+import CanopyModel
+import Foundation
+
+/// Batched throughput through the serving engine, the shape of llama.cpp's
+/// `llama-batched-bench -npp P -ntg G -npl B`: B concurrent requests, each with its own
+/// P-token prompt and exactly G generated tokens.
+struct BatchedBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batched",
+        abstract: "Total tokens/s with B concurrent requests: one JSON line per stream count.")
+
+    @Option(help: "Path of the GGUF model file.")
+    var model: String
+
+    @Option(help: "Comma-separated numbers of concurrent requests.")
+    var streams: String = "1,8,32,64"
+
+    @Option(help: "Prompt tokens per request.")
+    var promptTokens: Int = 128
+
+    @Option(help: "Generated tokens per request.")
+    var genTokens: Int = 128
+
+    @Option(help: "KV cache bytes.")
+    var kvCacheMemory: Int = 1 << 30
+
+    @Option(help: "Most tokens per engine step.")
+    var maxBatchedTokens: Int = 1024
+
+    func run() throws {
+        let loaded = try LoadedModel(path: model)
+        let counts = streams.split(separator: ",").compactMap { Int($0) }
+        var config = EngineConfig()
+        config.kvCacheMemory = kvCacheMemory
+        config.maxSequences = max(64, counts.max() ?? 1)
+        config.maxBatchedTokens = maxBatchedTokens
+        // Distinct random prompts: no prefix-cache help, as in llama-batched-bench.
+        config.prefixCaching = false
+        let engine = try Engine(loaded: loaded, config: config)
+        var random = SystemRandomNumberGenerator()
+        let vocabulary = Int32(loaded.config.vocabularySize)
+        for count in counts {
+            let done = DispatchGroup()
+            let start = DispatchTime.now()
+            for i in 0..<count {
+                var request = Request(
+                    id: "b\(i)",
+                    prompt: .tokenIDs((0..<promptTokens).map { _ in Int32.random(in: 0..<vocabulary, using: &random) }))
+                request.sampling.temperature = 0
+                request.stop.maxTokens = genTokens
+                request.stop.ignoreEndOfGeneration = true
+                done.enter()
+                try engine.submit(request) { event in
+                    if case .completed = event { done.leave() }
+                }
+            }
+            done.wait()
+            let elapsed = seconds(since: start)
+            let generated = Double(count * genTokens)
+            let line = #"{"streams": \#(count), "seconds": \#(elapsed), "gen_tokens_per_s": \#(generated / elapsed), "total_tokens_per_s": \#(Double(count * (promptTokens + genTokens)) / elapsed)}"#
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+        engine.shutdown()
+    }
+}
