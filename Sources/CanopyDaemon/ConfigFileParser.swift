@@ -36,8 +36,8 @@ public enum ConfigFileParser {
     public static func parse(text: String, path: String) throws(DaemonConfigError) -> [ConfigEntry] {
         var entries: [ConfigEntry] = []
         var firstLine: [String: Int] = [:]
-        // Splitting on "\n" and trimming handles CRLF files too.
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is a single Character in Swift, so split on any newline, not on "\n".
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let lineNumber = index + 1
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
