@@ -14,7 +14,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model build run test bench clean help
+.PHONY: all setup model build run run-batch test bench clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -35,15 +35,40 @@ model: setup
 build: setup
 	$(SWIFT) build -c release
 
-# Until the daemon exists, `run` demonstrates the offline batch runner.
+# Starts canopyd on the default model, sends a demo request with the CLI, keeps serving.
 run: setup model build
+	MODEL="$(MODEL)" bash scripts/run-daemon-demo.sh
+
+# The offline batch runner on the demo requests (no daemon).
+run-batch: setup model build
 	.build/release/canopy batch --model $(MODEL) --max-tokens 64 < scripts/demo-requests.jsonl
 
 # Tests need release mode (numeric code is 10-100x slower in debug) and -enable-testing
 # for @testable imports; building first keeps compile errors apart from test failures.
+# Then the end-to-end tests: a real canopyd process driven by the Python grpcio client and
+# the canopy CLI (scripts/python-tests.sh, pytest in a venv).
 test: setup model
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
 	CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
+	CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
+		CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh
+
+# Regenerates the committed protoc-c code from Protos/ (CI checks it is up to date).
+protos:
+	bash scripts/gen-protos.sh
+
+protos-check:
+	bash scripts/gen-protos.sh --check
+
+# Installs canopyd, its config and the systemd units (as root).
+install: build
+	bash scripts/install-systemd.sh .build/release/canopyd
+
+# systemd-analyze verify on the units.
+verify-systemd:
+	bash scripts/verify-systemd.sh
 
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh

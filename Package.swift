@@ -17,10 +17,14 @@ let package = Package(
     products: [
         .executable(name: "canopy", targets: ["canopy"]),
         .executable(name: "canopy-bench", targets: ["canopy-bench"]),
+        .executable(name: "canopyd", targets: ["canopyd"]),
         .library(name: "CanopyEngine", targets: ["CanopyEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     ],
     targets: [
         // Tensor element types, dequantization, dot products, matmuls and the small
@@ -39,12 +43,39 @@ let package = Package(
             swiftSettings: numericSettings),
         // Requests, sampling, generation and the offline batch runner.
         .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyKV", "CanopyKernels", "CanopyTokenizer"]),
+        // protoc-c output for Protos/canopy/v1/canopy.proto (regenerate: make protos).
+        .target(name: "CCanopyProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        // The gRPC layer: protobuf-c codec, message value types, the Canopy service and client.
+        .target(
+            name: "CanopyRPC",
+            dependencies: [
+                "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Being a system service: config, socket path, lock, sd_notify, signals, peer credentials.
+        .target(
+            name: "CanopyDaemon",
+            dependencies: [
+                "CanopyEngine", "CanopyKernels",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The daemon executable.
+        .executableTarget(
+            name: "canopyd",
+            dependencies: [
+                "CanopyDaemon", "CanopyRPC", "CanopyEngine", "CanopyModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The `canopy` command-line client.
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyEngine",
+                "CanopyEngine", "CanopyRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
             ],
             path: "clients/canopy"),
         // Offline throughput benchmark used by `make bench`.
@@ -56,6 +87,19 @@ let package = Package(
             ],
             path: "bench/canopy-bench"),
         .testTarget(name: "CanopyKernelsTests", dependencies: ["CanopyKernels"]),
+        .testTarget(
+            name: "CanopyRPCTests",
+            dependencies: [
+                "CanopyRPC", "CCanopyProto", "CanopyEngine", "CanopyModel",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ]),
+        .testTarget(
+            name: "CanopyDaemonTests",
+            dependencies: [
+                "CanopyDaemon", "CanopyEngine", "CanopyModel", "CanopyKernels",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),

@@ -114,7 +114,8 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The latest metrics snapshot (refreshed after every step).
+    /// The latest metrics snapshot, refreshed at the end of every step (so it can trail a
+    /// request's `.completed` event by that step's remainder; it is exact once idle).
     public func metrics() -> EngineMetrics {
         condition.lock()
         defer { condition.unlock() }

@@ -48,6 +48,8 @@ struct EngineReferenceTests {
             let expected = i < records.count ? aloneTokens[i] : Array(aloneTokens[i - records.count].prefix(extraLengths[i - records.count]))
             #expect(tokens == expected, "request \(i) differs when batched")
         }
+        // Completion events are sent during a step; the metrics snapshot follows at its end.
+        batched.waitUntilIdle()
         let metrics = batched.metrics()
         #expect(metrics.kv.usedBlocks == 0)
         #expect(batched.kvInvariantViolations().isEmpty)
@@ -60,8 +62,10 @@ struct EngineReferenceTests {
         let record = try EngineFixtures.records()[10]  // 562 prompt tokens
         let engine = try Engine(loaded: loaded)
         let cold = try engine.run(greedyRequest("cold", ids: record.prompt_ids, maxTokens: 8))
+        engine.waitUntilIdle()
         let before = engine.metrics()
         let warm = try engine.run(greedyRequest("warm", ids: record.prompt_ids, maxTokens: 8))
+        engine.waitUntilIdle()
         let after = engine.metrics()
         #expect(warm.samples[0].tokenIDs == cold.samples[0].tokenIDs)
         #expect(cold.metrics.cachedPromptTokens == 0)

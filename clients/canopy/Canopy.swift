@@ -1,10 +1,17 @@
 import ArgumentParser
 
-/// The `canopy` command-line client.
+/// The `canopy` command-line client: `batch` runs a model in-process; the other commands
+/// talk to `canopyd` over its Unix socket (`--socket`, else `$CANOPY_SOCKET`, else
+/// `$XDG_RUNTIME_DIR/canopy/canopyd.sock`, else `/run/canopy/canopyd.sock`).
 @main
-struct Canopy: ParsableCommand {
+struct Canopy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "canopy",
         abstract: "Canopy: run and query LLM inference.",
-        subcommands: [BatchCommand.self])
+        subcommands: [
+            GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
+            InfoCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self, BatchCommand.self,
+        ])
+
+    @OptionGroup var client: ClientOptions
 }

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Parsers for the value syntaxes of canopyd settings. Each returns `nil` for text it does
+/// not accept; the caller turns that into an error naming the key and the expected form.
+public enum ConfigValueParser {
+    /// `536870912`, `64K`, `512M`, `2G`, `1T` (binary multiples, optional trailing `B`/`iB`,
+    /// case-insensitive). Fractions such as `1.5G` are allowed. Must be positive.
+    public static func bytes(_ text: String) -> Int? {
+        var s = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where s.hasSuffix(suffix) && s.count > suffix.count {
+            s.removeLast(suffix.count)
+            break
+        }
+        let multipliers: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+        var multiplier = 1.0
+        if let last = s.last, let m = multipliers[last] {
+            multiplier = m
+            s.removeLast()
+        }
+        guard !s.isEmpty, s.allSatisfy({ $0.isNumber || $0 == "." }),
+              let value = Double(s), value > 0 else { return nil }
+        let bytes = value * multiplier
+        guard bytes >= 1, bytes < 0x1p62 else { return nil }
+        return Int(bytes)
+    }
+
+    /// A decimal integer in `range`.
+    public static func integer(_ text: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else { return nil }
+        return value
+    }
+
+    /// systemd's booleans: `yes/no`, `true/false`, `on/off`, `1/0` (case-insensitive).
+    public static func boolean(_ text: String) -> Bool? {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "yes", "true", "on", "1": return true
+        case "no", "false", "off", "0": return false
+        default: return nil
+        }
+    }
+
+    /// A non-negative duration: `30` (seconds), `30s`, `500ms`, `2m`, `1.5s`.
+    public static func duration(_ text: String) -> Duration? {
+        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 1e-3), ("s", 1), ("min", 60), ("m", 60)]
+        var number = Substring(s)
+        var scale = 1.0
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            number = s.dropLast(suffix.count)
+            scale = factor
+            break
+        }
+        let trimmed = number.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isNumber || $0 == "." }),
+              let value = Double(trimmed), value.isFinite else { return nil }
+        let seconds = value * scale
+        guard seconds >= 0, seconds < 1e9 else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// A list of user ids or user names, separated by commas and/or whitespace. Names are
+    /// resolved with the system user database at parse time. An empty list is allowed.
+    public static func userIDs(_ text: String) -> [uid_t]? {
+        ids(text) { name in
+            // The reentrant variant: tests and the daemon may parse on several threads.
+            var entry = passwd()
+            var result: UnsafeMutablePointer<passwd>?
+            var buffer = [CChar](repeating: 0, count: 16 << 10)
+            guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+            return entry.pw_uid
+        }
+    }
+
+    /// A list of group ids or group names, like `userIDs`.
+    public static func groupIDs(_ text: String) -> [gid_t]? {
+        ids(text) { name in
+            var entry = group()
+            var result: UnsafeMutablePointer<group>?
+            var buffer = [CChar](repeating: 0, count: 16 << 10)
+            guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+            return entry.gr_gid
+        }
+    }
+
+    private static func ids(_ text: String, lookup: (String) -> UInt32?) -> [UInt32]? {
+        let items = text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
+        var result: [UInt32] = []
+        for item in items {
+            if let number = UInt32(item) {
+                result.append(number)
+            } else if let id = lookup(item) {
+                result.append(id)
+            } else {
+                return nil
+            }
+        }
+        return result
+    }
+}

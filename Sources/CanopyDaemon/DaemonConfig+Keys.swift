@@ -1,0 +1,133 @@
+import CanopyEngine
+import CanopyKernels
+import Logging
+
+/// One named setting of `canopyd`: its file key (also the flag name, `--<name>`), help text
+/// and the parser that applies a textual value.
+public struct ConfigKey: Sendable {
+    /// The key in the file and the flag name without dashes, e.g. `kv-cache-memory`.
+    public let name: String
+    /// One line describing the setting, suitable for `--help` and the example file.
+    public let help: String
+    /// What a valid value looks like; used in error messages.
+    public let expected: String
+    /// Applies `value`, returning `false` (and leaving the config unchanged) if it is invalid.
+    let apply: @Sendable (inout DaemonConfig, String) -> Bool
+}
+
+extension DaemonConfig {
+    /// Every recognised setting, in the order the example configuration documents them.
+    public static let keys: [ConfigKey] = [
+        ConfigKey(name: "model", help: "Path of the GGUF model file to serve.", expected: "a file path") { config, value in
+            guard !value.isEmpty else { return false }
+            config.modelPath = value
+            return true
+        },
+        ConfigKey(
+            name: "socket", help: "Unix socket path; by default derived from $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR.",
+            expected: "an absolute path"
+        ) { config, value in
+            guard value.hasPrefix("/") else { return false }
+            config.socketPath = value
+            return true
+        },
+        ConfigKey(
+            name: "kv-cache-memory", help: "KV cache size, bytes or with a K/M/G suffix.",
+            expected: "a size like 536870912, 512M or 2G"
+        ) { config, value in
+            guard let bytes = ConfigValueParser.bytes(value) else { return false }
+            config.engine.kvCacheMemory = bytes
+            return true
+        },
+        ConfigKey(name: "block-size", help: "Token positions per KV block.", expected: "an integer in 1...256") { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...256) else { return false }
+            config.engine.blockSize = n
+            return true
+        },
+        ConfigKey(
+            name: "kv-precision", help: "KV cache element type.",
+            expected: KVPrecision.allCases.map(\.rawValue).joined(separator: ", ")
+        ) { config, value in
+            guard let precision = KVPrecision(rawValue: value.lowercased()) else { return false }
+            config.engine.kvPrecision = precision
+            return true
+        },
+        ConfigKey(name: "prefix-caching", help: "Reuse KV blocks of identical prompt prefixes.", expected: "yes or no") {
+            config, value in
+            guard let flag = ConfigValueParser.boolean(value) else { return false }
+            config.engine.prefixCaching = flag
+            return true
+        },
+        ConfigKey(
+            name: "max-batched-tokens", help: "Most tokens one engine step runs (decodes plus prefill chunks).",
+            expected: "a positive integer"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
+            config.engine.maxBatchedTokens = n
+            return true
+        },
+        ConfigKey(name: "max-seqs", help: "Most sequences running at once.", expected: "a positive integer") { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
+            config.engine.maxSequences = n
+            return true
+        },
+        ConfigKey(
+            name: "max-waiting", help: "Most requests queued for admission before new ones are refused.",
+            expected: "a positive integer"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
+            config.engine.maxWaitingRequests = n
+            return true
+        },
+        ConfigKey(
+            name: "default-max-tokens", help: "max_tokens for requests that set none; 'none' means up to the context length.",
+            expected: "a positive integer or 'none'"
+        ) { config, value in
+            if value.lowercased() == "none" {
+                config.engine.defaultMaxTokens = nil
+                return true
+            }
+            guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
+            config.engine.defaultMaxTokens = n
+            return true
+        },
+        ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
+            config, value in
+            guard let n = ConfigValueParser.integer(value, in: 0...1024) else { return false }
+            config.threads = n
+            return true
+        },
+        ConfigKey(
+            name: "grace-period", help: "How long running requests may finish after SIGTERM before they are cancelled.",
+            expected: "a duration like 30, 30s, 500ms or 2m"
+        ) { config, value in
+            guard let duration = ConfigValueParser.duration(value) else { return false }
+            config.gracePeriod = duration
+            return true
+        },
+        ConfigKey(
+            name: "allowed-uids", help: "Peer users allowed to connect (ids or names); empty allows everyone who can open the socket.",
+            expected: "user ids or names separated by commas or spaces"
+        ) { config, value in
+            guard let ids = ConfigValueParser.userIDs(value) else { return false }
+            config.allowedUIDs = ids
+            return true
+        },
+        ConfigKey(
+            name: "allowed-gids", help: "Peer groups allowed to connect (ids or names), matched against the peer's primary gid.",
+            expected: "group ids or names separated by commas or spaces"
+        ) { config, value in
+            guard let ids = ConfigValueParser.groupIDs(value) else { return false }
+            config.allowedGIDs = ids
+            return true
+        },
+        ConfigKey(
+            name: "log-level", help: "Least severe log level written to stderr.",
+            expected: "trace, debug, info, notice, warning, error or critical"
+        ) { config, value in
+            guard let level = Logger.Level(rawValue: value.lowercased()) else { return false }
+            config.logLevel = level
+            return true
+        },
+    ]
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Synchronization
+
+/// An exclusive lock on `<socket>.lock` proving this process owns the socket path.
+///
+/// Without it a second instance would unlink and rebind the socket of a running one. The
+/// lock is `flock(LOCK_EX | LOCK_NB)` on an open file description, so it is held until
+/// `release()`, deinit or process exit (the kernel drops it even after a crash, so a stale
+/// file never blocks a restart). The holder's pid is written into the file so the refusal
+/// can name it.
+///
+/// The file itself is deliberately not unlinked on release: unlinking races with a starting
+/// instance that has opened the old inode, letting two processes each lock a different
+/// file. An empty leftover file is harmless.
+public final class InstanceLock: Sendable {
+    /// The lock file's path.
+    public let path: String
+    private let descriptor: Mutex<Int32>
+
+    /// The lock file path for a socket path.
+    public static func lockPath(forSocket socketPath: String) -> String { socketPath + ".lock" }
+
+    /// Takes the lock for `socketPath`, or throws `.alreadyRunning` naming the holder's pid.
+    public convenience init(socketPath: String) throws(DaemonError) {
+        try self.init(lockPath: Self.lockPath(forSocket: socketPath))
+    }
+
+    /// Takes the lock on the file at `lockPath`, creating it (mode 0644) if needed.
+    public init(lockPath: String) throws(DaemonError) {
+        path = lockPath
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .lockFailed(lockPath: lockPath, reason: errnoText(errno)) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            let holder = code == EWOULDBLOCK ? Self.readPID(fd) : nil
+            close(fd)
+            if code == EWOULDBLOCK { throw .alreadyRunning(lockPath: lockPath, pid: holder) }
+            throw .lockFailed(lockPath: lockPath, reason: errnoText(code))
+        }
+        let text = Array("\(getpid())\n".utf8)
+        let written = text.withUnsafeBytes { ftruncate(fd, 0) == 0 ? pwrite(fd, $0.baseAddress, $0.count, 0) : -1 }
+        guard written == text.count else {
+            let reason = errnoText(errno)
+            close(fd)
+            throw .lockFailed(lockPath: lockPath, reason: "cannot write the pid: \(reason)")
+        }
+        descriptor = Mutex(fd)
+    }
+
+    deinit { release() }
+
+    /// Whether this object still holds the lock.
+    public var isHeld: Bool { descriptor.withLock { $0 >= 0 } }
+
+    /// Clears the pid and drops the lock. Safe to call more than once.
+    public func release() {
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            _ = ftruncate(fd, 0)
+            close(fd)
+            fd = -1
+        }
+    }
+
+    /// The pid recorded in the lock file by its holder, if it is readable.
+    public static func holderPID(lockPath: String) -> Int32? {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return readPID(fd)
+    }
+
+    private static func readPID(_ fd: Int32) -> Int32? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pid = Int32(text), pid > 0 else { return nil }
+        return pid
+    }
+}

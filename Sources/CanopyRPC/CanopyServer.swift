@@ -1,0 +1,97 @@
+import CanopyEngine
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+
+/// Serves `CanopyService` over real gRPC (HTTP/2, plaintext) on a Unix domain socket.
+///
+/// Lifecycle: `run()` listens and serves until `beginShutdown()` (graceful: no new RPCs are
+/// accepted, running ones finish, then `run()` returns) or until its task is cancelled
+/// (abrupt). The engine is not shut down here: the caller owns it.
+///
+/// The transport replaces an existing file at `socketPath` without checking whether another
+/// process serves it; the daemon must hold its own lock before constructing a server.
+public final class CanopyServer: Sendable {
+    /// The service being served.
+    public let service: CanopyService
+    /// Where the server listens, for logs.
+    public let endpoint: String
+    private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    private let logger: Logger
+
+    /// A server that binds `socketPath` when `run()` starts.
+    public convenience init(
+        engine: Engine, socketPath: String, logger: Logger = Logger(label: "canopy.rpc"),
+        serverVersion: String = CanopyService.defaultVersion,
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+    ) {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes))
+        self.init(
+            engine: engine, transport: transport, endpoint: "unix:" + socketPath, logger: logger,
+            serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
+    }
+
+    /// A server on an already bound and listening socket, e.g. one passed by systemd socket
+    /// activation (`LISTEN_FDS`, first descriptor 3). The server takes ownership of `fd`.
+    public convenience init(
+        engine: Engine, listeningSocketDescriptor fd: Int32, logger: Logger = Logger(label: "canopy.rpc"),
+        serverVersion: String = CanopyService.defaultVersion,
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+    ) {
+        let transport = HTTP2ServerTransport.Posix(
+            listeningSocketDescriptor: Int(fd), transportSecurity: .plaintext,
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes))
+        self.init(
+            engine: engine, transport: transport, endpoint: "fd:\(fd)", logger: logger,
+            serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
+    }
+
+    private init(
+        engine: Engine, transport: HTTP2ServerTransport.Posix, endpoint: String, logger: Logger,
+        serverVersion: String, maxMessageBytes: Int
+    ) {
+        service = CanopyService(engine: engine, serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
+        server = GRPCServer(transport: transport, services: [service])
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    /// How many times `maxMessageBytes` the transport buffers before giving up on a request.
+    public static let transportLimitFactor = 4
+
+    // grpc-swift-nio-transport 2.9.2 answers a request over its own payload limit by
+    // resetting the HTTP/2 stream (the client sees UNAVAILABLE), not with a status. So the
+    // transport's limit is set above the codec's, and the codec's deserializer answers
+    // RESOURCE_EXHAUSTED for messages between the two; only requests over
+    // `transportLimitFactor × maxMessageBytes` are still reset.
+    private static func transportConfig(maxMessageBytes: Int) -> HTTP2ServerTransport.Posix.Config {
+        let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: transportLimitFactor)
+        return .defaults { $0.rpc.maxRequestPayloadSize = overflow ? .max : limit }
+    }
+
+    /// Listens and serves until shutdown completes. Call at most once.
+    ///
+    /// - Throws: when the socket cannot be bound or the transport fails.
+    public func run() async throws {
+        logger.info("serving canopy.v1.Canopy", metadata: ["endpoint": "\(endpoint)"])
+        try await server.serve()
+        logger.info("server stopped", metadata: ["endpoint": "\(endpoint)"])
+    }
+
+    /// Begins a graceful shutdown: `Health` reports DRAINING, new RPCs are refused, running
+    /// ones (including streaming generations) finish, then `run()` returns.
+    public func beginShutdown() {
+        logger.info("shutting down gracefully", metadata: ["endpoint": "\(endpoint)"])
+        service.state.beginDraining()
+        server.beginGracefulShutdown()
+    }
+
+    /// The address the server listens on once it has started (waits for that).
+    public var listeningAddress: String? {
+        get async throws {
+            try await server.listeningAddress.map { "\($0)" }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import CanopyEngine
+import CanopyModel
+import Foundation
+import GRPCCore
+
+/// The `canopy.v1.Canopy` gRPC service on top of an `Engine`, registered method by method
+/// with protobuf-c serializers (no generated gRPC code).
+///
+/// Status codes: INVALID_ARGUMENT for undecodable messages and parameters the engine
+/// rejects; RESOURCE_EXHAUSTED when the engine queue is full or a message exceeds
+/// `maxMessageBytes`; UNAVAILABLE while shutting down; CANCELLED when a generation ends
+/// without completing. When a `Generate` client goes away, the request is cancelled in the
+/// engine, which frees its KV blocks at the next step.
+public struct CanopyService: RegistrableRPCService {
+    /// The engine requests run on.
+    public let engine: Engine
+    /// Uptime and draining state reported by `Health` and `Stats`.
+    public let state: ServingState
+    /// The version string `Info` reports.
+    public let serverVersion: String
+    /// The largest encoded message accepted or sent.
+    public let maxMessageBytes: Int
+
+    /// The version reported when none is given.
+    public static let defaultVersion = "canopyd 0.1.0 (canopy.v1)"
+
+    /// Creates the service.
+    public init(
+        engine: Engine, state: ServingState = ServingState(), serverVersion: String = defaultVersion,
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+    ) {
+        self.engine = engine
+        self.state = state
+        self.serverVersion = serverVersion
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// Registers the six methods with `router`.
+    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(
+            forMethod: CanopyMethods.generate,
+            deserializer: ProtobufCDeserializer<CanopyV1.GenerateRequest>(maxMessageBytes: maxMessageBytes),
+            serializer: ProtobufCSerializer<CanopyV1.GenerateEvent>(maxMessageBytes: maxMessageBytes)
+        ) { request, _ in
+            try generate(try await Self.single(request))
+        }
+        unary(CanopyMethods.tokenize, &router, tokenize)
+        unary(CanopyMethods.detokenize, &router, detokenize)
+        unary(CanopyMethods.health, &router) { (_: CanopyV1.HealthRequest) in
+            CanopyV1.HealthResponse(status: state.isDraining ? .draining : .serving, uptimeSeconds: state.uptimeSeconds)
+        }
+        unary(CanopyMethods.info, &router) { (_: CanopyV1.InfoRequest) in info() }
+        unary(CanopyMethods.stats, &router) { (_: CanopyV1.StatsRequest) in stats() }
+    }
+
+    /// Starts a generation and streams its events; refusals fail the call before any
+    /// event is sent.
+    func generate(_ message: CanopyV1.GenerateRequest) throws(RPCError) -> StreamingServerResponse<CanopyV1.GenerateEvent> {
+        let request = try EngineMapping.request(message, fallbackID: "req-" + UUID().uuidString)
+        let submitted: (key: Engine.RequestKey, events: AsyncStream<EngineEvent>)
+        do {
+            submitted = try engine.submit(request)
+        } catch {
+            throw EngineMapping.rpcError(error)
+        }
+        let engine = self.engine
+        return StreamingServerResponse { writer in
+            var completed = false
+            // Whatever ends this producer early (client gone, write failed, task cancelled),
+            // the engine must stop the request and free its blocks. Cancelling a finished
+            // request is a no-op.
+            defer { if !completed { engine.cancel(submitted.key) } }
+            for await event in submitted.events {
+                try await writer.write(EngineMapping.event(event))
+                if case .completed = event { completed = true }
+            }
+            guard completed else {
+                throw RPCError(code: .cancelled, message: "the generation was cancelled before it completed")
+            }
+            return [:]
+        }
+    }
+
+    func tokenize(_ message: CanopyV1.TokenizeRequest) -> CanopyV1.TokenizeResponse {
+        CanopyV1.TokenizeResponse(
+            ids: engine.loaded.tokenizer.encode(message.text, addSpecial: message.addSpecial, parseSpecial: message.parseSpecial))
+    }
+
+    func detokenize(_ message: CanopyV1.DetokenizeRequest) throws(RPCError) -> CanopyV1.DetokenizeResponse {
+        let tokenizer = engine.loaded.tokenizer
+        let size = tokenizer.vocabularySize
+        if let bad = message.ids.first(where: { $0 < 0 || Int($0) >= size }) {
+            throw RPCError(code: .invalidArgument, message: "token id \(bad) is outside the vocabulary (valid ids are 0..<\(size))")
+        }
+        return CanopyV1.DetokenizeResponse(text: tokenizer.decode(message.ids, renderSpecial: message.renderSpecial))
+    }
+
+    func info() -> CanopyV1.InfoResponse {
+        let loaded = engine.loaded
+        let c = loaded.config
+        let e = engine.config
+        var info = CanopyV1.InfoResponse()
+        info.modelPath = loaded.file.path
+        info.architecture = c.architecture
+        info.contextLength = UInt32(clamping: c.contextLength)
+        info.vocabSize = UInt32(clamping: c.vocabularySize)
+        info.quantization = loaded.quantizationSummary
+        info.parameterCount = UInt64(clamping: loaded.file.tensors.reduce(0) { $0 + $1.elementCount })
+        info.tensorCount = UInt32(clamping: loaded.file.tensors.count)
+        info.serverVersion = serverVersion
+        info.embeddingLength = UInt32(clamping: c.embeddingLength)
+        info.blockCount = UInt32(clamping: c.blockCount)
+        info.headCount = UInt32(clamping: c.headCount)
+        info.headCountKV = UInt32(clamping: c.headCountKV)
+        if case .success(let template) = loaded.chatTemplate { info.chatTemplate = template.family.rawValue }
+        info.engine.kvCacheMemoryBytes = UInt64(clamping: e.kvCacheMemory)
+        info.engine.blockSize = UInt32(clamping: e.blockSize)
+        info.engine.kvPrecision = e.kvPrecision.rawValue
+        info.engine.maxBatchedTokens = UInt32(clamping: e.maxBatchedTokens)
+        info.engine.maxSequences = UInt32(clamping: e.maxSequences)
+        info.engine.maxWaitingRequests = UInt32(clamping: e.maxWaitingRequests)
+        info.engine.prefixCaching = e.prefixCaching
+        info.engine.defaultMaxTokens = e.defaultMaxTokens.map { UInt32(clamping: $0) }
+        info.engine.kvTotalBlocks = UInt32(clamping: engine.metrics().kv.totalBlocks)
+        return info
+    }
+
+    func stats() -> CanopyV1.StatsResponse {
+        var stats = EngineMapping.stats(engine.metrics())
+        stats.uptimeSeconds = state.uptimeSeconds
+        stats.prometheusText = PrometheusText.render(stats)
+        return stats
+    }
+
+    private func unary<Input: ProtobufCRepresentable, Output: ProtobufCRepresentable, Transport: ServerTransport>(
+        _ method: MethodDescriptor, _ router: inout RPCRouter<Transport>,
+        _ body: @escaping @Sendable (Input) throws(RPCError) -> Output
+    ) {
+        router.registerHandler(
+            forMethod: method,
+            deserializer: ProtobufCDeserializer<Input>(maxMessageBytes: maxMessageBytes),
+            serializer: ProtobufCSerializer<Output>(maxMessageBytes: maxMessageBytes)
+        ) { request, _ in
+            let input = try await Self.single(request)
+            return StreamingServerResponse(single: ServerResponse(message: try body(input)))
+        }
+    }
+
+    /// The one request message of a unary or server-streaming call; decoding errors
+    /// (INVALID_ARGUMENT, RESOURCE_EXHAUSTED) surface here.
+    static func single<Message>(_ request: StreamingServerRequest<Message>) async throws -> Message {
+        var iterator = request.messages.makeAsyncIterator()
+        guard let message = try await iterator.next() else {
+            throw RPCError(code: .invalidArgument, message: "the call carried no request message")
+        }
+        return message
+    }
+}

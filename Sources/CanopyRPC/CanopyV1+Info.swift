@@ -1,0 +1,158 @@
+import CCanopyProto
+
+extension CanopyV1 {
+    /// Asks for the model and engine description (`canopy.v1.InfoRequest`, no fields yet).
+    public struct InfoRequest: Sendable, Equatable {
+        /// Creates the request.
+        public init() {}
+    }
+
+    /// The engine's configuration (`canopy.v1.EngineConfig`).
+    public struct EngineConfig: Sendable, Equatable {
+        /// Bytes of the KV arena.
+        public var kvCacheMemoryBytes: UInt64 = 0
+        /// Token positions per KV block.
+        public var blockSize: UInt32 = 0
+        /// KV element encoding: "f32", "f16" or "q8".
+        public var kvPrecision = ""
+        /// Most tokens one step runs.
+        public var maxBatchedTokens: UInt32 = 0
+        /// Most sequences running at once.
+        public var maxSequences: UInt32 = 0
+        /// Most requests waiting before new ones are refused.
+        public var maxWaitingRequests: UInt32 = 0
+        /// Whether identical prompt prefixes share KV blocks.
+        public var prefixCaching = false
+        /// `max_tokens` of requests that set none; nil means up to the context length.
+        public var defaultMaxTokens: UInt32?
+        /// Blocks in the KV arena.
+        public var kvTotalBlocks: UInt32 = 0
+
+        /// Creates an empty configuration.
+        public init() {}
+    }
+
+    /// The model and the engine (`canopy.v1.InfoResponse`).
+    public struct InfoResponse: Sendable, Equatable {
+        /// The model file served.
+        public var modelPath = ""
+        /// GGUF architecture, e.g. "llama".
+        public var architecture = ""
+        /// Context length in tokens.
+        public var contextLength: UInt32 = 0
+        /// Vocabulary size.
+        public var vocabSize: UInt32 = 0
+        /// Tensor types and counts, e.g. "Q4_1 (210), F32 (61)".
+        public var quantization = ""
+        /// Total weight elements.
+        public var parameterCount: UInt64 = 0
+        /// Tensors in the file.
+        public var tensorCount: UInt32 = 0
+        /// The engine's configuration.
+        public var engine = EngineConfig()
+        /// The server's version string.
+        public var serverVersion = ""
+        /// Embedding width.
+        public var embeddingLength: UInt32 = 0
+        /// Transformer blocks.
+        public var blockCount: UInt32 = 0
+        /// Attention heads.
+        public var headCount: UInt32 = 0
+        /// Key/value heads.
+        public var headCountKV: UInt32 = 0
+        /// Recognised chat template family; empty when the model has none usable.
+        public var chatTemplate = ""
+
+        /// Creates an empty description.
+        public init() {}
+    }
+}
+
+extension CanopyV1.InfoRequest: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_info_request_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__InfoRequest> {
+        arena.message(Canopy__V1__InfoRequest.self, canopy__v1__info_request__init)
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__InfoRequest>) { self.init() }
+}
+
+extension CanopyV1.EngineConfig: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_engine_config_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__EngineConfig> {
+        let c = arena.message(Canopy__V1__EngineConfig.self, canopy__v1__engine_config__init)
+        c.pointee.kv_cache_memory_bytes = kvCacheMemoryBytes
+        c.pointee.block_size = blockSize
+        c.pointee.kv_precision = arena.string(kvPrecision)
+        c.pointee.max_batched_tokens = maxBatchedTokens
+        c.pointee.max_sequences = maxSequences
+        c.pointee.max_waiting_requests = maxWaitingRequests
+        c.pointee.prefix_caching = prefixCaching ? 1 : 0
+        if let defaultMaxTokens {
+            c.pointee.optional_default_max_tokens_case = CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS_DEFAULT_MAX_TOKENS
+            c.pointee.default_max_tokens = defaultMaxTokens
+        }
+        c.pointee.kv_total_blocks = kvTotalBlocks
+        return c
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__EngineConfig>) {
+        let m = c.pointee
+        self.init()
+        kvCacheMemoryBytes = m.kv_cache_memory_bytes
+        blockSize = m.block_size
+        kvPrecision = CRead.string(m.kv_precision)
+        maxBatchedTokens = m.max_batched_tokens
+        maxSequences = m.max_sequences
+        maxWaitingRequests = m.max_waiting_requests
+        prefixCaching = m.prefix_caching != 0
+        if m.optional_default_max_tokens_case == CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS_DEFAULT_MAX_TOKENS {
+            defaultMaxTokens = m.default_max_tokens
+        }
+        kvTotalBlocks = m.kv_total_blocks
+    }
+}
+
+extension CanopyV1.InfoResponse: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_info_response_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__InfoResponse> {
+        let c = arena.message(Canopy__V1__InfoResponse.self, canopy__v1__info_response__init)
+        c.pointee.model_path = arena.string(modelPath)
+        c.pointee.architecture = arena.string(architecture)
+        c.pointee.context_length = contextLength
+        c.pointee.vocab_size = vocabSize
+        c.pointee.quantization = arena.string(quantization)
+        c.pointee.parameter_count = parameterCount
+        c.pointee.tensor_count = tensorCount
+        c.pointee.engine = engine.makeC(in: arena)
+        c.pointee.server_version = arena.string(serverVersion)
+        c.pointee.embedding_length = embeddingLength
+        c.pointee.block_count = blockCount
+        c.pointee.head_count = headCount
+        c.pointee.head_count_kv = headCountKV
+        c.pointee.chat_template = arena.string(chatTemplate)
+        return c
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__InfoResponse>) {
+        let m = c.pointee
+        self.init()
+        modelPath = CRead.string(m.model_path)
+        architecture = CRead.string(m.architecture)
+        contextLength = m.context_length
+        vocabSize = m.vocab_size
+        quantization = CRead.string(m.quantization)
+        parameterCount = m.parameter_count
+        tensorCount = m.tensor_count
+        engine = CRead.message(m.engine, CanopyV1.EngineConfig.init(c:)) ?? .init()
+        serverVersion = CRead.string(m.server_version)
+        embeddingLength = m.embedding_length
+        blockCount = m.block_count
+        headCount = m.head_count
+        headCountKV = m.head_count_kv
+        chatTemplate = CRead.string(m.chat_template)
+    }
+}

@@ -1,0 +1,161 @@
+import CCanopyProto
+
+extension CanopyV1 {
+    /// Asks for the engine metrics (`canopy.v1.StatsRequest`, no fields yet).
+    public struct StatsRequest: Sendable, Equatable {
+        /// Creates the request.
+        public init() {}
+    }
+
+    /// KV block pool occupancy and prefix-cache counters (`canopy.v1.KVCacheStats`).
+    public struct KVCacheStats: Sendable, Equatable {
+        /// Blocks in the arena.
+        public var totalBlocks: UInt32 = 0
+        /// Blocks referenced by a live sequence.
+        public var usedBlocks: UInt32 = 0
+        /// Blocks an allocation can take (including evictable cached ones).
+        public var freeBlocks: UInt32 = 0
+        /// Unreferenced blocks holding a reusable prefix.
+        public var cachedBlocks: UInt32 = 0
+        /// Prompt tokens looked up in the prefix cache.
+        public var prefixQueries: UInt64 = 0
+        /// Of those, tokens served from it.
+        public var prefixHits: UInt64 = 0
+        /// Cached blocks evicted.
+        public var evictions: UInt64 = 0
+        /// Shared blocks copied before a write.
+        public var copyOnWrites: UInt64 = 0
+
+        /// Creates zero statistics.
+        public init() {}
+    }
+
+    /// The engine metrics (`canopy.v1.StatsResponse`).
+    public struct StatsResponse: Sendable, Equatable {
+        /// Sequences waiting for admission.
+        public var waitingSequences: UInt32 = 0
+        /// Sequences holding KV blocks.
+        public var runningSequences: UInt32 = 0
+        /// Forward passes run.
+        public var steps: UInt64 = 0
+        /// Tokens run through the model.
+        public var batchedTokens: UInt64 = 0
+        /// Tokens generated.
+        public var generatedTokens: UInt64 = 0
+        /// Requests that ended normally.
+        public var requestsCompleted: UInt64 = 0
+        /// Requests cancelled.
+        public var requestsCancelled: UInt64 = 0
+        /// Prompt tokens of finished requests.
+        public var promptTokens: UInt64 = 0
+        /// Of those, served from the prefix cache.
+        public var cachedPromptTokens: UInt64 = 0
+        /// Preemptions.
+        public var preemptions: UInt64 = 0
+        /// KV cache statistics.
+        public var kv = KVCacheStats()
+        /// Mean queue time of finished requests, seconds.
+        public var meanQueueSeconds = 0.0
+        /// Mean time to first token, seconds.
+        public var meanTimeToFirstTokenSeconds = 0.0
+        /// Mean inter-token latency, seconds.
+        public var meanInterTokenLatencySeconds = 0.0
+        /// Mean end-to-end latency, seconds.
+        public var meanEndToEndSeconds = 0.0
+        /// Seconds since the server started.
+        public var uptimeSeconds = 0.0
+        /// The same metrics in Prometheus text exposition format 0.0.4.
+        public var prometheusText = ""
+
+        /// Creates zero metrics.
+        public init() {}
+    }
+}
+
+extension CanopyV1.StatsRequest: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_stats_request_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__StatsRequest> {
+        arena.message(Canopy__V1__StatsRequest.self, canopy__v1__stats_request__init)
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__StatsRequest>) { self.init() }
+}
+
+extension CanopyV1.KVCacheStats: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_kvcache_stats_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__KVCacheStats> {
+        let c = arena.message(Canopy__V1__KVCacheStats.self, canopy__v1__kvcache_stats__init)
+        c.pointee.total_blocks = totalBlocks
+        c.pointee.used_blocks = usedBlocks
+        c.pointee.free_blocks = freeBlocks
+        c.pointee.cached_blocks = cachedBlocks
+        c.pointee.prefix_queries = prefixQueries
+        c.pointee.prefix_hits = prefixHits
+        c.pointee.evictions = evictions
+        c.pointee.copy_on_writes = copyOnWrites
+        return c
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__KVCacheStats>) {
+        let m = c.pointee
+        self.init()
+        totalBlocks = m.total_blocks
+        usedBlocks = m.used_blocks
+        freeBlocks = m.free_blocks
+        cachedBlocks = m.cached_blocks
+        prefixQueries = m.prefix_queries
+        prefixHits = m.prefix_hits
+        evictions = m.evictions
+        copyOnWrites = m.copy_on_writes
+    }
+}
+
+extension CanopyV1.StatsResponse: ProtobufCRepresentable {
+    public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_stats_response_descriptor() }
+
+    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__StatsResponse> {
+        let c = arena.message(Canopy__V1__StatsResponse.self, canopy__v1__stats_response__init)
+        c.pointee.waiting_sequences = waitingSequences
+        c.pointee.running_sequences = runningSequences
+        c.pointee.steps = steps
+        c.pointee.batched_tokens = batchedTokens
+        c.pointee.generated_tokens = generatedTokens
+        c.pointee.requests_completed = requestsCompleted
+        c.pointee.requests_cancelled = requestsCancelled
+        c.pointee.prompt_tokens = promptTokens
+        c.pointee.cached_prompt_tokens = cachedPromptTokens
+        c.pointee.preemptions = preemptions
+        c.pointee.kv = kv.makeC(in: arena)
+        c.pointee.mean_queue_seconds = meanQueueSeconds
+        c.pointee.mean_time_to_first_token_seconds = meanTimeToFirstTokenSeconds
+        c.pointee.mean_inter_token_latency_seconds = meanInterTokenLatencySeconds
+        c.pointee.mean_end_to_end_seconds = meanEndToEndSeconds
+        c.pointee.uptime_seconds = uptimeSeconds
+        c.pointee.prometheus_text = arena.string(prometheusText)
+        return c
+    }
+
+    public init(c: UnsafePointer<Canopy__V1__StatsResponse>) {
+        let m = c.pointee
+        self.init()
+        waitingSequences = m.waiting_sequences
+        runningSequences = m.running_sequences
+        steps = m.steps
+        batchedTokens = m.batched_tokens
+        generatedTokens = m.generated_tokens
+        requestsCompleted = m.requests_completed
+        requestsCancelled = m.requests_cancelled
+        promptTokens = m.prompt_tokens
+        cachedPromptTokens = m.cached_prompt_tokens
+        preemptions = m.preemptions
+        kv = CRead.message(m.kv, CanopyV1.KVCacheStats.init(c:)) ?? .init()
+        meanQueueSeconds = m.mean_queue_seconds
+        meanTimeToFirstTokenSeconds = m.mean_time_to_first_token_seconds
+        meanInterTokenLatencySeconds = m.mean_inter_token_latency_seconds
+        meanEndToEndSeconds = m.mean_end_to_end_seconds
+        uptimeSeconds = m.uptime_seconds
+        prometheusText = CRead.string(m.prometheus_text)
+    }
+}

@@ -1,0 +1,130 @@
+import CanopyEngine
+import CanopyTokenizer
+import GRPCCore
+
+/// Conversions between the protocol's value types and the engine's, and from engine errors
+/// to gRPC status codes. The engine does all range validation; this layer only refuses
+/// what the engine's types cannot express.
+enum EngineMapping {
+    /// The engine request for `message`; `fallbackID` is used when the client sent none.
+    ///
+    /// - Throws: INVALID_ARGUMENT when no input is set or a value does not fit the engine's
+    ///   types.
+    static func request(_ message: CanopyV1.GenerateRequest, fallbackID: String) throws(RPCError) -> Request {
+        let prompt: Request.Prompt
+        switch message.input {
+        case nil:
+            throw RPCError(code: .invalidArgument, message: "GenerateRequest has no input: set one of prompt, prompt_ids or messages")
+        case .prompt(let text):
+            prompt = .text(text)
+        case .promptIDs(let ids):
+            prompt = .tokenIDs(ids)
+        case .messages(let messages):
+            prompt = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
+        }
+        var request = Request(id: message.requestID.isEmpty ? fallbackID : message.requestID, prompt: prompt)
+        let s = message.sampling
+        if let temperature = s.temperature { request.sampling.temperature = temperature }
+        request.sampling.topK = Int(s.topK)
+        if let topP = s.topP { request.sampling.topP = topP }
+        request.sampling.minP = s.minP
+        request.sampling.seed = s.seed
+        if let penalty = s.repetitionPenalty { request.sampling.repetitionPenalty = penalty }
+        request.sampling.frequencyPenalty = s.frequencyPenalty
+        request.sampling.presencePenalty = s.presencePenalty
+        if let n = s.n { request.sampling.n = Int(n) }
+        request.sampling.logprobs = s.logprobs.map(Int.init)
+        let stop = message.stop
+        request.stop.maxTokens = stop.maxTokens.map(Int.init)
+        request.stop.stopStrings = stop.stop
+        request.stop.stopTokenIDs = Set(stop.stopTokenIDs)
+        request.stop.ignoreEndOfGeneration = stop.ignoreEOS
+        return request
+    }
+
+    /// The protocol event for an engine event.
+    static func event(_ event: EngineEvent) -> CanopyV1.GenerateEvent {
+        switch event {
+        case .token(let output):
+            return .token(CanopyV1.TokenDelta(sample: UInt32(output.sample), token: token(output.token), text: output.text))
+        case .finished(let sample, let reason):
+            return .sampleFinished(CanopyV1.SampleFinished(sample: UInt32(sample), reason: finishReason(reason)))
+        case .completed(let output):
+            return .summary(summary(output))
+        }
+    }
+
+    /// The summary of a finished request.
+    static func summary(_ output: RequestOutput) -> CanopyV1.GenerateSummary {
+        var summary = CanopyV1.GenerateSummary()
+        summary.requestID = output.id
+        summary.promptTokenIDs = output.promptTokenIDs
+        summary.samples = output.samples.enumerated().map { index, sample in
+            CanopyV1.SampleResult(
+                index: UInt32(index), finishReason: finishReason(sample.finishReason),
+                tokenIDs: sample.tokenIDs, text: sample.text, logprobs: sample.logprobs.map(token))
+        }
+        let m = output.metrics
+        summary.usage.promptTokens = UInt32(clamping: m.promptTokens)
+        summary.usage.completionTokens = UInt32(clamping: m.generatedTokens)
+        summary.usage.cachedPromptTokens = UInt32(clamping: m.cachedPromptTokens)
+        summary.usage.preemptions = UInt32(clamping: m.preemptions)
+        summary.timings.queueSeconds = m.queueTime
+        summary.timings.timeToFirstTokenSeconds = m.timeToFirstToken
+        summary.timings.meanInterTokenLatencySeconds = m.meanInterTokenLatency
+        summary.timings.endToEndSeconds = m.endToEndLatency
+        return summary
+    }
+
+    static func token(_ token: SampledToken) -> CanopyV1.SampledToken {
+        CanopyV1.SampledToken(
+            id: token.id, logprob: token.logprob,
+            topLogprobs: token.topLogprobs.map { CanopyV1.TokenLogprob(id: $0.id, logprob: $0.logprob) })
+    }
+
+    static func finishReason(_ reason: FinishReason) -> CanopyV1.FinishReason {
+        switch reason {
+        case .stop: return .stop
+        case .length: return .length
+        case .cancelled: return .cancelled
+        }
+    }
+
+    /// The gRPC status an engine refusal means.
+    static func rpcError(_ error: EngineError) -> RPCError {
+        switch error {
+        case .rejected: return RPCError(code: .invalidArgument, message: error.description)
+        case .queueFull: return RPCError(code: .resourceExhausted, message: error.description)
+        case .shuttingDown: return RPCError(code: .unavailable, message: error.description)
+        case .invalidConfiguration: return RPCError(code: .internalError, message: error.description)
+        }
+    }
+
+    /// The protocol form of engine metrics (without uptime and Prometheus text).
+    static func stats(_ m: EngineMetrics) -> CanopyV1.StatsResponse {
+        var s = CanopyV1.StatsResponse()
+        s.waitingSequences = UInt32(clamping: m.waitingSequences)
+        s.runningSequences = UInt32(clamping: m.runningSequences)
+        s.steps = UInt64(clamping: m.steps)
+        s.batchedTokens = UInt64(clamping: m.batchedTokens)
+        s.generatedTokens = UInt64(clamping: m.generatedTokens)
+        s.requestsCompleted = UInt64(clamping: m.requestsCompleted)
+        s.requestsCancelled = UInt64(clamping: m.requestsCancelled)
+        s.promptTokens = UInt64(clamping: m.promptTokens)
+        s.cachedPromptTokens = UInt64(clamping: m.cachedPromptTokens)
+        s.preemptions = UInt64(clamping: m.preemptions)
+        s.kv.totalBlocks = UInt32(clamping: m.kv.totalBlocks)
+        s.kv.usedBlocks = UInt32(clamping: m.kv.usedBlocks)
+        s.kv.freeBlocks = UInt32(clamping: m.kv.freeBlocks)
+        s.kv.cachedBlocks = UInt32(clamping: m.kv.cachedBlocks)
+        s.kv.prefixQueries = UInt64(clamping: m.kv.prefixQueries)
+        s.kv.prefixHits = UInt64(clamping: m.kv.prefixHits)
+        s.kv.evictions = UInt64(clamping: m.kv.evictions)
+        s.kv.copyOnWrites = UInt64(clamping: m.kv.copyOnWrites)
+        s.meanQueueSeconds = m.meanQueueTime
+        s.meanTimeToFirstTokenSeconds = m.meanTimeToFirstToken
+        s.meanInterTokenLatencySeconds = m.meanInterTokenLatency
+        s.meanEndToEndSeconds = m.meanEndToEndLatency
+        return s
+    }
+}

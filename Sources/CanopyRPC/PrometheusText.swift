@@ -1,0 +1,52 @@
+/// Renders engine statistics in the Prometheus text exposition format (version 0.0.4):
+/// one `# HELP` and one `# TYPE` line per metric family, then its sample. Counters end in
+/// `_total`; durations are in seconds.
+public enum PrometheusText {
+    /// The exposition of `stats` (its `prometheusText` field is ignored).
+    public static func render(_ stats: CanopyV1.StatsResponse) -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ value: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        func counter(_ name: String, _ help: String, _ value: UInt64) {
+            metric(name, "counter", help, String(value))
+        }
+        func gauge(_ name: String, _ help: String, _ value: UInt32) {
+            metric(name, "gauge", help, String(value))
+        }
+        func gauge(_ name: String, _ help: String, _ value: Double) {
+            metric(name, "gauge", help, number(value))
+        }
+        gauge("canopy_uptime_seconds", "Seconds since the server started.", stats.uptimeSeconds)
+        gauge("canopy_waiting_sequences", "Sequences waiting for admission.", stats.waitingSequences)
+        gauge("canopy_running_sequences", "Sequences holding KV cache blocks.", stats.runningSequences)
+        counter("canopy_steps_total", "Batched forward passes run.", stats.steps)
+        counter("canopy_batched_tokens_total", "Tokens run through the model (prompt chunks and decodes).", stats.batchedTokens)
+        counter("canopy_generated_tokens_total", "Tokens generated over all requests.", stats.generatedTokens)
+        counter("canopy_requests_completed_total", "Requests that ended normally.", stats.requestsCompleted)
+        counter("canopy_requests_cancelled_total", "Requests cancelled by their client.", stats.requestsCancelled)
+        counter("canopy_prompt_tokens_total", "Prompt tokens of finished requests.", stats.promptTokens)
+        counter("canopy_cached_prompt_tokens_total", "Prompt tokens of finished requests served from the prefix cache.", stats.cachedPromptTokens)
+        counter("canopy_preemptions_total", "Sequences preempted (blocks freed, recomputed later).", stats.preemptions)
+        gauge("canopy_kv_blocks_capacity", "KV cache blocks in the arena.", stats.kv.totalBlocks)
+        gauge("canopy_kv_blocks_used", "KV cache blocks referenced by a live sequence.", stats.kv.usedBlocks)
+        gauge("canopy_kv_blocks_free", "KV cache blocks an allocation can take.", stats.kv.freeBlocks)
+        gauge("canopy_kv_blocks_cached", "Free KV cache blocks still holding a reusable prefix.", stats.kv.cachedBlocks)
+        counter("canopy_kv_prefix_queries_total", "Prompt tokens looked up in the prefix cache.", stats.kv.prefixQueries)
+        counter("canopy_kv_prefix_hits_total", "Prompt tokens served from the prefix cache.", stats.kv.prefixHits)
+        counter("canopy_kv_evictions_total", "Cached KV blocks evicted.", stats.kv.evictions)
+        counter("canopy_kv_copy_on_writes_total", "Shared KV blocks copied before a write.", stats.kv.copyOnWrites)
+        gauge("canopy_mean_queue_seconds", "Mean queue time of finished requests.", stats.meanQueueSeconds)
+        gauge("canopy_mean_time_to_first_token_seconds", "Mean time to first token of finished requests.", stats.meanTimeToFirstTokenSeconds)
+        gauge("canopy_mean_inter_token_latency_seconds", "Mean inter-token latency of finished requests.", stats.meanInterTokenLatencySeconds)
+        gauge("canopy_mean_end_to_end_seconds", "Mean end-to-end latency of finished requests.", stats.meanEndToEndSeconds)
+        return out
+    }
+
+    /// A sample value as Prometheus spells it (`NaN`, `+Inf`, `-Inf` for the specials).
+    static func number(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        return String(value)
+    }
+}

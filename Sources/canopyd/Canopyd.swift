@@ -1,0 +1,80 @@
+import ArgumentParser
+import CanopyDaemon
+import CanopyEngine
+import CanopyModel
+import CanopyRPC
+import Foundation
+import Logging
+
+/// `canopyd`: the Canopy daemon. Loads one model, starts the serving engine, and serves the
+/// `canopy.v1.Canopy` gRPC service on a Unix socket until SIGTERM drains it.
+@main
+struct Canopyd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "canopyd",
+        abstract: "Serve an LLM over gRPC on a Unix socket.",
+        discussion: """
+            Settings come from flags, then the config file (key = value lines, keys named like \
+            the flags; default \(DaemonConfig.defaultConfigPath), optional), then defaults. \
+            Under systemd the socket goes to $RUNTIME_DIRECTORY, otherwise to \
+            $XDG_RUNTIME_DIR/canopy/; with LISTEN_FDS the inherited socket is served.
+            """)
+
+    @Option(help: "Config file (key = value lines); an explicit path must exist.")
+    var config: String?
+    @Option(help: "GGUF model file to serve.") var model: String?
+    @Option(help: "Unix socket path.") var socket: String?
+    @Option(help: "KV cache size (e.g. 512M, 2G).") var kvCacheMemory: String?
+    @Option(help: "Token positions per KV block.") var blockSize: String?
+    @Option(help: "KV cache element type: f32, f16, q8.") var kvPrecision: String?
+    @Option(help: "Reuse cached prompt prefixes: yes or no.") var prefixCaching: String?
+    @Option(help: "Most tokens per engine step.") var maxBatchedTokens: String?
+    @Option(help: "Most sequences running at once.") var maxSeqs: String?
+    @Option(help: "Most requests waiting before new ones are refused.") var maxWaiting: String?
+    @Option(help: "max_tokens for requests that set none.") var defaultMaxTokens: String?
+    @Option(help: "Worker threads (0 = all cores).") var threads: String?
+    @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
+    @Option(help: "Comma-separated uids allowed to connect (empty = all).") var allowedUids: String?
+    @Option(help: "Comma-separated gids allowed to connect (empty = all).") var allowedGids: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    /// The flags that were given, as config keys.
+    private var flags: [(key: String, value: String)] {
+        let all: [(String, String?)] = [
+            ("model", model), ("socket", socket), ("kv-cache-memory", kvCacheMemory), ("block-size", blockSize),
+            ("kv-precision", kvPrecision), ("prefix-caching", prefixCaching), ("max-batched-tokens", maxBatchedTokens),
+            ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
+            ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
+            ("allowed-gids", allowedGids), ("log-level", logLevel),
+        ]
+        return all.compactMap { key, value in value.map { (key: key, value: $0) } }
+    }
+
+    func run() async throws {
+        let settings: DaemonConfig
+        do {
+            settings = try DaemonConfig.load(
+                configFile: config ?? DaemonConfig.defaultConfigPath, configFileRequired: config != nil, flags: flags)
+        } catch {
+            throw Self.fail("\(error)")
+        }
+        StderrLogHandler.bootstrap(level: settings.logLevel)
+        let logger = Logger(label: "canopyd")
+        do {
+            try await Daemon(settings: settings, logger: logger).run()
+        } catch let error as DaemonFailure {
+            logger.critical("\(error.message)")
+            throw ExitCode.failure
+        }
+    }
+
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("canopyd: \(message)\n".utf8))
+        return ExitCode.failure
+    }
+}
+
+/// A startup failure, reported as one log line and exit status 1.
+struct DaemonFailure: Error {
+    let message: String
+}

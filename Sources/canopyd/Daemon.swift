@@ -1,0 +1,103 @@
+import CanopyDaemon
+import CanopyEngine
+import CanopyModel
+import CanopyRPC
+import Foundation
+import Logging
+
+/// One run of the daemon, in the order systemd expects: lock the socket, load the model,
+/// start serving, report READY=1; on SIGTERM report STOPPING=1, refuse new requests, let
+/// running ones finish within the grace period, then remove the socket and exit 0.
+struct Daemon {
+    let settings: DaemonConfig
+    let logger: Logger
+
+    func run() async throws {
+        guard let modelPath = settings.modelPath else {
+            throw DaemonFailure(message: "no model: pass --model PATH or set 'model = PATH' in the config file")
+        }
+        let activation: SocketActivation?
+        let socketPath: String
+        let lock: InstanceLock
+        do {
+            activation = try SocketActivation.takeFromProcess()
+            socketPath = try SocketPathResolver().resolve(explicit: settings.socketPath)
+            try SocketPathResolver.prepareParentDirectory(of: socketPath)
+            // The transport would silently replace another instance's socket: the lock
+            // decides who owns it.
+            lock = try InstanceLock(socketPath: socketPath)
+            if activation == nil { _ = try SocketFile.removeStale(at: socketPath) }
+        } catch {
+            throw DaemonFailure(message: "\(error)")
+        }
+        defer { lock.release() }
+
+        let notifier = SystemdNotifier()
+        let pinger = try? WatchdogPinger.fromEnvironment()
+        pinger?.start()
+        defer { pinger?.stop() }
+
+        let loaded: LoadedModel
+        let engine: Engine
+        do {
+            loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in try LoadedModel(path: modelPath) }
+            engine = try Engine(loaded: loaded, config: settings.engineConfig)
+        } catch {
+            throw DaemonFailure(message: "\(error)")
+        }
+        logger.info("model ready", metadata: [
+            "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",
+            "kv_blocks": "\(engine.metrics().kv.totalBlocks)",
+        ])
+
+        let server: CanopyServer
+        if let listener = activation?.listeners.first {
+            server = CanopyServer(engine: engine, listeningSocketDescriptor: listener.descriptor, logger: logger)
+        } else {
+            server = CanopyServer(engine: engine, socketPath: socketPath, logger: logger)
+        }
+        let serving = Task { try await server.run() }
+
+        var socketFile: SocketFile?
+        if activation == nil {
+            do {
+                _ = try await server.listeningAddress
+                socketFile = try SocketFile.adopt(path: socketPath)
+            } catch {
+                serving.cancel()
+                throw DaemonFailure(message: "cannot serve on \(socketPath): \(error)")
+            }
+        }
+        defer { _ = socketFile?.remove() }
+
+        let grace = GracefulShutdown(gracePeriod: settings.gracePeriod)
+        let signals = SignalHandling(
+            logger: logger,
+            onDrain: { signal in
+                logger.notice("\(SignalHandling.name(of: signal)): draining (no new requests)")
+                _ = try? notifier.stopping(status: "draining")
+                Thread.detachNewThread {
+                    let outcome = grace.run(
+                        drain: { server.beginShutdown(); engine.shutdown(drain: true) },
+                        force: { engine.shutdown(drain: false) })
+                    logger.info("shutdown: \(outcome)")
+                }
+            },
+            onForce: { signal in
+                logger.warning("\(SignalHandling.name(of: signal)) again: cancelling running requests")
+                engine.shutdown(drain: false)
+                server.beginShutdown()
+            })
+        signals.install()
+        _ = try? notifier.ready(status: "serving \(URL(fileURLWithPath: modelPath).lastPathComponent)")
+        logger.info("ready", metadata: ["socket": "\(activation == nil ? socketPath : "inherited fd")"])
+
+        do {
+            try await serving.value
+        } catch {
+            throw DaemonFailure(message: "server failed: \(error)")
+        }
+        signals.uninstall()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import CanopyRPC
+import Foundation
+
+/// `canopy info`: the served model and the engine configuration.
+struct InfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show the served model and the engine configuration.")
+
+    @ParentCommand var root: Canopy
+
+    @Flag(help: "Print the response as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await root.client.withDaemon { client in
+            let info = try await client.info()
+            if json {
+                try JSONOutput.print(InfoJSON(info))
+            } else {
+                FileHandle.standardOutput.write(Data(Self.render(info).utf8))
+            }
+        }
+    }
+
+    /// Aligned `key: value` lines describing `info`.
+    static func render(_ info: CanopyV1.InfoResponse) -> String {
+        let e = info.engine
+        let rows: [(String, String)] = [
+            ("server", info.serverVersion),
+            ("model", info.modelPath),
+            ("architecture", info.architecture),
+            ("parameters", Format.grouped(info.parameterCount)),
+            ("tensors", "\(info.tensorCount)"),
+            ("quantization", info.quantization),
+            ("context length", "\(info.contextLength)"),
+            ("vocabulary", "\(info.vocabSize)"),
+            ("embedding", "\(info.embeddingLength)"),
+            ("blocks", "\(info.blockCount)"),
+            ("heads", "\(info.headCount) (kv \(info.headCountKV))"),
+            ("chat template", info.chatTemplate.isEmpty ? "none" : info.chatTemplate),
+            ("kv cache", "\(Format.bytes(e.kvCacheMemoryBytes)), \(e.kvTotalBlocks) blocks of \(e.blockSize) tokens, \(e.kvPrecision)"),
+            ("prefix caching", e.prefixCaching ? "on" : "off"),
+            ("max batched tokens", "\(e.maxBatchedTokens)"),
+            ("max sequences", "\(e.maxSequences)"),
+            ("max waiting", "\(e.maxWaitingRequests)"),
+            ("default max tokens", e.defaultMaxTokens.map { "\($0)" } ?? "up to the context length"),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { key, value in
+            key + ":" + String(repeating: " ", count: width - key.count + 1) + value + "\n"
+        }.joined()
+    }
+}
+
+/// The `info --json` output; keys follow the proto's field names.
+private struct InfoJSON: Encodable {
+    struct Engine: Encodable {
+        let kv_cache_memory_bytes: UInt64
+        let block_size: UInt32
+        let kv_precision: String
+        let max_batched_tokens: UInt32
+        let max_sequences: UInt32
+        let max_waiting_requests: UInt32
+        let prefix_caching: Bool
+        let default_max_tokens: UInt32?
+        let kv_total_blocks: UInt32
+    }
+
+    let model_path: String
+    let architecture: String
+    let context_length: UInt32
+    let vocab_size: UInt32
+    let quantization: String
+    let parameter_count: UInt64
+    let tensor_count: UInt32
+    let engine: Engine
+    let server_version: String
+    let embedding_length: UInt32
+    let block_count: UInt32
+    let head_count: UInt32
+    let head_count_kv: UInt32
+    let chat_template: String
+
+    init(_ i: CanopyV1.InfoResponse) {
+        let e = i.engine
+        engine = Engine(
+            kv_cache_memory_bytes: e.kvCacheMemoryBytes, block_size: e.blockSize, kv_precision: e.kvPrecision,
+            max_batched_tokens: e.maxBatchedTokens, max_sequences: e.maxSequences,
+            max_waiting_requests: e.maxWaitingRequests, prefix_caching: e.prefixCaching,
+            default_max_tokens: e.defaultMaxTokens, kv_total_blocks: e.kvTotalBlocks)
+        model_path = i.modelPath
+        architecture = i.architecture
+        context_length = i.contextLength
+        vocab_size = i.vocabSize
+        quantization = i.quantization
+        parameter_count = i.parameterCount
+        tensor_count = i.tensorCount
+        server_version = i.serverVersion
+        embedding_length = i.embeddingLength
+        block_count = i.blockCount
+        head_count = i.headCount
+        head_count_kv = i.headCountKV
+        chat_template = i.chatTemplate
+    }
+}

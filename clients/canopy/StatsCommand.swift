@@ -1,0 +1,56 @@
+import ArgumentParser
+import CanopyRPC
+import Foundation
+
+/// `canopy stats`: the engine metrics as a table, or the Prometheus exposition.
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Show engine metrics: requests, tokens, KV cache and latencies.")
+
+    @ParentCommand var root: Canopy
+
+    @Flag(help: "Print the Prometheus text exposition instead of the table.")
+    var prometheus = false
+
+    func run() async throws {
+        try await root.client.withDaemon { client in
+            let stats = try await client.stats()
+            let text = prometheus ? stats.prometheusText : Self.render(stats)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
+    /// The metrics as a two-column table grouped by topic.
+    static func render(_ s: CanopyV1.StatsResponse) -> String {
+        var table = TextTable(["metric", "value"])
+        let kv = s.kv
+        let hitRate = kv.prefixQueries == 0 ? "-" : Format.number(100 * Double(kv.prefixHits) / Double(kv.prefixQueries), digits: 1) + " %"
+        let usedPercent = kv.totalBlocks == 0 ? "-" : Format.number(100 * Double(kv.usedBlocks) / Double(kv.totalBlocks), digits: 1) + " %"
+        let rows: [(String, String)] = [
+            ("uptime", Format.duration(s.uptimeSeconds)),
+            ("requests running", "\(s.runningSequences)"),
+            ("requests waiting", "\(s.waitingSequences)"),
+            ("requests completed", "\(s.requestsCompleted)"),
+            ("requests cancelled", "\(s.requestsCancelled)"),
+            ("prompt tokens", "\(s.promptTokens)"),
+            ("cached prompt tokens", "\(s.cachedPromptTokens)"),
+            ("generated tokens", "\(s.generatedTokens)"),
+            ("engine steps", "\(s.steps)"),
+            ("batched tokens", "\(s.batchedTokens)"),
+            ("preemptions", "\(s.preemptions)"),
+            ("kv blocks total", "\(kv.totalBlocks)"),
+            ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
+            ("kv blocks free", "\(kv.freeBlocks)"),
+            ("kv blocks cached", "\(kv.cachedBlocks)"),
+            ("prefix cache hit rate", "\(hitRate) (\(kv.prefixHits)/\(kv.prefixQueries) tokens)"),
+            ("kv evictions", "\(kv.evictions)"),
+            ("kv copy-on-writes", "\(kv.copyOnWrites)"),
+            ("mean queue time", Format.ms(s.meanQueueSeconds)),
+            ("mean time to first token", Format.ms(s.meanTimeToFirstTokenSeconds)),
+            ("mean inter-token latency", Format.ms(s.meanInterTokenLatencySeconds)),
+            ("mean end-to-end latency", Format.ms(s.meanEndToEndSeconds)),
+        ]
+        for (name, value) in rows { table.add([name, value]) }
+        return table.render()
+    }
+}

@@ -1,0 +1,93 @@
+"""Process lifecycle: SIGTERM drains running requests and refuses new ones, then exits 0
+and removes the socket; a second daemon on the same socket refuses to start."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+
+from canopy_client import CanopyClient, CanopyError, Token, pb
+
+STREAMS = 8
+MAX_TOKENS = 32
+GRACE_SECONDS = 60
+
+
+def test_sigterm_drains_in_flight_requests(start_daemon):
+    daemon = start_daemon("--grace-period", str(GRACE_SECONDS))
+    socket_path = str(daemon.socket)
+    started = threading.Semaphore(0)
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def stream(index: int) -> None:
+        with CanopyClient(socket_path, timeout=GRACE_SECONDS) as client:
+            tokens = 0
+            outcome = {"index": index}
+            events = client.generate(f"Story number {index}: once upon a time", temperature=0,
+                                     max_tokens=MAX_TOKENS, ignore_eos=True)
+            try:
+                for event in events:
+                    if isinstance(event, Token):
+                        tokens += 1
+                        if tokens == 1:
+                            started.release()
+                outcome["summary"] = events.summary
+            except CanopyError as error:
+                outcome["error"] = error
+                if tokens == 0:
+                    started.release()
+            outcome["tokens"] = tokens
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(STREAMS)]
+    for t in threads:
+        t.start()
+    for _ in range(STREAMS):
+        assert started.acquire(timeout=60), f"streams did not start:\n{daemon.output()}"
+
+    signaled = time.monotonic()
+    daemon.process.send_signal(signal.SIGTERM)
+    # New requests are refused while the running ones drain (or the socket is gone already).
+    time.sleep(0.3)
+    refused = None
+    with CanopyClient(socket_path, timeout=10) as late:
+        try:
+            late.generate("Too late", max_tokens=2).result()
+        except CanopyError as error:
+            refused = error
+    assert refused is not None, "a request after SIGTERM was served"
+    assert refused.code.name == "UNAVAILABLE", refused
+
+    for t in threads:
+        t.join(GRACE_SECONDS)
+    assert len(results) == STREAMS
+    for r in results:
+        assert "error" not in r, f"stream {r['index']} failed: {r['error']}\n{daemon.output()}"
+        assert r["tokens"] == MAX_TOKENS, r
+        assert r["summary"] is not None and r["summary"].samples[0].finish_reason == "length", r
+
+    status = daemon.process.wait(GRACE_SECONDS)
+    assert status == 0, f"exit status {status}:\n{daemon.output()}"
+    assert time.monotonic() - signaled < GRACE_SECONDS
+    assert not daemon.socket.exists(), "the socket file was left behind"
+
+
+def test_second_instance_on_the_same_socket_is_refused(daemon, client, canopyd_path, model_path, workdir):
+    config = workdir / "empty.conf"
+    config.touch()
+    second = subprocess.run(
+        [str(canopyd_path), "--config", str(config), "--model", str(model_path), "--socket", str(daemon.socket)],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0
+    message = (second.stderr + second.stdout).lower()
+    assert "already running" in message or "lock" in message, message
+    assert str(daemon.socket) in second.stderr + second.stdout
+    # The first keeps serving on its socket.
+    assert daemon.process.poll() is None
+    assert daemon.socket.exists()
+    assert client.health().status == pb.SERVING_STATUS_SERVING
+    assert len(client.generate("Hello", temperature=0, max_tokens=2, ignore_eos=True).result().token_ids) == 2
