@@ -32,6 +32,13 @@ struct Daemon {
         }
         defer { lock.release() }
 
+        if !settings.allowedUIDs.isEmpty || !settings.allowedGIDs.isEmpty {
+            // Peer credentials are not yet read per connection; say so rather than pretend.
+            logger.warning("allowed-uids/allowed-gids are not enforced yet: access is governed by the socket's mode 0660 and group")
+        }
+        if settings.threads != 0 {
+            logger.warning("threads = \(settings.threads) is not applied yet: numeric work uses all cores")
+        }
         let notifier = SystemdNotifier()
         let pinger = try? WatchdogPinger.fromEnvironment()
         pinger?.start()
