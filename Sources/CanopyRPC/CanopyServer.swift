@@ -27,7 +27,7 @@ public final class CanopyServer: Sendable {
     ) {
         let transport = HTTP2ServerTransport.Posix(
             address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
-            config: Self.transportConfig(maxMessageBytes: maxMessageBytes))
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger))
         self.init(
             engine: engine, transport: transport, endpoint: "unix:" + socketPath, logger: logger,
             serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
@@ -42,7 +42,7 @@ public final class CanopyServer: Sendable {
     ) {
         let transport = HTTP2ServerTransport.Posix(
             listeningSocketDescriptor: Int(fd), transportSecurity: .plaintext,
-            config: Self.transportConfig(maxMessageBytes: maxMessageBytes))
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger))
         self.init(
             engine: engine, transport: transport, endpoint: "fd:\(fd)", logger: logger,
             serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
@@ -66,9 +66,12 @@ public final class CanopyServer: Sendable {
     // transport's limit is set above the codec's, and the codec's deserializer answers
     // RESOURCE_EXHAUSTED for messages between the two; only requests over
     // `transportLimitFactor × maxMessageBytes` are still reset.
-    private static func transportConfig(maxMessageBytes: Int) -> HTTP2ServerTransport.Posix.Config {
+    private static func transportConfig(maxMessageBytes: Int, logger: Logger) -> HTTP2ServerTransport.Posix.Config {
         let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: transportLimitFactor)
-        return .defaults { $0.rpc.maxRequestPayloadSize = overflow ? .max : limit }
+        return .defaults {
+            $0.rpc.maxRequestPayloadSize = overflow ? .max : limit
+            $0.channelDebuggingCallbacks = PeerCredentialLogging.callbacks(logger: logger)
+        }
     }
 
     /// Listens and serves until shutdown completes. Call at most once.

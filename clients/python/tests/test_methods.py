@@ -174,3 +174,12 @@ def test_stats_count_requests_and_kv_is_free_afterwards(client):
     assert after.kv.total_blocks == client.info().engine.kv_total_blocks
     assert "requests_completed" in after.prometheus_text or "canopy_" in after.prometheus_text
     assert_kv_all_free(client)
+
+
+def test_connections_are_logged_with_peer_credentials(daemon):
+    """canopyd logs the kernel-verified pid/uid/gid (SO_PEERCRED) of each connection."""
+    import os
+    with daemon.client(timeout=30) as own:
+        own.health()
+    log = daemon.output()
+    assert f"pid={os.getpid()}" in log and f"uid={os.getuid()}" in log, log[-2000:]
