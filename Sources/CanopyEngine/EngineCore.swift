@@ -59,7 +59,7 @@ final class EngineCore {
         var batch = ForwardBatch()
         for chunk in chunks {
             batch.append(
-                tokens: Array(chunk.sequence.tokens[chunk.start..<(chunk.start + chunk.count)]),
+                tokens: chunk.tokens,
                 firstPosition: chunk.start,
                 slots: chunk.slots.map { (block: $0.block, offset: Int($0.offset)) },
                 blockTable: kv.blockTable(chunk.sequence.id), blockSize: kv.blockSize,

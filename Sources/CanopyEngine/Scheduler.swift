@@ -5,10 +5,12 @@ struct ScheduledChunk {
     let sequence: SequenceState
     /// Position of the chunk's first token (the sequence's `computed` before the step).
     let start: Int
-    /// Tokens run (1 for a decode step).
-    let count: Int
+    /// The token ids run (one for a decode step).
+    let tokens: [Int32]
     /// Where each token's keys and values go.
     let slots: [KVSlot]
+    /// Number of tokens run.
+    var count: Int { tokens.count }
     /// Whether the chunk reaches the sequence's last token, so its logits are sampled.
     var wantsLogits: Bool { start + count == sequence.tokens.count }
 }
@@ -53,10 +55,7 @@ final class Scheduler {
 
     /// Removes a sequence for good and frees its blocks at once.
     func remove(_ sequence: SequenceState) {
-        if sequence.registered {
-            kv.free(sequence.id)
-            sequence.registered = false
-        }
+        release(sequence)
         running.removeAll { $0 === sequence }
         waiting.removeAll { $0 === sequence }
     }
@@ -74,20 +73,18 @@ final class Scheduler {
         for sequence in decodes + prefills {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
-            let count = min(sequence.uncomputed, budget)
-            let tokens = Array(sequence.tokens[sequence.computed..<(sequence.computed + count)])
-            var slots = kv.appendSlots(sequence.id, tokens: tokens)
-            while slots == nil {
+            var chunk = reserve(sequence, budget: budget)
+            while chunk == nil {
                 guard let victim = running.last(where: { !scheduled.contains(ObjectIdentifier($0)) }) else { break }
                 preempt(victim)
                 preempted = true
                 if victim === sequence { break }
-                slots = kv.appendSlots(sequence.id, tokens: tokens)
+                chunk = reserve(sequence, budget: budget)
             }
-            guard let slots else { continue }
+            guard let chunk else { continue }
             scheduled.insert(ObjectIdentifier(sequence))
-            chunks.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count, slots: slots))
-            budget -= count
+            chunks.append(chunk)
+            budget -= chunk.count
         }
 
         // Waiting sequences, in order, while budget, sequence slots and blocks last. After a
@@ -101,31 +98,40 @@ final class Scheduler {
                     sequence.request.cachedPromptTokens = cached
                 }
             }
-            let count = min(sequence.uncomputed, budget)
-            let tokens = Array(sequence.tokens[sequence.computed..<(sequence.computed + count)])
-            guard let slots = kv.appendSlots(sequence.id, tokens: tokens) else {
+            guard let chunk = reserve(sequence, budget: budget) else {
                 // Not enough free blocks: release the reused prefix and wait for memory.
-                kv.free(sequence.id)
-                sequence.registered = false
-                sequence.computed = 0
+                release(sequence)
                 break
             }
             waiting.removeFirst()
             sequence.status = .running
-            sequence.admittedAt = now
             if sequence.request.firstScheduled == nil { sequence.request.firstScheduled = now }
             running.append(sequence)
-            chunks.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count, slots: slots))
-            budget -= count
+            chunks.append(chunk)
+            budget -= chunk.count
         }
         return chunks
     }
 
-    /// Frees a running sequence's blocks and queues it for recomputation of all its tokens.
-    private func preempt(_ sequence: SequenceState) {
-        kv.free(sequence.id)
+    /// Reserves KV slots for the next `min(uncomputed, budget)` tokens of `sequence`; `nil`,
+    /// with nothing changed, when too few blocks are free.
+    private func reserve(_ sequence: SequenceState, budget: Int) -> ScheduledChunk? {
+        let start = sequence.computed
+        let tokens = Array(sequence.tokens[start..<(start + min(sequence.uncomputed, budget))])
+        guard let slots = kv.appendSlots(sequence.id, tokens: tokens) else { return nil }
+        return ScheduledChunk(sequence: sequence, start: start, tokens: tokens, slots: slots)
+    }
+
+    /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.
+    private func release(_ sequence: SequenceState) {
+        if sequence.registered { kv.free(sequence.id) }
         sequence.registered = false
         sequence.computed = 0
+    }
+
+    /// Frees a running sequence's blocks and queues it for recomputation of all its tokens.
+    private func preempt(_ sequence: SequenceState) {
+        release(sequence)
         sequence.status = .waiting
         sequence.request.preemptions += 1
         preemptions += 1

@@ -26,8 +26,6 @@ final class SequenceState {
     var status = Status.waiting
     /// Whether the KV manager knows the sequence (it holds blocks).
     var registered = false
-    /// Time the sequence was last admitted; the youngest running sequence is preempted first.
-    var admittedAt = 0.0
     var sampler: Sampler
     var history: TokenHistory
     var detokenizer: StreamingDetokenizer
@@ -61,7 +59,6 @@ final class SequenceState {
         computed = parent.computed
         status = parent.status
         registered = parent.registered
-        admittedAt = parent.admittedAt
         sampler = Sampler(params: parent.request.request.sampling, index: sample)
         history = parent.history
         detokenizer = parent.detokenizer
