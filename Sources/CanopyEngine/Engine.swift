@@ -23,6 +23,8 @@ public final class Engine: @unchecked Sendable {
     private var cancellations: [UInt64] = []
     private var nextKey: UInt64 = 1
     private var stopping = false
+    /// Set by `shutdown(drain: false)`: the engine thread cancels every request.
+    private var cancelAllRequested = false
     private var stopped = false
     private var snapshot = EngineMetrics()
     private var pendingWaiting = 0
@@ -128,7 +130,7 @@ public final class Engine: @unchecked Sendable {
     public func kvInvariantViolations() -> [String] {
         condition.lock()
         defer { condition.unlock() }
-        while !(idle && inbox.isEmpty && cancellations.isEmpty) { condition.wait() }
+        waitForIdleLocked()
         // The engine thread is parked in `condition.wait()` and cannot run while we hold the lock.
         return core.kv.invariantViolations()
     }
@@ -136,8 +138,13 @@ public final class Engine: @unchecked Sendable {
     /// Blocks until no request is queued or running.
     public func waitUntilIdle() {
         condition.lock()
-        while !(idle && inbox.isEmpty && cancellations.isEmpty) { condition.wait() }
+        waitForIdleLocked()
         condition.unlock()
+    }
+
+    /// Waits, holding `condition`, until the engine thread is parked with nothing to do.
+    private func waitForIdleLocked() {
+        while !(idle && inbox.isEmpty && cancellations.isEmpty) { condition.wait() }
     }
 
     /// Stops accepting requests; running ones finish (`drain`) or are cancelled, then the
@@ -145,13 +152,11 @@ public final class Engine: @unchecked Sendable {
     public func shutdown(drain: Bool = true) {
         condition.lock()
         stopping = true
-        if !drain { cancellationAll = true }
+        if !drain { cancelAllRequested = true }
         condition.signal()
         while !stopped { condition.wait() }
         condition.unlock()
     }
-
-    private var cancellationAll = false
 
     private func run() {
         while true {
@@ -166,7 +171,7 @@ public final class Engine: @unchecked Sendable {
             let cancelled = cancellations
             inbox.removeAll()
             cancellations.removeAll()
-            let cancelEverything = cancellationAll
+            let cancelEverything = cancelAllRequested
             let exit = stopping && arrivals.isEmpty && !core.hasWork
             condition.unlock()
 
