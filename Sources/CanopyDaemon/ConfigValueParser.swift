@@ -1,27 +1,12 @@
+import CanopyEngine
 import Foundation
 
 /// Parsers for the value syntaxes of canopyd settings. Each returns `nil` for text it does
 /// not accept; the caller turns that into an error naming the key and the expected form.
 public enum ConfigValueParser {
-    /// `536870912`, `64K`, `512M`, `2G`, `1T` (binary multiples, optional trailing `B`/`iB`,
-    /// case-insensitive). Fractions such as `1.5G` are allowed. Must be positive.
+    /// A size such as `512M` or `2G`; the syntax is `ByteSize.parse`'s, shared with the CLI.
     public static func bytes(_ text: String) -> Int? {
-        var s = text.trimmingCharacters(in: .whitespaces).uppercased()
-        for suffix in ["IB", "B"] where s.hasSuffix(suffix) && s.count > suffix.count {
-            s.removeLast(suffix.count)
-            break
-        }
-        let multipliers: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
-        var multiplier = 1.0
-        if let last = s.last, let m = multipliers[last] {
-            multiplier = m
-            s.removeLast()
-        }
-        guard !s.isEmpty, s.allSatisfy({ $0.isNumber || $0 == "." }),
-              let value = Double(s), value > 0 else { return nil }
-        let bytes = value * multiplier
-        guard bytes >= 1, bytes < 0x1p62 else { return nil }
-        return Int(bytes)
+        ByteSize.parse(text)
     }
 
     /// A decimal integer in `range`.

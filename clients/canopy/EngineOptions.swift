@@ -25,7 +25,7 @@ struct EngineOptions: ParsableArguments {
     /// The engine configuration these flags describe.
     func engineConfig(defaultMaxTokens: Int?) throws -> EngineConfig {
         var config = EngineConfig()
-        guard let bytes = Self.parseBytes(kvCacheMemory) else {
+        guard let bytes = ByteSize.parse(kvCacheMemory) else {
             throw ValidationError("--kv-cache-memory: '\(kvCacheMemory)' is not a size like 536870912, 512M or 2G")
         }
         guard let precision = KVPrecision(rawValue: kvPrecision) else {
@@ -39,22 +39,5 @@ struct EngineOptions: ParsableArguments {
         config.prefixCaching = !noPrefixCaching
         config.defaultMaxTokens = defaultMaxTokens
         return config
-    }
-
-    /// Parses `123`, `64K`, `512M`, `2G` (binary multiples; an optional trailing `B`/`iB`).
-    static func parseBytes(_ text: String) -> Int? {
-        var s = text.uppercased()
-        for suffix in ["IB", "B"] where s.hasSuffix(suffix) && s.count > suffix.count {
-            s.removeLast(suffix.count)
-            break
-        }
-        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        var multiplier = 1
-        if let last = s.last, let m = multipliers[last] {
-            multiplier = m
-            s.removeLast()
-        }
-        guard let value = Double(s), value > 0 else { return nil }
-        return Int(value * Double(multiplier))
     }
 }
