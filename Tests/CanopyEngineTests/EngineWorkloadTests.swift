@@ -21,27 +21,27 @@ struct EngineWorkloadTests {
         config.defaultMaxTokens = 16
         let engine = try Engine(loaded: loaded, config: config)
 
-        var random = SplitMix(seed: 7)
-        let prefixes: [[Int32]] = (0..<4).map { _ in (0..<12).map { _ in Int32(random.int(0..<256)) } }
+        var random = RandomStream(seed: 7)
+        let prefixes: [[Int32]] = (0..<4).map { _ in (0..<12).map { _ in Int32(Int.random(in: 0..<256, using: &random)) } }
         var requests: [Request] = []
         var collectors: [EventCollector] = []
         var keys: [Engine.RequestKey] = []
         var cancelled = Set<Int>()
         for i in 0..<400 {
-            var ids = Array(prefixes[random.int(0..<4)].prefix(random.int(0..<13)))
-            ids += (0..<random.int(1..<20)).map { _ in Int32(random.int(0..<256)) }
+            var ids = Array(prefixes[Int.random(in: 0..<4, using: &random)].prefix(Int.random(in: 0..<13, using: &random)))
+            ids += (0..<Int.random(in: 1..<20, using: &random)).map { _ in Int32(Int.random(in: 0..<256, using: &random)) }
             var request = Request(id: "w\(i)", prompt: .tokenIDs(ids))
-            request.sampling.n = random.int(0..<4) == 0 ? random.int(2..<4) : 1
-            request.sampling.temperature = random.int(0..<2) == 0 ? 0 : 1
+            request.sampling.n = Int.random(in: 0..<4, using: &random) == 0 ? Int.random(in: 2..<4, using: &random) : 1
+            request.sampling.temperature = Int.random(in: 0..<2, using: &random) == 0 ? 0 : 1
             request.sampling.seed = UInt64(i)
-            request.stop.maxTokens = random.int(1..<25)
+            request.stop.maxTokens = Int.random(in: 1..<25, using: &random)
             let collector = EventCollector()
             keys.append(try engine.submit(request, onEvent: collector.handler))
             requests.append(request)
             collectors.append(collector)
             // Cancel some requests at once and some a little later.
-            if random.int(0..<5) == 0 {
-                let victim = random.int(max(0, i - 10)..<(i + 1))
+            if Int.random(in: 0..<5, using: &random) == 0 {
+                let victim = Int.random(in: max(0, i - 10)..<(i + 1), using: &random)
                 engine.cancel(keys[victim])
                 cancelled.insert(victim)
             }

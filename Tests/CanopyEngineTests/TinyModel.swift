@@ -1,3 +1,4 @@
+import CanopyEngine
 import CanopyGGUF
 import CanopyKernels
 import CanopyModel
@@ -49,9 +50,9 @@ enum TinyModel {
         writer.add("tokenizer.ggml.merges", .array([.string("Ġ t")]))
         writer.add("tokenizer.ggml.eos_token_id", .uint32(UInt32(endOfGeneration)))
 
-        var random = SplitMix(seed: seed)
+        var random = RandomStream(seed: seed)
         func weights(_ count: Int, scale: Float) -> [Float] {
-            (0..<count).map { _ in (random.unit() * 2 - 1) * scale }
+            (0..<count).map { _ in (random.nextUnitFloat() * 2 - 1) * scale }
         }
         let kvWidth = kvHeads * headDim
         writer.addTensor(name: "token_embd.weight", dimensions: [embedding, vocabulary], floats: weights(embedding * vocabulary, scale: 1))
@@ -74,19 +75,4 @@ enum TinyModel {
         // The mapping stays valid after the file is unlinked.
         return try LoadedModel(path: path)
     }
-}
-
-/// A small deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
 }

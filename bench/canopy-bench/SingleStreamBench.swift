@@ -1,4 +1,5 @@
 import ArgumentParser
+import CanopyEngine
 import CanopyModel
 import Foundation
 
@@ -49,11 +50,7 @@ struct SingleStreamBench: ParsableCommand {
                 var batch = ForwardBatch()
                 cache.append([token], at: position, to: &batch, wantsLogits: true)
                 let logits = m.forward(batch, kv: cache.storage)
-                token = logits.withUnsafeBufferPointer { buffer in
-                    var best = 0
-                    for i in 1..<vocabulary where buffer[i] > buffer[best] { best = i }
-                    return Int32(best)
-                }
+                token = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
             }
             return seconds(since: start)
         }

@@ -1,3 +1,5 @@
+import CanopyEngine
+
 /// Benchmark prompts made of token ids from a fixed English text, so every prompt is
 /// ordinary text to the model and has exactly the requested length.
 enum BenchPrompts {
@@ -24,29 +26,9 @@ enum BenchPrompts {
             let fixed = (0..<length).map { pool[$0 % pool.count] }
             return Array(repeating: fixed, count: count)
         }
-        var generator = SplitMix64(seed: seed)
+        var generator = RandomStream(seed: seed)
         return (0..<count).map { _ in
             (0..<length).map { _ in pool[Int(generator.next() % UInt64(pool.count))] }
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator, so the same seed gives
-/// the same prompts on every platform.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator whose sequence is determined by `seed`.
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
