@@ -26,11 +26,19 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // Tensor element types, dequantization, dot products, matmuls and the small
         // numeric ops (norms, RoPE, softmax). Knows nothing about files or models.
-        .target(name: "CanopyKernels", swiftSettings: numericSettings),
+        .target(name: "CanopyKernels", dependencies: ["CCanopyKernels"], swiftSettings: numericSettings),
+        // The SIMD hot loops (int8 matmuls, activation quantization) and the worker pool, in C
+        // for per-function target attributes: AVX2 or AVX-512 VNNI is chosen at run time, so
+        // a binary built for baseline x86-64 stays portable. Scalar fallback elsewhere.
+        .target(
+            name: "CCanopyKernels",
+            exclude: ["gemm_x86.inc"],
+            cSettings: [.unsafeFlags(["-ffp-contract=off"])]),
         // The GGUF container format: header, metadata, tensor infos, memory-mapped data.
         .target(name: "CanopyGGUF", dependencies: ["CanopyKernels"]),
         // Byte-level BPE tokenizer, pre-tokenizers, streaming detokenizer, chat templates.
@@ -54,6 +62,8 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Being a system service: config, socket path, lock, sd_notify, signals, peer credentials.
@@ -67,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "canopyd",
             dependencies: [
-                "CanopyDaemon", "CanopyRPC", "CanopyEngine", "CanopyModel",
+                "CanopyDaemon", "CanopyRPC", "CanopyEngine", "CanopyModel", "CanopyKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -84,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "canopy-bench",
             dependencies: [
-                "CanopyEngine",
+                "CanopyEngine", "CanopyKernels", "CanopyGGUF", "CanopyModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/canopy-bench"),

@@ -86,7 +86,7 @@ run_llama_single() {
     fi
 }
 
-canopy_pp="n/a"; canopy_tg="n/a"; canopy_rss="n/a"
+canopy_pp="n/a"; canopy_tg="n/a"; canopy_rss="n/a"; tg_bound="n/a"
 run_canopy_single() {
     [ -n "$canopy_bench" ] || return 0
     if "$TIME_BIN" -v -o "$work/canopy.time" "$canopy_bench" single --model "$MODEL" \
@@ -97,6 +97,8 @@ run_canopy_single() {
             canopy_pp=$(json_get "d['pp_tokens_per_s']" <"$work/canopy.json")
             canopy_tg=$(json_get "d['tg_tokens_per_s']" <"$work/canopy.json")
             canopy_rss=$(peak_rss_mib "$work/canopy.time")
+            tg_bound=$(json_get "d['tg_bandwidth_bound_tokens_per_s']" <"$work/canopy.json")
+            note "tg bandwidth bound: $(json_get "'%.1f GB/s read bandwidth (best of 5 passes over 512 MiB, $THREADS threads) / %.1f MB of weights per token' % (d['read_bandwidth_gb_s'], d['weight_bytes_per_token'] / 1e6)" <"$work/canopy.json")"
         else
             note "canopy-bench printed no JSON line"
         fi
@@ -133,7 +135,7 @@ bench_batched() {
     fi
     if [ -n "$canopy_bench" ]; then
         if "$TIME_BIN" -v -o "$work/cbatched.time" "$canopy_bench" batched --model "$MODEL" \
-                --streams "$BATCH_STREAMS" --prompt-tokens "$npp" --gen-tokens "$ntg" \
+                --streams "$BATCH_STREAMS" --prompt-tokens "$npp" --gen-tokens "$ntg" --threads "$THREADS" \
                 >"$work/cbatched.out" 2>"$work/cbatched.err"; then
             while IFS= read -r line; do
                 pl=$(echo "$line" | json_get "d['streams']")
@@ -191,6 +193,10 @@ main() {
     run_canopy_single
     add_row "pp$PP (tokens/s)" "$canopy_pp" "$llama_pp"
     add_row "tg$TG (tokens/s)" "$canopy_tg" "$llama_tg"
+    add_row "tg$TG memory-bandwidth bound (tokens/s, same for both)" "$tg_bound" "$tg_bound"
+    if [ "$tg_bound" != "n/a" ] && [ "$canopy_tg" != "n/a" ] && [ "$llama_tg" != "n/a" ]; then
+        note "tg$TG as a share of the bandwidth bound: canopy $(ratio "$canopy_tg" "$tg_bound"), llama.cpp $(ratio "$llama_tg" "$tg_bound")"
+    fi
     add_row "peak RSS, single stream (MiB)" "$canopy_rss" "$llama_rss"
     bench_batched
 

@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 
 /// How `MatMul` treats activations.
 public enum MatMulPrecision: Sendable {
@@ -44,25 +42,24 @@ public enum MatMul {
                 for i in 0..<count { rounded[i] = HalfFloat.roundedToBFloat16(x[i]) }
             }
             floatProduct(w, rounded, tokens, y)
-        case (.quantizedActivations, .q4_0), (.quantizedActivations, .q4_1),
-            (.quantizedActivations, .q5_0), (.quantizedActivations, .q5_1),
-            (.quantizedActivations, .q8_0):
+        case (.quantizedActivations, .q4_0), (.quantizedActivations, .q4_1), (.quantizedActivations, .q8_0):
+            integerProduct(w, x, tokens, y)
+        case (.quantizedActivations, .q5_0), (.quantizedActivations, .q5_1):
             block32Product(w, x, tokens, y)
         case (.quantizedActivations, _):
             quantizedProduct(w, x, tokens, y)
         }
     }
 
-    /// Number of threads to split rows across.
-    static let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    /// Runs `body` over `0..<rows` in chunks of whole `granule`s, in parallel when the work
-    /// (`rows × costPerRow`, in multiply-adds) is big enough to pay for the dispatch.
+    /// Runs `body` over `0..<rows` in chunks of whole `granule`s, in parallel on the shared
+    /// `WorkerPool` when the work (`rows × costPerRow`, in multiply-adds) is big enough to
+    /// pay for the fork-join.
     static func forEachRowChunk(
         rows: Int, costPerRow: Int, granule: Int, _ body: (Range<Int>) -> Void
     ) {
         let minimumWork = 1 << 15
-        let threads = threadCount
+        let pool = WorkerPool.shared
+        let threads = pool.threadCount
         if threads == 1 || rows <= granule || rows * costPerRow < minimumWork {
             body(0..<rows)
             return
@@ -71,23 +68,11 @@ public enum MatMul {
         // A few chunks per thread so a thread slowed by another process does not hold up
         // the whole product.
         let chunks = min(granules, threads * 4)
-        withoutActuallyEscaping(body) { body in
-            let shared = ChunkBody(run: body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { i in
-                let lo = granules * i / chunks * granule
-                let hi = min(rows, granules * (i + 1) / chunks * granule)
-                if lo < hi { shared.run(lo..<hi) }
-            }
+        pool.forEach(chunks) { i in
+            let lo = granules * i / chunks * granule
+            let hi = min(rows, granules * (i + 1) / chunks * granule)
+            if lo < hi { body(lo..<hi) }
         }
-    }
-
-    /// Carries a chunk body into `concurrentPerform`'s `@Sendable` closure.
-    ///
-    /// `@unchecked Sendable` is sound here because `concurrentPerform` returns only after
-    /// every iteration has finished (so the closure never outlives the call), the bodies
-    /// only read shared inputs, and each chunk writes a disjoint set of output rows.
-    struct ChunkBody: @unchecked Sendable {
-        let run: (Range<Int>) -> Void
     }
 
     /// `.float32` products (and F32 weights in either mode): tiles of 4 rows are

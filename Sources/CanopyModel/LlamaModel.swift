@@ -26,6 +26,10 @@ public struct LlamaModel: CausalLanguageModel {
     let outputNorm: [Float]
     let output: WeightMatrix
     let rope: RoPE
+    let scratchPool: ForwardScratchPool
+    /// Per block: [query, key, value] and [gate, up], built once so a pass allocates nothing.
+    let projectionGroups: [[WeightMatrix]]
+    let feedForwardGroups: [[WeightMatrix]]
 
     /// Binds every weight the configuration implies, checking names and shapes.
     public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
@@ -56,6 +60,9 @@ public struct LlamaModel: CausalLanguageModel {
             output = tokenEmbedding
         }
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+        scratchPool = ForwardScratchPool(config: config)
+        projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
+        feedForwardGroups = blocks.map { [$0.gate, $0.up] }
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
@@ -64,9 +71,19 @@ public struct LlamaModel: CausalLanguageModel {
         let c = config
         precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
                      && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
+        return scratchPool.withScratch(tokens: n) { scratch in
+            withAttentionSequences(batch) { sequences in
+                forward(batch, kv: kv, scratch: scratch, sequences: sequences)
+            }
+        }
+    }
+
+    private func forward(
+        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, sequences: [AttentionSequence]
+    ) -> [Float] {
+        let n = batch.count
+        let c = config
         let e = c.embeddingLength
-        var scratch = ForwardScratch(tokens: n, config: c)
-        defer { scratch.deallocate() }
 
         for t in 0..<n {
             let token = Int(batch.tokens[t])
@@ -83,8 +100,8 @@ public struct LlamaModel: CausalLanguageModel {
         }
 
         for (layer, block) in blocks.enumerated() {
-            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            feedForward(block: block, tokens: n, scratch: scratch)
+            attention(block: block, layer: layer, batch: batch, sequences: sequences, kv: kv, scratch: scratch)
+            feedForward(block: block, layer: layer, tokens: n, scratch: scratch)
         }
 
         let rows = batch.sequences.filter(\.wantsLogits).map { $0.tokenStart + $0.tokenCount - 1 }
@@ -103,7 +120,10 @@ public struct LlamaModel: CausalLanguageModel {
         }
     }
 
-    private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
+    private func attention(
+        block: Block, layer: Int, batch: ForwardBatch, sequences: [AttentionSequence], kv: KVStorage,
+        scratch: ForwardScratch
+    ) {
         let c = config
         let n = batch.count
         let e = c.embeddingLength
@@ -113,9 +133,8 @@ public struct LlamaModel: CausalLanguageModel {
                               epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
             }
         }
-        MatMul.multiply(block.query, input: scratch.normed, tokens: n, output: scratch.query, precision: precision)
-        MatMul.multiply(block.key, input: scratch.normed, tokens: n, output: scratch.key, precision: precision)
-        MatMul.multiply(block.value, input: scratch.normed, tokens: n, output: scratch.value, precision: precision)
+        MatMul.multiply(projectionGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.projections,
+                        precision: precision)
         let half = c.ropeDimensionCount / 2
         for t in 0..<n {
             let cosines = scratch.cosines + t * half
@@ -135,21 +154,19 @@ public struct LlamaModel: CausalLanguageModel {
             for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
         }
         // Every token's K/V row is stored; now each query attends over its sequence's pages.
-        withAttentionSequences(batch) { sequences in
-            PagedAttention.attend(
-                sequences: sequences, queries: scratch.query, headCount: c.headCount,
-                arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
-        }
+        PagedAttention.attend(
+            sequences: sequences, queries: scratch.query, headCount: c.headCount,
+            arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
         MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
         for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
     }
 
     /// Presents the batch's slices to the attention kernel, whose descriptors borrow the
-    /// block tables' storage for the duration of `body`.
-    private func withAttentionSequences(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> Void) {
+    /// block tables' storage for the duration of `body` (built once per pass, for every layer).
+    private func withAttentionSequences<R>(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> R) -> R {
         // Flatten the tables into one buffer so every descriptor can point into it.
         let flat = batch.sequences.flatMap(\.blockTable)
-        flat.withUnsafeBufferPointer { tables in
+        return flat.withUnsafeBufferPointer { tables in
             var offset = 0
             var sequences: [AttentionSequence] = []
             sequences.reserveCapacity(batch.sequences.count)
@@ -159,11 +176,11 @@ public struct LlamaModel: CausalLanguageModel {
                     firstPosition: slice.firstPosition, blockTable: tables.baseAddress! + offset))
                 offset += slice.blockTable.count
             }
-            body(sequences)
+            return body(sequences)
         }
     }
 
-    private func feedForward(block: Block, tokens n: Int, scratch: ForwardScratch) {
+    private func feedForward(block: Block, layer: Int, tokens n: Int, scratch: ForwardScratch) {
         let c = config
         let e = c.embeddingLength
         block.feedForwardNorm.withUnsafeBufferPointer { w in
@@ -172,43 +189,10 @@ public struct LlamaModel: CausalLanguageModel {
                               epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
             }
         }
-        MatMul.multiply(block.gate, input: scratch.normed, tokens: n, output: scratch.gate, precision: precision)
-        MatMul.multiply(block.up, input: scratch.normed, tokens: n, output: scratch.up, precision: precision)
+        MatMul.multiply(feedForwardGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.feedForwardInputs,
+                        precision: precision)
         Activation.swiGLU(gate: scratch.gate, up: scratch.up, count: n * c.feedForwardLength)
         MatMul.multiply(block.down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
         for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
-    }
-}
-
-/// Activation buffers for one forward pass, sized by the batch's token count.
-struct ForwardScratch {
-    let residual: UnsafeMutablePointer<Float>
-    let normed: UnsafeMutablePointer<Float>
-    let query: UnsafeMutablePointer<Float>
-    let key: UnsafeMutablePointer<Float>
-    let value: UnsafeMutablePointer<Float>
-    let mixed: UnsafeMutablePointer<Float>
-    let gate: UnsafeMutablePointer<Float>
-    let up: UnsafeMutablePointer<Float>
-    let cosines: UnsafeMutablePointer<Float>
-    let sines: UnsafeMutablePointer<Float>
-
-    init(tokens n: Int, config c: ModelConfig) {
-        residual = .allocate(capacity: n * c.embeddingLength)
-        normed = .allocate(capacity: n * max(c.embeddingLength, c.queryWidth))
-        query = .allocate(capacity: n * c.queryWidth)
-        key = .allocate(capacity: n * c.keyValueWidth)
-        value = .allocate(capacity: n * c.keyValueWidth)
-        mixed = .allocate(capacity: n * c.queryWidth)
-        gate = .allocate(capacity: n * c.feedForwardLength)
-        up = .allocate(capacity: n * c.feedForwardLength)
-        cosines = .allocate(capacity: n * c.ropeDimensionCount / 2)
-        sines = .allocate(capacity: n * c.ropeDimensionCount / 2)
-    }
-
-    func deallocate() {
-        for buffer in [residual, normed, query, key, value, mixed, gate, up, cosines, sines] {
-            buffer.deallocate()
-        }
     }
 }

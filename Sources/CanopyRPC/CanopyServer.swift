@@ -11,6 +11,10 @@ import Logging
 ///
 /// The transport replaces an existing file at `socketPath` without checking whether another
 /// process serves it; the daemon must hold its own lock before constructing a server.
+///
+/// Access control: every connection's peer credentials (`SO_PEERCRED`) are logged; with a
+/// `peerFilter`, every RPC from a peer it refuses is answered with PERMISSION_DENIED and its
+/// message, before the service or the engine see it (see `PeerFilter`).
 public final class CanopyServer: Sendable {
     /// The service being served.
     public let service: CanopyService
@@ -19,15 +23,17 @@ public final class CanopyServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let logger: Logger
 
-    /// A server that binds `socketPath` when `run()` starts.
+    /// A server that binds `socketPath` when `run()` starts. `peerFilter` nil serves everyone
+    /// who can open the socket.
     public convenience init(
         engine: Engine, socketPath: String, logger: Logger = Logger(label: "canopy.rpc"),
         serverVersion: String = CanopyService.defaultVersion,
-        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
+        peerFilter: PeerFilter? = nil
     ) {
         let transport = HTTP2ServerTransport.Posix(
             address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
-            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger))
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger, peerFilter: peerFilter))
         self.init(
             engine: engine, transport: transport, endpoint: "unix:" + socketPath, logger: logger,
             serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
@@ -35,14 +41,16 @@ public final class CanopyServer: Sendable {
 
     /// A server on an already bound and listening socket, e.g. one passed by systemd socket
     /// activation (`LISTEN_FDS`, first descriptor 3). The server takes ownership of `fd`.
+    /// `peerFilter` applies exactly as for a socket the server binds itself.
     public convenience init(
         engine: Engine, listeningSocketDescriptor fd: Int32, logger: Logger = Logger(label: "canopy.rpc"),
         serverVersion: String = CanopyService.defaultVersion,
-        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
+        peerFilter: PeerFilter? = nil
     ) {
         let transport = HTTP2ServerTransport.Posix(
             listeningSocketDescriptor: Int(fd), transportSecurity: .plaintext,
-            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger))
+            config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger, peerFilter: peerFilter))
         self.init(
             engine: engine, transport: transport, endpoint: "fd:\(fd)", logger: logger,
             serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
@@ -66,11 +74,13 @@ public final class CanopyServer: Sendable {
     // transport's limit is set above the codec's, and the codec's deserializer answers
     // RESOURCE_EXHAUSTED for messages between the two; only requests over
     // `transportLimitFactor × maxMessageBytes` are still reset.
-    private static func transportConfig(maxMessageBytes: Int, logger: Logger) -> HTTP2ServerTransport.Posix.Config {
+    private static func transportConfig(
+        maxMessageBytes: Int, logger: Logger, peerFilter: PeerFilter?
+    ) -> HTTP2ServerTransport.Posix.Config {
         let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: transportLimitFactor)
         return .defaults {
             $0.rpc.maxRequestPayloadSize = overflow ? .max : limit
-            $0.channelDebuggingCallbacks = PeerCredentialLogging.callbacks(logger: logger)
+            $0.channelDebuggingCallbacks = PeerCallbacks.callbacks(logger: logger, filter: peerFilter)
         }
     }
 

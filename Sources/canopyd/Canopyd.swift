@@ -34,8 +34,9 @@ struct Canopyd: AsyncParsableCommand {
     @Option(help: "max_tokens for requests that set none.") var defaultMaxTokens: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
-    @Option(help: "Comma-separated uids allowed to connect (empty = all).") var allowedUids: String?
-    @Option(help: "Comma-separated gids allowed to connect (empty = all).") var allowedGids: String?
+    @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
+    var allowedUids: String?
+    @Option(help: "Comma-separated primary gids/groups served (empty = all).") var allowedGids: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
 
     /// The flags that were given, as config keys.

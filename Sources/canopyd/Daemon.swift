@@ -1,5 +1,6 @@
 import CanopyDaemon
 import CanopyEngine
+import CanopyKernels
 import CanopyModel
 import CanopyRPC
 import Foundation
@@ -32,13 +33,11 @@ struct Daemon {
         }
         defer { lock.release() }
 
-        if !settings.allowedUIDs.isEmpty || !settings.allowedGIDs.isEmpty {
-            // Peer credentials are not yet read per connection; say so rather than pretend.
-            logger.warning("allowed-uids/allowed-gids are not enforced yet: access is governed by the socket's mode 0660 and group")
-        }
-        if settings.threads != 0 {
-            logger.warning("threads = \(settings.threads) is not applied yet: numeric work uses all cores")
-        }
+        let policy = settings.accessPolicy
+        logger.info("access: \(policy)")
+        // Before the model loads: every kernel forks onto this pool.
+        WorkerPool.configure(threads: settings.threads)
+        logger.info("kernels: \(WorkerPool.shared.threadCount) threads, \(MatMul.kernelInstructionSet)")
         let notifier = SystemdNotifier()
         let pinger = try? WatchdogPinger.fromEnvironment()
         pinger?.start()
@@ -58,10 +57,12 @@ struct Daemon {
         ])
 
         let server: CanopyServer
+        let peerFilter = Self.peerFilter(policy)
         if let listener = activation?.listeners.first {
-            server = CanopyServer(engine: engine, listeningSocketDescriptor: listener.descriptor, logger: logger)
+            server = CanopyServer(
+                engine: engine, listeningSocketDescriptor: listener.descriptor, logger: logger, peerFilter: peerFilter)
         } else {
-            server = CanopyServer(engine: engine, socketPath: socketPath, logger: logger)
+            server = CanopyServer(engine: engine, socketPath: socketPath, logger: logger, peerFilter: peerFilter)
         }
         let serving = Task { try await server.run() }
 
@@ -106,5 +107,12 @@ struct Daemon {
         }
         signals.uninstall()
         logger.info("stopped")
+    }
+
+    /// The RPC layer's per-peer check for `policy`; nil (no per-RPC work) when it allows
+    /// everyone.
+    static func peerFilter(_ policy: AccessPolicy) -> PeerFilter? {
+        if policy.allowsEveryone { return nil }
+        return { pid, uid, gid in policy.refusal(for: PeerCredentials(pid: pid, uid: uid, gid: gid)) }
     }
 }

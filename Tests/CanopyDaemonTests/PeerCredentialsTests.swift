@@ -65,6 +65,25 @@ import Testing
         #expect(!policy.permits(alice))
     }
 
+    @Test func refusalIsNilExactlyWhenPermitted() {
+        let policy = AccessPolicy(allowedUIDs: [1000], allowedGIDs: [500], serviceUID: 999)
+        let eve = PeerCredentials(pid: 14, uid: 1002, gid: 1002)
+        for peer in [alice, bob, root, service, eve] {
+            #expect((policy.refusal(for: peer) == nil) == policy.permits(peer))
+        }
+        #expect(policy.refusal(for: eve) == policy.denialReason(for: eve))
+        #expect(policy.refusal(for: eve)?.contains("uid 1002 (gid 1002)") == true)
+        #expect(AccessPolicy(serviceUID: 999).refusal(for: eve) == nil)
+    }
+
+    @Test func descriptionNamesTheListsAndTheAlwaysAllowedUsers() {
+        #expect(AccessPolicy(serviceUID: 999).description.contains("no allow-list"))
+        let policy = AccessPolicy(allowedUIDs: [1001, 1000], serviceUID: 999)
+        #expect(policy.description.contains("allowed-uids 1000,1001; allowed-gids none"))
+        #expect(policy.description.contains("root and uid 999 always allowed"))
+        #expect(AccessPolicy(allowedGIDs: [5], serviceUID: 0).description.contains("allowed-gids 5 (primary gid only); root always"))
+    }
+
     @Test func configBuildsThePolicy() throws {
         let config = try DaemonConfig.load(configFile: nil, flags: [("model", "/m"), ("allowed-uids", "1000"), ("allowed-gids", "500")])
         #expect(config.accessPolicy.allowedUIDs == [1000])

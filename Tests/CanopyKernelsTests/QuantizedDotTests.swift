@@ -38,6 +38,26 @@ enum GGMLScalar {
         return (sum, scale)
     }
 
+    /// Q4_0 × Q8_0: weight values are nibble − 8.
+    static func q4_0Dot(weights: [UInt8], row: Int, cols: Int, x: ArraySlice<Float>) -> (Double, Double) {
+        var sum = 0.0, scale = 0.0
+        let base = row * cols / 32 * 18
+        for b in 0..<(cols / 32) {
+            let blk = quantizeQ8(x[(x.startIndex + 32 * b)..<(x.startIndex + 32 * b + 32)])
+            let p = base + 18 * b
+            let dw = Float(Float16(bitPattern: UInt16(weights[p]) | UInt16(weights[p + 1]) << 8))
+            var sumi = 0
+            for j in 0..<16 {
+                sumi += (Int(weights[p + 2 + j] & 0x0F) - 8) * blk.q[j]
+                sumi += (Int(weights[p + 2 + j] >> 4) - 8) * blk.q[j + 16]
+            }
+            let term = Double(sumi) * Double(dw * Float(blk.d))
+            sum += term
+            scale += abs(term)
+        }
+        return (sum, scale)
+    }
+
     static func q4_1Dot(weights: [UInt8], row: Int, cols: Int, x: ArraySlice<Float>) -> (Double, Double) {
         var sum = 0.0, scale = 0.0
         let base = row * cols / 32 * 20
@@ -128,7 +148,7 @@ struct QuantizedDotTests {
         }
     }
 
-    @Test("Q8_0×Q8_0 and Q4_1×Q8_1 products equal ggml's integer formula", arguments: [GGMLType.q8_0, .q4_1])
+    @Test("Q8_0×Q8_0, Q4_0×Q8_0 and Q4_1×Q8_1 products equal ggml's integer formula", arguments: [GGMLType.q8_0, .q4_0, .q4_1])
     func exactIntegerFormula(type: GGMLType) throws {
         let cols = 576
         for (rows, tokens) in [(7, 1), (13, 3), (65, 17)] {
@@ -138,9 +158,11 @@ struct QuantizedDotTests {
             for t in 0..<tokens {
                 let xt = x[(t * cols)..<((t + 1) * cols)]
                 for r in 0..<rows {
-                    let (want, scale) = type == .q8_0
-                        ? GGMLScalar.q8_0Dot(weights: m.bytes, row: r, cols: cols, x: xt)
-                        : GGMLScalar.q4_1Dot(weights: m.bytes, row: r, cols: cols, x: xt)
+                    let (want, scale) = switch type {
+                    case .q8_0: GGMLScalar.q8_0Dot(weights: m.bytes, row: r, cols: cols, x: xt)
+                    case .q4_0: GGMLScalar.q4_0Dot(weights: m.bytes, row: r, cols: cols, x: xt)
+                    default: GGMLScalar.q4_1Dot(weights: m.bytes, row: r, cols: cols, x: xt)
+                    }
                     // Only the f32 accumulation order may differ: a single activation
                     // rounded differently would move the sum by ~1e-4 of `scale`.
                     #expect(abs(Double(y[t * rows + r]) - want) <= 2e-6 * scale,

@@ -36,13 +36,14 @@ enum RPCFixtures {
     /// Runs `body` against a fresh engine served on a fresh socket, then shuts both down.
     static func withServer<R: Sendable>(
         config: EngineConfig = engineConfig, clientMaxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
+        peerFilter: PeerFilter? = nil,
         _ body: @Sendable (CanopyServer, CanopyClient, Engine, String) async throws -> R
     ) async throws -> R {
         let engine = try Engine(loaded: try model(), config: config)
         defer { engine.shutdown(drain: false) }
         let path = socketPath()
         defer { unlink(path) }
-        let server = CanopyServer(engine: engine, socketPath: path)
+        let server = CanopyServer(engine: engine, socketPath: path, peerFilter: peerFilter)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             _ = try await server.listeningAddress

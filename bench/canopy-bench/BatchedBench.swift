@@ -1,5 +1,6 @@
 import ArgumentParser
 import CanopyEngine
+import CanopyKernels
 import CanopyModel
 import Foundation
 
@@ -29,7 +30,11 @@ struct BatchedBench: ParsableCommand {
     @Option(help: "Most tokens per engine step.")
     var maxBatchedTokens: Int = 1024
 
+    @Option(help: "Kernel worker threads (llama-batched-bench's -t); 0 means one per physical core.")
+    var threads: Int = 2
+
     func run() throws {
+        WorkerPool.configure(threads: threads)
         let loaded = try LoadedModel(path: model)
         let counts = streams.split(separator: ",").compactMap { Int($0) }
         var config = EngineConfig()

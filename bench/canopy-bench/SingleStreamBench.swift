@@ -1,5 +1,6 @@
 import ArgumentParser
 import CanopyEngine
+import CanopyKernels
 import CanopyModel
 import Foundation
 
@@ -20,13 +21,14 @@ struct SingleStreamBench: ParsableCommand {
     @Option(help: "Tokens generated one at a time from an empty context (llama-bench's tg).")
     var genTokens: Int = 128
 
-    @Option(help: "Worker threads (informational until the thread pool lands; Dispatch uses all cores).")
+    @Option(help: "Kernel worker threads (llama-bench's -t); 0 means one per physical core.")
     var threads: Int = 2
 
     @Option(help: "Timed repetitions of each test after one warm-up.")
     var repetitions: Int = 3
 
     func run() throws {
+        WorkerPool.configure(threads: threads)
         let loaded = try LoadedModel(path: model)
         let m = loaded.model
         let vocabulary = loaded.config.vocabularySize
@@ -61,7 +63,10 @@ struct SingleStreamBench: ParsableCommand {
         let tg = (0..<repetitions).map { _ in timeGeneration() }
         let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
         let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
-        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens)}"#)
+        let bandwidth = BandwidthProbe.readBandwidth()
+        let weightBytes = BandwidthProbe.weightBytesPerToken(loaded.file)
+        let bound = bandwidth / Double(weightBytes)
+        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens), "read_bandwidth_gb_s": \#(bandwidth / 1e9), "weight_bytes_per_token": \#(weightBytes), "tg_bandwidth_bound_tokens_per_s": \#(bound)}"#)
     }
 }
 

@@ -40,6 +40,7 @@ struct BatchCommand: ParsableCommand {
 
     private func runBatch() throws {
         let config = try engineOptions.engineConfig(defaultMaxTokens: maxTokens)
+        engineOptions.configureThreads()
         let loaded: LoadedModel
         do {
             loaded = try LoadedModel(path: model, precision: exactF32 ? .float32 : .quantizedActivations)

@@ -22,6 +22,18 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Disable reuse of cached prompt prefixes.")
     var noPrefixCaching = false
 
+    @Option(help: "Kernel worker threads; 0 means one per physical core.")
+    var threads: Int = 0
+
+    func validate() throws {
+        guard (0...1024).contains(threads) else { throw ValidationError("--threads must be in 0...1024, got \(threads)") }
+    }
+
+    /// Sizes the kernels' worker pool; call before loading the model.
+    func configureThreads() {
+        WorkerPool.configure(threads: threads)
+    }
+
     /// The engine configuration these flags describe.
     func engineConfig(defaultMaxTokens: Int?) throws -> EngineConfig {
         var config = EngineConfig()

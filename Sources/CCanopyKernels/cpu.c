@@ -1,0 +1,117 @@
+// Instruction-set detection and core counting.
+#define _GNU_SOURCE
+#include "canopy_kernels.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t read_xcr0(void) {
+    uint32_t eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((uint64_t)edx << 32) | eax;
+}
+
+static canopy_isa detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return CANOPY_ISA_SCALAR;
+    const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
+    if (!osxsave) return CANOPY_ISA_SCALAR;
+    const uint64_t xcr0 = read_xcr0();
+    // The OS must save the YMM (bits 1-2) and, for AVX-512, the opmask/ZMM (bits 5-7) state.
+    if ((xcr0 & 0x6) != 0x6) return CANOPY_ISA_SCALAR;
+    if (__get_cpuid_max(0, NULL) < 7) return CANOPY_ISA_SCALAR;
+    __cpuid_count(7, 0, a, b, c, d);
+    const int avx2 = (b >> 5) & 1;
+    if (!(avx2 && fma && f16c)) return CANOPY_ISA_SCALAR;
+    const int avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+    const int vnni = (c >> 11) & 1;
+    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0) return CANOPY_ISA_AVX512VNNI;
+    return CANOPY_ISA_AVX2;
+}
+#else
+static canopy_isa detect(void) { return CANOPY_ISA_SCALAR; }
+#endif
+
+// -1: not detected yet. Detection is idempotent, so a race only repeats it.
+static _Atomic int supported_isa = -1;
+static _Atomic int active_isa = -1;
+
+canopy_isa canopy_isa_supported(void) {
+    int s = atomic_load_explicit(&supported_isa, memory_order_relaxed);
+    if (s < 0) {
+        s = (int)detect();
+        atomic_store_explicit(&supported_isa, s, memory_order_relaxed);
+    }
+    return (canopy_isa)s;
+}
+
+canopy_isa canopy_isa_active(void) {
+    int a = atomic_load_explicit(&active_isa, memory_order_relaxed);
+    if (a < 0) {
+        a = (int)canopy_isa_supported();
+        atomic_store_explicit(&active_isa, a, memory_order_relaxed);
+    }
+    return (canopy_isa)a;
+}
+
+canopy_isa canopy_isa_select(canopy_isa isa) {
+    canopy_isa s = canopy_isa_supported();
+    canopy_isa chosen = isa < s ? isa : s;
+    if (chosen < CANOPY_ISA_SCALAR) chosen = CANOPY_ISA_SCALAR;
+    atomic_store_explicit(&active_isa, (int)chosen, memory_order_relaxed);
+    return chosen;
+}
+
+const char *canopy_isa_name(canopy_isa isa) {
+    switch (isa) {
+    case CANOPY_ISA_AVX512VNNI: return "avx512vnni";
+    case CANOPY_ISA_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+static int read_int(const char *path, int *value) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int ok = fscanf(f, "%d", value) == 1;
+    fclose(f);
+    return ok;
+}
+
+int canopy_physical_cores(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int logical = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        logical = CPU_COUNT(&set);
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (int)n : 1;
+    }
+    // Count distinct (package, core) pairs: SMT siblings share a core and its SIMD units,
+    // so a second thread per core mostly adds contention for integer-dot kernels.
+    enum { maxPairs = 1024 };
+    long pairs[maxPairs];
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && count < maxPairs; cpu++) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        char path[128];
+        int core = -1, package = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+        if (!read_int(path, &core)) return logical > 0 ? logical : 1;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+        read_int(path, &package);
+        long key = (long)package * 1000003L + core;
+        int seen = 0;
+        for (int i = 0; i < count; i++) {
+            if (pairs[i] == key) { seen = 1; break; }
+        }
+        if (!seen) pairs[count++] = key;
+    }
+    return count > 0 ? count : (logical > 0 ? logical : 1);
+}

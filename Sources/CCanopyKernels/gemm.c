@@ -1,0 +1,141 @@
+// canopy_gemm: splits the rows of a group of matrices across the pool and runs the kernel
+// of the active instruction set; also the scalar reference kernel, which spells out the
+// canonical arithmetic every SIMD kernel reproduces.
+#include "gemm_internal.h"
+#include "half.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+int32_t canopy_weight_lane_offset(canopy_weight_type type) {
+    switch (type) {
+    case CANOPY_WEIGHT_Q4_0: return 8;
+    case CANOPY_WEIGHT_Q8_0: return 128;
+    default: return 0;
+    }
+}
+
+void *canopy_thread_scratch_slot(int slot, size_t bytes) {
+    static _Thread_local void *buffers[2];
+    static _Thread_local size_t capacities[2];
+    if (bytes > capacities[slot]) {
+        size_t grown = capacities[slot] * 2 > bytes ? capacities[slot] * 2 : bytes;
+        grown = (grown + 63) / 64 * 64;
+        void *p = aligned_alloc(64, grown);
+        if (!p) return NULL;
+        free(buffers[slot]);
+        buffers[slot] = p;
+        capacities[slot] = grown;
+    }
+    return buffers[slot];
+}
+
+void *canopy_thread_scratch(size_t bytes) { return canopy_thread_scratch_slot(0, bytes); }
+
+void *canopy_activation_scratch(size_t bytes) { return canopy_thread_scratch_slot(1, bytes); }
+
+static float hsum8(const float v[8]) {
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+
+/// The signed value of weight j (activation order) of one block.
+static int32_t weight_value(canopy_weight_type type, const uint8_t *block, int j) {
+    switch (type) {
+    case CANOPY_WEIGHT_Q8_0: return (int8_t)block[2 + j];
+    case CANOPY_WEIGHT_Q4_1: return j < 16 ? (block[4 + j] & 0x0F) : (block[4 + j - 16] >> 4);
+    case CANOPY_WEIGHT_Q4_0: return (j < 16 ? (block[2 + j] & 0x0F) : (block[2 + j - 16] >> 4)) - 8;
+    }
+    return 0;
+}
+
+static float read_half(const uint8_t *p) { return canopy_half_to_float((uint16_t)(p[0] | p[1] << 8)); }
+
+static float dot_row_scalar(canopy_weight_type type, const uint8_t *row, const canopy_q8_rows *x, int64_t t) {
+    const int64_t bb = canopy_block_bytes(type);
+    const int8_t *xq = x->qs + t * x->cols;
+    const float *xd = x->d + t * x->padded_blocks, *xs = x->s + t * x->padded_blocks;
+    float acc[2][8] = {{0}};
+    float mins[8] = {0};
+    for (int64_t b = 0; b < x->blocks; b++) {
+        const uint8_t *block = row + b * bb;
+        const float scale = read_half(block) * xd[b];
+        for (int i = 0; i < 8; i++) {
+            int32_t lane = 0;
+            for (int k = 0; k < 4; k++) lane += weight_value(type, block, 4 * i + k) * xq[32 * b + 4 * i + k];
+            acc[b & 1][i] = fmaf((float)lane, scale, acc[b & 1][i]);
+        }
+    }
+    if (type == CANOPY_WEIGHT_Q4_1) {
+        for (int64_t g = 0; g < x->padded_blocks; g += 8) {
+            for (int i = 0; i < 8; i++) {
+                const int64_t b = g + i;
+                const float m = b < x->blocks ? read_half(row + b * bb + 2) : 0.0f;
+                mins[i] = fmaf(m, xs[b], mins[i]);
+            }
+        }
+    }
+    float sum[8];
+    for (int i = 0; i < 8; i++) sum[i] = acc[0][i] + acc[1][i];
+    float result = hsum8(sum);
+    if (type == CANOPY_WEIGHT_Q4_1) result += hsum8(mins);
+    return result;
+}
+
+void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)job->weights + r * job->row_bytes;
+        for (int64_t t = 0; t < x->tokens; t++) job->y[t * job->y_stride + r] = dot_row_scalar(job->type, row, x, t);
+    }
+}
+
+typedef struct gemm_plan {
+    const canopy_q8_rows *x;
+    const canopy_gemm_job *jobs;
+    int job_count;
+    int64_t total_rows;
+    int64_t tasks;
+    int64_t granule;
+    canopy_rows_kernel kernel;
+} gemm_plan;
+
+/// Task i covers a contiguous range of the jobs' concatenated rows, in whole granules.
+static void gemm_task(void *context, int64_t task) {
+    const gemm_plan *plan = context;
+    const int64_t groups = (plan->total_rows + plan->granule - 1) / plan->granule;
+    int64_t lo = groups * task / plan->tasks * plan->granule;
+    int64_t hi = groups * (task + 1) / plan->tasks * plan->granule;
+    if (hi > plan->total_rows) hi = plan->total_rows;
+    int64_t first = 0;
+    for (int j = 0; j < plan->job_count && lo < hi; j++) {
+        const canopy_gemm_job *job = &plan->jobs[j];
+        const int64_t end = first + job->rows;
+        if (lo < end) {
+            const int64_t stop = hi < end ? hi : end;
+            plan->kernel(plan->x, job, lo - first, stop - first);
+            lo = stop;
+        }
+        first = end;
+    }
+}
+
+void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs, int job_count) {
+    gemm_plan plan = {x, jobs, job_count, 0, 1, 4, canopy_gemm_rows_scalar};
+    for (int j = 0; j < job_count; j++) plan.total_rows += jobs[j].rows;
+    if (plan.total_rows == 0 || x->tokens == 0) return;
+#if defined(__x86_64__)
+    switch (canopy_isa_active()) {
+    case CANOPY_ISA_AVX512VNNI: plan.kernel = canopy_gemm_rows_vnni; break;
+    case CANOPY_ISA_AVX2: plan.kernel = canopy_gemm_rows_avx2; break;
+    default: break;
+    }
+#endif
+    const int threads = canopy_pool_threads(pool);
+    const int64_t groups = (plan.total_rows + plan.granule - 1) / plan.granule;
+    // Work in multiply-adds; tiny products are not worth waking the workers.
+    const int64_t work = plan.total_rows * x->cols * x->tokens;
+    if (threads > 1 && work >= (1 << 16)) {
+        // A few tasks per thread, so one slowed by another process does not hold up the rest.
+        plan.tasks = groups < threads * 4 ? groups : threads * 4;
+    }
+    canopy_pool_run(pool, plan.tasks, gemm_task, &plan);
+}

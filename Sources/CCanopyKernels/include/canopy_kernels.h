@@ -1,0 +1,146 @@
+// CCanopyKernels: the hot loops of Canopy's CPU backend, in C because run-time selection
+// between AVX2 and AVX-512 VNNI needs per-function target attributes, which Swift lacks
+// (a Swift target CPU applies to a whole module, and a binary built for the baseline CPU
+// must stay portable).
+//
+// Three pieces, each with a portable scalar fallback that computes bit-for-bit the same
+// results as its SIMD versions:
+//  - a persistent worker pool (canopy_pool_*), so the decode loop never creates threads;
+//  - 8-bit activation quantization (canopy_q8_*), ggml's Q8_0/Q8_1 rounding;
+//  - integer matrix products of Q4_0 / Q4_1 / Q8_0 weights with those activations
+//    (canopy_gemm_*), tiled so a weight block loaded into cache serves many tokens.
+#ifndef CANOPY_KERNELS_H
+#define CANOPY_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Instruction sets
+
+/// Kernel instruction-set levels, lowest first.
+typedef enum canopy_isa {
+    CANOPY_ISA_SCALAR = 0,
+    CANOPY_ISA_AVX2 = 1,        // AVX2 + FMA + F16C
+    CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors)
+} canopy_isa;
+
+/// The best level this CPU and OS support (checked with cpuid/xgetbv once).
+canopy_isa canopy_isa_supported(void);
+/// The level the kernels use now: `canopy_isa_supported()` unless lowered.
+canopy_isa canopy_isa_active(void);
+/// Selects `isa`, clamped to what is supported; returns the level now active. For tests and
+/// benchmarks: every level computes the same bits, only the speed differs.
+canopy_isa canopy_isa_select(canopy_isa isa);
+/// "scalar", "avx2" or "avx512vnni".
+const char *canopy_isa_name(canopy_isa isa);
+
+/// Physical cores available to this process (distinct core ids among the CPUs in its
+/// affinity mask); at least 1.
+int canopy_physical_cores(void);
+
+// MARK: - Worker pool
+
+/// A fixed set of worker threads that run fork-join loops. The calling thread takes part,
+/// so a pool of `threads` has `threads - 1` workers. Workers spin briefly after a loop
+/// (the next matmul usually follows within microseconds), then sleep on a condition
+/// variable.
+typedef struct canopy_pool canopy_pool;
+
+/// One iteration of a parallel loop.
+typedef void (*canopy_task_fn)(void *context, int64_t task);
+
+/// A pool of `threads` threads in all (clamped to 1...256); NULL if threads cannot be made.
+canopy_pool *canopy_pool_create(int threads);
+/// Stops and joins the workers. The pool must be idle.
+void canopy_pool_destroy(canopy_pool *pool);
+/// Threads in the pool, including the caller.
+int canopy_pool_threads(const canopy_pool *pool);
+/// Runs `fn(context, i)` for every i in 0..<tasks, spread over the pool, and returns when
+/// all have finished. Iterations must write disjoint memory. If another thread is running
+/// a loop on the pool, this caller runs its iterations itself (same results, no waiting).
+void canopy_pool_run(canopy_pool *pool, int64_t tasks, canopy_task_fn fn, void *context);
+
+// MARK: - Activations
+
+/// Rows of activations quantized to 32-value blocks of int8 with one scale each — ggml's
+/// Q8_0 / Q8_1 values, laid out for the matmul kernels.
+///
+/// For token t and block b (blocks = cols / 32, padded_blocks = blocks rounded up to 8):
+///  - qs[t * cols + 32 b + j]: the 32 int8 values;
+///  - d[t * padded_blocks + b]: the scale, f16-rounded as ggml stores it;
+///  - s[t * padded_blocks + b]: Q8_1's f16(d_unrounded * Σ qs) (used by Q4_1 weights);
+///  - lane_base[(t * blocks + b) * 8 + i]: −k · Σ of values 4i..4i+3, the integer
+///    correction for weights stored with an offset k (128 for Q8_0, 8 for Q4_0), or unused.
+/// Padding entries of d and s are 0.
+typedef struct canopy_q8_rows {
+    int64_t tokens;
+    int64_t cols;
+    int64_t blocks;
+    int64_t padded_blocks;
+    int8_t *qs;
+    float *d;
+    float *s;
+    int32_t *lane_base;
+    int32_t lane_offset;
+} canopy_q8_rows;
+
+/// Bytes of scratch `canopy_q8_quantize` needs for `tokens` rows of `cols` values.
+size_t canopy_q8_scratch_bytes(int64_t tokens, int64_t cols);
+
+/// A 64-byte aligned buffer of at least `bytes` owned by the calling thread, reused by its
+/// later calls (grow-only, so steady-state decoding allocates nothing); NULL if memory is
+/// exhausted. Separate from the kernels' own per-thread scratch, so it can hold activations
+/// while the calling thread runs kernel tasks.
+void *canopy_activation_scratch(size_t bytes);
+
+/// Quantizes `tokens` rows of `cols` floats (cols a multiple of 32) into `scratch`
+/// (`canopy_q8_scratch_bytes` bytes, 64-byte aligned) and describes them in `out`.
+/// `lane_offset` is the weight offset k the lane bases are for (0 to skip them).
+/// Values and scales equal ggml's AVX2 quantize_row_q8_0/q8_1 (round half to even).
+void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols,
+                        int32_t lane_offset, void *scratch, canopy_q8_rows *out);
+
+// MARK: - Matrix products
+
+/// Weight block formats the integer kernels read (GGML layouts).
+typedef enum canopy_weight_type {
+    CANOPY_WEIGHT_Q4_0 = 0,  // 18-byte blocks: f16 d, 16 bytes of nibbles; value = (q − 8) d
+    CANOPY_WEIGHT_Q4_1 = 1,  // 20-byte blocks: f16 d, f16 m, 16 bytes of nibbles; value = q d + m
+    CANOPY_WEIGHT_Q8_0 = 2,  // 34-byte blocks: f16 d, 32 int8; value = q d
+} canopy_weight_type;
+
+/// The lane offset (`canopy_q8_quantize`'s `lane_offset`) activations need for `type`.
+int32_t canopy_weight_lane_offset(canopy_weight_type type);
+
+/// One matrix of a grouped product: y[t * y_stride + r] = Σ_c W[r, c] x[t, c].
+typedef struct canopy_gemm_job {
+    canopy_weight_type type;
+    const void *weights;  // row r at weights + r * row_bytes
+    int64_t rows;
+    int64_t row_bytes;
+    float *y;
+    int64_t y_stride;
+} canopy_gemm_job;
+
+/// Multiplies every job's matrix by the same quantized activations `x` (all with x->cols
+/// columns and x->lane_offset equal to `canopy_weight_lane_offset` of every job's type),
+/// splitting rows of all jobs across the pool in one fork-join.
+///
+/// Each output is computed by one fixed sequence of operations, whatever the number of
+/// tokens, the tiling, the thread split or the instruction set — so results are bitwise
+/// independent of batch composition. Per block b the integer dot is split into 8 lanes of
+/// 4 products; lanes are scaled by d_w·d_x and accumulated with FMA into an even-block and
+/// an odd-block accumulator; Q4_1 adds Σ m_w·s_x accumulated over 8 lanes of blocks; the
+/// lanes are summed as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
+void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
+                 int job_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

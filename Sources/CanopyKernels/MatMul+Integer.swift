@@ -1,0 +1,98 @@
+import CCanopyKernels
+
+/// The C integer kernels (`CCanopyKernels`) for Q4_0, Q4_1 and Q8_0 weights: activations
+/// quantized once per call to ggml's Q8_0/Q8_1 values, then tiled int8 dot products with
+/// AVX-512 VNNI, AVX2 or scalar code chosen at run time (all three compute the same bits).
+///
+/// Every output element is computed by one fixed sequence of operations (see
+/// `canopy_gemm` in canopy_kernels.h), whatever the batch size, tiling or thread split, so a
+/// token's result never depends on what else is in the batch.
+extension MatMul {
+    /// The C kernel's name for `type`, or nil when the type has no integer kernel in C.
+    static func integerKernelType(_ type: GGMLType) -> canopy_weight_type? {
+        switch type {
+        case .q4_0: return CANOPY_WEIGHT_Q4_0
+        case .q4_1: return CANOPY_WEIGHT_Q4_1
+        case .q8_0: return CANOPY_WEIGHT_Q8_0
+        default: return nil
+        }
+    }
+
+    /// y_m[t * rows_m + r] = Σ_c W_m[r, c] · x[t * cols + c] for every matrix m of `matrices`,
+    /// all of which share the input `x` (`tokens` rows of `cols` values).
+    ///
+    /// With `.quantizedActivations` and matrices of one C-kernel type family (same
+    /// activation correction), `x` is quantized once and all rows of all matrices are split
+    /// across the worker pool in a single fork-join — how Q, K and V (or gate and up) share
+    /// one pass. Otherwise each matrix goes through `multiply(_:input:tokens:output:precision:)`.
+    /// Allocates nothing in steady state.
+    ///
+    /// - Precondition: `matrices.count == outputs.count`, every matrix has the same `cols`,
+    ///   `tokens >= 0`, and outputs do not overlap `x` or each other.
+    public static func multiply(
+        _ matrices: [WeightMatrix], input x: UnsafePointer<Float>, tokens: Int,
+        outputs: [UnsafeMutablePointer<Float>], precision: MatMulPrecision
+    ) {
+        precondition(matrices.count == outputs.count, "MatMul: \(matrices.count) matrices but \(outputs.count) outputs")
+        guard let first = matrices.first else { return }
+        precondition(matrices.allSatisfy { $0.cols == first.cols }, "MatMul: grouped matrices differ in columns")
+        let kernelTypes = matrices.map { integerKernelType($0.type) }
+        let offsets = Set(kernelTypes.map { $0.map { canopy_weight_lane_offset($0) } })
+        guard precision == .quantizedActivations, tokens > 0, first.cols > 0, offsets.count == 1,
+              let offset = offsets.first!, !matrices.contains(where: { $0.rows == 0 })
+        else {
+            for (w, y) in zip(matrices, outputs) { multiply(w, input: x, tokens: tokens, output: y, precision: precision) }
+            return
+        }
+        let pool = WorkerPool.shared.cPool
+        let cols = first.cols
+        let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(cols))
+        guard let scratch = canopy_activation_scratch(bytes) else {
+            fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
+        }
+        var rows = canopy_q8_rows()
+        canopy_q8_quantize(pool, x, Int64(tokens), Int64(cols), offset, scratch, &rows)
+        withUnsafeTemporaryAllocation(of: canopy_gemm_job.self, capacity: matrices.count) { jobs in
+            for (i, w) in matrices.enumerated() {
+                jobs[i] = canopy_gemm_job(
+                    type: kernelTypes[i]!, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
+                    y: outputs[i], y_stride: Int64(w.rows))
+            }
+            canopy_gemm(pool, &rows, jobs.baseAddress!, Int32(matrices.count))
+        }
+    }
+
+    /// One matrix through the C kernels (the caller checked the type and precision).
+    static func integerProduct(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>
+    ) {
+        let pool = WorkerPool.shared.cPool
+        let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(w.cols))
+        guard let scratch = canopy_activation_scratch(bytes) else {
+            fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
+        }
+        let type = integerKernelType(w.type)!
+        var rows = canopy_q8_rows()
+        canopy_q8_quantize(pool, x, Int64(tokens), Int64(w.cols), canopy_weight_lane_offset(type), scratch, &rows)
+        var job = canopy_gemm_job(
+            type: type, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
+            y: y, y_stride: Int64(w.rows))
+        canopy_gemm(pool, &rows, &job, 1)
+    }
+
+    /// The instruction set the C kernels use now: "avx512vnni", "avx2" or "scalar".
+    public static var kernelInstructionSet: String { String(cString: canopy_isa_name(canopy_isa_active())) }
+
+    /// Lowers (or restores) the C kernels' instruction set, for tests and benchmarks: every
+    /// level computes the same bits. Returns the level now active.
+    @discardableResult
+    public static func selectInstructionSet(_ name: String) -> String {
+        let isa: canopy_isa
+        switch name {
+        case "scalar": isa = CANOPY_ISA_SCALAR
+        case "avx2": isa = CANOPY_ISA_AVX2
+        default: isa = CANOPY_ISA_AVX512VNNI
+        }
+        return String(cString: canopy_isa_name(canopy_isa_select(isa)))
+    }
+}

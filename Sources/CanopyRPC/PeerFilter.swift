@@ -1,0 +1,10 @@
+import Glibc
+
+/// Decides, from a connected peer's kernel-verified identity (`SO_PEERCRED`: pid, uid and
+/// primary gid), whether its RPCs are served.
+///
+/// Returns `nil` to serve the peer, or the message it gets with status PERMISSION_DENIED.
+/// It is called once per RPC on the server's event loop, so it must be cheap and must not
+/// block. CanopyRPC does not know the daemon's `AccessPolicy`; the daemon passes its
+/// decision in as this closure.
+public typealias PeerFilter = @Sendable (_ pid: pid_t, _ uid: uid_t, _ gid: gid_t) -> String?

@@ -1,0 +1,92 @@
+import Testing
+
+@testable import CanopyKernels
+
+/// The C integer kernels: every instruction-set level and every batch shape must compute the
+/// same bits (the matmul results are checked against ggml's integer formula in
+/// `QuantizedDotTests`).
+@Suite("Integer kernels (CCanopyKernels)", .serialized)
+struct IntegerKernelTests {
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q8_0]
+
+    @Test("scalar, AVX2 and AVX-512 VNNI kernels agree bit for bit", arguments: types)
+    func levelsAgree(type: GGMLType) throws {
+        defer { MatMul.selectInstructionSet("best") }
+        // 576 columns = 18 blocks (even), 608 = 19 (odd tail block); 70 tokens cross the
+        // 64-token tile and the 4-token micro-kernel; 37 rows cross the 2-row tile.
+        for (cols, tokens) in [(576, 1), (576, 70), (608, 5)] {
+            let m = try TestMatrix.fromFixtures(type, rows: 37, cols: cols, seed: UInt64(cols + tokens))
+            let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(tokens))
+            var results: [[UInt32]] = []
+            for level in ["scalar", "avx2", "avx512vnni"] {
+                let active = MatMul.selectInstructionSet(level)
+                if active != level { continue }  // not supported on this CPU
+                results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
+            }
+            #expect(results.count >= 1)
+            for r in results.dropFirst() { #expect(r == results[0], "\(type) \(cols) cols \(tokens) tokens") }
+        }
+    }
+
+    @Test("each token's output is the same alone as inside any batch", arguments: types)
+    func batchInvariance(type: GGMLType) throws {
+        let (rows, cols, tokens) = (45, 576, 70)
+        let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 77)
+        let x = randomActivations(tokens: tokens, cols: cols, seed: 78)
+        let batched = runMatMul(m, x, tokens: tokens, .quantizedActivations)
+        for t in [0, 1, 3, 4, 63, 64, 69] {
+            let alone = runMatMul(m, Array(x[(t * cols)..<((t + 1) * cols)]), tokens: 1, .quantizedActivations)
+            #expect(alone.map(\.bitPattern) == batched[(t * rows)..<((t + 1) * rows)].map(\.bitPattern), "token \(t)")
+        }
+        // And a 5-token slice starting mid-batch (a different micro-kernel split).
+        let slice = runMatMul(m, Array(x[(2 * cols)..<(7 * cols)]), tokens: 5, .quantizedActivations)
+        #expect(slice.map(\.bitPattern) == batched[(2 * rows)..<(7 * rows)].map(\.bitPattern))
+    }
+
+    @Test("a grouped product equals the separate products")
+    func groupedProduct() throws {
+        let (cols, tokens) = (576, 6)
+        let mats = try [(64, UInt64(1)), (17, 2), (33, 3)].map { try TestMatrix.fromFixtures(.q4_1, rows: $0.0, cols: cols, seed: $0.1) }
+        let x = randomActivations(tokens: tokens, cols: cols, seed: 5)
+        let separate = mats.map { runMatMul($0, x, tokens: tokens, .quantizedActivations) }
+        var outputs = mats.map { [Float](repeating: .nan, count: $0.rows * tokens) }
+        let pointers = outputs.indices.map { i in UnsafeMutablePointer<Float>.allocate(capacity: outputs[i].count) }
+        defer { pointers.forEach { $0.deallocate() } }
+        mats[0].withMatrix { a in
+            mats[1].withMatrix { b in
+                mats[2].withMatrix { c in
+                    x.withUnsafeBufferPointer { xp in
+                        MatMul.multiply([a, b, c], input: xp.baseAddress!, tokens: tokens, outputs: pointers, precision: .quantizedActivations)
+                    }
+                }
+            }
+        }
+        for i in outputs.indices {
+            outputs[i] = Array(UnsafeBufferPointer(start: pointers[i], count: outputs[i].count))
+            #expect(outputs[i].map(\.bitPattern) == separate[i].map(\.bitPattern), "matrix \(i)")
+        }
+    }
+
+    @Test("the worker pool runs every iteration exactly once, also with concurrent callers")
+    func poolCoverage() async {
+        let pool = WorkerPool.shared
+        #expect(pool.threadCount >= 1)
+        await withTaskGroup(of: Bool.self) { group in
+            for caller in 0..<4 {
+                group.addTask {
+                    var ok = true
+                    for round in 0..<50 {
+                        let n = 1 + (caller * 131 + round * 17) % 300
+                        let counts = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+                        counts.initialize(repeating: 0, count: n)
+                        pool.forEach(n) { counts[$0] += 1 }
+                        for i in 0..<n where counts[i] != 1 { ok = false }
+                        counts.deallocate()
+                    }
+                    return ok
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
+}
