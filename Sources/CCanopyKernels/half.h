@@ -13,7 +13,11 @@ static inline float canopy_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); re
 static inline float canopy_half_to_float(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     const uint32_t magnitude = (uint32_t)(h & 0x7FFF) << 13;
-    if ((h & 0x7C00) == 0x7C00) return canopy_bits_f32(sign | 0x7F800000 | magnitude);
+    if ((h & 0x7C00) == 0x7C00) {
+        // Inf keeps a zero mantissa; NaNs keep their payload and come out quiet, as with F16C.
+        const uint32_t payload = magnitude & 0x007FE000;
+        return canopy_bits_f32(sign | 0x7F800000 | payload | (payload ? 0x00400000 : 0));
+    }
     // Exact: a power-of-two rescale of the 15 magnitude bits (covers subnormals too).
     const float v = canopy_bits_f32(magnitude) * canopy_bits_f32(0x77800000);  // 2^112
     return canopy_bits_f32(canopy_f32_bits(v) | sign);

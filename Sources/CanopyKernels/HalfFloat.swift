@@ -1,3 +1,5 @@
+import CCanopyKernels
+
 /// Conversions between `Float` and the 16-bit float formats GGML stores: IEEE binary16
 /// ("f16", `ggml_half`) and bfloat16 ("bf16").
 ///
@@ -64,5 +66,21 @@ public enum HalfFloat {
     @inlinable @inline(__always)
     public static func roundedToBFloat16(_ x: Float) -> Float {
         bfloat16ToFloat(floatToBFloat16(x))
+    }
+
+    /// Widens `count` little-endian f16 values at `source` into `destination`, exactly (F16C
+    /// where the CPU has it; the same bits either way).
+    public static func widenRow(_ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        canopy_f16_to_f32(source, destination, Int64(count))
+    }
+
+    /// Writes the f16 values nearest to `source[0..<count]` (ties to even) to `destination`.
+    public static func narrowRow(_ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer, count: Int) {
+        canopy_f32_to_f16(source, destination, Int64(count))
+    }
+
+    /// Rounds `values[0..<count]` to f16 precision in place (`roundedToHalf` on each).
+    public static func roundRowToHalf(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        canopy_round_to_f16(values, Int64(count))
     }
 }

@@ -19,9 +19,7 @@ public enum KVRowCodec {
         case .f32:
             destination.copyMemory(from: values, byteCount: width * 4)
         case .f16:
-            for i in 0..<width {
-                destination.storeBytes(of: HalfFloat.fromFloat(values[i]), toByteOffset: 2 * i, as: UInt16.self)
-            }
+            HalfFloat.narrowRow(values, into: destination, count: width)
             for pad in (2 * width)..<layout.rowBytes {
                 destination.storeBytes(of: 0, toByteOffset: pad, as: UInt8.self)
             }
@@ -70,36 +68,7 @@ public enum KVRowCodec {
         case .f32:
             values.update(from: (source + head * hd * 4).assumingMemoryBound(to: Float.self), count: hd)
         case .f16:
-            let h = source + head * hd * 2
-            // Finite values are widened eight at a time, two halves per 32-bit lane (the
-            // same rebiasing multiply as `HalfFloat.toFloat`); Inf/NaN patterns (exponent
-            // all ones) are rare and redone exactly afterwards. Adding 0x0400 to a half's
-            // exponent bits carries into its bit 15 only when they are all ones.
-            var special = SIMD4<UInt32>()
-            var i = 0
-            while i + 8 <= hd {
-                let w = h.loadUnaligned(fromByteOffset: 2 * i, as: SIMD4<UInt32>.self)
-                special |= ((w & 0x7C00_7C00) &+ 0x0400_0400) & 0x8000_8000
-                let even = unsafeBitCast((w & 0x7FFF) &<< 13, to: SIMD4<Float>.self) * HalfFloat.rebias
-                let odd = unsafeBitCast((w & 0x7FFF_0000) &>> 3, to: SIMD4<Float>.self) * HalfFloat.rebias
-                let evenBits = unsafeBitCast(even, to: SIMD4<UInt32>.self) | ((w & 0x8000) &<< 16)
-                let oddBits = unsafeBitCast(odd, to: SIMD4<UInt32>.self) | (w & 0x8000_0000)
-                let out = UnsafeMutableRawPointer(values + i)
-                out.storeBytes(of: SIMD4(evenBits[0], oddBits[0], evenBits[1], oddBits[1]), as: SIMD4<UInt32>.self)
-                out.storeBytes(of: SIMD4(evenBits[2], oddBits[2], evenBits[3], oddBits[3]), toByteOffset: 16,
-                               as: SIMD4<UInt32>.self)
-                i += 8
-            }
-            while i < hd {
-                values[i] = HalfFloat.toFloat(h.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                i += 1
-            }
-            if special[0] | special[1] | special[2] | special[3] != 0 {
-                for j in 0..<hd {
-                    let bits = h.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)
-                    if bits & 0x7C00 == 0x7C00 { values[j] = HalfFloat.toFloat(bits) }
-                }
-            }
+            HalfFloat.widenRow(source + head * hd * 2, into: values, count: hd)
         case .q8:
             let scale = source.loadUnaligned(fromByteOffset: head * 4, as: Float.self)
             let q = source + layout.kvHeads * 4 + head * hd

@@ -151,7 +151,7 @@ public struct LlamaModel: CausalLanguageModel {
         if kv.layout.precision == .f16 {
             // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
             // dot; doing the same keeps our greedy choices on its side of near ties.
-            for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
+            HalfFloat.roundRowToHalf(scratch.query, count: n * c.queryWidth)
         }
         // Every token's K/V row is stored; now each query attends over its sequence's pages.
         PagedAttention.attend(

@@ -42,3 +42,35 @@ struct HalfFloatTests {
         #expect(HalfFloat.bfloat16ToFloat(nan).isNaN)
     }
 }
+
+@Suite("HalfFloat rows (CCanopyKernels)", .serialized)
+struct HalfFloatRowTests {
+    @Test("row conversions equal the scalar conversions at every instruction-set level")
+    func rowsMatchScalar() {
+        defer { MatMul.selectInstructionSet("best") }
+        let halves = (0...UInt16.max).map { $0 }
+        var rng = SplitMix64(state: 12)
+        // Finite floats across the whole f16 range and beyond (overflow to infinity, subnormals).
+        let floats: [Float] = (0..<100_000).map { i in
+            let magnitude = Float.random(in: -30...20, using: &rng)
+            let x = Float(sign: i % 2 == 0 ? .plus : .minus, exponent: Int(magnitude), significand: Float.random(in: 1..<2, using: &rng))
+            return i % 97 == 0 ? 65519.99 : x
+        }
+        for level in ["scalar", "avx2", "avx512vnni"] {
+            guard MatMul.selectInstructionSet(level) == level else { continue }
+            var widened = [Float](repeating: 0, count: halves.count)
+            halves.withUnsafeBytes { src in
+                widened.withUnsafeMutableBufferPointer { HalfFloat.widenRow(src.baseAddress!, into: $0.baseAddress!, count: halves.count) }
+            }
+            #expect(widened.map(\.bitPattern) == halves.map { HalfFloat.toFloat($0).bitPattern }, "\(level) widen")
+            var narrowed = [UInt16](repeating: 0, count: floats.count)
+            floats.withUnsafeBufferPointer { src in
+                narrowed.withUnsafeMutableBytes { HalfFloat.narrowRow(src.baseAddress!, into: $0.baseAddress!, count: floats.count) }
+            }
+            #expect(narrowed == floats.map { HalfFloat.fromFloat($0) }, "\(level) narrow")
+            var rounded = floats
+            rounded.withUnsafeMutableBufferPointer { HalfFloat.roundRowToHalf($0.baseAddress!, count: $0.count) }
+            #expect(rounded.map(\.bitPattern) == floats.map { HalfFloat.roundedToHalf($0).bitPattern }, "\(level) round")
+        }
+    }
+}

@@ -139,6 +139,20 @@ typedef struct canopy_gemm_job {
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
 
+// MARK: - Half-precision rows
+
+/// dst[i] = the f16 value at src + 2i (little-endian), exactly; NaNs come out quiet, as
+/// F16C makes them.
+void canopy_f16_to_f32(const void *src, float *dst, int64_t n);
+
+/// Writes the f16 values nearest to src[0..<n] (ties to even; beyond range: infinities) to
+/// dst, little-endian.
+void canopy_f32_to_f16(const float *src, void *dst, int64_t n);
+
+/// Rounds each of x[0..<n] to the nearest f16 value (ties to even) in place; values beyond
+/// f16's range become infinities.
+void canopy_round_to_f16(float *x, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
