@@ -1,3 +1,5 @@
+import CCanopyKernels
+
 /// The FlashAttention loop of one work item, and the merge of a query's partitions.
 ///
 /// A work item streams its key partition chunk by chunk (a chunk is a few whole blocks),
@@ -118,16 +120,12 @@ struct PagedAttentionKernel {
         count: Int
     ) {
         let hd = layout.headDimension
+        // The dot products and the value sums run in C (CCanopyKernels) at the CPU's widest
+        // vectors; a non-optional pointer array has the layout C's `const float *const *` wants.
+        let cKeys = UnsafeRawPointer(keyRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+        let cValues = UnsafeRawPointer(valueRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+        canopy_attention_scores(query, cKeys, Int64(count), Int64(hd), scores)
         var j = 0
-        while j + 4 <= count {
-            let s = PagedAttentionMath.dot4(query, keyRows[j], keyRows[j + 1], keyRows[j + 2], keyRows[j + 3], hd)
-            UnsafeMutableRawPointer(scores + j).storeBytes(of: s, as: SIMD4<Float>.self)
-            j += 4
-        }
-        while j < count {
-            scores[j] = PagedAttentionMath.dot(query, keyRows[j], hd)
-            j += 1
-        }
         var chunkMax = scores[0]
         for j in 1..<count { chunkMax = Swift.max(chunkMax, scores[j]) }
         let oldMax = runMax.pointee
@@ -145,8 +143,7 @@ struct PagedAttentionKernel {
         for j in 0..<count { sum += scores[j] }
         runSum.pointee = runSum.pointee * correction + sum
         runMax.pointee = newMax
-        PagedAttentionMath.accumulate(accumulator, correction: correction, weights: scores,
-                                      rows: valueRows, count: count, hd)
+        canopy_attention_accumulate(accumulator, correction, scores, cValues, Int64(count), Int64(hd))
     }
 
     /// Points `keyRows[j]`/`valueRows[j]` at the `kvHead` slices of positions

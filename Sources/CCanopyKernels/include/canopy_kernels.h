@@ -139,6 +139,16 @@ typedef struct canopy_gemm_job {
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
 
+// MARK: - Attention inner loops
+
+/// scores[j] = Σ_i q[i] · keys[j][i] for j in 0..<count (hd values per row).
+void canopy_attention_scores(const float *q, const float *const *keys, int64_t count, int64_t hd, float *scores);
+
+/// acc[d] = acc[d] · correction + Σ_j weights[j] · rows[j][d] for d in 0..<hd, the terms
+/// added in order of j.
+void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
+                                 int64_t count, int64_t hd);
+
 // MARK: - Half-precision rows
 
 /// dst[i] = the f16 value at src + 2i (little-endian), exactly; NaNs come out quiet, as
