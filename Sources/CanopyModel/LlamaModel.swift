@@ -128,25 +128,31 @@ public struct LlamaModel: CausalLanguageModel {
         let n = batch.count
         let e = c.embeddingLength
         block.attentionNorm.withUnsafeBufferPointer { w in
-            for t in 0..<n {
-                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+            forEachTokenRange(n) { tokens in
+                for t in tokens {
+                    RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                                  epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+                }
             }
         }
         MatMul.multiply(projectionGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.projections,
                         precision: precision)
         let half = c.ropeDimensionCount / 2
-        for t in 0..<n {
-            let cosines = scratch.cosines + t * half
-            let sines = scratch.sines + t * half
-            rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
-                        cosines: cosines, sines: sines)
-            rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
-                        cosines: cosines, sines: sines)
-            let slot = batch.slots[t]
-            PagedAttention.store(
-                key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
-                arena: kv.base, layout: kv.layout, layer: layer, block: slot.block, offset: slot.offset)
+        // Each token rotates its own rows and writes its own KV slot: disjoint memory.
+        batch.slots.withUnsafeBufferPointer { slots in
+            forEachTokenRange(n) { tokens in
+                for t in tokens {
+                    let cosines = scratch.cosines + t * half
+                    let sines = scratch.sines + t * half
+                    rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
+                                cosines: cosines, sines: sines)
+                    rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
+                                cosines: cosines, sines: sines)
+                    PagedAttention.store(
+                        key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
+                        arena: kv.base, layout: kv.layout, layer: layer, block: slots[t].block, offset: slots[t].offset)
+                }
+            }
         }
         if kv.layout.precision == .f16 {
             // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
@@ -158,7 +164,7 @@ public struct LlamaModel: CausalLanguageModel {
             sequences: sequences, queries: scratch.query, headCount: c.headCount,
             arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
         MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
-        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+        addResidual(scratch, tokens: n)
     }
 
     /// Presents the batch's slices to the attention kernel, whose descriptors borrow the
@@ -184,15 +190,38 @@ public struct LlamaModel: CausalLanguageModel {
         let c = config
         let e = c.embeddingLength
         block.feedForwardNorm.withUnsafeBufferPointer { w in
-            for t in 0..<n {
-                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+            forEachTokenRange(n) { tokens in
+                for t in tokens {
+                    RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                                  epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
+                }
             }
         }
         MatMul.multiply(feedForwardGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.feedForwardInputs,
                         precision: precision)
-        Activation.swiGLU(gate: scratch.gate, up: scratch.up, count: n * c.feedForwardLength)
+        let f = c.feedForwardLength
+        forEachTokenRange(n) { tokens in
+            Activation.swiGLU(gate: scratch.gate + tokens.lowerBound * f, up: scratch.up + tokens.lowerBound * f,
+                              count: tokens.count * f)
+        }
         MatMul.multiply(block.down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
-        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+        addResidual(scratch, tokens: n)
+    }
+
+    /// residual += normed, token rows split across the worker pool.
+    private func addResidual(_ scratch: ForwardScratch, tokens n: Int) {
+        let e = config.embeddingLength
+        forEachTokenRange(n) { tokens in
+            for i in (tokens.lowerBound * e)..<(tokens.upperBound * e) { scratch.residual[i] += scratch.normed[i] }
+        }
+    }
+
+    /// Runs `body` over ranges of token rows covering 0..<n, on the worker pool when the batch
+    /// is large enough to pay for a fork-join. Token rows are independent (norms, RoPE, SwiGLU,
+    /// residual adds), so the split never changes a result.
+    private func forEachTokenRange(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = n >= 8 ? min(n, 2 * WorkerPool.shared.threadCount) : 1
+        guard chunks > 1 else { return body(0..<n) }
+        Parallel.forEach(chunks) { i in body((n * i / chunks)..<(n * (i + 1) / chunks)) }
     }
 }
