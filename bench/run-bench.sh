@@ -6,7 +6,9 @@
 # Env: MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), THREADS (2), SWIFT (swift),
 #      PP (512 prompt tokens), TG (128 generated tokens), BATCH_STREAMS (1,8,32,64),
 #      SKIP_BATCHED=1 to leave out the batched rows, CANOPY_BENCH=<path> to use a
-#      prebuilt canopy-bench instead of building it.
+#      prebuilt canopy-bench instead of building it, MOE_MODEL (Tests/Fixtures/moe-tiny/
+#      moe-tiny.gguf) for the mixture-of-experts table (expert cache at 100/50/25 % of the
+#      experts' bytes; Canopy only), SKIP_MOE=1 to leave it out.
 # A side that cannot be built or run is reported as "n/a" with the reason in the notes,
 # so the table still comes out while Canopy's benchmark is being written.
 set -euo pipefail
@@ -159,6 +161,32 @@ bench_batched() {
     add_row "batched peak RSS (MiB)" "$canopy_batched_rss" "$llama_batched_rss"
 }
 
+# ---------------------------------------------------------------- MoE
+# Mixture-of-experts speed with expert offloading: canopy-bench moe on MOE_MODEL with the
+# expert cache at 100 % (every expert memory-mapped, no cache), 50 % and 25 % of the routed
+# experts' bytes. Rendered as its own table (moe_table) under the main one.
+moe_table=()
+bench_moe() {
+    [ "${SKIP_MOE:-0}" = "1" ] && return 0
+    local moe_model="${MOE_MODEL:-Tests/Fixtures/moe-tiny/moe-tiny.gguf}" line
+    [ -n "$canopy_bench" ] || return 0
+    if [ ! -f "$moe_model" ]; then
+        note "MoE model $moe_model not found; MoE table left out"
+        return 0
+    fi
+    if "$canopy_bench" moe --model "$moe_model" --fractions 1,0.5,0.25 \
+            --prompt-tokens 128 --gen-tokens 64 >"$work/moe.out" 2>"$work/moe.err"; then
+        moe_table+=("| expert cache | slots | pp128 (tokens/s) | tg64 (tokens/s) | hit rate | misses | prefetch hits | read from file |")
+        moe_table+=("|---|---:|---:|---:|---:|---:|---:|---:|")
+        while IFS= read -r line; do
+            moe_table+=("$(echo "$line" | json_get '"| %d %% (%.2f MiB of %.2f MiB) | %s | %.1f | %.1f | %s | %d | %d | %.2f MiB |" % (round(100 * d["cache_fraction"]), d["expert_cache_bytes"] / 2**20, d["experts_total_bytes"] / 2**20, d["slots"] or "all (mmap)", d["pp_tokens_per_s"], d["tg_tokens_per_s"], "n/a (no cache)" if d["hit_ratio"] is None else "%.1f %%" % (100 * d["hit_ratio"]), d["misses"], d["prefetch_hits"], d["bytes_read"] / 2**20)')")
+        done < <(grep '^{' "$work/moe.out")
+        note "MoE: canopy-bench moe --model $moe_model (pp128 then tg64 greedy, 3 timed runs; hit rate over the timed runs)"
+    else
+        note "canopy-bench moe failed: $(tail -n 1 "$work/moe.err")"
+    fi
+}
+
 # ---------------------------------------------------------------- output
 fmt() { [ "$1" = "n/a" ] && echo "n/a" || printf "%.2f" "$1"; }
 ratio() {
@@ -199,6 +227,7 @@ main() {
     fi
     add_row "peak RSS, single stream (MiB)" "$canopy_rss" "$llama_rss"
     bench_batched
+    bench_moe
 
     local sha out
     sha=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
@@ -210,6 +239,12 @@ main() {
         machine_info
         echo
         render_table
+        if [ ${#moe_table[@]} -gt 0 ]; then
+            echo
+            echo "## Mixture of experts: $(basename "${MOE_MODEL:-moe-tiny.gguf}"), expert cache (Canopy only)"
+            echo
+            printf '%s\n' "${moe_table[@]}"
+        fi
         if [ ${#notes[@]} -gt 0 ]; then
             echo
             printf -- '- %s\n' "${notes[@]}"

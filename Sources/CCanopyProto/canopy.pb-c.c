@@ -1222,6 +1222,96 @@ void   canopy__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &canopy__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__expert_layer_load__init
+                     (Canopy__V1__ExpertLayerLoad         *message)
+{
+  static const Canopy__V1__ExpertLayerLoad init_value = CANOPY__V1__EXPERT_LAYER_LOAD__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__expert_layer_load__get_packed_size
+                     (const Canopy__V1__ExpertLayerLoad *message)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_layer_load__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__expert_layer_load__pack
+                     (const Canopy__V1__ExpertLayerLoad *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_layer_load__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__expert_layer_load__pack_to_buffer
+                     (const Canopy__V1__ExpertLayerLoad *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_layer_load__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__ExpertLayerLoad *
+       canopy__v1__expert_layer_load__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__ExpertLayerLoad *)
+     protobuf_c_message_unpack (&canopy__v1__expert_layer_load__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__expert_layer_load__free_unpacked
+                     (Canopy__V1__ExpertLayerLoad *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__expert_layer_load__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   canopy__v1__expert_cache_stats__init
+                     (Canopy__V1__ExpertCacheStats         *message)
+{
+  static const Canopy__V1__ExpertCacheStats init_value = CANOPY__V1__EXPERT_CACHE_STATS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__expert_cache_stats__get_packed_size
+                     (const Canopy__V1__ExpertCacheStats *message)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_cache_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__expert_cache_stats__pack
+                     (const Canopy__V1__ExpertCacheStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_cache_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__expert_cache_stats__pack_to_buffer
+                     (const Canopy__V1__ExpertCacheStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__expert_cache_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__ExpertCacheStats *
+       canopy__v1__expert_cache_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__ExpertCacheStats *)
+     protobuf_c_message_unpack (&canopy__v1__expert_cache_stats__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__expert_cache_stats__free_unpacked
+                     (Canopy__V1__ExpertCacheStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__expert_cache_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor canopy__v1__token_ids__field_descriptors[1] =
 {
   {
@@ -3087,7 +3177,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[17] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[19] =
 {
   {
     "waiting_sequences",
@@ -3293,10 +3383,36 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expert_load",
+    18,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Canopy__V1__StatsResponse, n_expert_load),
+    offsetof(Canopy__V1__StatsResponse, expert_load),
+    &canopy__v1__expert_layer_load__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expert_cache",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, expert_cache),
+    &canopy__v1__expert_cache_stats__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   3,   /* field[3] = batched_tokens */
   8,   /* field[8] = cached_prompt_tokens */
+  18,   /* field[18] = expert_cache */
+  17,   /* field[17] = expert_load */
   4,   /* field[4] = generated_tokens */
   10,   /* field[10] = kv */
   14,   /* field[14] = mean_end_to_end_seconds */
@@ -3316,7 +3432,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -3326,11 +3442,217 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  17,
+  19,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,
   (ProtobufCMessageInit) canopy__v1__stats_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__expert_layer_load__field_descriptors[2] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertLayerLoad, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Canopy__V1__ExpertLayerLoad, n_tokens),
+    offsetof(Canopy__V1__ExpertLayerLoad, tokens),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__expert_layer_load__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+  1,   /* field[1] = tokens */
+};
+static const ProtobufCIntRange canopy__v1__expert_layer_load__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.ExpertLayerLoad",
+  "ExpertLayerLoad",
+  "Canopy__V1__ExpertLayerLoad",
+  "canopy.v1",
+  sizeof(Canopy__V1__ExpertLayerLoad),
+  2,
+  canopy__v1__expert_layer_load__field_descriptors,
+  canopy__v1__expert_layer_load__field_indices_by_name,
+  1,  canopy__v1__expert_layer_load__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__expert_layer_load__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__expert_cache_stats__field_descriptors[10] =
+{
+  {
+    "slots",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_experts",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, total_experts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slot_bytes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, slot_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hits",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "misses",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, misses),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefetch_hits",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, prefetch_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefetch_loads",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, prefetch_loads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evictions",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_read",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, bytes_read),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hit_ratio",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ExpertCacheStats, hit_ratio),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__expert_cache_stats__field_indices_by_name[] = {
+  8,   /* field[8] = bytes_read */
+  7,   /* field[7] = evictions */
+  9,   /* field[9] = hit_ratio */
+  3,   /* field[3] = hits */
+  4,   /* field[4] = misses */
+  5,   /* field[5] = prefetch_hits */
+  6,   /* field[6] = prefetch_loads */
+  2,   /* field[2] = slot_bytes */
+  0,   /* field[0] = slots */
+  1,   /* field[1] = total_experts */
+};
+static const ProtobufCIntRange canopy__v1__expert_cache_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor canopy__v1__expert_cache_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.ExpertCacheStats",
+  "ExpertCacheStats",
+  "Canopy__V1__ExpertCacheStats",
+  "canopy.v1",
+  sizeof(Canopy__V1__ExpertCacheStats),
+  10,
+  canopy__v1__expert_cache_stats__field_descriptors,
+  canopy__v1__expert_cache_stats__field_indices_by_name,
+  1,  canopy__v1__expert_cache_stats__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__expert_cache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue canopy__v1__finish_reason__enum_values_by_number[4] =

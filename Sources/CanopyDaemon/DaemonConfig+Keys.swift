@@ -91,6 +91,19 @@ extension DaemonConfig {
             config.engine.defaultMaxTokens = n
             return true
         },
+        ConfigKey(
+            name: "expert-cache",
+            help: "Mixture-of-experts models: bytes of routed experts kept in memory, the rest read from the file on demand; 'none' keeps all mapped.",
+            expected: "a size like 512M or 2G, or 'none'"
+        ) { config, value in
+            if value.lowercased() == "none" {
+                config.engine.expertCacheBytes = nil
+                return true
+            }
+            guard let bytes = ConfigValueParser.bytes(value) else { return false }
+            config.engine.expertCacheBytes = bytes
+            return true
+        },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
             config, value in
             guard let n = ConfigValueParser.integer(value, in: 0...1024) else { return false }

@@ -117,11 +117,16 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The latest metrics snapshot, refreshed at the end of every step (so it can trail a
-    /// request's `.completed` event by that step's remainder; it is exact once idle).
+    /// request's `.completed` event by that step's remainder; it is exact once idle); the
+    /// expert load and expert cache counters are read at the call.
     public func metrics() -> EngineMetrics {
         condition.lock()
-        defer { condition.unlock() }
-        return snapshot
+        var metrics = snapshot
+        condition.unlock()
+        // Model-wide counters with their own locks, read fresh rather than once per step.
+        metrics.expertLoad = loaded.expertLoad?.snapshot() ?? []
+        metrics.expertCache = loaded.expertCache?.stats()
+        return metrics
     }
 
     /// Checks the KV block manager's invariants (reference counts, free lists, prefix map)

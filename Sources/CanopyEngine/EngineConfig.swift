@@ -19,6 +19,11 @@ public struct EngineConfig: Sendable, Equatable {
     public var maxWaitingRequests: Int = 4096
     /// `max_tokens` of requests that set none; `nil` means up to the context length.
     public var defaultMaxTokens: Int? = 256
+    /// Most bytes of a mixture-of-experts model's routed experts kept in memory
+    /// (`--expert-cache`); the rest are read from the model file on demand. nil keeps every
+    /// expert memory-mapped. Applied when the model is loaded
+    /// (`LoadedModel(path:expertCacheBytes:)`), not by the engine itself.
+    public var expertCacheBytes: Int?
 
     /// Creates the default configuration.
     public init() {}
@@ -33,6 +38,9 @@ public struct EngineConfig: Sendable, Equatable {
         }
         guard maxSequences >= 1 else {
             throw .invalidConfiguration("max sequences must be at least 1, got \(maxSequences)")
+        }
+        if let expertCacheBytes, expertCacheBytes < 0 {
+            throw .invalidConfiguration("expert cache size must be at least 0 bytes, got \(expertCacheBytes)")
         }
         if let defaultMaxTokens, defaultMaxTokens < 1 {
             throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")

@@ -1,4 +1,5 @@
 import CanopyKV
+import CanopyModel
 
 /// Running totals the engine thread keeps; copied into `EngineMetrics` snapshots.
 struct EngineCounters: Sendable, Equatable {
@@ -61,6 +62,12 @@ public struct EngineMetrics: Sendable, Equatable {
     public var meanInterTokenLatency = 0.0
     /// Mean end-to-end latency, seconds.
     public var meanEndToEndLatency = 0.0
+    /// Tokens routed to each expert since the model loaded, `[layer][expert]` (one count per
+    /// token and chosen expert); empty for a dense model, all zero for a dense layer.
+    public var expertLoad: [[Int]] = []
+    /// Expert cache counters when routed experts are offloaded (`--expert-cache`); nil when
+    /// they are all memory-mapped.
+    public var expertCache: ExpertCacheStats?
 
     init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, kv: KVCacheStats) {
         waitingSequences = waiting

@@ -25,7 +25,7 @@ public protocol CausalLanguageModel: Sendable {
 /// The architectures Canopy can build, keyed by `general.architecture`.
 public enum ModelArchitectures {
     /// Names of the supported architectures.
-    public static let supported = ["llama"]
+    public static let supported = ["llama", "qwen2moe"]
 
     /// Builds the model the file describes.
     public static func load(
@@ -34,6 +34,8 @@ public enum ModelArchitectures {
         switch config.architecture {
         case "llama":
             return try LlamaModel(store: store, config: config, precision: precision)
+        case "qwen2moe":
+            return try Qwen2MoEModel(store: store, config: config, precision: precision)
         default:
             throw .unsupportedArchitecture(config.architecture)
         }

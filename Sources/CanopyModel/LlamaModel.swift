@@ -3,7 +3,7 @@ import CanopyKernels
 /// The Llama architecture as GGUF describes it: token embedding, pre-norm blocks of
 /// grouped-query attention with RoPE and a SwiGLU feed-forward network, a final RMSNorm and
 /// an output projection (tied to the embedding when the file has no `output.weight`).
-public struct LlamaModel: CausalLanguageModel {
+public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     /// Weights of one transformer block.
     struct Block: Sendable {
         var attentionNorm: [Float]
@@ -12,9 +12,7 @@ public struct LlamaModel: CausalLanguageModel {
         var value: WeightMatrix
         var attentionOutput: WeightMatrix
         var feedForwardNorm: [Float]
-        var gate: WeightMatrix
-        var up: WeightMatrix
-        var down: WeightMatrix
+        var feedForward: FeedForwardWeights
     }
 
     public let config: ModelConfig
@@ -30,6 +28,8 @@ public struct LlamaModel: CausalLanguageModel {
     /// Per block: [query, key, value] and [gate, up], built once so a pass allocates nothing.
     let projectionGroups: [[WeightMatrix]]
     let feedForwardGroups: [[WeightMatrix]]
+    /// Tokens routed per block and expert (Mixtral-style files); nil for dense models.
+    public let expertLoad: ExpertLoadCounters?
 
     /// Binds every weight the configuration implies, checking names and shapes.
     public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
@@ -48,9 +48,7 @@ public struct LlamaModel: CausalLanguageModel {
                 value: try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
                 attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
                 feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
-                gate: try store.matrix(p + "ffn_gate.weight", rows: config.feedForwardLength, cols: e),
-                up: try store.matrix(p + "ffn_up.weight", rows: config.feedForwardLength, cols: e),
-                down: try store.matrix(p + "ffn_down.weight", rows: e, cols: config.feedForwardLength)))
+                feedForward: try FeedForwardWeights(store: store, config: config, prefix: p)))
         }
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
@@ -62,7 +60,11 @@ public struct LlamaModel: CausalLanguageModel {
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
         scratchPool = ForwardScratchPool(config: config)
         projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
-        feedForwardGroups = blocks.map { [$0.gate, $0.up] }
+        feedForwardGroups = blocks.map { block in
+            if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
+            return []
+        }
+        expertLoad = ExpertLoadCounters.forModel(config)
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
@@ -197,14 +199,19 @@ public struct LlamaModel: CausalLanguageModel {
                 }
             }
         }
-        MatMul.multiply(feedForwardGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.feedForwardInputs,
-                        precision: precision)
-        let f = c.feedForwardLength
-        forEachTokenRange(n) { tokens in
-            Activation.swiGLU(gate: scratch.gate + tokens.lowerBound * f, up: scratch.up + tokens.lowerBound * f,
-                              count: tokens.count * f)
+        switch block.feedForward {
+        case .dense(let gate, _, let down):
+            MatMul.multiply(feedForwardGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.feedForwardInputs,
+                            precision: precision)
+            let f = gate.rows
+            forEachTokenRange(n) { tokens in
+                Activation.swiGLU(gate: scratch.gate + tokens.lowerBound * f, up: scratch.up + tokens.lowerBound * f,
+                                  count: tokens.count * f)
+            }
+            MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
+        case .experts(let experts):
+            experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
         }
-        MatMul.multiply(block.down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
         addResidual(scratch, tokens: n)
     }
 

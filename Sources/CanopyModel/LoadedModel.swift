@@ -10,12 +10,15 @@ public enum ModelLoadError: Error, CustomStringConvertible {
     case model(path: String, ModelError)
     /// The tokenizer stored in the file cannot be built.
     case tokenizer(path: String, TokenizerError)
+    /// The expert cache (`--expert-cache`) cannot be set up.
+    case expertCache(path: String, ExpertCacheError)
 
     public var description: String {
         switch self {
         case .file(let path, let error): return "cannot read model file \(path): \(error)"
         case .model(let path, let error): return "cannot use model \(path): \(error)"
         case .tokenizer(let path, let error): return "cannot build the tokenizer of \(path): \(error)"
+        case .expertCache(let path, let error): return "cannot set up the expert cache for \(path): \(error)"
         }
     }
 }
@@ -33,9 +36,17 @@ public final class LoadedModel: Sendable {
     public let tokenizer: Tokenizer
     /// The chat template, or the reason there is none (chat requests then fail with it).
     public let chatTemplate: Result<ChatTemplate, TokenizerError>
+    /// The routed-expert cache when experts are offloaded; nil when they are all mapped
+    /// (dense model, no budget, or a budget that holds every expert).
+    public let expertCache: ExpertCache?
 
     /// Opens `path`, decodes its configuration, binds its weights and builds its tokenizer.
-    public init(path: String, precision: MatMulPrecision = .quantizedActivations) throws(ModelLoadError) {
+    ///
+    /// - Parameter expertCacheBytes: for a mixture-of-experts model, the most bytes of routed
+    ///   experts to keep resident (see `ExpertCache`); nil maps them all.
+    public init(
+        path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil
+    ) throws(ModelLoadError) {
         do {
             file = try GGUFFile(path: path)
         } catch {
@@ -43,7 +54,21 @@ public final class LoadedModel: Sendable {
         }
         do {
             config = try ModelConfig(gguf: file)
-            model = try ModelArchitectures.load(store: WeightStore(file: file), config: config, precision: precision)
+        } catch {
+            throw .model(path: path, error)
+        }
+        do throws(ExpertCacheError) {
+            if let bytes = expertCacheBytes {
+                expertCache = try ExpertCache.make(file: file, config: config, budgetBytes: bytes)
+            } else {
+                expertCache = nil
+            }
+        } catch {
+            throw .expertCache(path: path, error)
+        }
+        do {
+            let store = WeightStore(file: file, expertCache: expertCache)
+            model = try ModelArchitectures.load(store: store, config: config, precision: precision)
         } catch {
             throw .model(path: path, error)
         }
@@ -57,6 +82,11 @@ public final class LoadedModel: Sendable {
         } catch {
             chatTemplate = .failure(error)
         }
+    }
+
+    /// Tokens routed per block and expert since load, for models with experts; nil otherwise.
+    public var expertLoad: ExpertLoadCounters? {
+        (model as? any ExpertLoadReporting)?.expertLoad
     }
 
     /// A short description of the file's tensor types, e.g. `Q4_1 (210), F32 (61), Q8_0 (1)`.

@@ -31,6 +31,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeDimensionCount: Int
     /// RMSNorm epsilon.
     public var rmsNormEpsilon: Float
+    /// Mixture-of-experts hyperparameters; nil for a dense model.
+    public var experts: ExpertConfig?
 
     /// Width of all query heads together.
     public var queryWidth: Int { headCount * headDimension }
@@ -91,5 +93,6 @@ public struct ModelConfig: Sendable, Equatable {
         } else {
             throw .missingMetadata(key: "\(arch).vocab_size")
         }
+        experts = try ExpertConfig(gguf: file, architecture: arch, feedForwardLength: feedForwardLength)
     }
 }

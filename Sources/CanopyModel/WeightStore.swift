@@ -11,9 +11,14 @@ public final class WeightStore: Sendable {
     /// The file the weights are mapped from; kept alive as long as the store.
     public let file: GGUFFile
 
-    /// Creates a store over an opened GGUF file.
-    public init(file: GGUFFile) {
+    /// Where routed experts come from when they are offloaded; nil: views into the mapping.
+    public let expertCache: ExpertCache?
+
+    /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
+    /// blocks read their routed experts through the cache instead of the mapping.
+    public init(file: GGUFFile, expertCache: ExpertCache? = nil) {
         self.file = file
+        self.expertCache = expertCache
     }
 
     /// Returns the 2-D weight `name` as a matrix of `rows` × `cols` values.

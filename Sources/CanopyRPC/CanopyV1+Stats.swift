@@ -66,6 +66,10 @@ extension CanopyV1 {
         public var uptimeSeconds = 0.0
         /// The same metrics in Prometheus text exposition format 0.0.4.
         public var prometheusText = ""
+        /// Tokens routed to each expert, one entry per block (mixture-of-experts models).
+        public var expertLoad: [ExpertLayerLoad] = []
+        /// Expert offloading counters; nil unless experts are offloaded.
+        public var expertCache: ExpertCacheStats?
 
         /// Creates zero metrics.
         public init() {}
@@ -134,6 +138,9 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.mean_end_to_end_seconds = meanEndToEndSeconds
         c.pointee.uptime_seconds = uptimeSeconds
         c.pointee.prometheus_text = arena.string(prometheusText)
+        c.pointee.n_expert_load = expertLoad.count
+        c.pointee.expert_load = arena.pointers(expertLoad.map { $0.makeC(in: arena) })
+        c.pointee.expert_cache = expertCache?.makeC(in: arena)
         return c
     }
 
@@ -157,5 +164,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         meanEndToEndSeconds = m.mean_end_to_end_seconds
         uptimeSeconds = m.uptime_seconds
         prometheusText = CRead.string(m.prometheus_text)
+        expertLoad = CRead.messages(m.expert_load, m.n_expert_load, CanopyV1.ExpertLayerLoad.init(c:))
+        expertCache = CRead.message(m.expert_cache, CanopyV1.ExpertCacheStats.init(c:))
     }
 }

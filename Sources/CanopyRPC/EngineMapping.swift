@@ -125,6 +125,7 @@ enum EngineMapping {
         s.meanTimeToFirstTokenSeconds = m.meanTimeToFirstToken
         s.meanInterTokenLatencySeconds = m.meanInterTokenLatency
         s.meanEndToEndSeconds = m.meanEndToEndLatency
+        s.setExpertMetrics(m)
         return s
     }
 }

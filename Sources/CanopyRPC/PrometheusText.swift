@@ -40,6 +40,26 @@ public enum PrometheusText {
         gauge("canopy_mean_time_to_first_token_seconds", "Mean time to first token of finished requests.", stats.meanTimeToFirstTokenSeconds)
         gauge("canopy_mean_inter_token_latency_seconds", "Mean inter-token latency of finished requests.", stats.meanInterTokenLatencySeconds)
         gauge("canopy_mean_end_to_end_seconds", "Mean end-to-end latency of finished requests.", stats.meanEndToEndSeconds)
+        if !stats.expertLoad.isEmpty {
+            let name = "canopy_expert_tokens_total"
+            out += "# HELP \(name) Tokens routed to each expert (one per token and chosen expert).\n# TYPE \(name) counter\n"
+            for layer in stats.expertLoad {
+                for (expert, tokens) in layer.tokens.enumerated() {
+                    out += "\(name){layer=\"\(layer.layer)\",expert=\"\(expert)\"} \(tokens)\n"
+                }
+            }
+        }
+        if let cache = stats.expertCache {
+            gauge("canopy_expert_cache_slots", "Experts the expert cache holds resident at once.", cache.slots)
+            gauge("canopy_expert_cache_experts", "Routed experts in the model.", cache.totalExperts)
+            counter("canopy_expert_cache_hits_total", "Expert uses served by a resident expert.", cache.hits)
+            counter("canopy_expert_cache_misses_total", "Expert uses that read the expert from the model file.", cache.misses)
+            gauge("canopy_expert_cache_hit_ratio", "Expert cache hits / (hits + misses).", cache.hitRatio)
+            counter("canopy_expert_cache_prefetch_hits_total", "Expert cache hits on experts the prefetcher loaded.", cache.prefetchHits)
+            counter("canopy_expert_cache_prefetch_loads_total", "Experts the prefetcher read from the model file.", cache.prefetchLoads)
+            counter("canopy_expert_cache_evictions_total", "Resident experts replaced by another.", cache.evictions)
+            counter("canopy_expert_cache_read_bytes_total", "Bytes of experts read from the model file.", cache.bytesRead)
+        }
         return out
     }
 

@@ -46,7 +46,9 @@ struct Daemon {
         let loaded: LoadedModel
         let engine: Engine
         do {
-            loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in try LoadedModel(path: modelPath) }
+            loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in
+                try LoadedModel(path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes)
+            }
             engine = try Engine(loaded: loaded, config: settings.engineConfig)
         } catch {
             throw DaemonFailure(message: "\(error)")

@@ -43,7 +43,8 @@ struct BatchCommand: ParsableCommand {
         engineOptions.configureThreads()
         let loaded: LoadedModel
         do {
-            loaded = try LoadedModel(path: model, precision: exactF32 ? .float32 : .quantizedActivations)
+            loaded = try LoadedModel(
+                path: model, precision: exactF32 ? .float32 : .quantizedActivations, expertCacheBytes: config.expertCacheBytes)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -59,5 +60,11 @@ struct BatchCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data((result + "\n").utf8))
         }
         engine.shutdown()
+        if let cache = loaded.expertCache?.stats() {
+            // On stderr: stdout carries only the JSON result lines.
+            let ratio = Format.number(100 * cache.hitRatio, digits: 1)
+            let line = "expert cache: \(cache.slots)/\(cache.totalExperts) experts resident, hit rate \(ratio) % (\(cache.hits) hits, \(cache.misses) misses, \(cache.prefetchHits) prefetched)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
     }
 }

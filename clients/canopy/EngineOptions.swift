@@ -22,6 +22,9 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Disable reuse of cached prompt prefixes.")
     var noPrefixCaching = false
 
+    @Option(help: "Mixture-of-experts models: bytes of routed experts kept in memory (e.g. 64M); the others are read from the model file on demand. Default: all mapped.")
+    var expertCache: String?
+
     @Option(help: "Kernel worker threads; 0 means one per physical core.")
     var threads: Int = 0
 
@@ -50,6 +53,12 @@ struct EngineOptions: ParsableArguments {
         config.maxSequences = maxSeqs
         config.prefixCaching = !noPrefixCaching
         config.defaultMaxTokens = defaultMaxTokens
+        if let expertCache {
+            guard let bytes = ByteSize.parse(expertCache) else {
+                throw ValidationError("--expert-cache: '\(expertCache)' is not a size like 67108864, 64M or 1G")
+            }
+            config.expertCacheBytes = bytes
+        }
         return config
     }
 }

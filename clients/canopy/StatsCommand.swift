@@ -50,7 +50,25 @@ struct StatsCommand: AsyncParsableCommand {
             ("mean inter-token latency", Format.ms(s.meanInterTokenLatencySeconds)),
             ("mean end-to-end latency", Format.ms(s.meanEndToEndSeconds)),
         ]
-        for (name, value) in rows { table.add([name, value]) }
+        for (name, value) in rows + expertRows(s) { table.add([name, value]) }
         return table.render()
+    }
+
+    /// Mixture-of-experts rows: the expert cache, then each block's tokens per expert.
+    static func expertRows(_ s: CanopyV1.StatsResponse) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        if let cache = s.expertCache {
+            let uses = cache.hits + cache.misses
+            let rate = uses == 0 ? "-" : Format.number(100 * cache.hitRatio, digits: 1) + " %"
+            rows.append(("expert cache slots", "\(cache.slots) of \(cache.totalExperts) experts (\(Format.bytes(cache.slotBytes * UInt64(cache.slots))))"))
+            rows.append(("expert cache hit rate", "\(rate) (\(cache.hits)/\(uses) uses)"))
+            rows.append(("expert cache prefetch", "\(cache.prefetchHits) hits of \(cache.prefetchLoads) loads"))
+            rows.append(("expert cache evictions", "\(cache.evictions)"))
+            rows.append(("expert bytes read", Format.bytes(cache.bytesRead)))
+        }
+        for layer in s.expertLoad where layer.tokens.contains(where: { $0 > 0 }) {
+            rows.append(("expert tokens, layer \(layer.layer)", layer.tokens.map(String.init).joined(separator: " ")))
+        }
+        return rows
     }
 }

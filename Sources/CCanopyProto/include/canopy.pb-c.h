@@ -42,6 +42,8 @@ typedef struct Canopy__V1__InfoResponse Canopy__V1__InfoResponse;
 typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
+typedef struct Canopy__V1__ExpertLayerLoad Canopy__V1__ExpertLayerLoad;
+typedef struct Canopy__V1__ExpertCacheStats Canopy__V1__ExpertCacheStats;
 
 
 /* --- enums --- */
@@ -631,10 +633,88 @@ struct  Canopy__V1__StatsResponse
    * the same, in Prometheus text exposition format 0.0.4
    */
   char *prometheus_text;
+  /*
+   * Mixture-of-experts models: tokens routed to each expert since load, one entry per block
+   * (one count per token and chosen expert; zeros for a dense block); empty for dense models.
+   */
+  size_t n_expert_load;
+  Canopy__V1__ExpertLayerLoad **expert_load;
+  /*
+   * Expert offloading counters; absent unless the daemon runs with an expert cache smaller
+   * than the model's experts (--expert-cache).
+   */
+  /*
+   * Fields 20..99 are free for additions.
+   */
+  Canopy__V1__ExpertCacheStats *expert_cache;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+
+
+/*
+ * Tokens routed to each expert of one transformer block since the model loaded.
+ */
+struct  Canopy__V1__ExpertLayerLoad
+{
+  ProtobufCMessage base;
+  uint32_t layer;
+  /*
+   * indexed by expert
+   */
+  size_t n_tokens;
+  uint64_t *tokens;
+};
+#define CANOPY__V1__EXPERT_LAYER_LOAD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__expert_layer_load__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * The routed-expert cache: experts kept resident, the rest read from the model file.
+ */
+struct  Canopy__V1__ExpertCacheStats
+{
+  ProtobufCMessage base;
+  /*
+   * experts resident at once
+   */
+  uint32_t slots;
+  /*
+   * routed experts in the model, all blocks
+   */
+  uint32_t total_experts;
+  /*
+   * bytes of one expert
+   */
+  uint64_t slot_bytes;
+  /*
+   * uses served by a resident expert (prefetched included)
+   */
+  uint64_t hits;
+  /*
+   * uses that read the expert from the file first
+   */
+  uint64_t misses;
+  /*
+   * hits on an expert the prefetcher loaded
+   */
+  uint64_t prefetch_hits;
+  /*
+   * experts the prefetcher read
+   */
+  uint64_t prefetch_loads;
+  uint64_t evictions;
+  uint64_t bytes_read;
+  /*
+   * hits / (hits + misses)
+   */
+  double hit_ratio;
+};
+#define CANOPY__V1__EXPERT_CACHE_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__expert_cache_stats__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /* Canopy__V1__TokenIds methods */
@@ -1150,6 +1230,44 @@ Canopy__V1__StatsResponse *
 void   canopy__v1__stats_response__free_unpacked
                      (Canopy__V1__StatsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__ExpertLayerLoad methods */
+void   canopy__v1__expert_layer_load__init
+                     (Canopy__V1__ExpertLayerLoad         *message);
+size_t canopy__v1__expert_layer_load__get_packed_size
+                     (const Canopy__V1__ExpertLayerLoad   *message);
+size_t canopy__v1__expert_layer_load__pack
+                     (const Canopy__V1__ExpertLayerLoad   *message,
+                      uint8_t             *out);
+size_t canopy__v1__expert_layer_load__pack_to_buffer
+                     (const Canopy__V1__ExpertLayerLoad   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__ExpertLayerLoad *
+       canopy__v1__expert_layer_load__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__expert_layer_load__free_unpacked
+                     (Canopy__V1__ExpertLayerLoad *message,
+                      ProtobufCAllocator *allocator);
+/* Canopy__V1__ExpertCacheStats methods */
+void   canopy__v1__expert_cache_stats__init
+                     (Canopy__V1__ExpertCacheStats         *message);
+size_t canopy__v1__expert_cache_stats__get_packed_size
+                     (const Canopy__V1__ExpertCacheStats   *message);
+size_t canopy__v1__expert_cache_stats__pack
+                     (const Canopy__V1__ExpertCacheStats   *message,
+                      uint8_t             *out);
+size_t canopy__v1__expert_cache_stats__pack_to_buffer
+                     (const Canopy__V1__ExpertCacheStats   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__ExpertCacheStats *
+       canopy__v1__expert_cache_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__expert_cache_stats__free_unpacked
+                     (Canopy__V1__ExpertCacheStats *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Canopy__V1__TokenIds_Closure)
@@ -1232,6 +1350,12 @@ typedef void (*Canopy__V1__KVCacheStats_Closure)
                   void *closure_data);
 typedef void (*Canopy__V1__StatsResponse_Closure)
                  (const Canopy__V1__StatsResponse *message,
+                  void *closure_data);
+typedef void (*Canopy__V1__ExpertLayerLoad_Closure)
+                 (const Canopy__V1__ExpertLayerLoad *message,
+                  void *closure_data);
+typedef void (*Canopy__V1__ExpertCacheStats_Closure)
+                 (const Canopy__V1__ExpertCacheStats *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1334,6 +1458,8 @@ extern const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__expert_cache_stats__descriptor;
 extern const ProtobufCServiceDescriptor canopy__v1__canopy__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,0 +1,214 @@
+import CanopyKernels
+
+/// The Qwen2-MoE architecture (`qwen2moe`) as llama.cpp runs it: Llama-style pre-norm blocks
+/// whose attention projections carry biases (`attn_q.bias`, `attn_k.bias`, `attn_v.bias`) and
+/// whose RoPE rotates NeoX-style (dimension `i` with `i + d/2`), and whose feed-forward is a
+/// softmax-routed mixture of experts plus a sigmoid-gated shared expert.
+public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
+    /// Weights of one transformer block.
+    struct Block: Sendable {
+        var attentionNorm: [Float]
+        var query: WeightMatrix
+        var key: WeightMatrix
+        var value: WeightMatrix
+        var queryBias: [Float]?
+        var keyBias: [Float]?
+        var valueBias: [Float]?
+        var attentionOutput: WeightMatrix
+        var feedForwardNorm: [Float]
+        var feedForward: FeedForwardWeights
+    }
+
+    public let config: ModelConfig
+    /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
+    public let precision: MatMulPrecision
+    /// Tokens routed per block and expert since load.
+    public let expertLoad: ExpertLoadCounters?
+    let store: WeightStore
+    let tokenEmbedding: WeightMatrix
+    let blocks: [Block]
+    let outputNorm: [Float]
+    let output: WeightMatrix
+    let rope: RoPE
+
+    /// Binds every weight the configuration implies, checking names and shapes.
+    public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
+        guard config.experts != nil else { throw .missingMetadata(key: "\(config.architecture).expert_count") }
+        self.store = store
+        self.config = config
+        self.precision = precision
+        let e = config.embeddingLength
+        func bias(_ name: String, _ count: Int) throws(ModelError) -> [Float]? {
+            store.contains(name) ? try store.vector(name, count: count) : nil
+        }
+        tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
+        var blocks: [Block] = []
+        for i in 0..<config.blockCount {
+            let p = "blk.\(i)."
+            blocks.append(Block(
+                attentionNorm: try store.vector(p + "attn_norm.weight", count: e),
+                query: try store.matrix(p + "attn_q.weight", rows: config.queryWidth, cols: e),
+                key: try store.matrix(p + "attn_k.weight", rows: config.keyValueWidth, cols: e),
+                value: try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
+                queryBias: try bias(p + "attn_q.bias", config.queryWidth),
+                keyBias: try bias(p + "attn_k.bias", config.keyValueWidth),
+                valueBias: try bias(p + "attn_v.bias", config.keyValueWidth),
+                attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
+                feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
+                feedForward: try FeedForwardWeights(store: store, config: config, prefix: p)))
+        }
+        self.blocks = blocks
+        outputNorm = try store.vector("output_norm.weight", count: e)
+        if store.contains("output.weight") {
+            output = try store.matrix("output.weight", rows: config.vocabularySize, cols: e)
+        } else {
+            output = tokenEmbedding
+        }
+        rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+        expertLoad = ExpertLoadCounters.forModel(config)
+    }
+
+    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
+        let n = batch.count
+        precondition(n > 0, "empty forward batch")
+        let c = config
+        precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
+                     && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
+        let e = c.embeddingLength
+        let scratch = ForwardScratch(capacity: n, config: c)
+
+        for t in 0..<n {
+            let token = Int(batch.tokens[t])
+            precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
+            tokenEmbedding.dequantizeRow(token, into: scratch.residual + t * e)
+        }
+        let half = c.ropeDimensionCount / 2
+        for slice in batch.sequences {
+            for i in 0..<slice.tokenCount {
+                let t = slice.tokenStart + i
+                rope.angles(position: slice.firstPosition + i, cosines: scratch.cosines + t * half, sines: scratch.sines + t * half)
+            }
+        }
+
+        for (layer, block) in blocks.enumerated() {
+            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
+            normalize(scratch, weight: block.feedForwardNorm, tokens: n)
+            switch block.feedForward {
+            case .dense(let gate, let up, let down):
+                let ffn = SwiGLUWeights(gate: gate, up: up, down: down)
+                ffn.apply(scratch.normed, tokens: n, hidden: scratch.gate, upScratch: scratch.up,
+                          output: scratch.normed, precision: precision)
+            case .experts(let experts):
+                experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
+            }
+            for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+        }
+
+        let rows = batch.sequences.filter(\.wantsLogits).map { $0.tokenStart + $0.tokenCount - 1 }
+        guard !rows.isEmpty else { return [] }
+        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * e)
+        defer { normed.deallocate() }
+        outputNorm.withUnsafeBufferPointer { w in
+            for (i, t) in rows.enumerated() {
+                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: normed + i * e)
+            }
+        }
+        return [Float](unsafeUninitializedCapacity: rows.count * c.vocabularySize) { buffer, initialized in
+            MatMul.multiply(output, input: normed, tokens: rows.count, output: buffer.baseAddress!, precision: precision)
+            initialized = rows.count * c.vocabularySize
+        }
+    }
+
+    /// RMS-normalises every residual row into `scratch.normed`.
+    private func normalize(_ scratch: ForwardScratch, weight: [Float], tokens n: Int) {
+        let e = config.embeddingLength
+        weight.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
+                              epsilon: config.rmsNormEpsilon, output: scratch.normed + t * e)
+            }
+        }
+    }
+
+    private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
+        let c = config
+        let n = batch.count
+        let e = c.embeddingLength
+        normalize(scratch, weight: block.attentionNorm, tokens: n)
+        MatMul.multiply(block.query, input: scratch.normed, tokens: n, output: scratch.query, precision: precision)
+        MatMul.multiply(block.key, input: scratch.normed, tokens: n, output: scratch.key, precision: precision)
+        MatMul.multiply(block.value, input: scratch.normed, tokens: n, output: scratch.value, precision: precision)
+        addBias(block.queryBias, to: scratch.query, tokens: n)
+        addBias(block.keyBias, to: scratch.key, tokens: n)
+        addBias(block.valueBias, to: scratch.value, tokens: n)
+        let half = c.ropeDimensionCount / 2
+        for t in 0..<n {
+            let cosines = scratch.cosines + t * half
+            let sines = scratch.sines + t * half
+            rotateNeoX(scratch.query + t * c.queryWidth, heads: c.headCount, cosines: cosines, sines: sines)
+            rotateNeoX(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, cosines: cosines, sines: sines)
+            let slot = batch.slots[t]
+            PagedAttention.store(
+                key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
+                arena: kv.base, layout: kv.layout, layer: layer, block: slot.block, offset: slot.offset)
+        }
+        if kv.layout.precision == .f16 {
+            // As in LlamaModel: llama.cpp's flash attention rounds queries to the f16 cache type.
+            for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
+        }
+        withAttentionSequences(batch) { sequences in
+            PagedAttention.attend(
+                sequences: sequences, queries: scratch.query, headCount: c.headCount,
+                arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
+        }
+        MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
+        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+    }
+
+    private func addBias(_ bias: [Float]?, to x: UnsafeMutablePointer<Float>, tokens n: Int) {
+        guard let bias else { return }
+        let width = bias.count
+        for t in 0..<n {
+            let row = x + t * width
+            for i in 0..<width { row[i] += bias[i] }
+        }
+    }
+
+    /// NeoX-style RoPE (llama.cpp `LLAMA_ROPE_TYPE_NEOX`): within the rotated leading
+    /// `ropeDimensionCount` values of each head, value `i` pairs with `i + ropeDimensionCount/2`,
+    /// using the same angles as the Llama ("normal") rotation.
+    private func rotateNeoX(
+        _ x: UnsafeMutablePointer<Float>, heads: Int, cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>
+    ) {
+        let d = config.headDimension
+        let half = config.ropeDimensionCount / 2
+        for h in 0..<heads {
+            let head = x + h * d
+            for i in 0..<half {
+                let x0 = head[i]
+                let x1 = head[i + half]
+                head[i] = x0 * cosines[i] - x1 * sines[i]
+                head[i + half] = x0 * sines[i] + x1 * cosines[i]
+            }
+        }
+    }
+
+    /// Presents the batch's slices to the attention kernel; the descriptors borrow one
+    /// flattened copy of the block tables for the duration of `body`.
+    private func withAttentionSequences(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> Void) {
+        let flat = batch.sequences.flatMap(\.blockTable)
+        flat.withUnsafeBufferPointer { tables in
+            var offset = 0
+            var sequences: [AttentionSequence] = []
+            sequences.reserveCapacity(batch.sequences.count)
+            for slice in batch.sequences {
+                sequences.append(AttentionSequence(
+                    queryStart: slice.tokenStart, queryCount: slice.tokenCount,
+                    firstPosition: slice.firstPosition, blockTable: tables.baseAddress! + offset))
+                offset += slice.blockTable.count
+            }
+            body(sequences)
+        }
+    }
+}
