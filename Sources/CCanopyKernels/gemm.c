@@ -44,8 +44,8 @@ static int32_t weight_value(canopy_weight_type type, const uint8_t *block, int j
     case CANOPY_WEIGHT_Q8_0: return (int8_t)block[2 + j];
     case CANOPY_WEIGHT_Q4_1: return j < 16 ? (block[4 + j] & 0x0F) : (block[4 + j - 16] >> 4);
     case CANOPY_WEIGHT_Q4_0: return (j < 16 ? (block[2 + j] & 0x0F) : (block[2 + j - 16] >> 4)) - 8;
+    default: return 0;  // K-quants go through canopy_gemm_kquant
     }
-    return 0;
 }
 
 static float read_half(const uint8_t *p) { return canopy_half_to_float((uint16_t)(p[0] | p[1] << 8)); }

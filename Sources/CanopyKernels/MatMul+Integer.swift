@@ -80,6 +80,34 @@ extension MatMul {
         canopy_gemm(pool, &rows, &job, 1)
     }
 
+    /// K-quant weights through the C kernels: activations quantized to Q8_K (ggml's reference
+    /// quantizer, `ActivationQuantizer`) into the calling thread's scratch, then
+    /// `canopy_gemm_kquant` (ggml's integer formulas, AVX2 or scalar, the same bits).
+    static func kQuantProduct(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>
+    ) {
+        let type: canopy_weight_type
+        switch w.type {
+        case .q2_K: type = CANOPY_WEIGHT_Q2_K
+        case .q3_K: type = CANOPY_WEIGHT_Q3_K
+        case .q4_K: type = CANOPY_WEIGHT_Q4_K
+        case .q5_K: type = CANOPY_WEIGHT_Q5_K
+        case .q6_K: type = CANOPY_WEIGHT_Q6_K
+        default: preconditionFailure("MatMul: \(w.type) is not a K-quant")
+        }
+        precondition(w.cols % 256 == 0, "MatMul: \(w.type) needs columns in multiples of 256")
+        let rowBytes = GGMLType.q8_K.byteCount(forElements: w.cols)!
+        guard let scratch = canopy_activation_scratch(tokens * rowBytes) else {
+            fatalError("MatMul: out of memory for \(tokens * rowBytes) bytes of quantized activations")
+        }
+        for t in 0..<tokens {
+            ActivationQuantizer.quantizeRow(.q8_K, from: x + t * w.cols, into: scratch + t * rowBytes, count: w.cols)
+        }
+        canopy_gemm_kquant(
+            WorkerPool.shared.cPool, type, w.data, Int64(w.rows), Int64(w.rowBytes), scratch, Int64(tokens),
+            Int64(w.cols), y, Int64(w.rows))
+    }
+
     /// The instruction set the C kernels use now: "avx512vnni", "avx2" or "scalar".
     public static var kernelInstructionSet: String { String(cString: canopy_isa_name(canopy_isa_active())) }
 

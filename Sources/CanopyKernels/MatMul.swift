@@ -46,8 +46,11 @@ public enum MatMul {
             integerProduct(w, x, tokens, y)
         case (.quantizedActivations, .q5_0), (.quantizedActivations, .q5_1):
             block32Product(w, x, tokens, y)
-        case (.quantizedActivations, _):
-            quantizedProduct(w, x, tokens, y)
+        case (.quantizedActivations, .q2_K), (.quantizedActivations, .q3_K), (.quantizedActivations, .q4_K),
+            (.quantizedActivations, .q5_K), (.quantizedActivations, .q6_K):
+            kQuantProduct(w, x, tokens, y)
+        case (.quantizedActivations, let type):
+            preconditionFailure("MatMul: no quantized-activation product for \(type) weights")
         }
     }
 
@@ -108,38 +111,6 @@ public enum MatMul {
                         }
                     }
                     r += n
-                }
-            }
-        }
-    }
-
-    /// `.quantizedActivations` products for the K-quants: each activation row is quantized
-    /// once to Q8_K, then every (row, token) pair is one `VecDot` kernel call, looping tokens
-    /// inside a row so the row's blocks stay in L1.
-    static func quantizedProduct(
-        _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int,
-        _ y: UnsafeMutablePointer<Float>
-    ) {
-        guard let dotType = w.type.vecDotType, let xRowBytes = dotType.byteCount(forElements: w.cols) else {
-            preconditionFailure("MatMul: \(w.type) with \(w.cols) columns has no activation type")
-        }
-        precondition(
-            w.cols % dotType.blockSize == 0,
-            "MatMul: \(w.type) × \(dotType) needs columns in multiples of \(dotType.blockSize)")
-        let xq = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * xRowBytes), alignment: 64)
-        defer { xq.deallocate() }
-        let cols = w.cols
-        for t in 0..<tokens {
-            ActivationQuantizer.quantizeRow(dotType, from: x + t * cols, into: xq + t * xRowBytes, count: cols)
-        }
-        let activations = UnsafeRawPointer(xq)
-        let kernel = VecDot.kernel(for: w.type)
-        let rows = w.rows
-        forEachRowChunk(rows: rows, costPerRow: cols * tokens, granule: 4) { range in
-            for r in range {
-                let wr = w.row(r)
-                for t in 0..<tokens {
-                    y[t * rows + r] = kernel(wr, activations + t * xRowBytes, cols)
                 }
             }
         }

@@ -43,6 +43,28 @@ struct IntegerKernelTests {
         #expect(slice.map(\.bitPattern) == batched[(2 * rows)..<(7 * rows)].map(\.bitPattern))
     }
 
+    static let kQuants: [GGMLType] = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    @Test("K-quant products: scalar and AVX2 agree bit for bit, and batches do not change a token's row",
+          arguments: kQuants)
+    func kQuantLevelsAndBatches(type: GGMLType) throws {
+        defer { MatMul.selectInstructionSet("best") }
+        let (rows, cols, tokens) = (19, 512, 6)
+        let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 40)
+        let x = randomActivations(tokens: tokens, cols: cols, seed: 41)
+        var results: [[UInt32]] = []
+        for level in ["scalar", "avx2"] where MatMul.selectInstructionSet(level) == level {
+            results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
+        }
+        for r in results.dropFirst() { #expect(r == results[0], "\(type)") }
+        MatMul.selectInstructionSet("best")
+        let batched = runMatMul(m, x, tokens: tokens, .quantizedActivations)
+        for t in [0, 5] {
+            let alone = runMatMul(m, Array(x[(t * cols)..<((t + 1) * cols)]), tokens: 1, .quantizedActivations)
+            #expect(alone.map(\.bitPattern) == batched[(t * rows)..<((t + 1) * rows)].map(\.bitPattern), "\(type) token \(t)")
+        }
+    }
+
     @Test("a grouped product equals the separate products")
     func groupedProduct() throws {
         let (cols, tokens) = (576, 6)

@@ -7,13 +7,14 @@ import Testing
 /// `CANOPY_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter MatMulBenchmark`
 @Suite("MatMulBenchmark", .enabled(if: ProcessInfo.processInfo.environment["CANOPY_BENCH"] != nil))
 struct MatMulBenchmark {
-    @Test("1536×576 Q4_1 and 49152×576 Q8_0, 1 and 64 tokens")
+    @Test("1536×576 Q4_1, 49152×576 Q8_0, 1536×512 Q4_K/Q6_K, 1 and 64 tokens")
     func timings() throws {
         for tokens in [1, 64] {
             for precision in [MatMulPrecision.quantizedActivations, .float32] {
-                for (type, rows) in [(GGMLType.q4_1, 1536), (.q8_0, 49152)] {
-                    let m = try TestMatrix.fromFixtures(type, rows: rows, cols: 576, seed: 1)
-                    let x = randomActivations(tokens: tokens, cols: 576, seed: 2)
+                for (type, rows) in [(GGMLType.q4_1, 1536), (.q8_0, 49152), (.q4_K, 1536), (.q6_K, 1536)] {
+                    let cols = type.blockSize == 256 ? 512 : 576
+                    let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 1)
+                    let x = randomActivations(tokens: tokens, cols: cols, seed: 2)
                     var y = runMatMul(m, x, tokens: tokens, precision)
                     var reps = 1
                     var seconds = 0.0
@@ -24,8 +25,8 @@ struct MatMulBenchmark {
                         seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                     }
                     let per = seconds / Double(reps)
-                    print("\(type) \(rows)×576 tokens \(tokens) \(precision): \(per * 1e3) ms, "
-                        + "\(2 * Double(rows * 576 * tokens) / per / 1e9) GFLOP/s")
+                    print("\(type) \(rows)×\(cols) tokens \(tokens) \(precision): \(per * 1e3) ms, "
+                        + "\(2 * Double(rows * cols * tokens) / per / 1e9) GFLOP/s")
                     let finite = y.allSatisfy { $0.isFinite }
                     #expect(finite)
                 }

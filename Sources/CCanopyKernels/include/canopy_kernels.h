@@ -111,6 +111,12 @@ typedef enum canopy_weight_type {
     CANOPY_WEIGHT_Q4_0 = 0,  // 18-byte blocks: f16 d, 16 bytes of nibbles; value = (q − 8) d
     CANOPY_WEIGHT_Q4_1 = 1,  // 20-byte blocks: f16 d, f16 m, 16 bytes of nibbles; value = q d + m
     CANOPY_WEIGHT_Q8_0 = 2,  // 34-byte blocks: f16 d, 32 int8; value = q d
+    // 256-value K-quant super-blocks (canopy_gemm_kquant only).
+    CANOPY_WEIGHT_Q2_K = 3,
+    CANOPY_WEIGHT_Q3_K = 4,
+    CANOPY_WEIGHT_Q4_K = 5,
+    CANOPY_WEIGHT_Q5_K = 6,
+    CANOPY_WEIGHT_Q6_K = 7,
 } canopy_weight_type;
 
 /// The lane offset (`canopy_q8_quantize`'s `lane_offset`) activations need for `type`.
@@ -138,6 +144,14 @@ typedef struct canopy_gemm_job {
 /// lanes are summed as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
+
+/// y[t * y_stride + r] = Σ_c W[r, c] x[t, c] for K-quant weights (`type` Q2_K…Q6_K, `cols` a
+/// multiple of 256) and activations already quantized to ggml's Q8_K blocks (292 bytes per
+/// 256 values, `tokens` rows of cols / 256 blocks: f32 d, 256 int8, 16 int16 bsums). Rows are
+/// split across the pool; every level (AVX2, scalar) computes the same bits (see kquants.c).
+void canopy_gemm_kquant(canopy_pool *pool, canopy_weight_type type, const void *weights, int64_t rows,
+                        int64_t row_bytes, const void *x_q8k, int64_t tokens, int64_t cols, float *y,
+                        int64_t y_stride);
 
 // MARK: - Attention inner loops
 
