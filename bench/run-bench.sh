@@ -99,8 +99,15 @@ run_canopy_single() {
             canopy_pp=$(json_get "d['pp_tokens_per_s']" <"$work/canopy.json")
             canopy_tg=$(json_get "d['tg_tokens_per_s']" <"$work/canopy.json")
             canopy_rss=$(peak_rss_mib "$work/canopy.time")
-            tg_bound=$(json_get "d['tg_bandwidth_bound_tokens_per_s']" <"$work/canopy.json")
-            note "tg bandwidth bound: $(json_get "'%.1f GB/s read bandwidth (best of 5 passes over 512 MiB, $THREADS threads) / %.1f MB of weights per token' % (d['read_bandwidth_gb_s'], d['weight_bytes_per_token'] / 1e6)" <"$work/canopy.json")"
+            # The bandwidth probe runs in its own process: its 512 MiB buffer must not count
+            # in the single-stream peak RSS above.
+            if "$canopy_bench" bandwidth --model "$MODEL" --threads "$THREADS" >"$work/bw.out" 2>"$work/bw.err" \
+                    && grep '^{' "$work/bw.out" | tail -n 1 >"$work/bw.json" && [ -s "$work/bw.json" ]; then
+                tg_bound=$(json_get "d['tg_bandwidth_bound_tokens_per_s']" <"$work/bw.json")
+                note "tg bandwidth bound: $(json_get "'%.1f GB/s read bandwidth (best of 5 passes over 512 MiB, $THREADS threads) / %.1f MB of weights per token' % (d['read_bandwidth_gb_s'], d['weight_bytes_per_token'] / 1e6)" <"$work/bw.json")"
+            else
+                note "canopy-bench bandwidth failed: $(tail -n 1 "$work/bw.err")"
+            fi
         else
             note "canopy-bench printed no JSON line"
         fi

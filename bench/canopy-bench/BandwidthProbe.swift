@@ -1,6 +1,29 @@
+import ArgumentParser
 import CanopyGGUF
 import CanopyKernels
 import Dispatch
+
+/// `canopy-bench bandwidth`: the memory-bandwidth bound on single-stream generation for a
+/// model, in its own process so the probe's buffer does not count in `single`'s peak RSS.
+struct BandwidthBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bandwidth",
+        abstract: "Measure read bandwidth and the tokens/s it allows for one decode stream.")
+
+    @Option(help: "Path to a GGUF model (only its tensor sizes are read).")
+    var model: String
+
+    @Option(help: "Kernel worker threads reading the buffer; 0 means one per physical core.")
+    var threads: Int = 2
+
+    func run() throws {
+        WorkerPool.configure(threads: threads)
+        let file = try GGUFFile(path: model)
+        let bandwidth = BandwidthProbe.readBandwidth()
+        let weightBytes = BandwidthProbe.weightBytesPerToken(file)
+        print(#"{"read_bandwidth_gb_s": \#(bandwidth / 1e9), "weight_bytes_per_token": \#(weightBytes), "tg_bandwidth_bound_tokens_per_s": \#(bandwidth / Double(weightBytes))}"#)
+    }
+}
 
 /// The memory-bandwidth bound on single-stream generation: generating one token reads every
 /// weight once, so tokens/s can be at most (read bandwidth) / (weight bytes per token).

@@ -63,10 +63,7 @@ struct SingleStreamBench: ParsableCommand {
         let tg = (0..<repetitions).map { _ in timeGeneration() }
         let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
         let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
-        let bandwidth = BandwidthProbe.readBandwidth()
-        let weightBytes = BandwidthProbe.weightBytesPerToken(loaded.file)
-        let bound = bandwidth / Double(weightBytes)
-        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens), "read_bandwidth_gb_s": \#(bandwidth / 1e9), "weight_bytes_per_token": \#(weightBytes), "tg_bandwidth_bound_tokens_per_s": \#(bound)}"#)
+        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens)}"#)
     }
 }
 
