@@ -2,7 +2,9 @@
 // weighted sum of value rows. Swift keeps the tiling, the online softmax and the merge; these
 // loops are where the time goes, and at the baseline x86-64 target Swift's SIMD types compile
 // to 128-bit SSE. Each level (AVX-512, AVX2, scalar) uses a fixed summation order, so a row's
-// result depends only on its own inputs, never on the batch around it.
+// result depends only on its own inputs, never on the batch around it. The levels differ in
+// summation order, so these loops always run at the best supported level and ignore
+// canopy_isa_select: lowering the level for a test must not change another test's attention.
 #include "canopy_kernels.h"
 
 #if defined(__x86_64__)
@@ -75,7 +77,7 @@ static void accumulate_avx2(float *acc, float correction, const float *w, const 
 
 void canopy_attention_scores(const float *q, const float *const *keys, int64_t count, int64_t hd, float *scores) {
 #if defined(__x86_64__)
-    switch (canopy_isa_active()) {
+    switch (canopy_isa_supported()) {
     case CANOPY_ISA_AVX512VNNI: scores_avx512(q, keys, count, hd, scores); return;
     case CANOPY_ISA_AVX2: scores_avx2(q, keys, count, hd, scores); return;
     default: break;
@@ -91,7 +93,7 @@ void canopy_attention_scores(const float *q, const float *const *keys, int64_t c
 void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
                                  int64_t count, int64_t hd) {
 #if defined(__x86_64__)
-    switch (canopy_isa_active()) {
+    switch (canopy_isa_supported()) {
     case CANOPY_ISA_AVX512VNNI: accumulate_avx512(acc, correction, weights, rows, count, hd); return;
     case CANOPY_ISA_AVX2: accumulate_avx2(acc, correction, weights, rows, count, hd); return;
     default: break;

@@ -111,8 +111,10 @@ extension MatMul {
     /// The instruction set the C kernels use now: "avx512vnni", "avx2" or "scalar".
     public static var kernelInstructionSet: String { String(cString: canopy_isa_name(canopy_isa_active())) }
 
-    /// Lowers (or restores) the C kernels' instruction set, for tests and benchmarks: every
-    /// level computes the same bits. Returns the level now active.
+    /// Lowers (or restores) the C kernels' instruction set, for tests and benchmarks. It affects
+    /// only kernels whose levels compute the same bits (matmuls, activation quantization, f16
+    /// conversions), so it never changes a result, even for work running concurrently; the
+    /// attention loops always use the best supported level. Returns the level now active.
     @discardableResult
     public static func selectInstructionSet(_ name: String) -> String {
         let isa: canopy_isa

@@ -33,7 +33,9 @@ canopy_isa canopy_isa_supported(void);
 /// The level the kernels use now: `canopy_isa_supported()` unless lowered.
 canopy_isa canopy_isa_active(void);
 /// Selects `isa`, clamped to what is supported; returns the level now active. For tests and
-/// benchmarks: every level computes the same bits, only the speed differs.
+/// benchmarks. It applies to the kernels whose levels compute the same bits (matmuls,
+/// activation quantization, f16 conversions), so changing it never changes a result; the
+/// attention loops, whose levels differ in summation order, always use the supported level.
 canopy_isa canopy_isa_select(canopy_isa isa);
 /// "scalar", "avx2" or "avx512vnni".
 const char *canopy_isa_name(canopy_isa isa);
