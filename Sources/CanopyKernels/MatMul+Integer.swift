@@ -36,29 +36,26 @@ extension MatMul {
         precondition(matrices.count == outputs.count, "MatMul: \(matrices.count) matrices but \(outputs.count) outputs")
         guard let first = matrices.first else { return }
         precondition(matrices.allSatisfy { $0.cols == first.cols }, "MatMul: grouped matrices differ in columns")
-        let kernelTypes = matrices.map { integerKernelType($0.type) }
-        let offsets = Set(kernelTypes.map { $0.map { canopy_weight_lane_offset($0) } })
-        guard precision == .quantizedActivations, tokens > 0, first.cols > 0, offsets.count == 1,
-              let offset = offsets.first!, !matrices.contains(where: { $0.rows == 0 })
-        else {
+        // One C pass needs every matrix on an integer kernel with the same activation
+        // correction; checked in a loop, since this runs several times per layer and step.
+        var offset: Int32?
+        var oneKernelPass = precision == .quantizedActivations && tokens > 0 && first.cols > 0
+        for w in matrices where oneKernelPass {
+            guard let type = integerKernelType(w.type), w.rows > 0 else { oneKernelPass = false; break }
+            let o = canopy_weight_lane_offset(type)
+            if offset == nil { offset = o } else if offset != o { oneKernelPass = false }
+        }
+        guard oneKernelPass, let offset else {
             for (w, y) in zip(matrices, outputs) { multiply(w, input: x, tokens: tokens, output: y, precision: precision) }
             return
         }
-        let pool = WorkerPool.shared.cPool
-        let cols = first.cols
-        let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(cols))
-        guard let scratch = canopy_activation_scratch(bytes) else {
-            fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
-        }
-        var rows = canopy_q8_rows()
-        canopy_q8_quantize(pool, x, Int64(tokens), Int64(cols), offset, scratch, &rows)
         withUnsafeTemporaryAllocation(of: canopy_gemm_job.self, capacity: matrices.count) { jobs in
             for (i, w) in matrices.enumerated() {
                 jobs[i] = canopy_gemm_job(
-                    type: kernelTypes[i]!, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
+                    type: integerKernelType(w.type)!, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
                     y: outputs[i], y_stride: Int64(w.rows))
             }
-            canopy_gemm(pool, &rows, jobs.baseAddress!, Int32(matrices.count))
+            runIntegerKernels(x, tokens: tokens, cols: first.cols, laneOffset: offset, jobs: UnsafeBufferPointer(jobs))
         }
     }
 
@@ -66,18 +63,31 @@ extension MatMul {
     static func integerProduct(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>
     ) {
+        let type = integerKernelType(w.type)!
+        let job = canopy_gemm_job(
+            type: type, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
+            y: y, y_stride: Int64(w.rows))
+        withUnsafePointer(to: job) { pointer in
+            runIntegerKernels(
+                x, tokens: tokens, cols: w.cols, laneOffset: canopy_weight_lane_offset(type),
+                jobs: UnsafeBufferPointer(start: pointer, count: 1))
+        }
+    }
+
+    /// Quantizes `x` once into the calling thread's activation scratch and runs `jobs` on it
+    /// in one fork-join.
+    private static func runIntegerKernels(
+        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, laneOffset: Int32,
+        jobs: UnsafeBufferPointer<canopy_gemm_job>
+    ) {
         let pool = WorkerPool.shared.cPool
-        let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(w.cols))
+        let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(cols))
         guard let scratch = canopy_activation_scratch(bytes) else {
             fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
         }
-        let type = integerKernelType(w.type)!
         var rows = canopy_q8_rows()
-        canopy_q8_quantize(pool, x, Int64(tokens), Int64(w.cols), canopy_weight_lane_offset(type), scratch, &rows)
-        var job = canopy_gemm_job(
-            type: type, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
-            y: y, y_stride: Int64(w.rows))
-        canopy_gemm(pool, &rows, &job, 1)
+        canopy_q8_quantize(pool, x, Int64(tokens), Int64(cols), laneOffset, scratch, &rows)
+        canopy_gemm(pool, &rows, jobs.baseAddress!, Int32(jobs.count))
     }
 
     /// K-quant weights through the C kernels: activations quantized to Q8_K (ggml's reference

@@ -37,7 +37,8 @@ public enum MatMul {
             let rounded = UnsafeMutablePointer<Float>.allocate(capacity: count)
             defer { rounded.deallocate() }
             if w.type == .f16 {
-                for i in 0..<count { rounded[i] = HalfFloat.roundedToHalf(x[i]) }
+                rounded.initialize(from: x, count: count)
+                HalfFloat.roundRowToHalf(rounded, count: count)
             } else {
                 for i in 0..<count { rounded[i] = HalfFloat.roundedToBFloat16(x[i]) }
             }

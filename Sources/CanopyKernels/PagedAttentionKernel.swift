@@ -125,14 +125,13 @@ struct PagedAttentionKernel {
         let cKeys = UnsafeRawPointer(keyRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
         let cValues = UnsafeRawPointer(valueRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
         canopy_attention_scores(query, cKeys, Int64(count), Int64(hd), scores)
-        var j = 0
         var chunkMax = scores[0]
         for j in 1..<count { chunkMax = Swift.max(chunkMax, scores[j]) }
         let oldMax = runMax.pointee
         let newMax = Swift.max(oldMax, chunkMax)
         // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
         let correction = PagedAttentionMath.exp(oldMax - newMax)
-        j = 0
+        var j = 0
         while j < count {
             let s = PagedAttentionMath.load8(scores + j)
             UnsafeMutableRawPointer(scores + j).storeBytes(
