@@ -52,6 +52,9 @@ test: setup model
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
 	CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
+	# Allocation counting is process-wide, so those tests run alone, in a process of their own.
+	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_ALLOCATION_TESTS=1 $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
+		--filter SteadyStateAllocationTests
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
 		CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh
 

@@ -115,9 +115,11 @@ let package = Package(
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),
-        .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel", "CanopyKernels"]),
+        .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel", "CanopyKernels", "CAllocationCounter"]),
         .testTarget(
             name: "CanopyEngineTests",
-            dependencies: ["CanopyEngine", "CanopyModel", "CanopyKV", "CanopyKernels", "CanopyGGUF"]),
+            dependencies: ["CanopyEngine", "CanopyModel", "CanopyKV", "CanopyKernels", "CanopyGGUF", "CAllocationCounter"]),
+        // Test support: counts the test process's heap allocations (steady-state decode checks).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
     ]
 )

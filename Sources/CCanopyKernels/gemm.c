@@ -16,8 +16,8 @@ int32_t canopy_weight_lane_offset(canopy_weight_type type) {
 }
 
 void *canopy_thread_scratch_slot(int slot, size_t bytes) {
-    static _Thread_local void *buffers[2];
-    static _Thread_local size_t capacities[2];
+    static _Thread_local void *buffers[3];
+    static _Thread_local size_t capacities[3];
     if (bytes > capacities[slot]) {
         size_t grown = capacities[slot] * 2 > bytes ? capacities[slot] * 2 : bytes;
         grown = (grown + 63) / 64 * 64;
@@ -33,6 +33,8 @@ void *canopy_thread_scratch_slot(int slot, size_t bytes) {
 void *canopy_thread_scratch(size_t bytes) { return canopy_thread_scratch_slot(0, bytes); }
 
 void *canopy_activation_scratch(size_t bytes) { return canopy_thread_scratch_slot(1, bytes); }
+
+void *canopy_task_scratch(size_t bytes) { return canopy_thread_scratch_slot(2, bytes); }
 
 static float hsum8(const float v[8]) {
     return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));

@@ -80,7 +80,40 @@ static void quantize_row_avx2(const float *x, int64_t blocks, int32_t offset, in
 typedef struct quantize_job {
     const float *x;
     canopy_q8_rows *rows;
+    const float *norm_weight;  // NULL: quantize x as it is
+    float epsilon;
 } quantize_job;
+
+static void quantize_blocks(const float *x, int64_t blocks, int32_t offset, int8_t *qs, float *d, float *s,
+                            int32_t *lanes) {
+#if defined(__x86_64__)
+    if (canopy_isa_active() >= CANOPY_ISA_AVX2) {
+        quantize_row_avx2(x, blocks, offset, qs, d, s, lanes);
+        return;
+    }
+#endif
+    quantize_row_scalar(x, blocks, offset, qs, d, s, lanes);
+}
+
+/// RMSNorm of one row, quantized block by block as it is produced, so the normalised row is
+/// never written out. The arithmetic is RMSNorm.apply's (Swift), operation for operation
+/// (sum of squares in double, in order; no contraction), so the values quantized are the
+/// same bits the unfused path would quantize.
+static void quantize_normalized_row(const float *x, const float *w, float epsilon, int64_t cols, int32_t offset,
+                                    int8_t *qs, float *d, float *s, int32_t *lanes) {
+    double sum = 0;
+    for (int64_t i = 0; i < cols; i++) {
+        const double v = x[i];
+        sum += v * v;
+    }
+    const float mean = (float)(sum / (double)cols);
+    const float scale = 1.0f / sqrtf(mean + epsilon);
+    float normalized[32];
+    for (int64_t b = 0; b < cols / 32; b++) {
+        for (int j = 0; j < 32; j++) normalized[j] = (x[32 * b + j] * scale) * w[32 * b + j];
+        quantize_blocks(normalized, 1, offset, qs + 32 * b, d + b, s + b, lanes + 8 * b);
+    }
+}
 
 static void quantize_token(void *context, int64_t t) {
     const quantize_job *job = context;
@@ -89,19 +122,16 @@ static void quantize_token(void *context, int64_t t) {
     int8_t *qs = r->qs + t * r->cols;
     float *d = r->d + t * r->padded_blocks, *s = r->s + t * r->padded_blocks;
     int32_t *lanes = r->lane_base + t * r->blocks * 8;
-#if defined(__x86_64__)
-    if (canopy_isa_active() >= CANOPY_ISA_AVX2) {
-        quantize_row_avx2(x, r->blocks, r->lane_offset, qs, d, s, lanes);
-    } else
-#endif
-    {
-        quantize_row_scalar(x, r->blocks, r->lane_offset, qs, d, s, lanes);
+    if (job->norm_weight) {
+        quantize_normalized_row(x, job->norm_weight, job->epsilon, r->cols, r->lane_offset, qs, d, s, lanes);
+    } else {
+        quantize_blocks(x, r->blocks, r->lane_offset, qs, d, s, lanes);
     }
     for (int64_t b = r->blocks; b < r->padded_blocks; b++) d[b] = s[b] = 0;
 }
 
-void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols,
-                        int32_t lane_offset, void *scratch, canopy_q8_rows *out) {
+static void quantize(canopy_pool *pool, const float *x, const float *norm_weight, float epsilon, int64_t tokens,
+                     int64_t cols, int32_t lane_offset, void *scratch, canopy_q8_rows *out) {
     const int64_t blocks = cols / 32, padded = round_up(blocks, 8);
     char *p = scratch;
     out->tokens = tokens;
@@ -116,10 +146,21 @@ void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64
     out->s = (float *)p;
     p += round_up(tokens * padded * 4, 64);
     out->lane_base = (int32_t *)p;
-    quantize_job job = {x, out};
+    quantize_job job = {x, out, norm_weight, epsilon};
     if (tokens >= 8 && pool) {
         canopy_pool_run(pool, tokens, quantize_token, &job);
     } else {
         for (int64_t t = 0; t < tokens; t++) quantize_token(&job, t);
     }
+}
+
+void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols,
+                        int32_t lane_offset, void *scratch, canopy_q8_rows *out) {
+    quantize(pool, x, NULL, 0, tokens, cols, lane_offset, scratch, out);
+}
+
+void canopy_q8_quantize_rmsnorm(canopy_pool *pool, const float *x, const float *weight, float epsilon,
+                                int64_t tokens, int64_t cols, int32_t lane_offset, void *scratch,
+                                canopy_q8_rows *out) {
+    quantize(pool, x, weight, epsilon, tokens, cols, lane_offset, scratch, out);
 }

@@ -12,11 +12,20 @@ final class EngineCore {
     private var requests: [UInt64: RequestState] = [:]
     private var nextSequenceID: SequenceID = 0
     private(set) var counters = EngineCounters()
+    // Per-step storage, reused so that a decode step allocates nothing in steady state.
+    private var chunks: [ScheduledChunk] = []
+    private var batch = ForwardBatch()
+    private var logits: [Float] = []
+    private var sampling = SamplingWorkspace()
 
     init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig) {
         self.loaded = loaded
         self.kv = kv
         scheduler = Scheduler(kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences)
+        // Every block once per sequence (more only when blocks are shared, e.g. by forks).
+        batch.reserveCapacity(
+            tokens: config.maxBatchedTokens, sequences: config.maxSequences,
+            blockTableEntries: kv.stats.totalBlocks + config.maxSequences)
     }
 
     var hasWork: Bool { scheduler.hasWork }
@@ -51,25 +60,29 @@ final class EngineCore {
     }
 
     /// Runs one step; returns false when there was nothing to run.
+    ///
+    /// Allocates nothing in steady state — running sequences decoding, prefix caching off,
+    /// no penalties or log-probabilities requested — apart from what the requests' event
+    /// sinks do with the events.
     @discardableResult
     func step() -> Bool {
         let now = monotonicSeconds()
-        let chunks = scheduler.schedule(now: now)
+        scheduler.schedule(now: now, into: &chunks)
         guard !chunks.isEmpty else { return false }
-        var batch = ForwardBatch()
+        batch.removeAll()
         for chunk in chunks {
             batch.append(
-                tokens: chunk.tokens,
-                firstPosition: chunk.start,
-                slots: chunk.slots.map { (block: $0.block, offset: Int($0.offset)) },
-                blockTable: kv.blockTable(chunk.sequence.id), blockSize: kv.blockSize,
-                wantsLogits: chunk.wantsLogits)
+                tokens: chunk.tokens, firstPosition: chunk.start, blockTable: kv.blockTable(chunk.sequence.id)[...],
+                blockSize: kv.blockSize, wantsLogits: chunk.wantsLogits)
         }
-        let logits = loaded.model.forward(batch, kv: KVStorage(base: kv.arena.base, layout: kv.arena.layout))
+        let vocabulary = loaded.config.vocabularySize
+        let needed = batch.logitCount * vocabulary
+        if logits.count < needed { logits = [Float](repeating: 0, count: max(needed, 2 * logits.count)) }
+        let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout)
+        logits.withUnsafeMutableBufferPointer { loaded.model.forward(batch, kv: storage, logits: $0) }
         counters.steps += 1
         counters.batchedTokens += batch.count
 
-        let vocabulary = loaded.config.vocabularySize
         var row = 0
         let tokenTime = monotonicSeconds()
         for chunk in chunks {
@@ -77,19 +90,18 @@ final class EngineCore {
             sequence.computed += chunk.count
             guard chunk.wantsLogits else { continue }
             defer { row += 1 }
-            let request = sequence.request
-            var samples = [sequence]
-            if !request.forked {
-                samples += fork(sequence)
-            }
+            let children = sequence.request.forked ? [] : fork(sequence)
             logits.withUnsafeBufferPointer { buffer in
                 let rowStart = buffer.baseAddress! + row * vocabulary
-                for target in samples {
-                    let token = target.sampler.sample(rowStart, count: vocabulary, history: target.history)
-                    accept(token, for: target, at: tokenTime)
+                let token = sequence.sampler.sample(rowStart, count: vocabulary, history: sequence.history, workspace: &sampling)
+                accept(token, for: sequence, at: tokenTime)
+                for child in children {
+                    let token = child.sampler.sample(rowStart, count: vocabulary, history: child.history, workspace: &sampling)
+                    accept(token, for: child, at: tokenTime)
                 }
             }
         }
+        chunks.removeAll(keepingCapacity: true)
         return true
     }
 
@@ -115,7 +127,7 @@ final class EngineCore {
         let request = sequence.request
         let token = sampled.id
         sequence.tokens.append(token)
-        sequence.history.append(token)
+        sequence.history?.append(token)
         if request.request.sampling.logprobs != nil { sequence.logprobs.append(sampled) }
         if request.firstToken == nil { request.firstToken = time }
         if let last = sequence.lastTokenTime {

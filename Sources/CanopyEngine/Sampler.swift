@@ -36,6 +36,19 @@ public struct TokenHistory: Sendable {
     }
 }
 
+/// Buffers `Sampler` reuses between calls: with one workspace per engine, sampling allocates
+/// nothing in steady state unless log-probabilities are requested.
+public struct SamplingWorkspace: Sendable {
+    /// Candidate tokens, most likely first.
+    var candidates: [(id: Int32, logit: Float)] = []
+    var probabilities: [Float] = []
+    /// Logits after penalties.
+    var adjusted: [Float] = []
+
+    /// Creates an empty workspace; it grows to the vocabulary size on first use.
+    public init() {}
+}
+
 /// Chooses the next token of one sequence from its logits.
 ///
 /// The chain: penalties, then temperature, then top-k, top-p and min-p cuts over the
@@ -56,18 +69,33 @@ public struct Sampler: Sendable {
         random = RandomStream(seed: seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
     }
 
-    /// Picks a token from `logits` (`count` values, one per vocabulary entry).
+    /// Picks a token from `logits` (`count` values, one per vocabulary entry), with a
+    /// workspace of its own (one allocation per call; see `sample(_:count:history:workspace:)`).
     public mutating func sample(_ logits: UnsafePointer<Float>, count: Int, history: TokenHistory? = nil) -> SampledToken {
+        var workspace = SamplingWorkspace()
+        return sample(logits, count: count, history: history, workspace: &workspace)
+    }
+
+    /// Picks a token from `logits` (`count` values, one per vocabulary entry), using
+    /// `workspace` for its buffers; penalties apply when `history` is given.
+    public mutating func sample(
+        _ logits: UnsafePointer<Float>, count: Int, history: TokenHistory?, workspace: inout SamplingWorkspace
+    ) -> SampledToken {
         precondition(count > 0, "no logits to sample from")
         var result: SampledToken
         if params.hasPenalties, let history {
-            let adjusted = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            defer { adjusted.deallocate() }
-            adjusted.update(from: logits, count: count)
-            applyPenalties(adjusted, history: history)
-            result = SampledToken(id: choose(adjusted, count: count), logprob: nil, topLogprobs: [])
+            var adjusted = workspace.adjusted
+            workspace.adjusted = []  // taken out so choose can use the rest of the workspace
+            adjusted.removeAll(keepingCapacity: true)
+            adjusted.append(contentsOf: UnsafeBufferPointer(start: logits, count: count))
+            let id = adjusted.withUnsafeMutableBufferPointer { buffer in
+                applyPenalties(buffer.baseAddress!, history: history)
+                return choose(buffer.baseAddress!, count: count, workspace: &workspace)
+            }
+            workspace.adjusted = adjusted
+            result = SampledToken(id: id, logprob: nil, topLogprobs: [])
         } else {
-            result = SampledToken(id: choose(logits, count: count), logprob: nil, topLogprobs: [])
+            result = SampledToken(id: choose(logits, count: count, workspace: &workspace), logprob: nil, topLogprobs: [])
         }
         if let n = params.logprobs {
             (result.logprob, result.topLogprobs) = Self.logprobs(logits, count: count, chosen: result.id, top: n)
@@ -77,69 +105,108 @@ public struct Sampler: Sendable {
 
     private func applyPenalties(_ logits: UnsafeMutablePointer<Float>, history: TokenHistory) {
         if params.repetitionPenalty != 1 {
-            let seen = history.promptTokens.union(history.generatedCounts.keys)
-            for token in seen {
+            func penalize(_ token: Int32) {
                 let i = Int(token)
                 logits[i] = logits[i] > 0 ? logits[i] / params.repetitionPenalty : logits[i] * params.repetitionPenalty
             }
+            // Every token seen once: the prompt's, then generated ones the prompt lacks.
+            for token in history.promptTokens { penalize(token) }
+            for token in history.generatedCounts.keys where !history.promptTokens.contains(token) { penalize(token) }
         }
         for (token, times) in history.generatedCounts {
             logits[Int(token)] -= params.frequencyPenalty * Float(times) + params.presencePenalty
         }
     }
 
-    private mutating func choose(_ logits: UnsafePointer<Float>, count: Int) -> Int32 {
+    private mutating func choose(_ logits: UnsafePointer<Float>, count: Int, workspace: inout SamplingWorkspace) -> Int32 {
         if params.temperature == 0 || params.topK == 1 {
             return Self.argmax(logits, count: count)
         }
         // Candidates sorted by logit, descending (lowest id first among equals).
-        var candidates = (0..<count).map { (id: Int32($0), logit: logits[$0]) }
         if params.topK > 0 && params.topK < count {
-            candidates = Array(Self.largest(candidates, params.topK))
+            Self.largest(logits, count: count, params.topK, into: &workspace.candidates)
         } else {
-            candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
+            workspace.candidates.removeAll(keepingCapacity: true)
+            for i in 0..<count { workspace.candidates.append((id: Int32(i), logit: logits[i])) }
+            workspace.candidates.withUnsafeMutableBufferPointer { Self.heapSort($0) }
         }
+        let candidates = workspace.candidates
         let top = candidates[0].logit
-        var probabilities = candidates.map { expf(($0.logit - top) / params.temperature) }
-        let total = probabilities.reduce(0, +)
-        for i in probabilities.indices { probabilities[i] /= total }
+        workspace.probabilities.removeAll(keepingCapacity: true)
+        for candidate in candidates { workspace.probabilities.append(expf((candidate.logit - top) / params.temperature)) }
+        return workspace.probabilities.withUnsafeMutableBufferPointer { probabilities in
+            let total = probabilities.reduce(0, +)
+            for i in probabilities.indices { probabilities[i] /= total }
 
-        var keep = probabilities.count
-        if params.topP < 1 {
-            var cumulative: Float = 0
-            for (i, p) in probabilities.enumerated() {
-                cumulative += p
-                if cumulative >= params.topP { keep = i + 1; break }
+            var keep = probabilities.count
+            if params.topP < 1 {
+                var cumulative: Float = 0
+                for (i, p) in probabilities.enumerated() {
+                    cumulative += p
+                    if cumulative >= params.topP { keep = i + 1; break }
+                }
             }
+            if params.minP > 0 {
+                let threshold = params.minP * probabilities[0]
+                while keep > 1 && probabilities[keep - 1] < threshold { keep -= 1 }
+            }
+            let kept = probabilities[0..<keep].reduce(0, +)
+            var target = random.nextUnitFloat() * kept
+            for i in 0..<keep {
+                target -= probabilities[i]
+                if target < 0 { return candidates[i].id }
+            }
+            return candidates[keep - 1].id
         }
-        if params.minP > 0 {
-            let threshold = params.minP * probabilities[0]
-            while keep > 1 && probabilities[keep - 1] < threshold { keep -= 1 }
-        }
-        let kept = probabilities[0..<keep].reduce(0, +)
-        var target = random.nextUnitFloat() * kept
-        for i in 0..<keep {
-            target -= probabilities[i]
-            if target < 0 { return candidates[i].id }
-        }
-        return candidates[keep - 1].id
     }
 
-    /// The `k` largest candidates, sorted descending, in O(n log k).
-    private static func largest(_ candidates: [(id: Int32, logit: Float)], _ k: Int) -> [(id: Int32, logit: Float)] {
-        func before(_ a: (id: Int32, logit: Float), _ b: (id: Int32, logit: Float)) -> Bool {
-            a.logit > b.logit || (a.logit == b.logit && a.id < b.id)
-        }
-        var kept: [(id: Int32, logit: Float)] = []
+    /// Whether candidate `a` ranks before `b`: higher logit, then lower id (a total order).
+    private static func before(_ a: (id: Int32, logit: Float), _ b: (id: Int32, logit: Float)) -> Bool {
+        a.logit > b.logit || (a.logit == b.logit && a.id < b.id)
+    }
+
+    /// The `k` largest logits as candidates in `kept`, sorted descending, in O(n log k)
+    /// expected; `kept`'s storage is reused.
+    private static func largest(
+        _ logits: UnsafePointer<Float>, count: Int, _ k: Int, into kept: inout [(id: Int32, logit: Float)]
+    ) {
+        kept.removeAll(keepingCapacity: true)
         kept.reserveCapacity(k + 1)
-        for candidate in candidates {
+        for index in 0..<count {
+            let candidate = (id: Int32(index), logit: logits[index])
             if kept.count == k, !before(candidate, kept[k - 1]) { continue }
             var i = kept.count
             while i > 0 && before(candidate, kept[i - 1]) { i -= 1 }
             kept.insert(candidate, at: i)
             if kept.count > k { kept.removeLast() }
         }
-        return kept
+    }
+
+    /// Sorts `items` best first (see `before`) in place, in O(n log n) without allocating
+    /// (the standard library's sort takes a temporary buffer). The order is total, so the
+    /// result is the same as any other correct sort's.
+    private static func heapSort(_ items: UnsafeMutableBufferPointer<(id: Int32, logit: Float)>) {
+        // A heap whose root is the worst item; moving the root to the end each round leaves
+        // the best items first.
+        func siftDown(_ start: Int, _ end: Int) {
+            var root = start
+            while true {
+                var worst = root
+                let left = 2 * root + 1, right = left + 1
+                if left < end && before(items[worst], items[left]) { worst = left }
+                if right < end && before(items[worst], items[right]) { worst = right }
+                if worst == root { return }
+                items.swapAt(root, worst)
+                root = worst
+            }
+        }
+        let n = items.count
+        guard n > 1 else { return }
+        for start in stride(from: n / 2 - 1, through: 0, by: -1) { siftDown(start, n) }
+        for end in stride(from: n - 1, to: 0, by: -1) {
+            items.swapAt(0, end)
+            siftDown(0, end)
+        }
     }
 
     /// Log-softmax of the chosen token and the `top` most likely tokens.
@@ -151,8 +218,9 @@ public struct Sampler: Sendable {
         let logNormalizer = maxValue + Float(log(sum))
         var best: [TokenLogprob] = []
         if top > 0 {
-            let all = (0..<count).map { (id: Int32($0), logit: logits[$0]) }
-            best = largest(all, top).map { TokenLogprob(id: $0.id, logprob: $0.logit - logNormalizer) }
+            var kept: [(id: Int32, logit: Float)] = []
+            largest(logits, count: count, Swift.min(top, count), into: &kept)
+            best = kept.map { TokenLogprob(id: $0.id, logprob: $0.logit - logNormalizer) }
         }
         return (logits[Int(chosen)] - logNormalizer, best)
     }

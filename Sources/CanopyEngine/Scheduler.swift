@@ -1,16 +1,14 @@
 import CanopyKV
 
-/// A slice of one sequence scheduled for this step.
+/// A slice of one sequence scheduled for this step; its KV slots are reserved.
 struct ScheduledChunk {
     let sequence: SequenceState
     /// Position of the chunk's first token (the sequence's `computed` before the step).
     let start: Int
-    /// The token ids run (one for a decode step).
-    let tokens: [Int32]
-    /// Where each token's keys and values go.
-    let slots: [KVSlot]
-    /// Number of tokens run.
-    var count: Int { tokens.count }
+    /// Number of tokens run (one for a decode step).
+    let count: Int
+    /// The token ids run.
+    var tokens: ArraySlice<Int32> { sequence.tokens[start..<(start + count)] }
     /// Whether the chunk reaches the sequence's last token, so its logits are sampled.
     var wantsLogits: Bool { start + count == sequence.tokens.count }
 }
@@ -31,6 +29,9 @@ final class Scheduler {
     private(set) var running: [SequenceState] = []
     /// Preemptions since start.
     private(set) var preemptions = 0
+    /// Per-step working storage, kept so that scheduling allocates nothing in steady state.
+    private var order: [SequenceState] = []
+    private var scheduled = Set<ObjectIdentifier>()
 
     init(kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int) {
         self.kv = kv
@@ -60,17 +61,22 @@ final class Scheduler {
         waiting.removeAll { $0 === sequence }
     }
 
-    /// Chooses this step's work. Every returned chunk has its KV slots reserved.
-    func schedule(now: Double) -> [ScheduledChunk] {
+    /// Chooses this step's work into `chunks` (emptied first, storage kept). Every chunk has
+    /// its KV slots reserved. Allocates nothing in steady state (running sequences decoding,
+    /// prefix caching off).
+    func schedule(now: Double, into chunks: inout [ScheduledChunk]) {
         var budget = maxBatchedTokens
-        var chunks: [ScheduledChunk] = []
-        var scheduled = Set<ObjectIdentifier>()
+        chunks.removeAll(keepingCapacity: true)
+        scheduled.removeAll(keepingCapacity: true)
         var preempted = false
 
-        // Running sequences: decodes first, then chunked prefills, each oldest first.
-        let decodes = running.filter { $0.uncomputed == 1 }
-        let prefills = running.filter { $0.uncomputed > 1 }
-        for sequence in decodes + prefills {
+        // Running sequences: decodes first, then chunked prefills, each oldest first. `order`
+        // is a snapshot: preemption below changes `running`.
+        order.removeAll(keepingCapacity: true)
+        for sequence in running where sequence.uncomputed == 1 { order.append(sequence) }
+        for sequence in running where sequence.uncomputed > 1 { order.append(sequence) }
+        defer { order.removeAll(keepingCapacity: true) }
+        for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
             var chunk = reserve(sequence, budget: budget)
@@ -91,7 +97,9 @@ final class Scheduler {
         // preemption nothing new is admitted this step: memory is short.
         while !preempted, budget > 0, running.count < maxSequences, let sequence = waiting.first {
             if !sequence.registered {
-                let cached = kv.startSequence(sequence.id, promptTokens: sequence.tokens)
+                let cached = kv.startSequence(
+                    sequence.id, promptTokens: sequence.tokens,
+                    expectedLength: sequence.promptCount + min(sequence.request.maxTokens, 1 << 20))
                 sequence.registered = true
                 sequence.computed = cached
                 if sequence.sample == 0, sequence.request.firstScheduled == nil {
@@ -110,16 +118,16 @@ final class Scheduler {
             chunks.append(chunk)
             budget -= chunk.count
         }
-        return chunks
     }
 
     /// Reserves KV slots for the next `min(uncomputed, budget)` tokens of `sequence`; `nil`,
     /// with nothing changed, when too few blocks are free.
     private func reserve(_ sequence: SequenceState, budget: Int) -> ScheduledChunk? {
         let start = sequence.computed
-        let tokens = Array(sequence.tokens[start..<(start + min(sequence.uncomputed, budget))])
-        guard let slots = kv.appendSlots(sequence.id, tokens: tokens) else { return nil }
-        return ScheduledChunk(sequence: sequence, start: start, tokens: tokens, slots: slots)
+        let count = min(sequence.uncomputed, budget)
+        assert(kv.tokenCount(sequence.id) == start, "KV manager and scheduler disagree on sequence \(sequence.id)")
+        guard kv.reserveSlots(sequence.id, tokens: sequence.tokens[start..<(start + count)]) else { return nil }
+        return ScheduledChunk(sequence: sequence, start: start, count: count)
     }
 
     /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.

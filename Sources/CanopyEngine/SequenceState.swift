@@ -27,7 +27,8 @@ final class SequenceState {
     /// Whether the KV manager knows the sequence (it holds blocks).
     var registered = false
     var sampler: Sampler
-    var history: TokenHistory
+    /// Seen tokens, kept only when the request has penalties (nothing else reads it).
+    var history: TokenHistory?
     var detokenizer: StreamingDetokenizer
     var stops: StopStringMatcher
     var text = ""
@@ -44,9 +45,10 @@ final class SequenceState {
         self.tokens = tokens
         promptCount = request.promptIDs.count
         sampler = Sampler(params: request.request.sampling, index: sample)
-        history = TokenHistory(prompt: request.promptIDs)
+        history = request.request.sampling.hasPenalties ? TokenHistory(prompt: request.promptIDs) : nil
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         stops = StopStringMatcher(stops: request.request.stop.stopStrings)
+        reserveOutputStorage()
     }
 
     /// A copy of `parent` at the same point, for another sample of the same request.
@@ -63,6 +65,15 @@ final class SequenceState {
         history = parent.history
         detokenizer = parent.detokenizer
         stops = parent.stops
+        reserveOutputStorage()
+    }
+
+    /// Reserves room for every token the sequence may generate and for typical text, so
+    /// that accepting a token does not grow arrays (the decode loop's steady state
+    /// allocates nothing; text past the reservation grows geometrically, amortised O(1)).
+    private func reserveOutputStorage() {
+        tokens.reserveCapacity(promptCount + min(request.maxTokens, 1 << 16))
+        text.reserveCapacity(4 * min(request.maxTokens, 1024))
     }
 
     /// Generated token count.

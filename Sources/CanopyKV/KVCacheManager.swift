@@ -101,12 +101,17 @@ public final class KVCacheManager {
     ///
     /// Never fails: reusing a cached block needs no free block (an evictable one is merely
     /// taken out of the LRU, which does lower `stats.freeBlocks`).
+    /// `expectedLength` (tokens the sequence may reach) sizes its block list up front, so that
+    /// appending tokens later does not grow it.
     /// Preconditions: `id` not registered; `promptTokens` not empty. O(prompt length).
-    public func startSequence(_ id: SequenceID, promptTokens: [Int32]) -> Int {
+    public func startSequence(_ id: SequenceID, promptTokens: [Int32], expectedLength: Int = 0) -> Int {
         precondition(sequences[id] == nil, "sequence \(id) is already registered")
         precondition(!promptTokens.isEmpty, "sequence \(id) needs at least one prompt token")
         counters.prefixQueries += promptTokens.count
         var state = SequenceState()
+        let expectedBlocks = (max(expectedLength, promptTokens.count) + blockSize - 1) / blockSize
+        state.blocks.reserveCapacity(min(expectedBlocks, refCounts.count))
+        state.tail.reserveCapacity(blockSize)
         if prefixCaching {
             let size = blockSize
             let reusable = (promptTokens.count - 1) / size
@@ -147,14 +152,19 @@ public final class KVCacheManager {
     /// one; after a hash collision with a different prefix, or once the parent was evicted,
     /// the sequence's later blocks are not cached (correctness never depends on the hash).
     ///
-    /// Returns one slot per token, in order, or nil — changing nothing — when fewer than
-    /// `blocksNeeded(id, appending: tokens.count)` blocks are free or evictable.
+    /// Token `i` of `tokens` then lives at position `p = tokenCount + i` (the count before the
+    /// call): offset `p % blockSize` of block `blockTable(id)[p / blockSize]`.
+    ///
+    /// Returns false — changing nothing — when fewer than `blocksNeeded(id, appending:
+    /// tokens.count)` blocks are free or evictable. Allocates nothing with prefix caching off
+    /// once the sequence's arrays have grown (the engine's decode loop relies on this); with
+    /// it on, each block that fills records its key.
     /// Precondition: `id` registered. O(tokens.count + copies × blockBytes).
-    public func appendSlots(_ id: SequenceID, tokens: [Int32]) -> [KVSlot]? {
+    public func reserveSlots(_ id: SequenceID, tokens: ArraySlice<Int32>) -> Bool {
         guard var state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
         let needed = blocksNeeded(state, appending: tokens.count)
-        guard needed <= freeList.count + evictable.count else { return nil }
-        if tokens.isEmpty { return [] }
+        guard needed <= freeList.count + evictable.count else { return false }
+        if tokens.isEmpty { return true }
         sequences[id] = nil  // Taken out so the arrays inside are mutated without copying.
         let size = blockSize
         if state.tokenCount % size != 0, let last = state.blocks.last, refCounts[Int(last)] > 1 {
@@ -164,21 +174,26 @@ public final class KVCacheManager {
             state.blocks[state.blocks.count - 1] = copy
             counters.copyOnWrites += 1
         }
-        var slots: [KVSlot] = []
-        slots.reserveCapacity(tokens.count)
         for token in tokens {
-            let offset = state.tokenCount % size
-            if offset == 0 { state.blocks.append(allocate()) }
-            let block = state.blocks[state.blocks.count - 1]
-            slots.append(KVSlot(block: block, offset: Int32(offset)))
+            if state.tokenCount % size == 0 { state.blocks.append(allocate()) }
             state.tail.append(token)
             state.tokenCount += 1
             if state.tail.count == size {
-                blockFilled(block, in: &state)
+                blockFilled(state.blocks[state.blocks.count - 1], in: &state)
             }
         }
         sequences[id] = state
-        return slots
+        return true
+    }
+
+    /// `reserveSlots`, returning one slot per token in order, or nil — changing nothing — when
+    /// too few blocks are free or evictable. Precondition: `id` registered.
+    public func appendSlots(_ id: SequenceID, tokens: [Int32]) -> [KVSlot]? {
+        guard let first = sequences[id]?.tokenCount else { preconditionFailure("unknown sequence \(id)") }
+        guard reserveSlots(id, tokens: tokens[...]) else { return nil }
+        let blocks = sequences[id]!.blocks
+        let size = blockSize
+        return (first..<(first + tokens.count)).map { KVSlot(block: blocks[$0 / size], offset: Int32($0 % size)) }
     }
 
     /// Physical block ids of the sequence in logical order (what attention reads): token

@@ -36,26 +36,62 @@ extension MatMul {
         precondition(matrices.count == outputs.count, "MatMul: \(matrices.count) matrices but \(outputs.count) outputs")
         guard let first = matrices.first else { return }
         precondition(matrices.allSatisfy { $0.cols == first.cols }, "MatMul: grouped matrices differ in columns")
-        // One C pass needs every matrix on an integer kernel with the same activation
-        // correction; checked in a loop, since this runs several times per layer and step.
-        var offset: Int32?
-        var oneKernelPass = precision == .quantizedActivations && tokens > 0 && first.cols > 0
-        for w in matrices where oneKernelPass {
-            guard let type = integerKernelType(w.type), w.rows > 0 else { oneKernelPass = false; break }
-            let o = canopy_weight_lane_offset(type)
-            if offset == nil { offset = o } else if offset != o { oneKernelPass = false }
-        }
-        guard oneKernelPass, let offset else {
+        guard let offset = sharedLaneOffset(matrices, tokens: tokens, precision: precision) else {
             for (w, y) in zip(matrices, outputs) { multiply(w, input: x, tokens: tokens, output: y, precision: precision) }
             return
         }
+        runGroup(matrices, x, norm: nil, tokens: tokens, laneOffset: offset, outputs: outputs)
+    }
+
+    /// y_m = W_m · RMSNorm(x) for every matrix of `matrices`, where RMSNorm(x) row by row is
+    /// `RMSNorm.apply(x, weight: normWeight, count: cols, epsilon: epsilon)`, fused into the
+    /// activation quantization: the normalised rows are never written out, and the results
+    /// are bitwise those of normalising first and then calling
+    /// `multiply(_:input:tokens:outputs:precision:)`.
+    ///
+    /// Fuses only what the grouped C pass would run (`.quantizedActivations`, Q4_0, Q4_1 or
+    /// Q8_0 matrices with one activation correction); otherwise returns false having done
+    /// nothing, and the caller normalises and multiplies. Allocates nothing in steady state.
+    ///
+    /// - Precondition: as for the grouped `multiply`; `normWeight` has `cols` values.
+    public static func multiplyNormalized(
+        _ matrices: [WeightMatrix], input x: UnsafePointer<Float>, normWeight: UnsafePointer<Float>, epsilon: Float,
+        tokens: Int, outputs: [UnsafeMutablePointer<Float>], precision: MatMulPrecision
+    ) -> Bool {
+        precondition(matrices.count == outputs.count, "MatMul: \(matrices.count) matrices but \(outputs.count) outputs")
+        guard let first = matrices.first else { return false }
+        precondition(matrices.allSatisfy { $0.cols == first.cols }, "MatMul: grouped matrices differ in columns")
+        guard let offset = sharedLaneOffset(matrices, tokens: tokens, precision: precision) else { return false }
+        runGroup(matrices, x, norm: (normWeight, epsilon), tokens: tokens, laneOffset: offset, outputs: outputs)
+        return true
+    }
+
+    /// The activation correction every matrix shares when the whole group can run as one C
+    /// pass; nil otherwise. A loop, not collection calls: it runs several times per layer.
+    private static func sharedLaneOffset(_ matrices: [WeightMatrix], tokens: Int, precision: MatMulPrecision) -> Int32? {
+        guard precision == .quantizedActivations, tokens > 0, let first = matrices.first, first.cols > 0 else { return nil }
+        var offset: Int32?
+        for w in matrices {
+            guard let type = integerKernelType(w.type), w.rows > 0 else { return nil }
+            let o = canopy_weight_lane_offset(type)
+            if offset == nil { offset = o } else if offset != o { return nil }
+        }
+        return offset
+    }
+
+    /// One C pass for a checked group.
+    private static func runGroup(
+        _ matrices: [WeightMatrix], _ x: UnsafePointer<Float>, norm: (UnsafePointer<Float>, Float)?, tokens: Int,
+        laneOffset: Int32, outputs: [UnsafeMutablePointer<Float>]
+    ) {
         withUnsafeTemporaryAllocation(of: canopy_gemm_job.self, capacity: matrices.count) { jobs in
             for (i, w) in matrices.enumerated() {
                 jobs[i] = canopy_gemm_job(
                     type: integerKernelType(w.type)!, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
                     y: outputs[i], y_stride: Int64(w.rows))
             }
-            runIntegerKernels(x, tokens: tokens, cols: first.cols, laneOffset: offset, jobs: UnsafeBufferPointer(jobs))
+            runIntegerKernels(x, norm: norm, tokens: tokens, cols: matrices[0].cols, laneOffset: laneOffset,
+                              jobs: UnsafeBufferPointer(jobs))
         }
     }
 
@@ -69,16 +105,16 @@ extension MatMul {
             y: y, y_stride: Int64(w.rows))
         withUnsafePointer(to: job) { pointer in
             runIntegerKernels(
-                x, tokens: tokens, cols: w.cols, laneOffset: canopy_weight_lane_offset(type),
+                x, norm: nil, tokens: tokens, cols: w.cols, laneOffset: canopy_weight_lane_offset(type),
                 jobs: UnsafeBufferPointer(start: pointer, count: 1))
         }
     }
 
-    /// Quantizes `x` once into the calling thread's activation scratch and runs `jobs` on it
-    /// in one fork-join.
+    /// Quantizes `x` (RMS-normalised first when `norm` gives the weight and epsilon) once
+    /// into the calling thread's activation scratch and runs `jobs` on it in one fork-join.
     private static func runIntegerKernels(
-        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, laneOffset: Int32,
-        jobs: UnsafeBufferPointer<canopy_gemm_job>
+        _ x: UnsafePointer<Float>, norm: (weight: UnsafePointer<Float>, epsilon: Float)?, tokens: Int, cols: Int,
+        laneOffset: Int32, jobs: UnsafeBufferPointer<canopy_gemm_job>
     ) {
         let pool = WorkerPool.shared.cPool
         let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(cols))
@@ -86,7 +122,11 @@ extension MatMul {
             fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
         }
         var rows = canopy_q8_rows()
-        canopy_q8_quantize(pool, x, Int64(tokens), Int64(cols), laneOffset, scratch, &rows)
+        if let norm {
+            canopy_q8_quantize_rmsnorm(pool, x, norm.weight, norm.epsilon, Int64(tokens), Int64(cols), laneOffset, scratch, &rows)
+        } else {
+            canopy_q8_quantize(pool, x, Int64(tokens), Int64(cols), laneOffset, scratch, &rows)
+        }
         canopy_gemm(pool, &rows, jobs.baseAddress!, Int32(jobs.count))
     }
 

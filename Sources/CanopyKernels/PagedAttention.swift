@@ -28,6 +28,9 @@ public enum PagedAttention {
     /// sequence (position `firstPosition + i`) attends to positions `0...firstPosition + i`
     /// of its own sequence, whose K/V rows must already be stored in `layer`.
     ///
+    /// Plans the call and runs it; a forward pass should instead prepare one
+    /// `PagedAttentionPlan` and call `attend(plan:...)` for each layer.
+    ///
     /// - Parameters:
     ///   - queries: `batchRows × headCount × headDimension` floats, already RoPE-rotated;
     ///     query head `h` uses KV head `h / (headCount / layout.kvHeads)`.
@@ -38,44 +41,36 @@ public enum PagedAttention {
         sequences: [AttentionSequence], queries: UnsafePointer<Float>, headCount: Int,
         arena: UnsafeRawPointer, layout: PagedKVLayout, layer: Int, output: UnsafeMutablePointer<Float>
     ) {
-        precondition(headCount > 0 && headCount % layout.kvHeads == 0,
-                     "headCount \(headCount) is not a positive multiple of kvHeads \(layout.kvHeads)")
+        let plan = PagedAttentionPlan()
+        plan.prepare(sequences: sequences, headCount: headCount, layout: layout)
+        attend(plan: plan, queries: queries, arena: arena, layer: layer, output: output)
+    }
+
+    /// `attend(sequences:...)` for the batch `plan` was prepared for, at `layer`: the same
+    /// results, with no allocation (the plan holds every buffer the call needs).
+    ///
+    /// - Precondition: `plan` was prepared, and its sequences' block tables are still valid.
+    public static func attend(
+        plan: PagedAttentionPlan, queries: UnsafePointer<Float>, arena: UnsafeRawPointer, layer: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        guard let layout = plan.layout else { preconditionFailure("attention plan was never prepared") }
         precondition(layer >= 0 && layer < layout.layers, "layer \(layer) outside 0..<\(layout.layers)")
-        let plan = PagedAttentionPlan(sequences: sequences, headCount: headCount, layout: layout)
         guard !plan.items.isEmpty else { return }
+        let headCount = plan.headCount
         let hd = layout.headDimension
         let group = headCount / layout.kvHeads
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: plan.partialFloats)
-        defer { partials.deallocate() }
-        let kernel = PagedAttentionKernel(
+        plan.kernel = PagedAttentionKernel(
             arena: arena, layout: layout, layer: layer, headCount: headCount, group: group,
-            queries: queries, partials: partials, chunkSize: plan.chunkSize, slotFloats: plan.slotFloats,
+            queries: queries, partials: plan.partials, chunkSize: plan.chunkSize, slotFloats: plan.slotFloats,
             maxVectors: plan.largestTileRows * group, scale: 1 / Float(hd).squareRoot())
-
-        plan.partialOffsets.withUnsafeBufferPointer { offsets in
-            let scratchFloats = kernel.scratchFloats
-            Parallel.forEach(plan.items.count) { index in
-                let item = plan.items[index]
-                let sequence = sequences[item.sequence]
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats) { scratch in
-                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 2 * plan.chunkSize) { rows in
-                        kernel.run(item, sequence: sequence,
-                                   partialOffsets: offsets.baseAddress! + plan.queryBase[item.sequence],
-                                   scratch: scratch.baseAddress!, rowPointers: rows.baseAddress!)
-                    }
-                }
-            }
-        }
-
+        plan.output = output
+        defer { plan.kernel = nil }
+        plan.phase = .tiles
+        WorkerPool.shared.run(plan.items.count, plan)
         // Merging is cheap next to the key loop; a few queries per iteration keep the
         // dispatch overhead small.
-        let queryCount = plan.batchRows.count
-        let perUnit = 8
-        Parallel.forEach((queryCount + perUnit - 1) / perUnit) { unit in
-            for query in (unit * perUnit)..<Swift.min(queryCount, (unit + 1) * perUnit) {
-                kernel.merge(partialOffset: plan.partialOffsets[query], partitions: plan.partitionCounts[query],
-                             output: output + plan.batchRows[query] * headCount * hd)
-            }
-        }
+        plan.phase = .merge
+        WorkerPool.shared.run((plan.batchRows.count + PagedAttentionPlan.queriesPerMerge - 1) / PagedAttentionPlan.queriesPerMerge, plan)
     }
 }

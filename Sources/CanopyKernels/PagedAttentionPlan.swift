@@ -1,11 +1,19 @@
-/// How one `PagedAttention.attend` call is cut into independent work items, and where
-/// each query's partial results live.
+import CCanopyKernels
+
+/// How a batch's attention is cut into independent work items, and where each query's
+/// partial results live: built once per forward pass by `prepare`, then used by
+/// `PagedAttention.attend` for every layer (the plan depends on the batch, not the layer).
 ///
 /// The key partitions of a query are a function of its position alone (see
 /// `partitionSize(length:chunk:)`), never of the batch around it: that is what makes the
 /// output of every query row independent of the call it came in. Tiles only group
 /// consecutive queries of one sequence whose partitions coincide, to share K/V reads.
-struct PagedAttentionPlan {
+///
+/// Reusable: `prepare` keeps the arrays' storage and the partial-result buffer (grow-only),
+/// so a decode loop that re-plans every step allocates nothing in steady state. A plan is
+/// used by one forward pass at a time (not thread-safe); `@unchecked Sendable` so a model
+/// can keep plans in its scratch pool, which hands each to one pass at a time.
+public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     /// One work item: the queries `rowLo ..< rowHi` of one sequence (indices within it),
     /// the query heads of one KV head, against one key partition.
     struct Item {
@@ -26,13 +34,19 @@ struct PagedAttentionPlan {
     /// Query vectors (rows × group heads) per tile, before rounding to whole rows.
     static let targetTileVectors = 64
 
+    /// The sequences of the prepared batch (block tables borrowed, see `AttentionSequence`).
+    private(set) var sequences: [AttentionSequence] = []
+    /// Query heads of the prepared batch.
+    private(set) var headCount = 0
+    /// KV layout of the prepared batch.
+    private(set) var layout: PagedKVLayout?
     /// Keys per inner tile: a whole number of blocks, about `targetChunk`.
-    let chunkSize: Int
+    private(set) var chunkSize = 0
     /// Query rows per tile.
-    let tileRows: Int
+    private(set) var tileRows = 0
     /// Floats per (query, partition, head) slot: the unnormalised accumulator, then the
     /// running maximum and the running sum.
-    let slotFloats: Int
+    private(set) var slotFloats = 0
     /// All work items.
     private(set) var items: [Item] = []
     /// Per sequence, the global index of its first query.
@@ -48,6 +62,25 @@ struct PagedAttentionPlan {
     private(set) var largestTileRows = 0
     /// Floats of partial results for the whole call.
     private(set) var partialFloats = 0
+    /// Room for `partialFloats` partial results (grow-only).
+    private(set) var partials = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private var partialCapacity = 0
+
+    // The call in progress (`PagedAttention.attend`), which runs the plan as a pool job in
+    // two phases: every work item, then every query's merge.
+    enum Phase { case tiles, merge }
+    var phase = Phase.tiles
+    var kernel: PagedAttentionKernel?
+    var output: UnsafeMutablePointer<Float>?
+    /// Queries merged per iteration of the merge phase.
+    static let queriesPerMerge = 8
+
+    /// Creates an empty plan; `prepare` fills it.
+    public init() {}
+
+    deinit {
+        partials.deallocate()
+    }
 
     /// Keys per inner tile for `blockSize`: a multiple of it, so tiles never straddle blocks
     /// unevenly and partition boundaries (multiples of the chunk) fall on block edges.
@@ -63,14 +96,38 @@ struct PagedAttentionPlan {
         return (wanted + chunk - 1) / chunk * chunk
     }
 
-    /// Plans a call; checks the arguments that can be checked.
-    init(sequences: [AttentionSequence], headCount: Int, layout: PagedKVLayout) {
+    /// Plans attention for `sequences` (whose block tables must stay valid until the plan's
+    /// last `attend`) with `headCount` query heads over `layout`; checks what can be checked.
+    /// O(queries + work items); allocates only when the batch outgrows earlier ones.
+    public func prepare(sequences newSequences: [AttentionSequence], headCount: Int, layout: PagedKVLayout) {
+        prepare(sequenceCount: newSequences.count, headCount: headCount, layout: layout) { newSequences[$0] }
+    }
+
+    /// `prepare(sequences:headCount:layout:)` for the sequences `sequence(0)`,
+    /// `sequence(1)`, … `sequence(sequenceCount - 1)`, without building an array of them.
+    public func prepare(
+        sequenceCount: Int, headCount: Int, layout: PagedKVLayout, _ sequence: (Int) -> AttentionSequence
+    ) {
+        precondition(headCount > 0 && headCount % layout.kvHeads == 0,
+                     "headCount \(headCount) is not a positive multiple of kvHeads \(layout.kvHeads)")
+        sequences.removeAll(keepingCapacity: true)
+        for i in 0..<sequenceCount { sequences.append(sequence(i)) }
+        items.removeAll(keepingCapacity: true)
+        queryBase.removeAll(keepingCapacity: true)
+        partialOffsets.removeAll(keepingCapacity: true)
+        partitionCounts.removeAll(keepingCapacity: true)
+        batchRows.removeAll(keepingCapacity: true)
+        largestTileRows = 0
+        partialFloats = 0
+        self.headCount = headCount
+        self.layout = layout
         chunkSize = Self.chunkSize(blockSize: layout.blockSize)
         let group = headCount / layout.kvHeads
         tileRows = Swift.min(32, Swift.max(1, Self.targetTileVectors / group))
         slotFloats = layout.headDimension + 2
         var globalQuery = 0
-        for (index, sequence) in sequences.enumerated() {
+        for index in sequences.indices {
+            let sequence = sequences[index]
             precondition(sequence.queryCount >= 0 && sequence.firstPosition >= 0 && sequence.queryStart >= 0,
                          "attention sequence \(index) has a negative count or position")
             queryBase.append(globalQuery)
@@ -102,6 +159,39 @@ struct PagedAttentionPlan {
                 partialFloats += count * headCount * slotFloats
             }
             globalQuery += sequence.queryCount
+        }
+        if partialFloats > partialCapacity {
+            partials.deallocate()
+            partialCapacity = Swift.max(partialFloats, 2 * partialCapacity)
+            partials = .allocate(capacity: partialCapacity)
+        }
+    }
+
+    /// One iteration of the current phase (see `PagedAttention.attend(plan:...)`).
+    public func run(_ index: Int) {
+        guard let kernel else { preconditionFailure("attention plan run outside attend") }
+        switch phase {
+        case .tiles:
+            // Per-thread scratch: floats for the tile, then the K/V row pointers.
+            let floatBytes = (kernel.scratchFloats * MemoryLayout<Float>.stride + 63) / 64 * 64
+            let bytes = floatBytes + 2 * chunkSize * MemoryLayout<UnsafePointer<Float>>.stride
+            guard let scratch = canopy_task_scratch(bytes) else {
+                fatalError("PagedAttention: out of memory for \(bytes) bytes of scratch")
+            }
+            let item = items[index]
+            partialOffsets.withUnsafeBufferPointer { offsets in
+                kernel.run(item, sequence: sequences[item.sequence],
+                           partialOffsets: offsets.baseAddress! + queryBase[item.sequence],
+                           scratch: scratch.assumingMemoryBound(to: Float.self),
+                           rowPointers: (scratch + floatBytes).assumingMemoryBound(to: UnsafePointer<Float>.self))
+            }
+        case .merge:
+            let width = headCount * kernel.layout.headDimension
+            let end = Swift.min(batchRows.count, (index + 1) * Self.queriesPerMerge)
+            for query in (index * Self.queriesPerMerge)..<end {
+                kernel.merge(partialOffset: partialOffsets[query], partitions: partitionCounts[query],
+                             output: output! + batchRows[query] * width)
+            }
         }
     }
 }

@@ -1,6 +1,14 @@
 import CCanopyKernels
 import Synchronization
 
+/// A parallel loop body kept in an object, for loops that run every layer of every decode
+/// step (see `WorkerPool.run`). `run(i)` is called once for every index, from several threads
+/// at once; iterations must write disjoint memory.
+public protocol PoolJob: AnyObject {
+    /// Runs iteration `index`.
+    func run(_ index: Int)
+}
+
 /// The process-wide pool of kernel worker threads: one persistent set of threads that every
 /// matmul and attention loop forks onto, so the decode loop creates no threads.
 ///
@@ -58,12 +66,36 @@ public final class WorkerPool: Sendable {
             return
         }
         withoutActuallyEscaping(body) { escapable in
-            var task = escapable
+            // Wrapped in a struct so the closure is stored at its natural abstraction: a bare
+            // function value passed to the generic `withUnsafeMutablePointer` would be
+            // re-abstracted through a heap-allocated thunk on every call.
+            var task = Task(body: escapable)
             withUnsafeMutablePointer(to: &task) { pointer in
                 canopy_pool_run(handle, Int64(iterations), { context, index in
-                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                    context!.assumingMemoryBound(to: Task.self).pointee.body(Int(index))
                 }, pointer)
             }
+        }
+    }
+
+    private struct Task {
+        let body: (Int) -> Void
+    }
+
+    /// Runs `job.run(i)` for every `i` in `0..<iterations` across the pool and returns when
+    /// all have finished. Unlike `forEach`, allocates nothing: `forEach` must box its
+    /// closure on the heap to hand it to C (Swift checks that it did not escape), an object
+    /// is passed as it is. Iterations must write disjoint memory.
+    public func run(_ iterations: Int, _ job: any PoolJob) {
+        guard iterations > 1 else {
+            if iterations == 1 { job.run(0) }
+            return
+        }
+        var erased = job
+        withUnsafeMutablePointer(to: &erased) { pointer in
+            canopy_pool_run(handle, Int64(iterations), { context, index in
+                context!.assumingMemoryBound(to: (any PoolJob).self).pointee.run(Int(index))
+            }, pointer)
         }
     }
 

@@ -12,14 +12,29 @@ public protocol CausalLanguageModel: Sendable {
     var config: ModelConfig { get }
 
     /// Runs one forward pass: writes every token's keys and values into `kv` at its slot,
-    /// attends, and returns `batch.logitCount × config.vocabularySize` logits, one row per
-    /// sequence slice that wants them, in batch order.
+    /// attends, and writes `batch.logitCount × config.vocabularySize` logits to `logits`, one
+    /// row per sequence slice that wants them, in batch order.
     ///
     /// The result for a token depends only on its sequence (its tokens and cached K/V), never
-    /// on the other sequences in the batch: batching changes speed, not outputs.
+    /// on the other sequences in the batch: batching changes speed, not outputs. The caller
+    /// owns `logits`, so a decode loop that reuses its batch and buffer allocates nothing in
+    /// steady state (dense models; a mixture-of-experts pass may allocate routing tables).
     ///
-    /// - Precondition: `kv.layout` matches the model (layers, KV heads, head size).
-    func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float]
+    /// - Precondition: `kv.layout` matches the model (layers, KV heads, head size), and
+    ///   `logits.count >= batch.logitCount * config.vocabularySize`.
+    func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>)
+}
+
+extension CausalLanguageModel {
+    /// Runs one forward pass and returns the logits in a new array (see
+    /// `forward(_:kv:logits:)`): for tools and tests, where one allocation per pass is fine.
+    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
+        let count = batch.logitCount * config.vocabularySize
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            forward(batch, kv: kv, logits: buffer)
+            initialized = count
+        }
+    }
 }
 
 /// The architectures Canopy can build, keyed by `general.architecture`.

@@ -1,10 +1,17 @@
+import CanopyKernels
+
 /// The tokens one forward pass runs, from any number of sequences at once.
 ///
 /// Tokens are grouped per sequence: each `SequenceSlice` owns a contiguous range of
-/// `tokens`, at consecutive positions starting at `firstPosition`, and names where each of
-/// those tokens' keys and values go (`slots`) and which KV blocks the sequence reads
-/// (`blockTable`). The model writes every token's K/V row first, then attends, so a token
-/// sees the sequence's cached positions and the earlier tokens of its own slice.
+/// `tokens`, at consecutive positions starting at `firstPosition`, and a range of
+/// `blockTables` listing the physical KV blocks the sequence reads. A token at position `p`
+/// writes its keys and values at offset `p % blockSize` of block `table[p / blockSize]`
+/// (`slots` holds that pair for every token). The model writes every token's K/V row first,
+/// then attends, so a token sees the sequence's cached positions and the earlier tokens of
+/// its own slice.
+///
+/// A batch is meant to be reused: `removeAll()` keeps its storage, so an engine that
+/// rebuilds its batch every step allocates nothing once the storage has grown to size.
 public struct ForwardBatch: Sendable {
     /// One sequence's share of the batch.
     public struct SequenceSlice: Sendable {
@@ -14,42 +21,102 @@ public struct ForwardBatch: Sendable {
         public var tokenCount: Int
         /// Position of the first token in its sequence.
         public var firstPosition: Int
-        /// Physical KV blocks of the sequence in logical order, covering every position up
-        /// to `firstPosition + tokenCount - 1`.
-        public var blockTable: [Int32]
+        /// The slice's block table within `ForwardBatch.blockTables`: physical KV blocks of
+        /// the sequence in logical order, covering every position up to
+        /// `firstPosition + tokenCount - 1`.
+        public var blockTableRange: Range<Int>
         /// Whether the logits after the slice's last token are wanted.
         public var wantsLogits: Bool
+
+        /// Row of the slice's last token in the batch (the row whose logits it wants).
+        public var lastToken: Int { tokenStart + tokenCount - 1 }
     }
 
     /// Token ids to run.
     public private(set) var tokens: [Int32] = []
     /// Where each token's K/V row is written: (physical block, position within the block).
     public private(set) var slots: [(block: Int32, offset: Int)] = []
+    /// Every slice's block table, concatenated in batch order.
+    public private(set) var blockTables: [Int32] = []
     /// The sequences, in batch order.
     public private(set) var sequences: [SequenceSlice] = []
+    /// Number of slices that want logits (rows of the forward pass's result).
+    public private(set) var logitCount = 0
 
     /// Creates an empty batch.
     public init() {}
 
-    /// Appends `tokens` of one sequence starting at `firstPosition`.
+    /// Reserves storage for batches of up to `tokens` tokens from `sequences` sequences whose
+    /// block tables add up to `blockTableEntries`, so that building them does not allocate.
+    public mutating func reserveCapacity(tokens: Int, sequences sequenceCount: Int, blockTableEntries: Int) {
+        self.tokens.reserveCapacity(tokens)
+        slots.reserveCapacity(tokens)
+        sequences.reserveCapacity(sequenceCount)
+        blockTables.reserveCapacity(blockTableEntries)
+    }
+
+    /// Empties the batch, keeping its storage for the next one.
+    public mutating func removeAll() {
+        tokens.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
+        blockTables.removeAll(keepingCapacity: true)
+        sequences.removeAll(keepingCapacity: true)
+        logitCount = 0
+    }
+
+    /// Appends `tokens` of one sequence at positions `firstPosition...`, whose K/V blocks
+    /// (in logical order) are `blockTable`, each holding `blockSize` positions.
     ///
-    /// - Precondition: `slots.count == tokens.count` and `blockTable` covers the positions.
+    /// Allocates nothing once the batch's storage has grown to size. O(tokens + blocks).
+    /// - Precondition: `tokens` is not empty and `blockTable` covers every position.
     public mutating func append(
-        tokens newTokens: [Int32], firstPosition: Int, slots newSlots: [(block: Int32, offset: Int)],
-        blockTable: [Int32], blockSize: Int, wantsLogits: Bool
+        tokens newTokens: ArraySlice<Int32>, firstPosition: Int, blockTable: ArraySlice<Int32>,
+        blockSize: Int, wantsLogits: Bool
     ) {
-        precondition(!newTokens.isEmpty && newSlots.count == newTokens.count, "slice needs one slot per token")
-        precondition(blockTable.count * blockSize >= firstPosition + newTokens.count, "block table too short")
+        precondition(!newTokens.isEmpty, "a slice needs at least one token")
+        precondition(blockSize > 0 && firstPosition >= 0, "bad block size or position")
+        let tableCount = blockTable.count
+        precondition(tableCount * blockSize >= firstPosition + newTokens.count, "block table too short")
+        let tableStart = blockTables.count
+        blockTables.append(contentsOf: blockTable)
         sequences.append(SequenceSlice(
             tokenStart: tokens.count, tokenCount: newTokens.count, firstPosition: firstPosition,
-            blockTable: blockTable, wantsLogits: wantsLogits))
-        tokens.append(contentsOf: newTokens)
-        slots.append(contentsOf: newSlots)
+            blockTableRange: tableStart..<(tableStart + tableCount), wantsLogits: wantsLogits))
+        var position = firstPosition
+        for token in newTokens {
+            tokens.append(token)
+            slots.append((block: blockTables[tableStart + position / blockSize], offset: position % blockSize))
+            position += 1
+        }
+        if wantsLogits { logitCount += 1 }
+    }
+
+    /// `append(tokens:firstPosition:blockTable:blockSize:wantsLogits:)` for whole arrays.
+    public mutating func append(
+        tokens newTokens: [Int32], firstPosition: Int, blockTable: [Int32], blockSize: Int, wantsLogits: Bool
+    ) {
+        append(tokens: newTokens[...], firstPosition: firstPosition, blockTable: blockTable[...],
+               blockSize: blockSize, wantsLogits: wantsLogits)
     }
 
     /// Number of tokens in the batch.
     public var count: Int { tokens.count }
+}
 
-    /// Number of sequences whose logits are wanted (rows of the result).
-    public var logitCount: Int { sequences.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) } }
+extension ForwardBatch {
+    /// Prepares `plan` for this batch's slices and runs `body` while the plan's block-table
+    /// pointers (into `blockTables`) are valid. Allocates nothing once `plan` has grown to size.
+    func withAttentionPlan<R>(
+        _ plan: PagedAttentionPlan, headCount: Int, layout: PagedKVLayout, _ body: () -> R
+    ) -> R {
+        blockTables.withUnsafeBufferPointer { tables in
+            plan.prepare(sequenceCount: sequences.count, headCount: headCount, layout: layout) { i in
+                let slice = sequences[i]
+                return AttentionSequence(
+                    queryStart: slice.tokenStart, queryCount: slice.tokenCount, firstPosition: slice.firstPosition,
+                    blockTable: tables.baseAddress! + slice.blockTableRange.lowerBound)
+            }
+            return body()
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import CanopyKernels
 import Synchronization
 
 /// Activation buffers for one forward pass, sized for up to `capacity` tokens.
@@ -22,6 +23,10 @@ final class ForwardScratch: @unchecked Sendable {
     let projections: [UnsafeMutablePointer<Float>]
     /// [gate, up]: outputs of the grouped feed-forward input products.
     let feedForwardInputs: [UnsafeMutablePointer<Float>]
+    /// The batch's attention plan, prepared once per pass and used by every layer.
+    let attentionPlan = PagedAttentionPlan()
+    /// The per-token loops, run on the worker pool without allocating.
+    let tokenLoops = TokenLoops()
 
     init(capacity n: Int, config c: ModelConfig) {
         capacity = n

@@ -24,6 +24,8 @@ public final class SingleSequenceCache: @unchecked Sendable {
     /// Positions the arena can hold.
     public let capacity: Int
     private let memory: UnsafeMutableRawPointer
+    /// Block ids 0, 1, 2, …: every sequence here uses the blocks in order.
+    private let blockTable: [Int32]
 
     /// Allocates room for `capacity` positions of `config`'s model in `precision`.
     public init(config: ModelConfig, capacity: Int, blockSize: Int = 16, precision: KVPrecision = .f16) {
@@ -36,22 +38,23 @@ public final class SingleSequenceCache: @unchecked Sendable {
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: blocks * layout.blockBytes)
         storage = KVStorage(base: memory, layout: layout)
         self.capacity = blocks * blockSize
+        blockTable = (0..<blocks).map { Int32($0) }
     }
 
     deinit {
         memory.deallocate()
     }
 
-    /// Appends `tokens` at positions `firstPosition...` to `batch`.
+    /// Appends `tokens` at positions `firstPosition...` to `batch` (blocks 0, 1, 2, … in
+    /// order). Allocates nothing once the batch's storage has grown to size.
     public func append(
         _ tokens: [Int32], at firstPosition: Int, to batch: inout ForwardBatch, wantsLogits: Bool
     ) {
         let blockSize = storage.layout.blockSize
         let end = firstPosition + tokens.count
         precondition(end <= capacity, "sequence longer than the cache")
-        let slots = (firstPosition..<end).map { (block: Int32($0 / blockSize), offset: $0 % blockSize) }
-        let table = (0..<((end + blockSize - 1) / blockSize)).map { Int32($0) }
-        batch.append(tokens: tokens, firstPosition: firstPosition, slots: slots, blockTable: table,
+        batch.append(tokens: tokens[...], firstPosition: firstPosition,
+                     blockTable: blockTable[..<((end + blockSize - 1) / blockSize)],
                      blockSize: blockSize, wantsLogits: wantsLogits)
     }
 }

@@ -67,22 +67,23 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         expertLoad = ExpertLoadCounters.forModel(config)
     }
 
-    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
+    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) {
         let n = batch.count
         precondition(n > 0, "empty forward batch")
         let c = config
         precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
                      && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
-        return scratchPool.withScratch(tokens: n) { scratch in
-            withAttentionSequences(batch) { sequences in
-                forward(batch, kv: kv, scratch: scratch, sequences: sequences)
+        precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
+        scratchPool.withScratch(tokens: n) { scratch in
+            batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
+                forward(batch, kv: kv, scratch: scratch, logits: logits.baseAddress!)
             }
         }
     }
 
     private func forward(
-        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, sequences: [AttentionSequence]
-    ) -> [Float] {
+        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, logits: UnsafeMutablePointer<Float>
+    ) {
         let n = batch.count
         let c = config
         let e = c.embeddingLength
@@ -102,59 +103,35 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         }
 
         for (layer, block) in blocks.enumerated() {
-            attention(block: block, layer: layer, batch: batch, sequences: sequences, kv: kv, scratch: scratch)
+            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
             feedForward(block: block, layer: layer, tokens: n, scratch: scratch)
         }
 
-        let rows = batch.sequences.filter(\.wantsLogits).map { $0.tokenStart + $0.tokenCount - 1 }
-        guard !rows.isEmpty else { return [] }
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * e)
-        defer { normed.deallocate() }
+        // Final norm of the rows whose logits are wanted, packed into `normed`.
+        var rows = 0
         outputNorm.withUnsafeBufferPointer { w in
-            for (i, t) in rows.enumerated() {
-                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: normed + i * e)
+            for slice in batch.sequences where slice.wantsLogits {
+                RMSNorm.apply(scratch.residual + slice.lastToken * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: scratch.normed + rows * e)
+                rows += 1
             }
         }
-        return [Float](unsafeUninitializedCapacity: rows.count * c.vocabularySize) { buffer, initialized in
-            MatMul.multiply(output, input: normed, tokens: rows.count, output: buffer.baseAddress!, precision: precision)
-            initialized = rows.count * c.vocabularySize
+        if rows > 0 {
+            MatMul.multiply(output, input: scratch.normed, tokens: rows, output: logits, precision: precision)
         }
     }
 
-    private func attention(
-        block: Block, layer: Int, batch: ForwardBatch, sequences: [AttentionSequence], kv: KVStorage,
-        scratch: ForwardScratch
-    ) {
+    private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
         let c = config
         let n = batch.count
-        let e = c.embeddingLength
-        block.attentionNorm.withUnsafeBufferPointer { w in
-            forEachTokenRange(n) { tokens in
-                for t in tokens {
-                    RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                                  epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
-                }
-            }
-        }
-        MatMul.multiply(projectionGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.projections,
-                        precision: precision)
-        let half = c.ropeDimensionCount / 2
+        normalizeAndMultiply(projectionGroups[layer], norm: block.attentionNorm, tokens: n, outputs: scratch.projections,
+                             scratch: scratch)
         // Each token rotates its own rows and writes its own KV slot: disjoint memory.
         batch.slots.withUnsafeBufferPointer { slots in
-            forEachTokenRange(n) { tokens in
-                for t in tokens {
-                    let cosines = scratch.cosines + t * half
-                    let sines = scratch.sines + t * half
-                    rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
-                                cosines: cosines, sines: sines)
-                    rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
-                                cosines: cosines, sines: sines)
-                    PagedAttention.store(
-                        key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
-                        arena: kv.base, layout: kv.layout, layer: layer, block: slots[t].block, offset: slots[t].offset)
-                }
-            }
+            scratch.tokenLoops.run(.rotateAndStore(TokenLoops.RotateAndStore(
+                rope: rope, headCount: c.headCount, kvHeadCount: c.headCountKV, headDimension: c.headDimension,
+                query: scratch.query, key: scratch.key, value: scratch.value, cosines: scratch.cosines,
+                sines: scratch.sines, slots: slots.baseAddress!, kv: kv, layer: layer)), tokens: n)
         }
         if kv.layout.precision == .f16 {
             // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
@@ -163,72 +140,51 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         }
         // Every token's K/V row is stored; now each query attends over its sequence's pages.
         PagedAttention.attend(
-            sequences: sequences, queries: scratch.query, headCount: c.headCount,
-            arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
+            plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed)
         MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
         addResidual(scratch, tokens: n)
     }
 
-    /// Presents the batch's slices to the attention kernel, whose descriptors borrow the
-    /// block tables' storage for the duration of `body` (built once per pass, for every layer).
-    private func withAttentionSequences<R>(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> R) -> R {
-        // Flatten the tables into one buffer so every descriptor can point into it.
-        let flat = batch.sequences.flatMap(\.blockTable)
-        return flat.withUnsafeBufferPointer { tables in
-            var offset = 0
-            var sequences: [AttentionSequence] = []
-            sequences.reserveCapacity(batch.sequences.count)
-            for slice in batch.sequences {
-                sequences.append(AttentionSequence(
-                    queryStart: slice.tokenStart, queryCount: slice.tokenCount,
-                    firstPosition: slice.firstPosition, blockTable: tables.baseAddress! + offset))
-                offset += slice.blockTable.count
-            }
-            return body(sequences)
-        }
-    }
-
     private func feedForward(block: Block, layer: Int, tokens n: Int, scratch: ForwardScratch) {
-        let c = config
-        let e = c.embeddingLength
-        block.feedForwardNorm.withUnsafeBufferPointer { w in
-            forEachTokenRange(n) { tokens in
-                for t in tokens {
-                    RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                                  epsilon: c.rmsNormEpsilon, output: scratch.normed + t * e)
-                }
-            }
-        }
+        let e = config.embeddingLength
         switch block.feedForward {
         case .dense(let gate, _, let down):
-            MatMul.multiply(feedForwardGroups[layer], input: scratch.normed, tokens: n, outputs: scratch.feedForwardInputs,
-                            precision: precision)
-            let f = gate.rows
-            forEachTokenRange(n) { tokens in
-                Activation.swiGLU(gate: scratch.gate + tokens.lowerBound * f, up: scratch.up + tokens.lowerBound * f,
-                                  count: tokens.count * f)
-            }
+            normalizeAndMultiply(feedForwardGroups[layer], norm: block.feedForwardNorm, tokens: n,
+                                 outputs: scratch.feedForwardInputs, scratch: scratch)
+            scratch.tokenLoops.run(.swiGLU(gate: scratch.gate, up: scratch.up, width: gate.rows), tokens: n)
             MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
         case .experts(let experts):
+            normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
         }
         addResidual(scratch, tokens: n)
     }
 
-    /// residual += normed, token rows split across the worker pool.
-    private func addResidual(_ scratch: ForwardScratch, tokens n: Int) {
-        let e = config.embeddingLength
-        forEachTokenRange(n) { tokens in
-            for i in (tokens.lowerBound * e)..<(tokens.upperBound * e) { scratch.residual[i] += scratch.normed[i] }
+    /// outputs = group · RMSNorm(residual): fused into the activation quantization when the
+    /// group runs on the C integer kernels (the same bits), else through `scratch.normed`.
+    private func normalizeAndMultiply(
+        _ group: [WeightMatrix], norm: [Float], tokens n: Int, outputs: [UnsafeMutablePointer<Float>],
+        scratch: ForwardScratch
+    ) {
+        let fused = norm.withUnsafeBufferPointer { w in
+            MatMul.multiplyNormalized(group, input: scratch.residual, normWeight: w.baseAddress!,
+                                      epsilon: config.rmsNormEpsilon, tokens: n, outputs: outputs, precision: precision)
+        }
+        guard !fused else { return }
+        normalize(norm: norm, tokens: n, scratch: scratch)
+        MatMul.multiply(group, input: scratch.normed, tokens: n, outputs: outputs, precision: precision)
+    }
+
+    /// normed = RMSNorm(residual) · norm, row by row.
+    private func normalize(norm: [Float], tokens n: Int, scratch: ForwardScratch) {
+        norm.withUnsafeBufferPointer { w in
+            scratch.tokenLoops.run(.normalize(input: scratch.residual, weight: w.baseAddress!, width: config.embeddingLength,
+                                              epsilon: config.rmsNormEpsilon, output: scratch.normed), tokens: n)
         }
     }
 
-    /// Runs `body` over ranges of token rows covering 0..<n, on the worker pool when the batch
-    /// is large enough to pay for a fork-join. Token rows are independent (norms, RoPE, SwiGLU,
-    /// residual adds), so the split never changes a result.
-    private func forEachTokenRange(_ n: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = n >= 8 ? min(n, 2 * WorkerPool.shared.threadCount) : 1
-        guard chunks > 1 else { return body(0..<n) }
-        Parallel.forEach(chunks) { i in body((n * i / chunks)..<(n * (i + 1) / chunks)) }
+    /// residual += normed, token rows split across the worker pool.
+    private func addResidual(_ scratch: ForwardScratch, tokens n: Int) {
+        scratch.tokenLoops.run(.add(target: scratch.residual, source: scratch.normed, width: config.embeddingLength), tokens: n)
     }
 }

@@ -30,6 +30,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
     let outputNorm: [Float]
     let output: WeightMatrix
     let rope: RoPE
+    let scratchPool: ForwardScratchPool
 
     /// Binds every weight the configuration implies, checking names and shapes.
     public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
@@ -66,16 +67,29 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         }
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
         expertLoad = ExpertLoadCounters.forModel(config)
+        scratchPool = ForwardScratchPool(config: config)
     }
 
-    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
+    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) {
         let n = batch.count
         precondition(n > 0, "empty forward batch")
         let c = config
         precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
                      && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
+        precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
+        scratchPool.withScratch(tokens: n) { scratch in
+            batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
+                forward(batch, kv: kv, scratch: scratch, logits: logits.baseAddress!)
+            }
+        }
+    }
+
+    private func forward(
+        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, logits: UnsafeMutablePointer<Float>
+    ) {
+        let n = batch.count
+        let c = config
         let e = c.embeddingLength
-        let scratch = ForwardScratch(capacity: n, config: c)
 
         for t in 0..<n {
             let token = Int(batch.tokens[t])
@@ -104,19 +118,16 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
         }
 
-        let rows = batch.sequences.filter(\.wantsLogits).map { $0.tokenStart + $0.tokenCount - 1 }
-        guard !rows.isEmpty else { return [] }
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * e)
-        defer { normed.deallocate() }
+        var rows = 0
         outputNorm.withUnsafeBufferPointer { w in
-            for (i, t) in rows.enumerated() {
-                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: normed + i * e)
+            for slice in batch.sequences where slice.wantsLogits {
+                RMSNorm.apply(scratch.residual + slice.lastToken * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: scratch.normed + rows * e)
+                rows += 1
             }
         }
-        return [Float](unsafeUninitializedCapacity: rows.count * c.vocabularySize) { buffer, initialized in
-            MatMul.multiply(output, input: normed, tokens: rows.count, output: buffer.baseAddress!, precision: precision)
-            initialized = rows.count * c.vocabularySize
+        if rows > 0 {
+            MatMul.multiply(output, input: scratch.normed, tokens: rows, output: logits, precision: precision)
         }
     }
 
@@ -157,11 +168,8 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             // As in LlamaModel: llama.cpp's flash attention rounds queries to the f16 cache type.
             for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
         }
-        withAttentionSequences(batch) { sequences in
-            PagedAttention.attend(
-                sequences: sequences, queries: scratch.query, headCount: c.headCount,
-                arena: kv.base, layout: kv.layout, layer: layer, output: scratch.mixed)
-        }
+        PagedAttention.attend(
+            plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed)
         MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
         for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
     }
@@ -191,24 +199,6 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
                 head[i] = x0 * cosines[i] - x1 * sines[i]
                 head[i + half] = x0 * sines[i] + x1 * cosines[i]
             }
-        }
-    }
-
-    /// Presents the batch's slices to the attention kernel; the descriptors borrow one
-    /// flattened copy of the block tables for the duration of `body`.
-    private func withAttentionSequences(_ batch: ForwardBatch, _ body: ([AttentionSequence]) -> Void) {
-        let flat = batch.sequences.flatMap(\.blockTable)
-        flat.withUnsafeBufferPointer { tables in
-            var offset = 0
-            var sequences: [AttentionSequence] = []
-            sequences.reserveCapacity(batch.sequences.count)
-            for slice in batch.sequences {
-                sequences.append(AttentionSequence(
-                    queryStart: slice.tokenStart, queryCount: slice.tokenCount,
-                    firstPosition: slice.firstPosition, blockTable: tables.baseAddress! + offset))
-                offset += slice.blockTable.count
-            }
-            body(sequences)
         }
     }
 }

@@ -8,7 +8,10 @@ public struct UTF8StreamDecoder: Sendable {
     private var pending: [UInt8] = []
 
     /// Creates an empty decoder.
-    public init() {}
+    public init() {
+        // Room for any token's bytes, so decoding a stream does not grow the buffer.
+        pending.reserveCapacity(64)
+    }
 
     /// Whether bytes of an unfinished character are being held back.
     public var hasPendingBytes: Bool { !pending.isEmpty }
@@ -73,7 +76,11 @@ public struct UTF8StreamDecoder: Sendable {
                 break  // valid so far but incomplete: wait for more bytes
             }
         }
-        pending.removeFirst(i)
+        if i == n {
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            pending.removeFirst(i)
+        }
         return String(out)
     }
 }

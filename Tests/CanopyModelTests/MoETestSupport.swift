@@ -48,9 +48,8 @@ final class SharedArena {
         let end = firstPosition + tokens.count
         precondition(end <= blockCounts[sequence] * blockSize, "sequence \(sequence) outgrew its blocks")
         let base = firstBlock[sequence]
-        let slots = (firstPosition..<end).map { (block: Int32(base + $0 / blockSize), offset: $0 % blockSize) }
         let table = (0..<((end + blockSize - 1) / blockSize)).map { Int32(base + $0) }
-        batch.append(tokens: tokens, firstPosition: firstPosition, slots: slots, blockTable: table,
+        batch.append(tokens: tokens, firstPosition: firstPosition, blockTable: table,
                      blockSize: blockSize, wantsLogits: wantsLogits)
     }
 }

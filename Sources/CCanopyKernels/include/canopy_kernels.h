@@ -99,12 +99,24 @@ size_t canopy_q8_scratch_bytes(int64_t tokens, int64_t cols);
 /// while the calling thread runs kernel tasks.
 void *canopy_activation_scratch(size_t bytes);
 
+/// A 64-byte aligned grow-only buffer of at least `bytes` owned by the calling thread, for
+/// Swift loops that run on the pool (attention tiles); NULL if memory is exhausted. A third
+/// slot, apart from the kernels' and the activations', so such a loop may call either.
+void *canopy_task_scratch(size_t bytes);
+
 /// Quantizes `tokens` rows of `cols` floats (cols a multiple of 32) into `scratch`
 /// (`canopy_q8_scratch_bytes` bytes, 64-byte aligned) and describes them in `out`.
 /// `lane_offset` is the weight offset k the lane bases are for (0 to skip them).
 /// Values and scales equal ggml's AVX2 quantize_row_q8_0/q8_1 (round half to even).
 void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols,
                         int32_t lane_offset, void *scratch, canopy_q8_rows *out);
+
+/// `canopy_q8_quantize` of RMSNorm(x) · weight (row by row: x / sqrt(mean(x²) + epsilon),
+/// then times weight[c]), without writing the normalised rows anywhere. The values quantized
+/// are bitwise those of Swift's `RMSNorm.apply`, so fusing changes no result.
+void canopy_q8_quantize_rmsnorm(canopy_pool *pool, const float *x, const float *weight, float epsilon,
+                                int64_t tokens, int64_t cols, int32_t lane_offset, void *scratch,
+                                canopy_q8_rows *out);
 
 // MARK: - Matrix products
 

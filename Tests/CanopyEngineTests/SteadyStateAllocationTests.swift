@@ -1,0 +1,100 @@
+import CAllocationCounter
+import CanopyKV
+import CanopyKernels
+import CanopyModel
+import Foundation
+import Testing
+
+@testable import CanopyEngine
+
+/// The decode loop allocates nothing in steady state: after warm-up, a decode step through
+/// the model, and a whole engine step (schedule, forward pass, greedy and top-k/top-p
+/// sampling, detokenizing, events to the sink), make no heap allocation at all.
+///
+/// Counting is process-wide (`CAllocationCounter` interposes malloc and friends), so these
+/// tests only run in a process of their own: `make test` runs them in a second `swift test`
+/// invocation with `CANOPY_ALLOCATION_TESTS=1` and `--filter SteadyStateAllocationTests`.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["CANOPY_ALLOCATION_TESTS"] == "1"))
+struct SteadyStateAllocationTests {
+    /// Heap allocations made while `body` runs.
+    private func allocations(_ body: () -> Void) -> UInt64 {
+        let before = canopy_allocation_count()
+        canopy_count_allocations(true)
+        body()
+        canopy_count_allocations(false)
+        return canopy_allocation_count() - before
+    }
+
+    /// The counter sees allocations at all (otherwise every other check here would pass
+    /// vacuously).
+    @Test func counterSeesAllocations() {
+        var keep: [[Int]] = []
+        let counted = allocations {
+            for i in 0..<10 { keep.append([Int](repeating: i, count: 100 + i)) }
+        }
+        #expect(keep.count == 10)
+        #expect(counted >= 10, "the allocation counter is not interposed: \(counted)")
+    }
+
+    /// Single-sequence decode straight through the model, with a reused batch and logits buffer.
+    @Test func modelDecodeStep() throws {
+        let loaded = try EngineFixtures.model()
+        let model = loaded.model
+        let vocabulary = loaded.config.vocabularySize
+        let prompt: [Int32] = loaded.tokenizer.encode("The capital of France is", addSpecial: true, parseSpecial: false)
+        let cache = SingleSequenceCache(config: loaded.config, capacity: prompt.count + 64)
+        var batch = ForwardBatch()
+        batch.reserveCapacity(tokens: prompt.count, sequences: 1, blockTableEntries: 16)
+        var logits = [Float](repeating: 0, count: vocabulary)
+        cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
+        logits.withUnsafeMutableBufferPointer { model.forward(batch, kv: cache.storage, logits: $0) }
+        var position = prompt.count
+        var tokens: [Int32] = [0]
+        tokens.reserveCapacity(1)
+        func step() {
+            tokens[0] = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
+            batch.removeAll()
+            cache.append(tokens, at: position, to: &batch, wantsLogits: true)
+            logits.withUnsafeMutableBufferPointer { model.forward(batch, kv: cache.storage, logits: $0) }
+            position += 1
+        }
+        for _ in 0..<4 { step() }  // warm-up: scratch, pools and per-thread buffers reach size
+        let counted = allocations { for _ in 0..<32 { step() } }
+        #expect(counted == 0, "\(counted) allocations in 32 decode steps")
+    }
+
+    /// Engine steps with several greedy and sampled streams decoding together.
+    @Test func engineDecodeStep() throws {
+        let loaded = try EngineFixtures.model()
+        let c = loaded.config
+        var config = EngineConfig()
+        config.prefixCaching = false
+        let layout = PagedKVLayout(
+            blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
+            headDimension: c.headDimension, precision: config.kvPrecision)
+        let kv = KVCacheManager(layout: layout, blockCount: 256, prefixCaching: false)
+        let core = EngineCore(loaded: loaded, kv: kv, config: config)
+        let preparer = PromptPreparer(loaded: loaded, defaultMaxTokens: nil, cacheCapacity: 256 * config.blockSize)
+        for i in 0..<4 {
+            var sampling = SamplingParams()
+            if i % 2 == 1 {
+                sampling.temperature = 0.8
+                sampling.topK = 40
+                sampling.topP = 0.95
+                sampling.seed = UInt64(i)
+            }
+            var stop = StopParams()
+            stop.maxTokens = 200
+            stop.ignoreEndOfGeneration = true
+            let request = Request(id: "r\(i)", prompt: .text("Story number \(i): once upon a time"), sampling: sampling, stop: stop)
+            let prepared = try preparer.prepare(request)
+            core.add(RequestState(request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
+                                  endTokens: [], sink: { _ in }), key: UInt64(i))
+        }
+        for _ in 0..<8 { core.step() }  // prefill and warm-up
+        #expect(core.runningCount == 4)
+        let counted = allocations { for _ in 0..<32 { core.step() } }
+        #expect(core.runningCount == 4)
+        #expect(counted == 0, "\(counted) allocations in 32 engine steps of 4 streams")
+    }
+}
