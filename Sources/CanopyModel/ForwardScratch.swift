@@ -96,3 +96,64 @@ extension Int {
         self <= 1 ? 1 : 1 << (Int.bitWidth - (self - 1).leadingZeroBitCount)
     }
 }
+
+extension ForwardScratchPool {
+    /// The frame every architecture's forward pass shares: checks the arguments, takes a
+    /// scratch for the batch, prepares its attention plan, and runs `body` with them and the
+    /// logits' base address.
+    func withPass(
+        _ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>, config c: ModelConfig,
+        _ body: (ForwardScratch, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        precondition(batch.count > 0, "empty forward batch")
+        precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
+                     && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
+        precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
+        withScratch(tokens: batch.count) { scratch in
+            batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
+                body(scratch, logits.baseAddress!)
+            }
+        }
+    }
+}
+
+extension ForwardScratch {
+    /// The start of every architecture: each token's embedding row into `residual`, and its
+    /// RoPE angles (which depend only on the position) into `cosines`/`sines`, once for all
+    /// layers.
+    func loadInputs(_ batch: ForwardBatch, embedding: WeightMatrix, rope: RoPE, config c: ModelConfig) {
+        let e = c.embeddingLength
+        for t in 0..<batch.count {
+            let token = Int(batch.tokens[t])
+            precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
+            embedding.dequantizeRow(token, into: residual + t * e)
+        }
+        let half = c.ropeDimensionCount / 2
+        for slice in batch.sequences {
+            for i in 0..<slice.tokenCount {
+                let t = slice.tokenStart + i
+                rope.angles(position: slice.firstPosition + i, cosines: cosines + t * half, sines: sines + t * half)
+            }
+        }
+    }
+
+    /// The head of every architecture: the final RMSNorm of each slice's last token that
+    /// wants logits (packed into `normed`), then the output projection into `logits`.
+    func writeLogits(
+        _ batch: ForwardBatch, norm: [Float], output: WeightMatrix, config c: ModelConfig, precision: MatMulPrecision,
+        into logits: UnsafeMutablePointer<Float>
+    ) {
+        let e = c.embeddingLength
+        var rows = 0
+        norm.withUnsafeBufferPointer { w in
+            for slice in batch.sequences where slice.wantsLogits {
+                RMSNorm.apply(residual + slice.lastToken * e, weight: w.baseAddress!, count: e,
+                              epsilon: c.rmsNormEpsilon, output: normed + rows * e)
+                rows += 1
+            }
+        }
+        if rows > 0 {
+            MatMul.multiply(output, input: normed, tokens: rows, output: logits, precision: precision)
+        }
+    }
+}

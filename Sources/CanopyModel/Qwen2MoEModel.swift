@@ -71,16 +71,8 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) {
-        let n = batch.count
-        precondition(n > 0, "empty forward batch")
-        let c = config
-        precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
-                     && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
-        precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
-        scratchPool.withScratch(tokens: n) { scratch in
-            batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
-                forward(batch, kv: kv, scratch: scratch, logits: logits.baseAddress!)
-            }
+        scratchPool.withPass(batch, kv: kv, logits: logits, config: config) { scratch, logits in
+            forward(batch, kv: kv, scratch: scratch, logits: logits)
         }
     }
 
@@ -91,18 +83,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         let c = config
         let e = c.embeddingLength
 
-        for t in 0..<n {
-            let token = Int(batch.tokens[t])
-            precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
-            tokenEmbedding.dequantizeRow(token, into: scratch.residual + t * e)
-        }
-        let half = c.ropeDimensionCount / 2
-        for slice in batch.sequences {
-            for i in 0..<slice.tokenCount {
-                let t = slice.tokenStart + i
-                rope.angles(position: slice.firstPosition + i, cosines: scratch.cosines + t * half, sines: scratch.sines + t * half)
-            }
-        }
+        scratch.loadInputs(batch, embedding: tokenEmbedding, rope: rope, config: c)
 
         for (layer, block) in blocks.enumerated() {
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
@@ -118,17 +99,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
         }
 
-        var rows = 0
-        outputNorm.withUnsafeBufferPointer { w in
-            for slice in batch.sequences where slice.wantsLogits {
-                RMSNorm.apply(scratch.residual + slice.lastToken * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: scratch.normed + rows * e)
-                rows += 1
-            }
-        }
-        if rows > 0 {
-            MatMul.multiply(output, input: scratch.normed, tokens: rows, output: logits, precision: precision)
-        }
+        scratch.writeLogits(batch, norm: outputNorm, output: output, config: c, precision: precision, into: logits)
     }
 
     /// RMS-normalises every residual row into `scratch.normed`.
