@@ -46,13 +46,16 @@ struct SingleStreamBench: ParsableCommand {
         }
         func timeGeneration() -> Double {
             let cache = SingleSequenceCache(config: loaded.config, capacity: genTokens)
-            var token = prompt[0]
+            // The engine's steady state: one batch and one logits buffer, reused every step.
+            var tokens = [prompt[0]]
+            var batch = ForwardBatch()
+            var logits = [Float](repeating: 0, count: vocabulary)
             let start = DispatchTime.now()
             for position in 0..<genTokens {
-                var batch = ForwardBatch()
-                cache.append([token], at: position, to: &batch, wantsLogits: true)
-                let logits = m.forward(batch, kv: cache.storage)
-                token = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
+                batch.removeAll()
+                cache.append(tokens, at: position, to: &batch, wantsLogits: true)
+                logits.withUnsafeMutableBufferPointer { m.forward(batch, kv: cache.storage, logits: $0) }
+                tokens[0] = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
             }
             return seconds(since: start)
         }
