@@ -132,7 +132,7 @@ extension MatMul {
 
     /// K-quant weights through the C kernels: activations quantized to Q8_K (ggml's reference
     /// quantizer, `ActivationQuantizer`) into the calling thread's scratch, then
-    /// `canopy_gemm_kquant` (ggml's integer formulas, AVX2 or scalar, the same bits).
+    /// `canopy_gemm_kquant` (ggml's integer formulas, AVX-512 VNNI, AVX2 or scalar, the same bits).
     static func kQuantProduct(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>
     ) {

@@ -45,21 +45,29 @@ struct IntegerKernelTests {
 
     static let kQuants: [GGMLType] = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
-    @Test("K-quant products: scalar and AVX2 agree bit for bit, and batches do not change a token's row",
+    @Test("K-quant products: scalar, AVX2 and AVX-512 VNNI agree bit for bit, and batches do not change a token's row",
           arguments: kQuants)
     func kQuantLevelsAndBatches(type: GGMLType) throws {
         defer { MatMul.selectInstructionSet("best") }
-        let (rows, cols, tokens) = (19, 512, 6)
+        // Token counts cover decode, the 4-token tail tiles and the 16-token tiles (17 and 64:
+        // full tiles plus a tail); 19 and 21 rows leave partial 8-row groups; 768 columns are
+        // an odd number of super-blocks.
+        for (rows, cols, tokens) in [(19, 512, 1), (21, 768, 3), (19, 512, 5), (21, 768, 17), (19, 512, 64)] {
+            let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: UInt64(40 + tokens))
+            let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(41 + tokens))
+            var results: [[UInt32]] = []
+            for level in ["scalar", "avx2", "avx512vnni"] where MatMul.selectInstructionSet(level) == level {
+                results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
+            }
+            #expect(results.count >= 1)
+            for r in results.dropFirst() { #expect(r == results[0], "\(type) \(rows)×\(cols), \(tokens) tokens") }
+        }
+        MatMul.selectInstructionSet("best")
+        let (rows, cols, tokens) = (19, 512, 21)
         let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 40)
         let x = randomActivations(tokens: tokens, cols: cols, seed: 41)
-        var results: [[UInt32]] = []
-        for level in ["scalar", "avx2"] where MatMul.selectInstructionSet(level) == level {
-            results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
-        }
-        for r in results.dropFirst() { #expect(r == results[0], "\(type)") }
-        MatMul.selectInstructionSet("best")
         let batched = runMatMul(m, x, tokens: tokens, .quantizedActivations)
-        for t in [0, 5] {
+        for t in [0, 5, 16, 20] {
             let alone = runMatMul(m, Array(x[(t * cols)..<((t + 1) * cols)]), tokens: 1, .quantizedActivations)
             #expect(alone.map(\.bitPattern) == batched[(t * rows)..<((t + 1) * rows)].map(\.bitPattern), "\(type) token \(t)")
         }

@@ -25,7 +25,7 @@ extern "C" {
 typedef enum canopy_isa {
     CANOPY_ISA_SCALAR = 0,
     CANOPY_ISA_AVX2 = 1,        // AVX2 + FMA + F16C
-    CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors)
+    CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors; K-quants 512-bit)
 } canopy_isa;
 
 /// The best level this CPU and OS support (checked with cpuid/xgetbv once).
@@ -162,7 +162,8 @@ void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_j
 /// y[t * y_stride + r] = Σ_c W[r, c] x[t, c] for K-quant weights (`type` Q2_K…Q6_K, `cols` a
 /// multiple of 256) and activations already quantized to ggml's Q8_K blocks (292 bytes per
 /// 256 values, `tokens` rows of cols / 256 blocks: f32 d, 256 int8, 16 int16 bsums). Rows are
-/// split across the pool; every level (AVX2, scalar) computes the same bits (see kquants.c).
+/// split across the pool; every level (AVX-512 VNNI, AVX2, scalar) computes the same bits
+/// (see kquants.c).
 void canopy_gemm_kquant(canopy_pool *pool, canopy_weight_type type, const void *weights, int64_t rows,
                         int64_t row_bytes, const void *x_q8k, int64_t tokens, int64_t cols, float *y,
                         int64_t y_stride);

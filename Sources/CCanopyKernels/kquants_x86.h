@@ -1,0 +1,83 @@
+// Hand-vectorized K-quant unpacking for the x86 paths (AVX2 instructions, so the AVX2 and
+// AVX-512 files both inline them): the same kblock values as the portable unpack_kblock,
+// which the compiler vectorizes poorly for these layouts (variable shifts, scalar 6-bit
+// scale extraction). Each returns the block's 16 int16 scales in a register, so callers
+// derive their scale vectors without reloading what was just stored as int16 (a store
+// forwarding stall).
+#ifndef CANOPY_KQUANTS_X86_H
+#define CANOPY_KQUANTS_X86_H
+#if defined(__x86_64__)
+#include "kquants_internal.h"
+
+#include <immintrin.h>
+
+#define KQ_AVX2 static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+/// Eight bytes, each widened to two equal int16 (one scale per 32 values → per 16).
+KQ_AVX2 __m256i kq_widen_pairs(uint64_t bytes) {
+    const __m128i w = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)bytes));
+    return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+}
+
+/// Q4_K / Q5_K: the 6-bit scales and mins come out of the three 32-bit words of the packed
+/// 12 bytes with byte-wise masks (scale_min_k4 for all eight sub-blocks at once).
+KQ_AVX2 __m256i kq_unpack_q45(const int five, const uint8_t *p, kblock *k) {
+    k->d = le_half(p);
+    k->dmin = le_half(p + 2);
+    uint32_t w0, w1, w2;
+    memcpy(&w0, p + 4, 4);
+    memcpy(&w1, p + 8, 4);
+    memcpy(&w2, p + 12, 4);
+    const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
+    const uint64_t sc8 = (w0 & low6) | (uint64_t)((w2 & low4) | (((w0 >> 6) & low2) << 4)) << 32;
+    const uint64_t mn8 = (w1 & low6) | (uint64_t)(((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)) << 32;
+    const __m256i sc = kq_widen_pairs(sc8);
+    _mm256_storeu_si256((__m256i *)k->sc, sc);
+    _mm256_storeu_si256((__m256i *)k->mn, kq_widen_pairs(mn8));
+    const uint8_t *qs = p + (five ? 48 : 16);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+    for (int i = 0; i < 4; i++) {
+        // Sub-block 2i is the low nibbles of qs[32i..], 2i + 1 the high ones; Q5_K adds bit
+        // 2i (2i + 1) of qh as bit 4. 16-bit shifts are fine: the masks drop what crosses bytes.
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * i));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (five) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * i), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * i + 1), one), 4));
+        }
+        _mm256_store_si256((__m256i *)(k->u + 64 * i), lo);
+        _mm256_store_si256((__m256i *)(k->u + 64 * i + 32), hi);
+    }
+    return sc;
+}
+
+/// Q6_K: value 128h + 32s + l has nibble s >> 1 of ql[64h + 32(s & 1) + l] and, as bits
+/// 4-5, bits 2s, 2s + 1 of qh[32h + l].
+KQ_AVX2 __m256i kq_unpack_q6(const uint8_t *p, kblock *k) {
+    k->d = le_half(p + 208);
+    k->dmin = 0;
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+    _mm256_storeu_si256((__m256i *)k->sc, sc);
+    _mm256_storeu_si256((__m256i *)k->mn, _mm256_setzero_si256());
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; h++) {
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+        // Bits (2s, 2s + 1) to (4, 5) with 16-bit shifts; the 0x30 mask drops what crosses bytes.
+        const __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30);
+        const __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30);
+        const __m256i h2 = _mm256_and_si256(qh, m30);
+        const __m256i h3 = _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30);
+        uint8_t *u = k->u + 128 * h;
+        _mm256_store_si256((__m256i *)u, _mm256_or_si256(_mm256_and_si256(qa, m4), h0));
+        _mm256_store_si256((__m256i *)(u + 32), _mm256_or_si256(_mm256_and_si256(qb, m4), h1));
+        _mm256_store_si256((__m256i *)(u + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), h2));
+        _mm256_store_si256((__m256i *)(u + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), h3));
+    }
+    return sc;
+}
+
+#endif
+#endif
