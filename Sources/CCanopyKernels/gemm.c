@@ -10,6 +10,7 @@
 int32_t canopy_weight_lane_offset(canopy_weight_type type) {
     switch (type) {
     case CANOPY_WEIGHT_Q4_0: return 8;
+    case CANOPY_WEIGHT_Q5_0: return 16;
     case CANOPY_WEIGHT_Q8_0: return 128;
     default: return 0;
     }
@@ -42,11 +43,16 @@ static float hsum8(const float v[8]) {
 
 /// The signed value of weight j (activation order) of one block.
 static int32_t weight_value(canopy_weight_type type, const uint8_t *block, int j) {
+    if (type == CANOPY_WEIGHT_Q8_0) return (int8_t)block[2 + j];
+    const uint8_t *qs = block + canopy_nibbles_at(type);
+    int32_t q = j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4);
+    if (type == CANOPY_WEIGHT_Q5_0 || type == CANOPY_WEIGHT_Q5_1) {
+        q |= (int32_t)(canopy_q5_high_bits(type, block) >> j & 1) << 4;
+    }
     switch (type) {
-    case CANOPY_WEIGHT_Q8_0: return (int8_t)block[2 + j];
-    case CANOPY_WEIGHT_Q4_1: return j < 16 ? (block[4 + j] & 0x0F) : (block[4 + j - 16] >> 4);
-    case CANOPY_WEIGHT_Q4_0: return (j < 16 ? (block[2 + j] & 0x0F) : (block[2 + j - 16] >> 4)) - 8;
-    default: return 0;  // K-quants go through canopy_gemm_kquant
+    case CANOPY_WEIGHT_Q4_0: return q - 8;
+    case CANOPY_WEIGHT_Q5_0: return q - 16;
+    default: return q;  // Q4_1, Q5_1 (K-quants go through canopy_gemm_kquant)
     }
 }
 
@@ -67,7 +73,7 @@ static float dot_row_scalar(canopy_weight_type type, const uint8_t *row, const c
             acc[b & 1][i] = fmaf((float)lane, scale, acc[b & 1][i]);
         }
     }
-    if (type == CANOPY_WEIGHT_Q4_1) {
+    if (canopy_has_min(type)) {
         for (int64_t g = 0; g < x->padded_blocks; g += 8) {
             for (int i = 0; i < 8; i++) {
                 const int64_t b = g + i;
@@ -79,7 +85,7 @@ static float dot_row_scalar(canopy_weight_type type, const uint8_t *row, const c
     float sum[8];
     for (int i = 0; i < 8; i++) sum[i] = acc[0][i] + acc[1][i];
     float result = hsum8(sum);
-    if (type == CANOPY_WEIGHT_Q4_1) result += hsum8(mins);
+    if (canopy_has_min(type)) result += hsum8(mins);
     return result;
 }
 

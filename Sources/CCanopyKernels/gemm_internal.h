@@ -20,9 +20,38 @@ void canopy_gemm_rows_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, 
 void *canopy_thread_scratch(size_t bytes);
 void *canopy_thread_scratch_slot(int slot, size_t bytes);
 
-/// Block size in bytes for `type`.
+/// Block size in bytes for `type` (32-value block types).
 static inline int64_t canopy_block_bytes(canopy_weight_type type) {
-    return type == CANOPY_WEIGHT_Q4_0 ? 18 : type == CANOPY_WEIGHT_Q4_1 ? 20 : 34;
+    switch (type) {
+    case CANOPY_WEIGHT_Q4_0: return 18;
+    case CANOPY_WEIGHT_Q4_1: return 20;
+    case CANOPY_WEIGHT_Q5_0: return 22;
+    case CANOPY_WEIGHT_Q5_1: return 24;
+    default: return 34;
+    }
+}
+
+/// Whether `type` stores a per-block min (value = q d + m): its products add Σ m_w·s_x and
+/// its unsigned values need no lane-base correction.
+static inline int canopy_has_min(canopy_weight_type type) {
+    return type == CANOPY_WEIGHT_Q4_1 || type == CANOPY_WEIGHT_Q5_1;
+}
+
+/// Offset of the 16 nibble bytes in a 32-value block (after d, m and qh where present).
+static inline int canopy_nibbles_at(canopy_weight_type type) {
+    switch (type) {
+    case CANOPY_WEIGHT_Q4_0: return 2;
+    case CANOPY_WEIGHT_Q4_1: return 4;
+    case CANOPY_WEIGHT_Q5_0: return 6;
+    case CANOPY_WEIGHT_Q5_1: return 8;
+    default: return 2;  // Q8_0: the 32 int8 values
+    }
+}
+
+/// The little-endian u32 of fifth bits of a Q5_0/Q5_1 block (just before the nibbles).
+static inline uint32_t canopy_q5_high_bits(canopy_weight_type type, const uint8_t *block) {
+    const uint8_t *p = block + canopy_nibbles_at(type) - 4;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 #endif

@@ -1,6 +1,6 @@
 import CCanopyKernels
 
-/// The C integer kernels (`CCanopyKernels`) for Q4_0, Q4_1 and Q8_0 weights: activations
+/// The C integer kernels (`CCanopyKernels`) for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights: activations
 /// quantized once per call to ggml's Q8_0/Q8_1 values, then tiled int8 dot products with
 /// AVX-512 VNNI, AVX2 or scalar code chosen at run time (all three compute the same bits).
 ///
@@ -13,6 +13,8 @@ extension MatMul {
         switch type {
         case .q4_0: return CANOPY_WEIGHT_Q4_0
         case .q4_1: return CANOPY_WEIGHT_Q4_1
+        case .q5_0: return CANOPY_WEIGHT_Q5_0
+        case .q5_1: return CANOPY_WEIGHT_Q5_1
         case .q8_0: return CANOPY_WEIGHT_Q8_0
         default: return nil
         }
@@ -49,8 +51,8 @@ extension MatMul {
     /// are bitwise those of normalising first and then calling
     /// `multiply(_:input:tokens:outputs:precision:)`.
     ///
-    /// Fuses only what the grouped C pass would run (`.quantizedActivations`, Q4_0, Q4_1 or
-    /// Q8_0 matrices with one activation correction); otherwise returns false having done
+    /// Fuses only what the grouped C pass would run (`.quantizedActivations`, Q4_0, Q4_1,
+    /// Q5_0, Q5_1 or Q8_0 matrices with one activation correction); otherwise returns false having done
     /// nothing, and the caller normalises and multiplies. Allocates nothing in steady state.
     ///
     /// - Precondition: as for the grouped `multiply`; `normWeight` has `cols` values.

@@ -43,10 +43,9 @@ public enum MatMul {
                 for i in 0..<count { rounded[i] = HalfFloat.roundedToBFloat16(x[i]) }
             }
             floatProduct(w, rounded, tokens, y)
-        case (.quantizedActivations, .q4_0), (.quantizedActivations, .q4_1), (.quantizedActivations, .q8_0):
+        case (.quantizedActivations, .q4_0), (.quantizedActivations, .q4_1), (.quantizedActivations, .q5_0),
+            (.quantizedActivations, .q5_1), (.quantizedActivations, .q8_0):
             integerProduct(w, x, tokens, y)
-        case (.quantizedActivations, .q5_0), (.quantizedActivations, .q5_1):
-            block32Product(w, x, tokens, y)
         case (.quantizedActivations, .q2_K), (.quantizedActivations, .q3_K), (.quantizedActivations, .q4_K),
             (.quantizedActivations, .q5_K), (.quantizedActivations, .q6_K):
             kQuantProduct(w, x, tokens, y)

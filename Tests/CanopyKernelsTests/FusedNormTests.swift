@@ -45,7 +45,7 @@ struct FusedNormTests {
         return mats.indices.map { Array(UnsafeBufferPointer(start: pointers[$0], count: mats[$0].rows * tokens)) }
     }
 
-    @Test("fused equals normalise-then-multiply, bit for bit", arguments: [GGMLType.q4_0, .q4_1, .q8_0])
+    @Test("fused equals normalise-then-multiply, bit for bit", arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func matchesUnfused(type: GGMLType) throws {
         defer { MatMul.selectInstructionSet("best") }
         let epsilon: Float = 1e-5

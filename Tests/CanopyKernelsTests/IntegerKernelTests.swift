@@ -7,7 +7,7 @@ import Testing
 /// `QuantizedDotTests`).
 @Suite("Integer kernels (CCanopyKernels)", .serialized)
 struct IntegerKernelTests {
-    static let types: [GGMLType] = [.q4_0, .q4_1, .q8_0]
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0]
 
     @Test("scalar, AVX2 and AVX-512 VNNI kernels agree bit for bit", arguments: types)
     func levelsAgree(type: GGMLType) throws {

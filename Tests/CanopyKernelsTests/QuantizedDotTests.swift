@@ -2,8 +2,8 @@ import Testing
 
 @testable import CanopyKernels
 
-/// A scalar transcription of what llama.cpp's x86 CPU backend computes for Q8_0 × Q8_0 and
-/// Q4_1 × Q8_1, written independently of the kernels under test.
+/// A scalar transcription of what llama.cpp's x86 CPU backend computes for Q8_0/Q4_0/Q5_0 ×
+/// Q8_0 and Q4_1/Q5_1 × Q8_1, written independently of the kernels under test.
 enum GGMLScalar {
     /// One Q8_0/Q8_1 activation block: f16 scale, int8 values, and Q8_1's f16 `s`.
     struct Q8Block {
@@ -73,6 +73,34 @@ enum GGMLScalar {
             }
             let t1 = Double(sumi) * Double(dw * Float(blk.d))
             let t2 = Double(mw * Float(blk.s))
+            sum += t1 + t2
+            scale += abs(t1) + abs(t2)
+        }
+        return (sum, scale)
+    }
+
+    /// Q5_0 × Q8_0 (value q − 16) and Q5_1 × Q8_1 (value q, plus m_w · s_x per block), where
+    /// q = nibble | fifth bit << 4 and bit j of the little-endian u32 `qh` is value j's fifth bit.
+    static func q5Dot(_ type: GGMLType, weights: [UInt8], row: Int, cols: Int, x: ArraySlice<Float>) -> (Double, Double) {
+        let hasMin = type == .q5_1
+        let size = hasMin ? 24 : 22, offset = hasMin ? 0 : 16
+        var sum = 0.0, scale = 0.0
+        let base = row * cols / 32 * size
+        for b in 0..<(cols / 32) {
+            let blk = quantizeQ8(x[(x.startIndex + 32 * b)..<(x.startIndex + 32 * b + 32)])
+            let p = base + size * b
+            let dw = Float(Float16(bitPattern: UInt16(weights[p]) | UInt16(weights[p + 1]) << 8))
+            let mw = hasMin ? Float(Float16(bitPattern: UInt16(weights[p + 2]) | UInt16(weights[p + 3]) << 8)) : 0
+            let h = p + (hasMin ? 4 : 2)
+            let qh = (0..<4).reduce(0) { $0 | Int(weights[h + $1]) << (8 * $1) }
+            var sumi = 0
+            for j in 0..<16 {
+                let lo = Int(weights[h + 4 + j] & 0x0F) | (((qh >> j) & 1) << 4)
+                let hi = Int(weights[h + 4 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)
+                sumi += (lo - offset) * blk.q[j] + (hi - offset) * blk.q[j + 16]
+            }
+            let t1 = Double(sumi) * Double(dw * Float(blk.d))
+            let t2 = hasMin ? Double(mw * Float(blk.s)) : 0
             sum += t1 + t2
             scale += abs(t1) + abs(t2)
         }
@@ -148,7 +176,8 @@ struct QuantizedDotTests {
         }
     }
 
-    @Test("Q8_0×Q8_0, Q4_0×Q8_0 and Q4_1×Q8_1 products equal ggml's integer formula", arguments: [GGMLType.q8_0, .q4_0, .q4_1])
+    @Test("Q8_0/Q4_0/Q5_0×Q8_0 and Q4_1/Q5_1×Q8_1 products equal ggml's integer formula",
+          arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1])
     func exactIntegerFormula(type: GGMLType) throws {
         let cols = 576
         for (rows, tokens) in [(7, 1), (13, 3), (65, 17)] {
@@ -161,6 +190,7 @@ struct QuantizedDotTests {
                     let (want, scale) = switch type {
                     case .q8_0: GGMLScalar.q8_0Dot(weights: m.bytes, row: r, cols: cols, x: xt)
                     case .q4_0: GGMLScalar.q4_0Dot(weights: m.bytes, row: r, cols: cols, x: xt)
+                    case .q5_0, .q5_1: GGMLScalar.q5Dot(type, weights: m.bytes, row: r, cols: cols, x: xt)
                     default: GGMLScalar.q4_1Dot(weights: m.bytes, row: r, cols: cols, x: xt)
                     }
                     // Only the f32 accumulation order may differ: a single activation
@@ -205,8 +235,8 @@ struct VecDotTests {
                 }
             }
             #expect(abs(Double(d) - ref.values[r]) <= 0.02 * ref.magnitudes[r], "\(type) row \(r)")
-            // MatMul uses the same integer formula (for 32-value blocks through its own
-            // unpacked path), so only float summation order may separate them.
+            // MatMul uses the same integer formula (for 32-value blocks through the C
+            // kernels), so only float summation order may separate them.
             #expect(abs(d - matmul[r]) <= 1e-5 * Float(ref.magnitudes[r]), "\(type) row \(r): \(d) vs \(matmul[r])")
         }
     }

@@ -7,7 +7,7 @@
 // results as its SIMD versions:
 //  - a persistent worker pool (canopy_pool_*), so the decode loop never creates threads;
 //  - 8-bit activation quantization (canopy_q8_*), ggml's Q8_0/Q8_1 rounding;
-//  - integer matrix products of Q4_0 / Q4_1 / Q8_0 weights with those activations
+//  - integer matrix products of Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 weights with those activations
 //    (canopy_gemm_*), tiled so a weight block loaded into cache serves many tokens.
 #ifndef CANOPY_KERNELS_H
 #define CANOPY_KERNELS_H
@@ -74,9 +74,10 @@ void canopy_pool_run(canopy_pool *pool, int64_t tasks, canopy_task_fn fn, void *
 /// For token t and block b (blocks = cols / 32, padded_blocks = blocks rounded up to 8):
 ///  - qs[t * cols + 32 b + j]: the 32 int8 values;
 ///  - d[t * padded_blocks + b]: the scale, f16-rounded as ggml stores it;
-///  - s[t * padded_blocks + b]: Q8_1's f16(d_unrounded * Σ qs) (used by Q4_1 weights);
+///  - s[t * padded_blocks + b]: Q8_1's f16(d_unrounded * Σ qs) (used by Q4_1/Q5_1 weights);
 ///  - lane_base[(t * blocks + b) * 8 + i]: −k · Σ of values 4i..4i+3, the integer
-///    correction for weights stored with an offset k (128 for Q8_0, 8 for Q4_0), or unused.
+///    correction for weights stored with an offset k (128 for Q8_0, 16 for Q5_0, 8 for Q4_0),
+///    or unused.
 /// Padding entries of d and s are 0.
 typedef struct canopy_q8_rows {
     int64_t tokens;
@@ -131,6 +132,10 @@ typedef enum canopy_weight_type {
     CANOPY_WEIGHT_Q4_K = 5,
     CANOPY_WEIGHT_Q5_K = 6,
     CANOPY_WEIGHT_Q6_K = 7,
+    // 5-bit values: bit j of the little-endian u32 qh is the fifth bit of value j; nibbles
+    // as in Q4_0/Q4_1 (low nibbles values 0-15, high nibbles 16-31).
+    CANOPY_WEIGHT_Q5_0 = 8,  // 22-byte blocks: f16 d, u32 qh, 16 bytes of nibbles; value = (q − 16) d
+    CANOPY_WEIGHT_Q5_1 = 9,  // 24-byte blocks: f16 d, f16 m, u32 qh, 16 bytes of nibbles; value = q d + m
 } canopy_weight_type;
 
 /// The lane offset (`canopy_q8_quantize`'s `lane_offset`) activations need for `type`.
@@ -154,7 +159,7 @@ typedef struct canopy_gemm_job {
 /// tokens, the tiling, the thread split or the instruction set — so results are bitwise
 /// independent of batch composition. Per block b the integer dot is split into 8 lanes of
 /// 4 products; lanes are scaled by d_w·d_x and accumulated with FMA into an even-block and
-/// an odd-block accumulator; Q4_1 adds Σ m_w·s_x accumulated over 8 lanes of blocks; the
+/// an odd-block accumulator; Q4_1/Q5_1 add Σ m_w·s_x accumulated over 8 lanes of blocks; the
 /// lanes are summed as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
