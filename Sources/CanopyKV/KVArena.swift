@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CanopyKernels
 
 /// One page-aligned, zero-filled allocation of `layout.blockBytes × blockCount` bytes: the
@@ -23,7 +18,7 @@ public final class KVArena: @unchecked Sendable {
     public let blockCount: Int
     /// Total bytes mapped (`layout.blockBytes × blockCount`).
     public let byteCount: Int
-    private let memory: UnsafeMutableRawPointer
+    private let memory: PageMemory
 
     /// Maps a zeroed arena of `blockCount` blocks.
     ///
@@ -37,24 +32,11 @@ public final class KVArena: @unchecked Sendable {
         self.layout = layout
         self.blockCount = blockCount
         self.byteCount = bytes
-        #if canImport(Darwin)
-        let flags = MAP_PRIVATE | MAP_ANON
-        #else
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS
-        #endif
-        let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            preconditionFailure("could not map a KV arena of \(bytes) bytes (errno \(errno))")
-        }
-        memory = mapped
-    }
-
-    deinit {
-        munmap(memory, byteCount)
+        memory = PageMemory(byteCount: bytes)
     }
 
     /// Start of the arena: block `b` begins at `base + b × layout.blockBytes`. Page aligned.
-    public var base: UnsafeMutableRawPointer { memory }
+    public var base: UnsafeMutableRawPointer { memory.base }
 
     /// Copies all `layout.blockBytes` bytes of block `from` over block `to` (every layer's
     /// keys and values). O(blockBytes).
@@ -65,12 +47,12 @@ public final class KVArena: @unchecked Sendable {
         precondition(to >= 0 && Int(to) < blockCount, "destination block \(to) out of range")
         precondition(from != to, "copying block \(from) onto itself")
         let size = layout.blockBytes
-        (memory + Int(to) * size).copyMemory(from: memory + Int(from) * size, byteCount: size)
+        (base + Int(to) * size).copyMemory(from: base + Int(from) * size, byteCount: size)
     }
 
     /// Pointer to the first byte of block `block`. Precondition: `block` in range.
     public func blockPointer(_ block: Int32) -> UnsafeMutableRawPointer {
         precondition(block >= 0 && Int(block) < blockCount, "block \(block) out of range")
-        return memory + Int(block) * layout.blockBytes
+        return base + Int(block) * layout.blockBytes
     }
 }

@@ -28,26 +28,31 @@ final class ForwardScratch: @unchecked Sendable {
     /// The per-token loops, run on the worker pool without allocating.
     let tokenLoops = TokenLoops()
 
+    /// All buffers, carved from one mapping (see `PageMemory`: a freed scratch goes back to
+    /// the OS instead of staying resident in the heap).
+    private let memory: PageMemory
+
     init(capacity n: Int, config c: ModelConfig) {
         capacity = n
-        residual = .allocate(capacity: n * c.embeddingLength)
-        normed = .allocate(capacity: n * max(c.embeddingLength, c.queryWidth))
-        query = .allocate(capacity: n * c.queryWidth)
-        key = .allocate(capacity: n * c.keyValueWidth)
-        value = .allocate(capacity: n * c.keyValueWidth)
-        mixed = .allocate(capacity: n * c.queryWidth)
-        gate = .allocate(capacity: n * c.feedForwardLength)
-        up = .allocate(capacity: n * c.feedForwardLength)
-        cosines = .allocate(capacity: n * c.ropeDimensionCount / 2)
-        sines = .allocate(capacity: n * c.ropeDimensionCount / 2)
+        let sizes = [
+            n * c.embeddingLength, n * max(c.embeddingLength, c.queryWidth), n * c.queryWidth,
+            n * c.keyValueWidth, n * c.keyValueWidth, n * c.queryWidth,
+            n * c.feedForwardLength, n * c.feedForwardLength,
+            n * c.ropeDimensionCount / 2, n * c.ropeDimensionCount / 2,
+        ]
+        // Each buffer starts on a 64-byte boundary (whole cache lines, aligned SIMD loads).
+        let strides = sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
+        memory = PageMemory(byteCount: max(strides.reduce(0, +), 1))
+        var offset = 0
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        for stride in strides {
+            buffers.append((memory.base + offset).bindMemory(to: Float.self, capacity: stride / MemoryLayout<Float>.stride))
+            offset += stride
+        }
+        (residual, normed, query, key, value, mixed) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5])
+        (gate, up, cosines, sines) = (buffers[6], buffers[7], buffers[8], buffers[9])
         projections = [query, key, value]
         feedForwardInputs = [gate, up]
-    }
-
-    deinit {
-        for buffer in [residual, normed, query, key, value, mixed, gate, up, cosines, sines] {
-            buffer.deallocate()
-        }
     }
 }
 

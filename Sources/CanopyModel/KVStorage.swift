@@ -23,7 +23,7 @@ public final class SingleSequenceCache: @unchecked Sendable {
     public let storage: KVStorage
     /// Positions the arena can hold.
     public let capacity: Int
-    private let memory: UnsafeMutableRawPointer
+    private let memory: PageMemory
     /// Block ids 0, 1, 2, …: every sequence here uses the blocks in order.
     private let blockTable: [Int32]
 
@@ -34,15 +34,10 @@ public final class SingleSequenceCache: @unchecked Sendable {
             blockSize: blockSize, layers: config.blockCount, kvHeads: config.headCountKV,
             headDimension: config.headDimension, precision: precision)
         let blocks = (capacity + blockSize - 1) / blockSize
-        memory = .allocate(byteCount: blocks * layout.blockBytes, alignment: 64)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: blocks * layout.blockBytes)
-        storage = KVStorage(base: memory, layout: layout)
+        memory = PageMemory(byteCount: blocks * layout.blockBytes)
+        storage = KVStorage(base: memory.base, layout: layout)
         self.capacity = blocks * blockSize
         blockTable = (0..<blocks).map { Int32($0) }
-    }
-
-    deinit {
-        memory.deallocate()
     }
 
     /// Appends `tokens` at positions `firstPosition...` to `batch` (blocks 0, 1, 2, … in
