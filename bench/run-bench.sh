@@ -8,7 +8,8 @@
 #      SKIP_BATCHED=1 to leave out the batched rows, CANOPY_BENCH=<path> to use a
 #      prebuilt canopy-bench instead of building it, MOE_MODEL (Tests/Fixtures/moe-tiny/
 #      moe-tiny.gguf) for the mixture-of-experts table (expert cache at 100/50/25 % of the
-#      experts' bytes; Canopy only), SKIP_MOE=1 to leave it out.
+#      experts' bytes; Canopy only), SKIP_MOE=1 to leave it out, SKIP_KQUANT=1 to leave out
+#      the K-quant rows (MODEL requantized to Q4_K_M with llama-quantize, cached).
 # A side that cannot be built or run is reported as "n/a" with the reason in the notes,
 # so the table still comes out while Canopy's benchmark is being written.
 set -euo pipefail
@@ -168,6 +169,35 @@ bench_batched() {
     add_row "batched peak RSS (MiB)" "$canopy_batched_rss" "$llama_batched_rss"
 }
 
+# ---------------------------------------------------------------- K-quants
+# The same model requantized to Q4_K_M by llama.cpp's llama-quantize (--allow-requantize,
+# cached next to the llama.cpp build): the mix most GGUF files on the hub use. SmolLM2's
+# 576-column matrices cannot hold 256-value super-blocks, so llama.cpp falls back to Q5_0
+# there (Q8_0 for Q6_K); ffn_down (1536 columns) is Q4_K/Q6_K. pp and tg only.
+bench_kquant() {
+    [ "${SKIP_KQUANT:-0}" = "1" ] && return 0
+    [ -n "$llama_bin" ] && [ -x "$llama_bin/llama-quantize" ] || { note "K-quant rows skipped: no llama-quantize"; return 0; }
+    local kq_model kq_llama_pp="n/a" kq_llama_tg="n/a" kq_canopy_pp="n/a" kq_canopy_tg="n/a"
+    kq_model="$(dirname "$llama_bin")/$(basename "$MODEL" .gguf).requant-Q4_K_M.gguf"
+    if [ ! -f "$kq_model" ]; then
+        "$llama_bin/llama-quantize" --allow-requantize "$MODEL" "$kq_model.tmp" Q4_K_M >"$work/quantize.log" 2>&1 \
+            && mv "$kq_model.tmp" "$kq_model" \
+            || { note "llama-quantize failed: $(tail -n 1 "$work/quantize.log")"; return 0; }
+    fi
+    if "$llama_bin/llama-bench" -m "$kq_model" -p "$PP" -n "$TG" -t "$THREADS" -o json >"$work/kq-llama.json" 2>/dev/null; then
+        kq_llama_pp=$(json_get "next(r['avg_ts'] for r in d if r['n_prompt'] == $PP and r['n_gen'] == 0)" <"$work/kq-llama.json")
+        kq_llama_tg=$(json_get "next(r['avg_ts'] for r in d if r['n_gen'] == $TG and r['n_prompt'] == 0)" <"$work/kq-llama.json")
+    fi
+    if [ -n "$canopy_bench" ] && "$canopy_bench" single --model "$kq_model" --prompt-tokens "$PP" --gen-tokens "$TG" \
+            --threads "$THREADS" 2>/dev/null | grep '^{' | tail -n 1 >"$work/kq-canopy.json" && [ -s "$work/kq-canopy.json" ]; then
+        kq_canopy_pp=$(json_get "d['pp_tokens_per_s']" <"$work/kq-canopy.json")
+        kq_canopy_tg=$(json_get "d['tg_tokens_per_s']" <"$work/kq-canopy.json")
+    fi
+    add_row "pp$PP, same model requantized to Q4_K_M (tokens/s)" "$kq_canopy_pp" "$kq_llama_pp"
+    add_row "tg$TG, same model requantized to Q4_K_M (tokens/s)" "$kq_canopy_tg" "$kq_llama_tg"
+    note "Q4_K_M rows: $(basename "$kq_model") from llama-quantize --allow-requantize (Q5_0/Q8_0 where 576 columns rule out K-quants, Q4_K/Q6_K ffn_down)"
+}
+
 # ---------------------------------------------------------------- MoE
 # Mixture-of-experts speed with expert offloading: canopy-bench moe on MOE_MODEL with the
 # expert cache at 100 % (every expert memory-mapped, no cache), 50 % and 25 % of the routed
@@ -233,6 +263,7 @@ main() {
         note "tg$TG as a share of the bandwidth bound: canopy $(ratio "$canopy_tg" "$tg_bound"), llama.cpp $(ratio "$llama_tg" "$tg_bound")"
     fi
     add_row "peak RSS, single stream (MiB)" "$canopy_rss" "$llama_rss"
+    bench_kquant
     bench_batched
     bench_moe
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench) that
-# `make bench` compares Canopy against.
+# Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench, and
+# llama-quantize for the K-quant rows) that `make bench` compares Canopy against.
 #
 # The source is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36 (the same
 # build the test fixtures were produced with), kept in a cache outside the repository:
 #   ${CANOPY_CACHE:-$HOME/.cache/canopy}/llama.cpp-0.3.36
-# Does nothing when both binaries are already built. Prints the bin directory last.
+# Does nothing when the binaries are already built. Prints the bin directory last.
 # Env: JOBS (default 1: the machine is shared; raise it on an idle box).
 set -euo pipefail
 
@@ -17,7 +17,7 @@ build="$root/build"
 bin="$build/bin"
 jobs="${JOBS:-1}"
 
-if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ]; then
+if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] && [ -x "$bin/llama-quantize" ]; then
     echo "$bin"
     exit 0
 fi
@@ -48,8 +48,8 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
-echo "build-llama-cpp: building llama-bench llama-batched-bench with -j$jobs" >&2
-cmake --build "$build" --config Release -j "$jobs" --target llama-bench llama-batched-bench >&2
+echo "build-llama-cpp: building llama-bench llama-batched-bench llama-quantize with -j$jobs" >&2
+cmake --build "$build" --config Release -j "$jobs" --target llama-bench llama-batched-bench llama-quantize >&2
 
 [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] \
     || { echo "build-llama-cpp: build finished but binaries are missing in $bin" >&2; exit 1; }

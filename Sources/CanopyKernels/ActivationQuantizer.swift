@@ -1,3 +1,5 @@
+import CCanopyKernels
+
 extension GGMLType {
     /// The type ggml converts activations to before a dot product with weights of this type
     /// (its `vec_dot_type`): Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the
@@ -42,6 +44,18 @@ public enum ActivationQuantizer {
         default:
             preconditionFailure("ActivationQuantizer: cannot quantize activations to \(type)")
         }
+    }
+
+    /// `quantizeRow(.q8_K, ...)` for `tokens` rows of `cols` values at once, in C
+    /// (`canopy_q8k_quantize`: SIMD where the CPU has it, the same bytes at every level), the
+    /// rows split across the worker pool: how K-quant products quantize their input.
+    ///
+    /// - Precondition: `cols` is a multiple of 256; `dst` holds `tokens` Q8_K rows.
+    public static func quantizeRowsQ8_K(
+        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, into dst: UnsafeMutableRawPointer
+    ) {
+        precondition(tokens >= 0 && cols >= 0 && cols % 256 == 0, "ActivationQuantizer: Q8_K needs whole 256-value blocks")
+        canopy_q8k_quantize(WorkerPool.shared.cPool, x, Int64(tokens), Int64(cols), dst)
     }
 
     /// Q8_0 / Q8_1 as ggml's AVX2 `quantize_row_q8_0` / `quantize_row_q8_1` compute them:

@@ -132,8 +132,9 @@ extension MatMul {
         canopy_gemm(pool, &rows, jobs.baseAddress!, Int32(jobs.count))
     }
 
-    /// K-quant weights through the C kernels: activations quantized to Q8_K (ggml's reference
-    /// quantizer, `ActivationQuantizer`) into the calling thread's scratch, then
+    /// K-quant weights through the C kernels: activations quantized to Q8_K
+    /// (`canopy_q8k_quantize`, the bytes of ggml's reference quantizer and of
+    /// `ActivationQuantizer`) into the calling thread's scratch, then
     /// `canopy_gemm_kquant` (ggml's integer formulas, AVX-512 VNNI, AVX2 or scalar, the same bits).
     static func kQuantProduct(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>
@@ -152,9 +153,7 @@ extension MatMul {
         guard let scratch = canopy_activation_scratch(tokens * rowBytes) else {
             fatalError("MatMul: out of memory for \(tokens * rowBytes) bytes of quantized activations")
         }
-        for t in 0..<tokens {
-            ActivationQuantizer.quantizeRow(.q8_K, from: x + t * w.cols, into: scratch + t * rowBytes, count: w.cols)
-        }
+        ActivationQuantizer.quantizeRowsQ8_K(x, tokens: tokens, cols: w.cols, into: scratch)
         canopy_gemm_kquant(
             WorkerPool.shared.cPool, type, w.data, Int64(w.rows), Int64(w.rowBytes), scratch, Int64(tokens),
             Int64(w.cols), y, Int64(w.rows))

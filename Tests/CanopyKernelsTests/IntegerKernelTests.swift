@@ -120,3 +120,43 @@ struct IntegerKernelTests {
         }
     }
 }
+
+/// The C Q8_K quantizer (K-quant activations) writes the reference quantizer's bytes
+/// (`ActivationQuantizer.quantizeRow`, ggml's quantize_row_q8_K_ref) at every level.
+@Suite("Q8_K activation quantization (CCanopyKernels)")
+struct Q8KQuantizerTests {
+    @Test("C equals the reference, bit for bit, at every level and batch size")
+    func matchesReference() {
+        defer { MatMul.selectInstructionSet("best") }
+        let cols = 768
+        for tokens in [1, 3, 9] {
+            var x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(40 + tokens))
+            // Edge cases: an all-zero block, a negative extreme, a tie for the largest
+            // magnitude with opposite signs (the first one sets the sign), values at .5 steps.
+            for j in 0..<256 { x[j] = 0 }
+            x[256 + 7] = -9.5
+            x[512 + 3] = 4.25
+            x[512 + 90] = -4.25
+            if tokens > 1 { for j in 0..<256 { x[cols + j] = Float(j % 17 - 8) * 0.5 } }
+            let rowBytes = GGMLType.q8_K.byteCount(forElements: cols)!
+            var reference = [UInt8](repeating: 0xAA, count: tokens * rowBytes)
+            x.withUnsafeBufferPointer { xp in
+                reference.withUnsafeMutableBytes { out in
+                    for t in 0..<tokens {
+                        ActivationQuantizer.quantizeRow(
+                            .q8_K, from: xp.baseAddress! + t * cols, into: out.baseAddress! + t * rowBytes, count: cols)
+                    }
+                }
+            }
+            for level in ["scalar", "avx2", "avx512vnni"] where MatMul.selectInstructionSet(level) == level {
+                var fast = [UInt8](repeating: 0x55, count: tokens * rowBytes)
+                x.withUnsafeBufferPointer { xp in
+                    fast.withUnsafeMutableBytes { out in
+                        ActivationQuantizer.quantizeRowsQ8_K(xp.baseAddress!, tokens: tokens, cols: cols, into: out.baseAddress!)
+                    }
+                }
+                #expect(fast == reference, "\(tokens) tokens at \(level)")
+            }
+        }
+    }
+}

@@ -112,6 +112,12 @@ void *canopy_task_scratch(size_t bytes);
 void canopy_q8_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols,
                         int32_t lane_offset, void *scratch, canopy_q8_rows *out);
 
+/// Quantizes `tokens` rows of `cols` floats (cols a multiple of 256) to ggml's Q8_K blocks
+/// in `out` (292 bytes per 256 values: f32 d, 256 int8, 16 int16 bsums), row after row: the
+/// bytes of ggml's quantize_row_q8_K_ref at every instruction-set level. Rows are split
+/// across `pool` for 8 tokens or more.
+void canopy_q8k_quantize(canopy_pool *pool, const float *x, int64_t tokens, int64_t cols, void *out);
+
 /// `canopy_q8_quantize` of RMSNorm(x) · weight (row by row: x / sqrt(mean(x²) + epsilon),
 /// then times weight[c]), without writing the normalised rows anywhere. The values quantized
 /// are bitwise those of Swift's `RMSNorm.apply`, so fusing changes no result.
