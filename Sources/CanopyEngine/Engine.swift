@@ -52,6 +52,7 @@ public final class Engine: @unchecked Sendable {
             loaded: loaded, defaultMaxTokens: config.defaultMaxTokens,
             cacheCapacity: kv.stats.totalBlocks * config.blockSize)
         snapshot = EngineMetrics(counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, kv: kv.stats)
+        core.willComplete = { [unowned self] in publishMetrics() }
         let thread = Thread { [self] in run() }
         thread.name = "canopy-engine"
         thread.start()
@@ -116,9 +117,10 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The latest metrics snapshot, refreshed at the end of every step (so it can trail a
-    /// request's `.completed` event by that step's remainder; it is exact once idle); the
-    /// expert load and expert cache counters are read at the call.
+    /// The latest metrics snapshot, refreshed at the end of every step and before every
+    /// `.completed` event (so a request is counted by the time its caller sees it complete;
+    /// queue and KV figures may trail by a step while busy); the expert load and expert
+    /// cache counters are read at the call.
     public func metrics() -> EngineMetrics {
         condition.lock()
         var metrics = snapshot
@@ -163,6 +165,19 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Copies the core's counters into the snapshot `metrics()` returns. Runs on the engine
+    /// thread after every step, and before every `.completed` event, so a client that asks
+    /// for metrics after its request completed sees it counted.
+    private func publishMetrics() {
+        let metrics = EngineMetrics(
+            counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
+            preemptions: core.preemptions, kv: core.kv.stats)
+        condition.lock()
+        snapshot = metrics
+        pendingWaiting = core.waitingCount
+        condition.unlock()
+    }
+
     private func run() {
         while true {
             condition.lock()
@@ -185,14 +200,7 @@ public final class Engine: @unchecked Sendable {
             if cancelEverything { core.cancelAll() }
             if exit { break }
             core.step()
-
-            let metrics = EngineMetrics(
-                counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
-                preemptions: core.preemptions, kv: core.kv.stats)
-            condition.lock()
-            snapshot = metrics
-            pendingWaiting = core.waitingCount
-            condition.unlock()
+            publishMetrics()
         }
         condition.lock()
         stopped = true

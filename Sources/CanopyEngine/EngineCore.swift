@@ -12,6 +12,9 @@ final class EngineCore {
     private var requests: [UInt64: RequestState] = [:]
     private var nextSequenceID: SequenceID = 0
     private(set) var counters = EngineCounters()
+    /// Called when a request's counters are final, just before its `.completed` event (the
+    /// engine publishes its metrics snapshot here).
+    var willComplete: (() -> Void)?
     // Per-step storage, reused so that a decode step allocates nothing in steady state.
     private var chunks: [ScheduledChunk] = []
     private var batch = ForwardBatch()
@@ -189,6 +192,7 @@ final class EngineCore {
         metrics.generatedTokens = request.sequences.reduce(0) { $0 + $1.generatedCount }
         metrics.preemptions = request.preemptions
         counters.record(metrics, cancelled: request.cancelled)
+        willComplete?()
         let samples = request.sequences.map {
             SampleOutput(tokenIDs: Array($0.tokens[$0.promptCount...]), text: $0.text,
                          finishReason: $0.finishReason ?? .cancelled, logprobs: $0.logprobs)
