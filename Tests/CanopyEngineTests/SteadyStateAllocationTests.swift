@@ -58,7 +58,9 @@ struct SteadyStateAllocationTests {
             logits.withUnsafeMutableBufferPointer { model.forward(batch, kv: cache.storage, logits: $0) }
             position += 1
         }
-        for _ in 0..<4 { step() }  // warm-up: scratch, pools and per-thread buffers reach size
+        // Warm-up: scratch, plans and every pool thread's buffers reach size (each thread
+        // allocates its scratch the first time it claims work, which a loaded machine delays).
+        for _ in 0..<16 { step() }
         let counted = allocations { for _ in 0..<32 { step() } }
         #expect(counted == 0, "\(counted) allocations in 32 decode steps")
     }
@@ -91,7 +93,7 @@ struct SteadyStateAllocationTests {
             core.add(RequestState(request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
                                   endTokens: [], sink: { _ in }), key: UInt64(i))
         }
-        for _ in 0..<8 { core.step() }  // prefill and warm-up
+        for _ in 0..<16 { core.step() }  // prefill and warm-up, as above
         #expect(core.runningCount == 4)
         let counted = allocations { for _ in 0..<32 { core.step() } }
         #expect(core.runningCount == 4)
