@@ -98,8 +98,7 @@ final class Scheduler {
         while !preempted, budget > 0, running.count < maxSequences, let sequence = waiting.first {
             if !sequence.registered {
                 let cached = kv.startSequence(
-                    sequence.id, promptTokens: sequence.tokens,
-                    expectedLength: sequence.promptCount + min(sequence.request.maxTokens, 1 << 20))
+                    sequence.id, promptTokens: sequence.tokens, expectedLength: sequence.maximumLength)
                 sequence.registered = true
                 sequence.computed = cached
                 if sequence.sample == 0, sequence.request.firstScheduled == nil {

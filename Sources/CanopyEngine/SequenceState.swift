@@ -68,11 +68,15 @@ final class SequenceState {
         reserveOutputStorage()
     }
 
+    /// Tokens the sequence can reach (prompt + `max_tokens`), for storage reserved up front;
+    /// capped, since a request built without the preparer's context check could ask for any.
+    var maximumLength: Int { promptCount + min(request.maxTokens, 1 << 16) }
+
     /// Reserves room for every token the sequence may generate and for typical text, so
     /// that accepting a token does not grow arrays (the decode loop's steady state
     /// allocates nothing; text past the reservation grows geometrically, amortised O(1)).
     private func reserveOutputStorage() {
-        tokens.reserveCapacity(promptCount + min(request.maxTokens, 1 << 16))
+        tokens.reserveCapacity(maximumLength)
         text.reserveCapacity(4 * min(request.maxTokens, 1024))
     }
 

@@ -52,11 +52,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         }
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
-        if store.contains("output.weight") {
-            output = try store.matrix("output.weight", rows: config.vocabularySize, cols: e)
-        } else {
-            output = tokenEmbedding
-        }
+        output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
         scratchPool = ForwardScratchPool(config: config)
         projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }

@@ -60,11 +60,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         }
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
-        if store.contains("output.weight") {
-            output = try store.matrix("output.weight", rows: config.vocabularySize, cols: e)
-        } else {
-            output = tokenEmbedding
-        }
+        output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
         expertLoad = ExpertLoadCounters.forModel(config)
         scratchPool = ForwardScratchPool(config: config)

@@ -58,4 +58,11 @@ public final class WeightStore: Sendable {
     public func contains(_ name: String) -> Bool {
         file.tensor(named: name) != nil
     }
+
+    /// The output projection, `output.weight` (vocabulary × embedding), or `embedding` when
+    /// the file ties the two by leaving it out.
+    func outputProjection(config: ModelConfig, tiedTo embedding: WeightMatrix) throws(ModelError) -> WeightMatrix {
+        guard contains("output.weight") else { return embedding }
+        return try matrix("output.weight", rows: config.vocabularySize, cols: config.embeddingLength)
+    }
 }
