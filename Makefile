@@ -14,7 +14,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model build run run-batch test bench clean help protos protos-check install verify-systemd
+.PHONY: all setup model build run run-batch test test-isa bench clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -57,6 +57,25 @@ test: setup model
 		--filter SteadyStateAllocationTests
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
 		CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh
+
+# The reference, batch-invariance and kernel-level tests again with every kernel capped at
+# each of ISA_LEVELS (CANOPY_MAX_ISA): what an AVX2-only and a scalar-only machine compute,
+# on any machine. Reuses what `make test` built. For the whole suite at one level:
+# `CANOPY_MAX_ISA=avx2 make test`.
+ISA_LEVELS ?= avx2 scalar
+ISA_SWIFT_TESTS ?= InstructionSetTests|LlamaReferenceTests|EngineReferenceTests|PagedAttentionInvarianceTests
+ISA_PYTHON_TESTS ?= llama_cpp or kernel_level or batch_greedy
+test-isa: setup model
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
+	set -e; for level in $(ISA_LEVELS); do \
+		echo "== tests with CANOPY_MAX_ISA=$$level"; \
+		CANOPY_MAX_ISA=$$level CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
+			--filter '$(ISA_SWIFT_TESTS)'; \
+		CANOPY_MAX_ISA=$$level CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
+			CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh -k '$(ISA_PYTHON_TESTS)'; \
+	done
 
 # Regenerates the committed protoc-c code from Protos/ (CI checks it is up to date).
 protos:

@@ -115,11 +115,19 @@ let package = Package(
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),
-        .testTarget(name: "CanopyModelTests", dependencies: ["CanopyModel", "CanopyKernels", "CAllocationCounter"]),
+        .testTarget(
+            name: "CanopyModelTests",
+            dependencies: ["CanopyModel", "CanopyKernels", "CanopyTestFixtures", "CAllocationCounter"]),
         .testTarget(
             name: "CanopyEngineTests",
-            dependencies: ["CanopyEngine", "CanopyModel", "CanopyKV", "CanopyKernels", "CanopyGGUF", "CAllocationCounter"]),
+            dependencies: [
+                "CanopyEngine", "CanopyModel", "CanopyKV", "CanopyKernels", "CanopyGGUF", "CanopyTestFixtures",
+                "CAllocationCounter",
+            ]),
         // Test support: counts the test process's heap allocations (steady-state decode checks).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        // Test support: the reference fixtures (paths, llama.cpp's greedy records from every
+        // machine they were made on, and the rule that judges our tokens against them).
+        .target(name: "CanopyTestFixtures", path: "Tests/CanopyTestFixtures"),
     ]
 )

@@ -9,7 +9,10 @@
 #      prebuilt canopy-bench instead of building it, MOE_MODEL (Tests/Fixtures/moe-tiny/
 #      moe-tiny.gguf) for the mixture-of-experts table (expert cache at 100/50/25 % of the
 #      experts' bytes; Canopy only), SKIP_MOE=1 to leave it out, SKIP_KQUANT=1 to leave out
-#      the K-quant rows (MODEL requantized to Q4_K_M with llama-quantize, cached).
+#      the K-quant rows (MODEL requantized to Q4_K_M with llama-quantize, cached),
+#      CANOPY_MAX_ISA=avx2|scalar to measure what an AVX2-only or a scalar-only machine
+#      gets: Canopy's kernels are capped at that level and llama.cpp is built for the same
+#      one (scripts/build-llama-cpp.sh LLAMA_ISA); the results file name ends in the level.
 # A side that cannot be built or run is reported as "n/a" with the reason in the notes,
 # so the table still comes out while Canopy's benchmark is being written.
 set -euo pipefail
@@ -27,6 +30,14 @@ TIME_BIN=/usr/bin/time
 
 [ -f "$MODEL" ] || { echo "run-bench: model $MODEL not found; run 'make model'" >&2; exit 1; }
 [ -x "$TIME_BIN" ] || { echo "run-bench: $TIME_BIN not found; run 'make setup' (package 'time')" >&2; exit 1; }
+
+# The instruction set both sides run at: the CPU's best (native) unless CANOPY_MAX_ISA caps it.
+case "${CANOPY_MAX_ISA:-}" in
+    ""|avx512vnni) isa=native ;;
+    avx2|scalar) isa="$CANOPY_MAX_ISA" ;;
+    *) echo "run-bench: CANOPY_MAX_ISA=$CANOPY_MAX_ISA is not one of avx512vnni, avx2, scalar" >&2; exit 1 ;;
+esac
+canopy_isa="n/a"   # what canopy-bench reports it ran at
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -52,7 +63,7 @@ json_get() {
 llama_bin=""
 build_llama() {
     local out
-    if out=$(bash scripts/build-llama-cpp.sh); then
+    if out=$(LLAMA_ISA="$isa" bash scripts/build-llama-cpp.sh); then
         llama_bin=$(echo "$out" | tail -n 1)
     else
         note "llama.cpp build failed (scripts/build-llama-cpp.sh)"
@@ -99,6 +110,7 @@ run_canopy_single() {
         if [ -s "$work/canopy.json" ]; then
             canopy_pp=$(json_get "d['pp_tokens_per_s']" <"$work/canopy.json")
             canopy_tg=$(json_get "d['tg_tokens_per_s']" <"$work/canopy.json")
+            canopy_isa=$(json_get "d.get('kernel_isa', 'n/a')" <"$work/canopy.json")
             canopy_rss=$(peak_rss_mib "$work/canopy.time")
             # The bandwidth probe runs in its own process: its 512 MiB buffer must not count
             # in the single-stream peak RSS above.
@@ -248,6 +260,7 @@ machine_info() {
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "- commit: $sha$dirty"
     echo "- cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores online"
+    echo "- instruction set: canopy kernels at $canopy_isa; llama.cpp built as LLAMA_ISA=$isa (scripts/build-llama-cpp.sh)"
     echo "- model: $(basename "$MODEL"), threads: $THREADS, pp: $PP tokens, tg: $TG tokens"
 }
 
@@ -271,6 +284,7 @@ main() {
     sha=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
     mkdir -p bench/results
     out="bench/results/$(date -u +%Y-%m-%d)-$sha.md"
+    [ "$isa" = native ] || out="bench/results/$(date -u +%Y-%m-%d)-$sha-$isa.md"
     {
         echo "# Canopy vs llama.cpp"
         echo

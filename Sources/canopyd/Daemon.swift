@@ -17,6 +17,11 @@ struct Daemon {
         guard let modelPath = settings.modelPath else {
             throw DaemonFailure(message: "no model: pass --model PATH or set 'model = PATH' in the config file")
         }
+        do {
+            _ = try InstructionSet.environmentCap()
+        } catch {
+            throw DaemonFailure(message: "\(error)")
+        }
         let activation: SocketActivation?
         let socketPath: String
         let lock: InstanceLock
@@ -37,7 +42,7 @@ struct Daemon {
         logger.info("access: \(policy)")
         // Before the model loads: every kernel forks onto this pool.
         WorkerPool.configure(threads: settings.threads)
-        logger.info("kernels: \(WorkerPool.shared.threadCount) threads, \(MatMul.kernelInstructionSet)")
+        logger.info("kernels: \(WorkerPool.shared.threadCount) threads, \(InstructionSet.summary)")
         let notifier = SystemdNotifier()
         let pinger = try? WatchdogPinger.fromEnvironment()
         pinger?.start()

@@ -86,7 +86,7 @@ struct BatchRunnerTests {
 
     @Test func greedyTextStopsAtEndOfGeneration() throws {
         let record = try EngineFixtures.records()[3]  // "What is the capital of France?": 8 tokens, ends with <|im_end|>
-        let line = String(data: try JSONSerialization.data(withJSONObject: ["id": "france", "prompt": record.prompt, "temperature": 0, "max_tokens": 32]), encoding: .utf8)!
+        let line = String(data: try JSONSerialization.data(withJSONObject: ["id": "france", "prompt": try #require(record.prompt), "temperature": 0, "max_tokens": 32]), encoding: .utf8)!
         let result = try #require(try run([line]).first)
         #expect(result["id"] as? String == "france")
         #expect((result["token_ids"] as? [Int])?.map { Int32($0) } == record.greedy_ids)

@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyKernels
 import CanopyModel
+import CanopyTestFixtures
 import Testing
 
 /// The serving engine on the default model, against llama.cpp's greedy reference.
@@ -12,7 +13,8 @@ struct EngineReferenceTests {
     /// decodes). The results alone must also pass the llama.cpp comparison.
     @Test func batchInvarianceAndReference() throws {
         let loaded = try EngineFixtures.model()
-        let records = try EngineFixtures.records()
+        let reference = try LlamaCppReference.load()
+        let records = reference.machines[0].records
 
         var aloneConfig = EngineConfig()
         aloneConfig.maxBatchedTokens = 2048
@@ -23,8 +25,10 @@ struct EngineReferenceTests {
             let output = try alone.run(greedyRequest("r\(i)", ids: record.prompt_ids, maxTokens: record.n_predict))
             let tokens = output.samples[0].tokenIDs
             aloneTokens.append(tokens)
-            let identical = try #require(record.identicalPrefix(of: tokens), "record \(i) diverged from llama.cpp away from a near tie: \(tokens)")
-            if identical >= 16 || identical == record.greedy_ids.count { longMatches += 1 }
+            let verdict = try reference.judge(tokens, record: i).mapError { failure in
+                Failure(description: "record \(i) diverged from llama.cpp away from a near tie: \(tokens): \(failure)")
+            }.get()
+            if verdict.identical >= 16 || verdict.identical == tokens.count { longMatches += 1 }
         }
         alone.shutdown()
         #expect(longMatches >= 6, "only \(longMatches) records kept 16 tokens identical to llama.cpp")
@@ -75,6 +79,10 @@ struct EngineReferenceTests {
         #expect(after.kv.prefixHits - before.kv.prefixHits == expectedHit)
         #expect(after.batchedTokens - before.batchedTokens < record.prompt_ids.count - expectedHit + 8)
         engine.shutdown()
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// The q8 KV cache keeps first-step logits within cosine 0.999 of an f32 cache.

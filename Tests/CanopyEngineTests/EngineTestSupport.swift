@@ -1,14 +1,12 @@
 import CanopyEngine
 import CanopyModel
+import CanopyTestFixtures
 import Foundation
 
 /// Fixtures and the default model for engine tests.
 enum EngineFixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let modelPath: String = ProcessInfo.processInfo.environment["CANOPY_MODEL"]
-        ?? directory.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    static let directory = FixturePaths.directory
+    static let modelPath = FixturePaths.defaultModel
     private static let shared = Result { try LoadedModel(path: modelPath) }
 
     /// The default model, or an error saying how to get it.
@@ -19,31 +17,10 @@ enum EngineFixtures {
         return try shared.get()
     }
 
-    /// One record of llama.cpp's greedy reference (`Tests/Fixtures/smollm2-greedy`).
-    struct Record: Decodable {
-        let prompt: String
-        let prompt_ids: [Int32]
-        let n_predict: Int
-        let greedy_ids: [Int32]
-        let top5_per_step: [[[Double]]]
-
-        /// Identical leading tokens, or nil when the first difference is not a near tie
-        /// (within 0.25 of llama.cpp's top-1 in its top-5).
-        func identicalPrefix(of ours: [Int32]) -> Int? {
-            for step in 0..<min(ours.count, greedy_ids.count) where ours[step] != greedy_ids[step] {
-                let top = top5_per_step[step]
-                guard let entry = top.first(where: { Int32($0[0]) == ours[step] }), top[0][1] - entry[1] <= 0.25 else {
-                    return nil
-                }
-                return step
-            }
-            return min(ours.count, greedy_ids.count)
-        }
-    }
-
-    static func records() throws -> [Record] {
-        let text = try String(contentsOf: directory.appendingPathComponent("smollm2-greedy/greedy.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Record.self, from: Data($0.utf8)) }
+    /// llama.cpp's greedy records (`Tests/Fixtures/smollm2-greedy`), as its first (AVX-512)
+    /// set holds them; the prompts are the same in every set.
+    static func records() throws -> [GreedyRecord] {
+        try LlamaCppReference.load().machines[0].records
     }
 }
 

@@ -1,5 +1,6 @@
 import CanopyEngine
 import CanopyModel
+import CanopyTestFixtures
 import Foundation
 import Testing
 
@@ -10,17 +11,9 @@ import Testing
 struct MoEEngineTests {
     static let path = EngineFixtures.directory.appendingPathComponent("moe-tiny/moe-tiny.gguf").path
 
-    /// One record of `moe-tiny/greedy.jsonl` (raw token ids, no prompt text).
-    struct Record: Decodable {
-        let prompt_ids: [Int32]
-        let n_predict: Int
-        let greedy_ids: [Int32]
-        let top5_per_step: [[[Double]]]
-    }
-
-    static func records() throws -> [Record] {
-        let text = try String(contentsOf: EngineFixtures.directory.appendingPathComponent("moe-tiny/greedy.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Record.self, from: Data($0.utf8)) }
+    /// The records of `moe-tiny/greedy.jsonl` (raw token ids, no prompt text).
+    static func records() throws -> [GreedyRecord] {
+        try GreedyRecord.load("moe-tiny/greedy.jsonl")
     }
 
     @Test func concurrentRequestsMatchSingleRequests() throws {

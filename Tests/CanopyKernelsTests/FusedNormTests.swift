@@ -47,7 +47,7 @@ struct FusedNormTests {
 
     @Test("fused equals normalise-then-multiply, bit for bit", arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func matchesUnfused(type: GGMLType) throws {
-        defer { MatMul.selectInstructionSet("best") }
+        defer { InstructionSet.select(InstructionSet.ceiling) }
         let epsilon: Float = 1e-5
         for (cols, tokens) in [(576, 1), (576, 9), (608, 70)] {
             let mats = try [(40, UInt64(1)), (13, 2)].map {
@@ -58,7 +58,7 @@ struct FusedNormTests {
             let weight = randomActivations(tokens: 1, cols: cols, seed: 99).map { 1 + $0 / 4 }
             let reference = mats.map { runMatMul($0, normalized(x, weight: weight, tokens: tokens, cols: cols, epsilon: epsilon),
                                                  tokens: tokens, .quantizedActivations) }
-            for level in ["scalar", "avx2", "avx512vnni"] where MatMul.selectInstructionSet(level) == level {
+            for level in InstructionSet.allCases where InstructionSet.select(level) == level {
                 let result = try #require(fused(mats, x, weight: weight, tokens: tokens, epsilon: epsilon))
                 for i in mats.indices {
                     #expect(result[i].map(\.bitPattern) == reference[i].map(\.bitPattern),

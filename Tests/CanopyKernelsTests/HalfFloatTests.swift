@@ -47,7 +47,7 @@ struct HalfFloatTests {
 struct HalfFloatRowTests {
     @Test("row conversions equal the scalar conversions at every instruction-set level")
     func rowsMatchScalar() {
-        defer { MatMul.selectInstructionSet("best") }
+        defer { InstructionSet.select(InstructionSet.ceiling) }
         let halves = (0...UInt16.max).map { $0 }
         var rng = SplitMix64(state: 12)
         // Finite floats across the whole f16 range and beyond (overflow to infinity, subnormals).
@@ -56,8 +56,8 @@ struct HalfFloatRowTests {
             let x = Float(sign: i % 2 == 0 ? .plus : .minus, exponent: Int(magnitude), significand: Float.random(in: 1..<2, using: &rng))
             return i % 97 == 0 ? 65519.99 : x
         }
-        for level in ["scalar", "avx2", "avx512vnni"] {
-            guard MatMul.selectInstructionSet(level) == level else { continue }
+        for level in InstructionSet.allCases {
+            guard InstructionSet.select(level) == level else { continue }
             var widened = [Float](repeating: 0, count: halves.count)
             halves.withUnsafeBytes { src in
                 widened.withUnsafeMutableBufferPointer { HalfFloat.widenRow(src.baseAddress!, into: $0.baseAddress!, count: halves.count) }

@@ -11,16 +11,15 @@ struct IntegerKernelTests {
 
     @Test("scalar, AVX2 and AVX-512 VNNI kernels agree bit for bit", arguments: types)
     func levelsAgree(type: GGMLType) throws {
-        defer { MatMul.selectInstructionSet("best") }
+        defer { InstructionSet.select(InstructionSet.ceiling) }
         // 576 columns = 18 blocks (even), 608 = 19 (odd tail block); 70 tokens cross the
         // 64-token tile and the 4-token micro-kernel; 37 rows cross the 2-row tile.
         for (cols, tokens) in [(576, 1), (576, 70), (608, 5)] {
             let m = try TestMatrix.fromFixtures(type, rows: 37, cols: cols, seed: UInt64(cols + tokens))
             let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(tokens))
             var results: [[UInt32]] = []
-            for level in ["scalar", "avx2", "avx512vnni"] {
-                let active = MatMul.selectInstructionSet(level)
-                if active != level { continue }  // not supported on this CPU
+            for level in InstructionSet.allCases {
+                guard InstructionSet.select(level) == level else { continue }  // above the ceiling
                 results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
             }
             #expect(results.count >= 1)
@@ -48,7 +47,7 @@ struct IntegerKernelTests {
     @Test("K-quant products: scalar, AVX2 and AVX-512 VNNI agree bit for bit, and batches do not change a token's row",
           arguments: kQuants)
     func kQuantLevelsAndBatches(type: GGMLType) throws {
-        defer { MatMul.selectInstructionSet("best") }
+        defer { InstructionSet.select(InstructionSet.ceiling) }
         // Token counts cover decode, the 4-token tail tiles and the 16-token tiles (17 and 64:
         // full tiles plus a tail); 19 and 21 rows leave partial 8-row groups; 768 columns are
         // an odd number of super-blocks.
@@ -56,13 +55,13 @@ struct IntegerKernelTests {
             let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: UInt64(40 + tokens))
             let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(41 + tokens))
             var results: [[UInt32]] = []
-            for level in ["scalar", "avx2", "avx512vnni"] where MatMul.selectInstructionSet(level) == level {
+            for level in InstructionSet.allCases where InstructionSet.select(level) == level {
                 results.append(runMatMul(m, x, tokens: tokens, .quantizedActivations).map(\.bitPattern))
             }
             #expect(results.count >= 1)
             for r in results.dropFirst() { #expect(r == results[0], "\(type) \(rows)×\(cols), \(tokens) tokens") }
         }
-        MatMul.selectInstructionSet("best")
+        InstructionSet.select(InstructionSet.ceiling)
         let (rows, cols, tokens) = (19, 512, 21)
         let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 40)
         let x = randomActivations(tokens: tokens, cols: cols, seed: 41)
@@ -127,7 +126,7 @@ struct IntegerKernelTests {
 struct Q8KQuantizerTests {
     @Test("C equals the reference, bit for bit, at every level and batch size")
     func matchesReference() {
-        defer { MatMul.selectInstructionSet("best") }
+        defer { InstructionSet.select(InstructionSet.ceiling) }
         let cols = 768
         for tokens in [1, 3, 9] {
             var x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(40 + tokens))
@@ -148,7 +147,7 @@ struct Q8KQuantizerTests {
                     }
                 }
             }
-            for level in ["scalar", "avx2", "avx512vnni"] where MatMul.selectInstructionSet(level) == level {
+            for level in InstructionSet.allCases where InstructionSet.select(level) == level {
                 var fast = [UInt8](repeating: 0x55, count: tokens * rowBytes)
                 x.withUnsafeBufferPointer { xp in
                     fast.withUnsafeMutableBytes { out in

@@ -1,5 +1,6 @@
 import CanopyKernels
 import CanopyModel
+import CanopyTestFixtures
 import Foundation
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import CanopyKernels
 import CanopyModel
+import CanopyTestFixtures
 import Testing
 
 /// The Mixtral-style `moe-tiny` model (llama architecture with 4 experts, top-2) against
@@ -28,7 +29,7 @@ struct MoEReferenceTests {
     func firstStepLogits(record index: Int) throws {
         let loaded = try MoEModels.moeTinyModel()
         let record = try GreedyRecord.load("moe-tiny/greedy.jsonl")[index]
-        let reference = try readFloats("moe-tiny/logits-\(index).f32")
+        let reference = try FixturePaths.readFloats("moe-tiny/logits-\(index).f32")
         let (_, logits) = greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
         try #require(logits.count == reference.count)
         let similarity = cosine(logits, reference)
@@ -78,7 +79,7 @@ struct MoEReferenceTests {
             #expect(Array(batchedTokens[i].prefix(decisive)) == Array(record.greedy_ids.prefix(decisive)))
         }
         for index in [0, 1] {
-            let similarity = cosine(batchedFirst[index], try readFloats("moe-tiny/logits-\(index).f32"))
+            let similarity = cosine(batchedFirst[index], try FixturePaths.readFloats("moe-tiny/logits-\(index).f32"))
             #expect(similarity >= 0.999, "record \(index) batched: cosine \(similarity)")
         }
     }
@@ -89,7 +90,7 @@ struct MoEReferenceTests {
         let loaded = try LoadedModel(path: MoEModels.moeTinyPath, precision: .float32)
         let record = try GreedyRecord.load("moe-tiny/greedy.jsonl")[0]
         let (_, logits) = greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
-        let similarity = cosine(logits, try readFloats("moe-tiny/logits-0.f32"))
+        let similarity = cosine(logits, try FixturePaths.readFloats("moe-tiny/logits-0.f32"))
         #expect(similarity >= 0.999, "cosine \(similarity)")
     }
 }

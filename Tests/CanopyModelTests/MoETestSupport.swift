@@ -1,12 +1,13 @@
 import CanopyKernels
 import CanopyModel
+import CanopyTestFixtures
 import Foundation
 
 /// The mixture-of-experts fixtures: llama.cpp's Mixtral-style `moe-tiny` and the generated
 /// `qwen2moe-tiny` (see each directory's README).
 enum MoEModels {
-    static let moeTinyPath = TestPaths.fixtures.appendingPathComponent("moe-tiny/moe-tiny.gguf").path
-    static let qwenTinyPath = TestPaths.fixtures.appendingPathComponent("qwen2moe-tiny/qwen2moe-tiny.gguf").path
+    static let moeTinyPath = FixturePaths.url("moe-tiny/moe-tiny.gguf").path
+    static let qwenTinyPath = FixturePaths.url("qwen2moe-tiny/qwen2moe-tiny.gguf").path
     private static let moeTiny = Result { () throws(ModelLoadError) in
         try LoadedModel(path: moeTinyPath, precision: .quantizedActivations)
     }

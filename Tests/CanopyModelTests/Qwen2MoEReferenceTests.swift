@@ -1,5 +1,6 @@
 import CanopyKernels
 import CanopyModel
+import CanopyTestFixtures
 import Foundation
 import Testing
 
@@ -24,13 +25,13 @@ struct Qwen2MoEReferenceTests {
     }
 
     static func reference() throws -> Reference {
-        let data = try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("qwen2moe-tiny/reference.json"))
+        let data = try Data(contentsOf: FixturePaths.url("qwen2moe-tiny/reference.json"))
         return try JSONDecoder().decode(Reference.self, from: data)
     }
 
     /// Reference logits of prompt `index` at `position`.
     static func expected(_ index: Int, position: Int) throws -> ArraySlice<Float> {
-        let all = try readFloats("qwen2moe-tiny/logits-\(index).f32")
+        let all = try FixturePaths.readFloats("qwen2moe-tiny/logits-\(index).f32")
         return all[(position * vocabulary)..<((position + 1) * vocabulary)]
     }
 

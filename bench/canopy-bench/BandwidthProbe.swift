@@ -17,7 +17,7 @@ struct BandwidthBench: ParsableCommand {
     var threads: Int = 2
 
     func run() throws {
-        WorkerPool.configure(threads: threads)
+        try configureKernels(threads: threads)
         let file = try GGUFFile(path: model)
         let bandwidth = BandwidthProbe.readBandwidth()
         let weightBytes = BandwidthProbe.weightBytesPerToken(file)

@@ -34,7 +34,7 @@ struct BatchedBench: ParsableCommand {
     var threads: Int = 2
 
     func run() throws {
-        WorkerPool.configure(threads: threads)
+        try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
         let counts = streams.split(separator: ",").compactMap { Int($0) }
         var config = EngineConfig()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CanopyKernels
 
 /// `canopy-bench`: Canopy's side of `make bench`, printed as JSON lines for
 /// `bench/run-bench.sh`.
@@ -9,4 +10,11 @@ struct CanopyBench: ParsableCommand {
         abstract: "Measure a model's speed in-process (JSON lines on stdout).",
         subcommands: [SingleStreamBench.self, BatchedBench.self, BandwidthBench.self, MoEBench.self],
         defaultSubcommand: SingleStreamBench.self)
+}
+
+/// Refuses a `CANOPY_MAX_ISA` that names no level, then sizes the kernels' worker pool; call
+/// before any kernel runs.
+func configureKernels(threads: Int) throws {
+    _ = try InstructionSet.environmentCap()
+    WorkerPool.configure(threads: threads)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CanopyEngine
+import CanopyKernels
 import CanopyModel
 import Foundation
 
@@ -33,6 +34,7 @@ struct MoEBench: ParsableCommand {
     }
 
     func run() throws {
+        _ = try InstructionSet.environmentCap()
         let probe = try LoadedModel(path: model)
         guard probe.config.experts != nil else { throw ValidationError("\(model) has no experts (not a mixture-of-experts model)") }
         let total = try ExpertCache.routedExpertBytes(file: probe.file, config: probe.config)

@@ -28,7 +28,7 @@ struct SingleStreamBench: ParsableCommand {
     var repetitions: Int = 3
 
     func run() throws {
-        WorkerPool.configure(threads: threads)
+        try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
         let m = loaded.model
         let vocabulary = loaded.config.vocabularySize
@@ -66,7 +66,7 @@ struct SingleStreamBench: ParsableCommand {
         let tg = (0..<repetitions).map { _ in timeGeneration() }
         let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
         let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
-        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens)}"#)
+        print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens), "kernel_isa": "\#(InstructionSet.summary)"}"#)
     }
 }
 

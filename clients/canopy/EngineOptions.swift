@@ -30,6 +30,11 @@ struct EngineOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...1024).contains(threads) else { throw ValidationError("--threads must be in 0...1024, got \(threads)") }
+        do {
+            _ = try InstructionSet.environmentCap()
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// Sizes the kernels' worker pool; call before loading the model.

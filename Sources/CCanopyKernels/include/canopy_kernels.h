@@ -28,8 +28,21 @@ typedef enum canopy_isa {
     CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors; K-quants 512-bit)
 } canopy_isa;
 
-/// The best level this CPU and OS support (checked with cpuid/xgetbv once).
+/// The environment variable that caps every kernel's level for the whole process: "scalar",
+/// "avx2" or "avx512vnni" (any case). Read once, when a kernel first asks for its level, so a
+/// machine with AVX-512 can run exactly what an AVX2-only or a scalar-only machine runs.
+#define CANOPY_MAX_ISA_VARIABLE "CANOPY_MAX_ISA"
+
+/// The best level this CPU and OS support (checked with cpuid/xgetbv once), ignoring
+/// CANOPY_MAX_ISA.
+canopy_isa canopy_isa_hardware(void);
+/// The best level kernels may use: `canopy_isa_hardware()` capped by CANOPY_MAX_ISA. Fixed
+/// for the life of the process. The attention loops always run at this level.
 canopy_isa canopy_isa_supported(void);
+/// How CANOPY_MAX_ISA was read: 0 when unset or empty, 1 when it names a level, -1 when it
+/// names none (then it is ignored, and a program should refuse to start). `*text` (when not
+/// NULL) receives the value as read, possibly truncated; "" when unset.
+int canopy_isa_ceiling_setting(const char **text);
 /// The level the kernels use now: `canopy_isa_supported()` unless lowered.
 canopy_isa canopy_isa_active(void);
 /// Selects `isa`, clamped to what is supported; returns the level now active. For tests and
@@ -39,6 +52,8 @@ canopy_isa canopy_isa_active(void);
 canopy_isa canopy_isa_select(canopy_isa isa);
 /// "scalar", "avx2" or "avx512vnni".
 const char *canopy_isa_name(canopy_isa isa);
+/// Reads a level's name (`canopy_isa_name`'s, any case) into `*isa`; 1 on success, 0 otherwise.
+int canopy_isa_parse(const char *name, canopy_isa *isa);
 
 /// Physical cores available to this process (distinct core ids among the CPUs in its
 /// affinity mask); at least 1.

@@ -65,7 +65,7 @@ class Daemon:
     """One `canopyd` process on `socket`; its stderr goes to `log`."""
 
     def __init__(self, binary: Path, model: Path, workdir: Path, *extra: str, socket: Path | None = None,
-                 kv_cache_memory: str = KV_CACHE_MEMORY):
+                 kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None):
         self.workdir = workdir
         self.socket = socket or workdir / "canopy.sock"
         self.log = workdir / f"canopyd-{time.monotonic_ns()}.log"
@@ -77,7 +77,14 @@ class Daemon:
             "--kv-cache-memory", kv_cache_memory, "--threads", "2", "--log-level", "info", *extra,
         ]
         self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen(self.args, stdout=self._log_file, stderr=subprocess.STDOUT)
+        # `env` adds to (or, with None values, removes from) this process's environment.
+        environment = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        self.process = subprocess.Popen(self.args, stdout=self._log_file, stderr=subprocess.STDOUT, env=environment)
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
         """Returns once Health answers SERVING; fails with the log when the process dies."""
@@ -130,8 +137,9 @@ def start_daemon(canopyd_path, model_path, workdir):
     started: list[Daemon] = []
 
     def start(*extra: str, socket: Path | None = None, wait: bool = True,
-              kv_cache_memory: str = KV_CACHE_MEMORY) -> Daemon:
-        daemon = Daemon(canopyd_path, model_path, workdir, *extra, socket=socket, kv_cache_memory=kv_cache_memory)
+              kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None) -> Daemon:
+        daemon = Daemon(canopyd_path, model_path, workdir, *extra, socket=socket, kv_cache_memory=kv_cache_memory,
+                        env=env)
         started.append(daemon)
         if wait:
             daemon.wait_ready()

@@ -4,18 +4,12 @@ invariants of the protocol."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+import llama_reference
 from canopy_client import CanopyError, SampleFinished, Summary, Token, pb
-from conftest import REPO, assert_kv_all_free
-
-FIXTURES = REPO / "Tests" / "Fixtures"
-
-
-def load_jsonl(path):
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from conftest import assert_kv_all_free
+from llama_reference import FIXTURES, load_jsonl
 
 
 def test_health_reports_serving(client):
@@ -61,32 +55,18 @@ def test_detokenize_unknown_id_is_invalid_argument(client):
     assert "49152" in error.value.details
 
 
-def check_greedy_against_reference(got: list[int], record: dict) -> int:
-    """The fixtures' rule: identical up to the first differing step, where our token must
-    be a near tie in llama.cpp's top-5 (within 0.25 of its top-1 logit). Returns how many
-    leading tokens are identical."""
-    reference = record["greedy_ids"]
-    for step, (ours, theirs) in enumerate(zip(got, reference)):
-        if ours != theirs:
-            top5 = dict((tid, logit) for tid, logit in record["top5_per_step"][step])
-            best = max(top5.values())
-            assert ours in top5 and best - top5[ours] <= 0.25, (
-                f"step {step}: chose {ours}, llama.cpp chose {theirs}; top5 {record['top5_per_step'][step]}")
-            return step
-    return min(len(got), len(reference))
-
-
 def test_streamed_greedy_generate_matches_llama_cpp(client):
-    records = load_jsonl(FIXTURES / "smollm2-greedy" / "greedy.jsonl")[:3]
-    for record in records:
+    sets = llama_reference.load_sets()
+    records = llama_reference.records()[:3]
+    for index, record in enumerate(records):
         stream = client.generate(prompt_ids=record["prompt_ids"], temperature=0, max_tokens=16,
-                                 request_id="ref-" + str(records.index(record)))
+                                 request_id="ref-" + str(index))
         events = list(stream)
         tokens = [e for e in events if isinstance(e, Token)]
         finished = [e for e in events if isinstance(e, SampleFinished)]
         assert isinstance(events[-1], Summary), "the summary must be the last event"
         summary = events[-1]
-        assert summary.request_id == "ref-" + str(records.index(record))
+        assert summary.request_id == "ref-" + str(index)
         assert summary.prompt_token_ids == record["prompt_ids"]
         assert [t.id for t in tokens] == summary.token_ids, "streamed tokens differ from the summary"
         assert len(finished) == 1 and finished[0].reason == summary.samples[0].finish_reason
@@ -94,12 +74,12 @@ def test_streamed_greedy_generate_matches_llama_cpp(client):
         assert summary.prompt_tokens == len(record["prompt_ids"])
         # Streamed text deltas add up to the final text (no stop strings here).
         assert "".join(t.text for t in tokens) == summary.text or summary.samples[0].finish_reason == "stop"
-        same = check_greedy_against_reference(summary.token_ids, record)
+        same = llama_reference.judge(summary.token_ids, index, sets)
         assert same >= 4, f"only {same} tokens agree with llama.cpp before a near tie"
 
 
 def test_text_prompt_and_prompt_ids_agree(client):
-    record = load_jsonl(FIXTURES / "smollm2-greedy" / "greedy.jsonl")[8]
+    record = llama_reference.records()[8]
     by_text = client.generate(prompt=record["prompt"], temperature=0, max_tokens=8).result()
     by_ids = client.generate(prompt_ids=record["prompt_ids"], temperature=0, max_tokens=8).result()
     assert by_text.prompt_token_ids == record["prompt_ids"]
@@ -120,10 +100,10 @@ def test_chat_uses_the_template(client):
     tail = client.tokenize("<|im_end|>\n<|im_start|>assistant\n", parse_special=True)
     assert prompt[-len(tail):] == tail
     assert reply.text and reply.samples[0].finish_reason in ("stop", "length")
-    record = load_jsonl(FIXTURES / "smollm2-greedy" / "greedy.jsonl")[3]
+    record = llama_reference.records()[3]
     if prompt == record["prompt_ids"]:
         # Same rendering as the reference prompt: the reply must follow llama.cpp's greedy run.
-        assert check_greedy_against_reference(reply.token_ids, record) >= 4
+        assert llama_reference.judge(reply.token_ids, 3) >= 4
     streamed = client.chat([("user", question)], stream=True, temperature=0, max_tokens=12)
     assert [t.id for t in streamed.tokens()] == reply.token_ids
     assert streamed.summary is not None and streamed.summary.prompt_token_ids == prompt
