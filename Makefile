@@ -14,7 +14,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model build run run-batch test test-isa bench clean help protos protos-check install verify-systemd
+.PHONY: all setup model build run run-batch build-tests test test-isa bench clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -47,10 +47,7 @@ run-batch: setup model build
 # for @testable imports; building first keeps compile errors apart from test failures.
 # Then the end-to-end tests: a real canopyd process driven by the Python grpcio client and
 # the canopy CLI (scripts/python-tests.sh, pytest in a venv).
-test: setup model
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
+test: setup model build-tests
 	CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
 	# Allocation counting is process-wide, so those tests run alone, in a process of their own.
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_ALLOCATION_TESTS=1 $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
@@ -67,10 +64,7 @@ test: setup model
 ISA_LEVELS ?= avx2
 ISA_SWIFT_TESTS ?= InstructionSetTests|LlamaReferenceTests|EngineReferenceTests|PagedAttentionInvarianceTests
 ISA_PYTHON_TESTS ?= llama_cpp or kernel_level or batch_greedy
-test-isa: setup model
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
-	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
+test-isa: setup model build-tests
 	set -e; for level in $(ISA_LEVELS); do \
 		echo "== tests with CANOPY_MAX_ISA=$$level"; \
 		CANOPY_MAX_ISA=$$level CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
@@ -78,6 +72,12 @@ test-isa: setup model
 		CANOPY_MAX_ISA=$$level CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
 			CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh -k '$(ISA_PYTHON_TESTS)'; \
 	done
+
+# The test bundle and the two binaries the end-to-end tests drive, in the tests' scratch dir.
+build-tests: setup
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
 
 # Regenerates the committed protoc-c code from Protos/ (CI checks it is up to date).
 protos:
