@@ -128,6 +128,6 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         // Test support: the reference fixtures (paths, llama.cpp's greedy records from every
         // machine they were made on, and the rule that judges our tokens against them).
-        .target(name: "CanopyTestFixtures", path: "Tests/CanopyTestFixtures"),
+        .target(name: "CanopyTestFixtures", dependencies: ["CanopyKernels"], path: "Tests/CanopyTestFixtures"),
     ]
 )

@@ -41,9 +41,9 @@ final class EventCollector: @unchecked Sendable {
         }
     }
 
-    /// Waits for `.completed` (at most `timeout` seconds).
+    /// Waits for `.completed` (at most `timeout` seconds, scaled by ``TestTimeouts/scale``).
     func wait(timeout: Double = 300) -> RequestOutput? {
-        guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+        guard done.wait(timeout: .now() + TestTimeouts.seconds(timeout)) == .success else { return nil }
         lock.lock()
         defer { lock.unlock() }
         return output

@@ -28,6 +28,11 @@ from canopy_client import CanopyClient, CanopyError  # noqa: E402
 # fill most of it and a leaked block shows up in Stats.
 KV_CACHE_MEMORY = "96M"
 STARTUP_TIMEOUT = 60.0
+# The waits below are sized for the vector kernels; with every kernel capped at scalar
+# (CANOPY_MAX_ISA=scalar) the model runs about ten times slower, so a daemon's client waits
+# that much longer. Only the patience changes, never what a test asserts. (The Swift twin is
+# Tests/CanopyTestFixtures/TestTimeouts.swift.)
+TIMEOUT_SCALE = 10.0 if os.environ.get("CANOPY_MAX_ISA", "").strip().lower() == "scalar" else 1.0
 
 
 def find_binary(name: str, env: str) -> Path:
@@ -103,6 +108,9 @@ class Daemon:
         pytest.fail(f"canopyd did not become ready in {timeout:.0f} s:\n{self.output()}")
 
     def client(self, **kw) -> CanopyClient:
+        """A client on this daemon's socket; its `timeout` is scaled by TIMEOUT_SCALE."""
+        if kw.get("timeout") is not None:
+            kw["timeout"] *= TIMEOUT_SCALE
         return CanopyClient(str(self.socket), **kw)
 
     def output(self) -> str:

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from canopy_client import CanopyClient, CanopyError, Summary, Token
-from conftest import assert_kv_all_free
+from conftest import TIMEOUT_SCALE, assert_kv_all_free
 
 CLIENTS = 64
 CANCELLING = 16
@@ -24,7 +24,7 @@ PROMPTS = [
 def run_stream(socket_path: str, index: int, start: threading.Barrier) -> dict:
     cancel = index % (CLIENTS // CANCELLING) == 0
     # One channel per client: each is its own connection, as separate processes would be.
-    with CanopyClient(socket_path, timeout=300) as client:
+    with CanopyClient(socket_path, timeout=300 * TIMEOUT_SCALE) as client:
         start.wait()
         stream = client.generate(PROMPTS[index % len(PROMPTS)], temperature=0.8, seed=index,
                                  max_tokens=MAX_TOKENS, ignore_eos=True, request_id=f"c{index}")
