@@ -39,13 +39,18 @@ sys.path.insert(0, sys.argv[1])
 import grpc
 from canopy_client import CanopyClient, CanopyError
 
+# The channel is made (and grpc's lazily imported modules loaded) while still root: the
+# checkout may sit in a directory nobody cannot read (a CI clone under a 0700 mktemp dir).
+# gRPC connects at the first call, so the daemon still sees uid 65534 as the peer.
+client = CanopyClient(sys.argv[2], timeout=60)
+
 os.setgroups([])
 os.setresgid(0, 0, 0)
 os.setresuid(65534, 65534, 65534)
 assert os.getresuid() == (65534, 65534, 65534) and os.getresgid() == (0, 0, 0)
 
 results = {}
-with CanopyClient(sys.argv[2], timeout=60) as client:
+with client:
     calls = {
         "health": lambda: client.health().status,
         "generate": lambda: client.generate("The capital of France is", max_tokens=2, temperature=0).result().text,
