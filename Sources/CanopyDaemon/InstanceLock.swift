@@ -26,10 +26,25 @@ public final class InstanceLock: Sendable {
     }
 
     /// Takes the lock on the file at `lockPath`, creating it (mode 0644) if needed.
+    ///
+    /// The daemon often runs as root in a directory others can write to, and it truncates and
+    /// writes the file it opens; so it refuses to follow a symbolic link at `lockPath`
+    /// (`O_NOFOLLOW`) and takes only a regular file with one link owned by its own user.
+    /// Anything else there was not made by canopyd and is reported, never written.
     public init(lockPath: String) throws(DaemonError) {
         path = lockPath
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .lockFailed(lockPath: lockPath, reason: errnoText(errno)) }
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            let reason = code == ELOOP
+                ? "it is a symbolic link; canopyd never writes through one (remove it if you made it)"
+                : errnoText(code)
+            throw .lockFailed(lockPath: lockPath, reason: reason)
+        }
+        if let problem = Self.foreignFileProblem(fd) {
+            close(fd)
+            throw .lockFailed(lockPath: lockPath, reason: problem)
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             let holder = code == EWOULDBLOCK ? Self.readPID(fd) : nil
@@ -68,6 +83,20 @@ public final class InstanceLock: Sendable {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return readPID(fd)
+    }
+
+    /// Why the open file is not one canopyd could have made (nil when it is): not a regular
+    /// file (a FIFO or device would block or be written), a hard link to another file, or
+    /// owned by another user.
+    private static func foreignFileProblem(_ fd: Int32) -> String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return "fstat: \(errnoText(errno))" }
+        if info.st_mode & S_IFMT != S_IFREG { return "it is not a regular file; remove it" }
+        if info.st_nlink != 1 { return "it has \(info.st_nlink) hard links, so writing it would change another file; remove it" }
+        if info.st_uid != geteuid() {
+            return "it belongs to uid \(info.st_uid), not to canopyd's uid \(geteuid()); remove it"
+        }
+        return nil
     }
 
     private static func readPID(_ fd: Int32) -> Int32? {

@@ -189,6 +189,9 @@ public final class Engine: @unchecked Sendable {
             idle = false
             let arrivals = inbox
             let cancelled = cancellations
+            // The arrivals wait in the core from now on; count them as waiting until the next
+            // snapshot, or `submit` would admit another full queue meanwhile.
+            pendingWaiting += arrivals.count
             inbox.removeAll()
             cancellations.removeAll()
             let cancelEverything = cancelAllRequested

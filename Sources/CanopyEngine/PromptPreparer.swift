@@ -42,13 +42,27 @@ public struct PromptPreparer: Sendable {
             guard !messages.isEmpty else { throw .emptyPrompt }
             switch loaded.chatTemplate {
             case .success(let template):
-                ids = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecial: false, parseSpecial: true)
+                // Roles are template text, so only the template's own are accepted; content is
+                // tokenized as text, never as control tokens (`<|im_end|>` in a message stays
+                // characters). A raw `prompt` keeps recognising control tokens: it is the
+                // client's whole prompt, template included.
+                let roles = template.roles
+                if let bad = messages.firstIndex(where: { !roles.contains($0.role) }) {
+                    throw .invalidParameter(
+                        name: "messages[\(bad)].role",
+                        reason: "'\(messages[bad].role)' is not a role of this model's chat template (\(roles.sorted().joined(separator: ", ")))")
+                }
+                ids = tokenizer.encode(template.renderMarked(messages, addGenerationPrompt: true))
             case .failure(let error):
                 throw .chatTemplateUnavailable(error.description)
             }
         }
         guard !ids.isEmpty else { throw .emptyPrompt }
         let vocabulary = loaded.config.vocabularySize
+        // A stop id the model can never produce would be silently ignored; it is a client bug.
+        if let bad = request.stop.stopTokenIDs.sorted().first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw .invalidParameter(name: "stop_token_ids", reason: "\(bad) is not a token id of this model (0..<\(vocabulary))")
+        }
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw .unknownTokenID(bad, vocabularySize: vocabulary)
         }

@@ -60,11 +60,23 @@ public final class CanopyServer: Sendable {
         engine: Engine, transport: HTTP2ServerTransport.Posix, endpoint: String, logger: Logger,
         serverVersion: String, maxMessageBytes: Int
     ) {
-        service = CanopyService(engine: engine, serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
+        service = CanopyService(engine: engine, serverVersion: serverVersion, maxMessageBytes: maxMessageBytes, logger: logger)
         server = GRPCServer(transport: transport, services: [service])
         self.endpoint = endpoint
         self.logger = logger
     }
+
+    /// Concurrent RPCs (HTTP/2 streams) one client connection may hold open; advertised in
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, so a client queues the calls beyond it on its side.
+    ///
+    /// swift-nio-http2 enforces 100 until the client acknowledges our settings, and answers a
+    /// client over its limit by tearing the connection down (GOAWAY PROTOCOL_ERROR), failing
+    /// every call on it. The transport advertises no limit by default, so a client that
+    /// multiplexed more than 100 calls was disconnected. Advertising the limit swift-nio-http2
+    /// enforces anyway keeps the advertised and the enforced limit one number, from the
+    /// first frame on; load beyond the engine's queue is refused per call with
+    /// RESOURCE_EXHAUSTED.
+    public static let maxConcurrentStreamsPerConnection = 100
 
     /// How many times `maxMessageBytes` the transport buffers before giving up on a request.
     public static let transportLimitFactor = 4
@@ -80,6 +92,7 @@ public final class CanopyServer: Sendable {
         let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: transportLimitFactor)
         return .defaults {
             $0.rpc.maxRequestPayloadSize = overflow ? .max : limit
+            $0.http2.maxConcurrentStreams = maxConcurrentStreamsPerConnection
             $0.channelDebuggingCallbacks = PeerCallbacks.callbacks(logger: logger, filter: peerFilter)
         }
     }

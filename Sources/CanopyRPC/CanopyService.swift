@@ -2,6 +2,7 @@ import CanopyEngine
 import CanopyModel
 import Foundation
 import GRPCCore
+import Logging
 
 /// The `canopy.v1.Canopy` gRPC service on top of an `Engine`, registered method by method
 /// with protobuf-c serializers (no generated gRPC code).
@@ -21,14 +22,19 @@ public struct CanopyService: RegistrableRPCService {
     /// The largest encoded message accepted or sent.
     public let maxMessageBytes: Int
 
+    /// Where capacity refusals are logged (rate-limited).
+    let refusals: RefusalLog
+
     /// The version reported when none is given.
     public static let defaultVersion = "canopyd 0.1.0 (canopy.v1)"
 
     /// Creates the service.
     public init(
         engine: Engine, state: ServingState = ServingState(), serverVersion: String = defaultVersion,
-        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes
+        maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
+        logger: Logger = Logger(label: "canopy.rpc")
     ) {
+        self.refusals = RefusalLog(logger: logger)
         self.engine = engine
         self.state = state
         self.serverVersion = serverVersion
@@ -61,18 +67,30 @@ public struct CanopyService: RegistrableRPCService {
         do {
             submitted = try engine.submit(request)
         } catch {
-            throw EngineMapping.rpcError(error)
+            let status = EngineMapping.rpcError(error)
+            if status.code == .resourceExhausted { refusals.record(status.message) }
+            throw status
         }
         let engine = self.engine
+        let state = self.state
         return StreamingServerResponse { writer in
             var completed = false
             // Whatever ends this producer early (client gone, write failed, task cancelled),
             // the engine must stop the request and free its blocks. Cancelling a finished
             // request is a no-op.
             defer { if !completed { engine.cancel(submitted.key) } }
-            for await event in submitted.events {
-                try await writer.write(EngineMapping.event(event))
-                if case .completed = event { completed = true }
+            // gRPC does not cancel this task when the client goes or the deadline passes; it
+            // signals the RPC's cancellation handle. Without this handler a request would be
+            // noticed gone only at its first write, after its queue wait and whole prefill.
+            // The handle also fires when a graceful drain quiesces the connection, and a
+            // drain lets running generations finish, so then it is left alone.
+            try await withRPCCancellationHandler {
+                for await event in submitted.events {
+                    try await writer.write(EngineMapping.event(event))
+                    if case .completed = event { completed = true }
+                }
+            } onCancelRPC: {
+                if !state.isDraining { engine.cancel(submitted.key) }
             }
             guard completed else {
                 throw RPCError(code: .cancelled, message: "the generation was cancelled before it completed")

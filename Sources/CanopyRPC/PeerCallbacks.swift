@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 /// The transport hooks that make peer identity visible and enforced: every accepted
-/// connection's credentials (`SO_PEERCRED`) are logged, and with a `PeerFilter` every HTTP/2
+/// connection's credentials (`SO_PEERCRED`) and HTTP/2 errors are logged, and with a `PeerFilter` every HTTP/2
 /// stream (one RPC) of a refused peer is answered with PERMISSION_DENIED before gRPC routes
 /// it, so the service and the engine never see it.
 ///
@@ -20,7 +20,8 @@ enum PeerCallbacks {
     static func callbacks(logger: Logger, filter: PeerFilter?) -> HTTP2ServerTransport.Config.ChannelDebuggingCallbacks {
         var callbacks = HTTP2ServerTransport.Config.ChannelDebuggingCallbacks.defaults
         callbacks.onAcceptTCPConnection = { channel in
-            credentials(of: channel).map { peer in
+            ConnectionErrorLogger.install(on: channel, logger: logger)
+            return credentials(of: channel).map { peer in
                 logger.info("connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
             }.recover { error in
                 logger.warning("connection with unreadable peer credentials", metadata: ["error": "\(error)"])

@@ -6,6 +6,8 @@ public enum ProtobufCCodecError: Error, CustomStringConvertible, Equatable {
     case messageTooLarge(message: String, bytes: Int, limit: Int)
     /// The bytes are not a valid encoding of the message.
     case malformed(message: String, bytes: Int)
+    /// A `string` field holds bytes that are not UTF-8 (proto3 requires UTF-8).
+    case invalidUTF8(message: String, field: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum ProtobufCCodecError: Error, CustomStringConvertible, Equatable {
             return "\(message) is \(bytes) bytes, over the \(limit)-byte message size limit"
         case .malformed(let message, let bytes):
             return "cannot decode \(bytes) bytes as a \(message) protobuf message"
+        case .invalidUTF8(let message, let field):
+            return "\(message).\(field) is not valid UTF-8 (protobuf string fields must be UTF-8; send bytes as token ids)"
         }
     }
 }
@@ -77,6 +81,9 @@ public struct ProtobufCCodec: @unchecked Sendable {
             throw ProtobufCCodecError.malformed(message: messageName, bytes: bytes.count)
         }
         defer { protobuf_c_message_free_unpacked(message, nil) }
+        if let field = ProtobufCUTF8Check.firstInvalidField(in: message) {
+            throw ProtobufCCodecError.invalidUTF8(message: messageName, field: field)
+        }
         return try body(message)
     }
 

@@ -47,7 +47,7 @@ extension ProtobufCCodecError {
     public var rpcError: RPCError {
         switch self {
         case .messageTooLarge: return RPCError(code: .resourceExhausted, message: description)
-        case .malformed: return RPCError(code: .invalidArgument, message: description)
+        case .malformed, .invalidUTF8: return RPCError(code: .invalidArgument, message: description)
         }
     }
 }

@@ -1,4 +1,37 @@
+/// A rendered conversation: the prompt text and where the messages' own text lies in it.
+///
+/// Tokenize it with ``Tokenizer/encode(_:)-(RenderedChat)``, which recognises control tokens
+/// (`<|im_start|>`...) only in the template's text: a message that writes `<|im_end|>` gets
+/// those characters as text, never a turn boundary.
+public struct RenderedChat: Sendable, Equatable {
+    /// The prompt text.
+    public private(set) var text = ""
+    /// UTF-8 byte ranges of `text` that came from message content (ascending, disjoint).
+    public private(set) var contentRanges: [Range<Int>] = []
+
+    /// Appends template text, where control tokens are meant.
+    mutating func control(_ piece: String) { text += piece }
+
+    /// Appends a message's text, which must never become a control token.
+    mutating func content(_ piece: String) {
+        let start = text.utf8.count
+        text += piece
+        let end = text.utf8.count
+        if end > start { contentRanges.append(start..<end) }
+    }
+}
+
 extension ChatTemplate {
+    /// The roles this template's family formats; callers refuse any other role rather than
+    /// paste it into the prompt (a role is template text, so it could carry control tokens).
+    public var roles: Set<String> {
+        switch family {
+        case .chatML, .llama3, .zephyr, .phi3: ["system", "user", "assistant", "tool"]
+        case .gemma: ["system", "user", "assistant", "model"]
+        case .llama2, .llama2System, .llama2SystemBOS, .llama2SystemStrip: ["system", "user", "assistant"]
+        }
+    }
+
     /// Renders `messages` into prompt text.
     /// - Parameters:
     ///   - addGenerationPrompt: append the opening of an assistant turn, so the model answers.
@@ -8,21 +41,39 @@ extension ChatTemplate {
     public func render(
         _ messages: [ChatMessage], addGenerationPrompt: Bool, useDefaultSystemMessage: Bool = true
     ) -> String {
-        var out = ""
+        renderMarked(messages, addGenerationPrompt: addGenerationPrompt, useDefaultSystemMessage: useDefaultSystemMessage)
+            .text
+    }
+
+    /// Renders `messages` as ``render(_:addGenerationPrompt:useDefaultSystemMessage:)`` does,
+    /// marking which bytes are message content (the default system message counts as
+    /// template text: it comes from the model file, not the client).
+    ///
+    /// Roles outside ``roles`` are the caller's to refuse first; here they are formatted as given.
+    public func renderMarked(
+        _ messages: [ChatMessage], addGenerationPrompt: Bool, useDefaultSystemMessage: Bool = true
+    ) -> RenderedChat {
+        var out = RenderedChat()
         switch family {
         case .chatML:
             if useDefaultSystemMessage, let system = defaultSystemMessage, let first = messages.first,
                 first.role != "system"
             {
-                out += "<|im_start|>system\n\(system)<|im_end|>\n"
+                out.control("<|im_start|>system\n\(system)<|im_end|>\n")
             }
-            for m in messages { out += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-            if addGenerationPrompt { out += "<|im_start|>assistant\n" }
+            for m in messages {
+                out.control("<|im_start|>\(m.role)\n")
+                out.content(m.content)
+                out.control("<|im_end|>\n")
+            }
+            if addGenerationPrompt { out.control("<|im_start|>assistant\n") }
         case .llama3:
             for m in messages {
-                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
+                out.control("<|start_header_id|>\(m.role)<|end_header_id|>\n\n")
+                out.content(Self.trim(m.content))
+                out.control("<|eot_id|>")
             }
-            if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+            if addGenerationPrompt { out.control("<|start_header_id|>assistant<|end_header_id|>\n\n") }
         case .llama2, .llama2System, .llama2SystemBOS, .llama2SystemStrip:
             renderLlama2(messages, into: &out)
         case .gemma:
@@ -33,44 +84,63 @@ extension ChatTemplate {
                     continue
                 }
                 let role = m.role == "assistant" ? "model" : m.role
-                out += "<start_of_turn>\(role)\n"
+                out.control("<start_of_turn>\(role)\n")
                 if !system.isEmpty && role != "model" {
-                    out += system + "\n\n"
+                    out.content(system)
+                    out.control("\n\n")
                     system = ""
                 }
-                out += Self.trim(m.content) + "<end_of_turn>\n"
+                out.content(Self.trim(m.content))
+                out.control("<end_of_turn>\n")
             }
-            if addGenerationPrompt { out += "<start_of_turn>model\n" }
+            if addGenerationPrompt { out.control("<start_of_turn>model\n") }
         case .zephyr:
-            for m in messages { out += "<|\(m.role)|>\n\(m.content)<|endoftext|>\n" }
-            if addGenerationPrompt { out += "<|assistant|>\n" }
+            for m in messages {
+                out.control("<|\(m.role)|>\n")
+                out.content(m.content)
+                out.control("<|endoftext|>\n")
+            }
+            if addGenerationPrompt { out.control("<|assistant|>\n") }
         case .phi3:
-            for m in messages { out += "<|\(m.role)|>\n\(m.content)<|end|>\n" }
-            if addGenerationPrompt { out += "<|assistant|>\n" }
+            for m in messages {
+                out.control("<|\(m.role)|>\n")
+                out.content(m.content)
+                out.control("<|end|>\n")
+            }
+            if addGenerationPrompt { out.control("<|assistant|>\n") }
         }
         return out
     }
 
     /// llama.cpp's Llama 2 formatter; the generation prompt is implicit after `[/INST]`.
-    private func renderLlama2(_ messages: [ChatMessage], into out: inout String) {
+    private func renderLlama2(_ messages: [ChatMessage], into out: inout RenderedChat) {
         let supportsSystem = family != .llama2
         let bosInHistory = family == .llama2SystemBOS
         let strip = family == .llama2SystemStrip
         var insideTurn = true
-        out += "[INST] "
+        out.control("[INST] ")
         for m in messages {
             let content = strip ? Self.trim(m.content) : m.content
             if !insideTurn {
                 insideTurn = true
-                out += bosInHistory ? "<s>[INST] " : "[INST] "
+                out.control(bosInHistory ? "<s>[INST] " : "[INST] ")
             }
             switch m.role {
             case "system":
-                out += supportsSystem ? "<<SYS>>\n\(content)\n<</SYS>>\n\n" : content + "\n"
+                if supportsSystem {
+                    out.control("<<SYS>>\n")
+                    out.content(content)
+                    out.control("\n<</SYS>>\n\n")
+                } else {
+                    out.content(content)
+                    out.control("\n")
+                }
             case "user":
-                out += content + " [/INST]"
+                out.content(content)
+                out.control(" [/INST]")
             default:
-                out += content + "</s>"
+                out.content(content)
+                out.control("</s>")
                 insideTurn = false
             }
         }

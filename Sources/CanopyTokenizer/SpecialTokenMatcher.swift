@@ -27,7 +27,10 @@ struct SpecialTokenMatcher: Sendable {
 
     /// Splits `utf8` into fragments; with no matches the result is one text fragment
     /// (or none for empty input).
-    func partition(_ utf8: [UInt8], parseSpecial: Bool) -> [Fragment] {
+    ///
+    /// A token that needs `parseSpecial` is not matched where it would overlap one of
+    /// `literalRanges` (ascending, disjoint byte ranges that are always text).
+    func partition(_ utf8: [UInt8], parseSpecial: Bool, literalRanges: [Range<Int>] = []) -> [Fragment] {
         guard !utf8.isEmpty else { return [] }
         var fragments: [Fragment] = [.text(0..<utf8.count)]
         for candidate in candidates where parseSpecial || !candidate.needsParseSpecial {
@@ -40,17 +43,35 @@ struct SpecialTokenMatcher: Sendable {
                     continue
                 }
                 var start = range.lowerBound
-                while let match = Self.find(candidate.bytes, in: utf8, from: start, to: range.upperBound) {
+                var searchFrom = start
+                while let match = Self.find(candidate.bytes, in: utf8, from: searchFrom, to: range.upperBound) {
+                    if candidate.needsParseSpecial,
+                        Self.overlaps(match..<(match + candidate.bytes.count), literalRanges)
+                    {
+                        searchFrom = match + 1
+                        continue
+                    }
                     changed = true
                     if match > start { next.append(.text(start..<match)) }
                     next.append(.token(candidate.id))
                     start = match + candidate.bytes.count
+                    searchFrom = start
                 }
                 if start < range.upperBound { next.append(.text(start..<range.upperBound)) }
             }
             if changed { fragments = next }
         }
         return fragments
+    }
+
+    /// Whether `span` shares a byte with any of `ranges` (ascending, disjoint).
+    private static func overlaps(_ span: Range<Int>, _ ranges: [Range<Int>]) -> Bool {
+        // Few messages per prompt; a linear scan is cheaper than keeping a search structure.
+        for range in ranges {
+            if range.lowerBound >= span.upperBound { return false }
+            if range.overlaps(span) { return true }
+        }
+        return false
     }
 
     /// First index `i` in `from..<to` where `needle` occurs entirely within `..<to`.

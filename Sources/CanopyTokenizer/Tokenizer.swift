@@ -107,8 +107,18 @@ public final class Tokenizer: Sendable {
     ///   - parseSpecial: recognise control tokens such as `<|im_start|>` written in the text.
     ///     User-defined tokens are always recognised, as in llama.cpp.
     public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = false) -> [TokenID] {
+        encode(Array(text.utf8), addSpecial: addSpecial, parseSpecial: parseSpecial, literalRanges: [])
+    }
+
+    /// Tokenizes a rendered conversation: control tokens are recognised in the template's text
+    /// and never inside ``RenderedChat/contentRanges``, so a message cannot open or close a
+    /// turn by writing `<|im_end|>`. No BOS/EOS is added (templates write their own).
+    public func encode(_ chat: RenderedChat) -> [TokenID] {
+        encode(Array(chat.text.utf8), addSpecial: false, parseSpecial: true, literalRanges: chat.contentRanges)
+    }
+
+    private func encode(_ utf8: [UInt8], addSpecial: Bool, parseSpecial: Bool, literalRanges: [Range<Int>]) -> [TokenID] {
         var output: [TokenID] = []
-        let utf8 = Array(text.utf8)
         output.reserveCapacity(utf8.count / 3 + 2)
         if addSpecial && vocabulary.addBOS, let bos = vocabulary.bosTokenID { output.append(bos) }
         var workspace = BPEWorkspace()
@@ -116,7 +126,7 @@ public final class Tokenizer: Sendable {
         // as a range into `pool`.
         var cache: [WordKey: Range<Int>] = [:]
         var pool: [TokenID] = []
-        for fragment in specials.partition(utf8, parseSpecial: parseSpecial) {
+        for fragment in specials.partition(utf8, parseSpecial: parseSpecial, literalRanges: literalRanges) {
             switch fragment {
             case .token(let id):
                 output.append(id)

@@ -45,6 +45,35 @@ import Testing
         }
     }
 
+    /// A root daemon must not truncate and write a file another user pointed the lock path at.
+    @Test func symlinkAtTheLockPathIsRefusedAndItsTargetUntouched() throws {
+        let directory = TemporaryDirectory()
+        let victim = directory.file("victim.txt")
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        let path = directory.file("x.sock.lock")
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
+        #expect {
+            try InstanceLock(lockPath: path)
+        } throws: { error in
+            guard case DaemonError.lockFailed(_, let reason) = error else { return false }
+            return reason.contains("symbolic link")
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+    }
+
+    @Test func hardLinkOrFifoAtTheLockPathIsRefused() throws {
+        let directory = TemporaryDirectory()
+        let victim = directory.file("victim.txt")
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        let linked = directory.file("a.lock")
+        #expect(link(victim, linked) == 0)
+        #expect(throws: DaemonError.self) { try InstanceLock(lockPath: linked) }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        let fifo = directory.file("b.lock")
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(throws: DaemonError.self) { try InstanceLock(lockPath: fifo) }
+    }
+
     @Test func unwritableLockLocationIsALockFailure() {
         #expect(throws: DaemonError.self) { try InstanceLock(lockPath: "/nonexistent-dir-canopy/x.lock") }
     }

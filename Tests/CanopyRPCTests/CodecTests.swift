@@ -186,6 +186,30 @@ import Testing
         #expect(try ProtobufCCodec.decode(CanopyV1.TokenizeRequest.self, from: []) == .init(text: ""))
     }
 
+    /// proto3 string fields must be UTF-8; protobuf-c does not check, the codec does, at any depth.
+    @Test func invalidUTF8InAStringFieldIsRefused() throws {
+        #expect(throws: ProtobufCCodecError.invalidUTF8(message: "canopy.v1.TokenizeRequest", field: "text")) {
+            try ProtobufCCodec.decode(CanopyV1.TokenizeRequest.self, from: [0x0A, 0x03, 0x61, 0xC3, 0x28])
+        }
+        // GenerateRequest.messages (4) -> ChatMessages.messages (1) -> [valid, ChatMessage.content (2) = ED A0 80, a surrogate]
+        let valid: [UInt8] = [0x0A, 0x04, 0x75, 0x73, 0x65, 0x72, 0x12, 0x02, 0x68, 0x69]
+        let bad: [UInt8] = [0x12, 0x03, 0xED, 0xA0, 0x80]
+        let list: [UInt8] = [0x0A, UInt8(valid.count)] + valid + [0x0A, UInt8(bad.count)] + bad
+        let request: [UInt8] = [0x22, UInt8(list.count)] + list
+        #expect(throws: ProtobufCCodecError.invalidUTF8(message: "canopy.v1.GenerateRequest", field: "messages.messages[1].content")) {
+            try ProtobufCCodec.decode(CanopyV1.GenerateRequest.self, from: request)
+        }
+        // Repeated strings (StopParams.stop = field 2 of GenerateRequest.stop = 11).
+        let stop: [UInt8] = [0x12, 0x01, 0x61, 0x12, 0x01, 0xFF]
+        #expect(throws: ProtobufCCodecError.invalidUTF8(message: "canopy.v1.GenerateRequest", field: "stop.stop[1]")) {
+            try ProtobufCCodec.decode(CanopyV1.GenerateRequest.self, from: [0x5A, UInt8(stop.count)] + stop)
+        }
+        // Multi-byte UTF-8 is fine.
+        let text = Array("héllo 日本 🌲".utf8)
+        #expect(try ProtobufCCodec.decode(CanopyV1.TokenizeRequest.self, from: [0x0A, UInt8(text.count)] + text)
+            == .init(text: "héllo 日本 🌲"))
+    }
+
     @Test func codecErrorsMapToGRPCStatusCodes() throws {
         let deserializer = ProtobufCDeserializer<CanopyV1.TokenizeRequest>(maxMessageBytes: 4)
         #expect { let _: CanopyV1.TokenizeRequest = try deserializer.deserialize([UInt8]([0x0A, 0x09])) } throws: {

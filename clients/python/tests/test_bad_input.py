@@ -68,11 +68,12 @@ def test_undecodable_message_is_invalid_argument(daemon, client):
         with pytest.raises(grpc.RpcError) as error:
             call(garbage, timeout=10)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
-    # Well-formed protobuf whose string holds invalid UTF-8: refused or repaired, never fatal.
-    try:
+    # Well-formed protobuf whose string holds invalid UTF-8: proto3 strings must be UTF-8, so it
+    # is refused with a message naming the field, never silently repaired.
+    with pytest.raises(grpc.RpcError) as error:
         call(b"\x0a\x04\xff\xfe\xc3\x28", timeout=10)
-    except grpc.RpcError as error:
-        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+    assert "TokenizeRequest.text is not valid UTF-8" in error.value.details()
     stream = client.channel.unary_stream("/canopy.v1.Canopy/Generate", request_serializer=lambda b: b,
                                          response_deserializer=lambda b: b)
     with pytest.raises(grpc.RpcError) as error:
@@ -128,6 +129,9 @@ def invalid_requests(cache_tokens: int):
         ("empty messages", {"messages": [], "max_tokens": 4}, "empty"),
         ("unknown token id", {"prompt_ids": [1, 2, 49152], "max_tokens": 4}, "49152"),
         ("negative token id", {"prompt_ids": [-1], "max_tokens": 4}, "-1"),
+        ("stop token id beyond the vocabulary", {**ok, "stop_token_ids": [2, 49152]}, "stop_token_ids"),
+        ("negative stop token id", {**ok, "stop_token_ids": [-7]}, "stop_token_ids"),
+        ("role outside the chat template", {"messages": [{"role": "wizard", "content": "hi"}], "max_tokens": 4}, "role"),
     ]
 
 
