@@ -2612,7 +2612,7 @@ const ProtobufCMessageDescriptor canopy__v1__health_request__descriptor =
   (ProtobufCMessageInit) canopy__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__health_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor canopy__v1__health_response__field_descriptors[3] =
 {
   {
     "status",
@@ -2638,15 +2638,28 @@ static const ProtobufCFieldDescriptor canopy__v1__health_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__HealthResponse, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__health_response__field_indices_by_name[] = {
+  2,   /* field[2] = reason */
   0,   /* field[0] = status */
   1,   /* field[1] = uptime_seconds */
 };
 static const ProtobufCIntRange canopy__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor canopy__v1__health_response__descriptor =
 {
@@ -2656,7 +2669,7 @@ const ProtobufCMessageDescriptor canopy__v1__health_response__descriptor =
   "Canopy__V1__HealthResponse",
   "canopy.v1",
   sizeof(Canopy__V1__HealthResponse),
-  2,
+  3,
   canopy__v1__health_response__field_descriptors,
   canopy__v1__health_response__field_indices_by_name,
   1,  canopy__v1__health_response__number_ranges,
@@ -3687,18 +3700,20 @@ const ProtobufCEnumDescriptor canopy__v1__finish_reason__descriptor =
   canopy__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue canopy__v1__serving_status__enum_values_by_number[3] =
+static const ProtobufCEnumValue canopy__v1__serving_status__enum_values_by_number[4] =
 {
   { "SERVING_STATUS_UNSPECIFIED", "CANOPY__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED", 0 },
   { "SERVING_STATUS_SERVING", "CANOPY__V1__SERVING_STATUS__SERVING_STATUS_SERVING", 1 },
   { "SERVING_STATUS_DRAINING", "CANOPY__V1__SERVING_STATUS__SERVING_STATUS_DRAINING", 2 },
+  { "SERVING_STATUS_NOT_SERVING", "CANOPY__V1__SERVING_STATUS__SERVING_STATUS_NOT_SERVING", 3 },
 };
 static const ProtobufCIntRange canopy__v1__serving_status__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex canopy__v1__serving_status__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex canopy__v1__serving_status__enum_values_by_name[4] =
 {
   { "SERVING_STATUS_DRAINING", 2 },
+  { "SERVING_STATUS_NOT_SERVING", 3 },
   { "SERVING_STATUS_SERVING", 1 },
   { "SERVING_STATUS_UNSPECIFIED", 0 },
 };
@@ -3709,9 +3724,9 @@ const ProtobufCEnumDescriptor canopy__v1__serving_status__descriptor =
   "ServingStatus",
   "Canopy__V1__ServingStatus",
   "canopy.v1",
-  3,
+  4,
   canopy__v1__serving_status__enum_values_by_number,
-  3,
+  4,
   canopy__v1__serving_status__enum_values_by_name,
   1,
   canopy__v1__serving_status__value_ranges,

@@ -57,6 +57,23 @@ public final class GGUFFile: @unchecked Sendable {
         self.tensorIndex = index
     }
 
+    /// Reads the file into the process's own memory and drops the mapping (see
+    /// `GGUFStorage.readIntoMemory`): from then on truncating or rewriting the file cannot
+    /// crash the process or change the weights it computes with. `skipping` lists byte
+    /// ranges read from the file on demand instead (routed experts behind an expert cache).
+    ///
+    /// Call once, right after opening and before handing out ``data(of:)`` buffers, which
+    /// point into the memory being replaced. Does nothing for a file opened from bytes.
+    public func readIntoMemory(skipping: [Range<Int>] = []) throws(GGUFError) {
+        try storage.readIntoMemory(skipping: skipping, path: path)
+    }
+
+    /// How the file on disk differs from the one opened (nil when it does not): truncated,
+    /// rewritten in place, removed or replaced. Costs an `fstat` and a `stat`.
+    public func changeOnDisk() -> String? {
+        storage.changeSinceOpen(path: path)
+    }
+
     /// The tensor called `name`, or `nil` when the file has none.
     public func tensor(named name: String) -> GGUFTensorInfo? {
         tensorIndex[name].map { tensors[$0] }

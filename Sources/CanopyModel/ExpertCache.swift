@@ -85,6 +85,10 @@ public final class ExpertCache: Sendable {
         pool.stop()
     }
 
+    /// The file byte ranges of the routed experts this cache reads on demand (the rest of
+    /// the file is read into memory at load).
+    public var fileRanges: [Range<Int>] { pool.layout.fileRanges }
+
     /// Counters since load.
     public func stats() -> ExpertCacheStats { pool.snapshot() }
 

@@ -45,6 +45,13 @@ struct ExpertFileLayout: Sendable {
 
     /// Per block index: its experts' layout, nil for a dense block.
     let blocks: [Block?]
+
+    /// The file byte ranges holding routed experts (one per projection tensor).
+    var fileRanges: [Range<Int>] {
+        blocks.compactMap { $0 }.flatMap { block in
+            [block.gate, block.up, block.down].map { $0.fileOffset..<($0.fileOffset + $0.stride * experts) }
+        }
+    }
     /// Routed experts per MoE block.
     let experts: Int
 

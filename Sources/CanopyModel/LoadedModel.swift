@@ -40,6 +40,12 @@ public final class LoadedModel: Sendable {
     /// (dense model, no budget, or a budget that holds every expert).
     public let expertCache: ExpertCache?
 
+    /// How the model file on disk differs from the one loaded (truncated, rewritten in place,
+    /// removed or replaced), or nil. The loaded weights are unaffected (they live in memory),
+    /// but routed experts behind an expert cache are read from the file on demand, and a
+    /// restart would load something else: callers stop taking requests.
+    public func fileChange() -> String? { file.changeOnDisk() }
+
     /// Opens `path`, decodes its configuration, binds its weights and builds its tokenizer.
     ///
     /// - Parameter expertCacheBytes: for a mixture-of-experts model, the most bytes of routed
@@ -65,6 +71,14 @@ public final class LoadedModel: Sendable {
             }
         } catch {
             throw .expertCache(path: path, error)
+        }
+        do {
+            // Weights are read into memory rather than served from the file's mapping, so a
+            // file truncated or rewritten under a running process cannot crash it (SIGBUS) or
+            // change its answers; `fileChange()` reports such a change.
+            try file.readIntoMemory(skipping: expertCache?.fileRanges ?? [])
+        } catch {
+            throw .file(path: path, error)
         }
         do {
             let store = WeightStore(file: file, expertCache: expertCache)

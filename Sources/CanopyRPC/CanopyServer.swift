@@ -106,6 +106,21 @@ public final class CanopyServer: Sendable {
         logger.info("server stopped", metadata: ["endpoint": "\(endpoint)"])
     }
 
+    /// Starts draining while still accepting connections: `Health` reports DRAINING, and a
+    /// client that connects meanwhile gets that answer, or UNAVAILABLE with a reason from a
+    /// `Generate` the stopping engine refuses, instead of finding no socket. Call
+    /// ``beginShutdown()`` once the engine has drained.
+    public func beginDraining() {
+        logger.info("draining", metadata: ["endpoint": "\(endpoint)"])
+        service.state.beginDraining()
+    }
+
+    /// Stops taking requests until a restart: `Health` reports NOT_SERVING with `reason`, new
+    /// `Generate` calls get UNAVAILABLE naming it, running ones finish.
+    public func fail(_ reason: String) {
+        service.state.fail(reason)
+    }
+
     /// Begins a graceful shutdown: `Health` reports DRAINING, new RPCs are refused, running
     /// ones (including streaming generations) finish, then `run()` returns.
     public func beginShutdown() {

@@ -53,7 +53,10 @@ public struct CanopyService: RegistrableRPCService {
         unary(CanopyMethods.tokenize, &router, tokenize)
         unary(CanopyMethods.detokenize, &router, detokenize)
         unary(CanopyMethods.health, &router) { (_: CanopyV1.HealthRequest) in
-            CanopyV1.HealthResponse(status: state.isDraining ? .draining : .serving, uptimeSeconds: state.uptimeSeconds)
+            if let reason = state.failureReason {
+                return CanopyV1.HealthResponse(status: .notServing, uptimeSeconds: state.uptimeSeconds, reason: reason)
+            }
+            return CanopyV1.HealthResponse(status: state.isDraining ? .draining : .serving, uptimeSeconds: state.uptimeSeconds)
         }
         unary(CanopyMethods.info, &router) { (_: CanopyV1.InfoRequest) in info() }
         unary(CanopyMethods.stats, &router) { (_: CanopyV1.StatsRequest) in stats() }
@@ -62,6 +65,9 @@ public struct CanopyService: RegistrableRPCService {
     /// Starts a generation and streams its events; refusals fail the call before any
     /// event is sent.
     func generate(_ message: CanopyV1.GenerateRequest) throws(RPCError) -> StreamingServerResponse<CanopyV1.GenerateEvent> {
+        if let reason = state.failureReason {
+            throw RPCError(code: .unavailable, message: "canopyd takes no requests until it is restarted: \(reason)")
+        }
         let request = try EngineMapping.request(message, fallbackID: "req-" + UUID().uuidString)
         let submitted: (key: Engine.RequestKey, events: AsyncStream<EngineEvent>)
         do {
@@ -82,8 +88,9 @@ public struct CanopyService: RegistrableRPCService {
             // gRPC does not cancel this task when the client goes or the deadline passes; it
             // signals the RPC's cancellation handle. Without this handler a request would be
             // noticed gone only at its first write, after its queue wait and whole prefill.
-            // The handle also fires when a graceful drain quiesces the connection, and a
-            // drain lets running generations finish, so then it is left alone.
+            // The handle also fires when the server's shutdown quiesces the connection;
+            // canopyd shuts the server down only after the engine has drained, but a drain
+            // never cancels work, so a quiesce while draining is left alone.
             try await withRPCCancellationHandler {
                 for await event in submitted.events {
                     try await writer.write(EngineMapping.event(event))

@@ -62,11 +62,14 @@ extension CanopyV1 {
         public var status: ServingStatus
         /// Seconds since the server started.
         public var uptimeSeconds: Double
+        /// Why the status is ``ServingStatus/notServing``; empty otherwise.
+        public var reason: String
 
         /// Creates a response.
-        public init(status: ServingStatus, uptimeSeconds: Double) {
+        public init(status: ServingStatus, uptimeSeconds: Double, reason: String = "") {
             self.status = status
             self.uptimeSeconds = uptimeSeconds
+            self.reason = reason
         }
     }
 }
@@ -139,11 +142,12 @@ extension CanopyV1.HealthResponse: ProtobufCRepresentable {
         let c = arena.message(Canopy__V1__HealthResponse.self, canopy__v1__health_response__init)
         c.pointee.status = status.c
         c.pointee.uptime_seconds = uptimeSeconds
+        c.pointee.reason = arena.string(reason)
         return c
     }
 
     public init(c: UnsafePointer<Canopy__V1__HealthResponse>) {
-        self.init(status: .init(c: c.pointee.status), uptimeSeconds: c.pointee.uptime_seconds)
+        self.init(status: .init(c: c.pointee.status), uptimeSeconds: c.pointee.uptime_seconds, reason: CRead.string(c.pointee.reason))
     }
 }
 

@@ -35,6 +35,9 @@ public enum CanopyV1 {
         case serving = 1
         /// Shutting down: running requests finish, new ones are refused.
         case draining = 2
+        /// Cannot take requests until restarted (`HealthResponse.reason` says why); running
+        /// requests finish.
+        case notServing = 3
 
         init(c: Canopy__V1__ServingStatus) {
             self = ServingStatus(rawValue: Int32(bitPattern: UInt32(truncatingIfNeeded: c.rawValue))) ?? .unspecified

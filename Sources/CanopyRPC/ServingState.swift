@@ -6,6 +6,7 @@ import Synchronization
 public final class ServingState: Sendable {
     private let startedAt = ContinuousClock.now
     private let draining = Atomic<Bool>(false)
+    private let failure = Mutex<String?>(nil)
 
     /// Starts the uptime clock now, serving.
     public init() {}
@@ -21,4 +22,12 @@ public final class ServingState: Sendable {
 
     /// Marks the server as shutting down; `Health` then reports DRAINING.
     public func beginDraining() { draining.store(true, ordering: .releasing) }
+
+    /// Why the server cannot take requests until it is restarted, or nil while it can.
+    public var failureReason: String? { failure.withLock { $0 } }
+
+    /// Marks the server as unable to take requests until restarted (the first reason given
+    /// is kept): `Health` reports NOT_SERVING with `reason`, new `Generate` calls are refused
+    /// with UNAVAILABLE, and running ones finish.
+    public func fail(_ reason: String) { failure.withLock { $0 = $0 ?? reason } }
 }

@@ -93,7 +93,9 @@ struct Daemon {
                 _ = try? notifier.stopping(status: "draining")
                 Thread.detachNewThread {
                     let outcome = grace.run(
-                        drain: { server.beginShutdown(); engine.shutdown(drain: true) },
+                        // The listener stays open while the engine drains, so late clients
+                        // hear why they are refused; it closes once the work is done.
+                        drain: { server.beginDraining(); engine.shutdown(drain: true); server.beginShutdown() },
                         force: { engine.shutdown(drain: false) })
                     logger.info("shutdown: \(outcome)")
                 }
@@ -104,6 +106,8 @@ struct Daemon {
                 server.beginShutdown()
             })
         signals.install()
+        let fileWatch = Self.watchModelFile(loaded, path: modelPath, server: server, logger: logger)
+        defer { fileWatch.cancel() }
         _ = try? notifier.ready(status: "serving \(URL(fileURLWithPath: modelPath).lastPathComponent)")
         logger.info("ready", metadata: ["socket": "\(activation == nil ? socketPath : "inherited fd")"])
 
@@ -114,6 +118,24 @@ struct Daemon {
         }
         signals.uninstall()
         logger.info("stopped")
+    }
+
+    /// Checks the model file once a second. The weights were read into memory, so a file
+    /// truncated or rewritten underneath cannot crash the daemon or corrupt its answers; but
+    /// a restart would load something else (or fail), and routed experts behind an expert
+    /// cache are still read from the file. So on the first change the daemon stops taking
+    /// requests (Health NOT_SERVING with the reason, running requests finish) and says so.
+    static func watchModelFile(_ loaded: LoadedModel, path: String, server: CanopyServer, logger: Logger) -> Task<Void, Never> {
+        Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let change = loaded.fileChange() else { continue }
+                let reason = "the model file \(path) changed since it was loaded (\(change))"
+                logger.error("\(reason): taking no new requests (Health NOT_SERVING); running ones finish; restart canopyd")
+                server.fail(reason)
+                return
+            }
+        }
     }
 
     /// The RPC layer's per-peer check for `policy`; nil (no per-RPC work) when it allows

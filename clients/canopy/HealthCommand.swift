@@ -20,7 +20,8 @@ struct HealthCommand: AsyncParsableCommand {
         try await root.client.withDaemon { client in
             let health = try await client.health()
             serving = health.status == .serving
-            let status = Self.name(health.status)
+            var status = Self.name(health.status)
+            if !health.reason.isEmpty { status += ": " + health.reason }
             if json {
                 try JSONOutput.print(HealthJSON(status: status, uptime_seconds: health.uptimeSeconds))
             } else {
@@ -35,6 +36,7 @@ struct HealthCommand: AsyncParsableCommand {
         switch status {
         case .serving: return "serving"
         case .draining: return "draining"
+        case .notServing: return "not serving"
         case .unspecified: return "unknown"
         }
     }

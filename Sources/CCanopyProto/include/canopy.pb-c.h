@@ -70,7 +70,11 @@ typedef enum _Canopy__V1__ServingStatus {
   /*
    * shutting down: running requests finish, new ones refused
    */
-  CANOPY__V1__SERVING_STATUS__SERVING_STATUS_DRAINING = 2
+  CANOPY__V1__SERVING_STATUS__SERVING_STATUS_DRAINING = 2,
+  /*
+   * cannot take requests until restarted; see reason
+   */
+  CANOPY__V1__SERVING_STATUS__SERVING_STATUS_NOT_SERVING = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__SERVING_STATUS)
 } Canopy__V1__ServingStatus;
 
@@ -510,10 +514,14 @@ struct  Canopy__V1__HealthResponse
   ProtobufCMessage base;
   Canopy__V1__ServingStatus status;
   double uptime_seconds;
+  /*
+   * why the status is NOT_SERVING; empty otherwise
+   */
+  char *reason;
 };
 #define CANOPY__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__health_response__descriptor) \
-    , CANOPY__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, 0 }
+    , CANOPY__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Canopy__V1__InfoRequest

@@ -145,9 +145,10 @@ def start_daemon(canopyd_path, model_path, workdir):
     started: list[Daemon] = []
 
     def start(*extra: str, socket: Path | None = None, wait: bool = True,
-              kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None) -> Daemon:
-        daemon = Daemon(canopyd_path, model_path, workdir, *extra, socket=socket, kv_cache_memory=kv_cache_memory,
-                        env=env)
+              kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None,
+              model: Path | None = None) -> Daemon:
+        daemon = Daemon(canopyd_path, model or model_path, workdir, *extra, socket=socket,
+                        kv_cache_memory=kv_cache_memory, env=env)
         started.append(daemon)
         if wait:
             daemon.wait_ready()

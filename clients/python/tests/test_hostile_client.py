@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-from canopy_client import CanopyError
+from canopy_client import CanopyError, pb
 from conftest import REPO, TIMEOUT_SCALE, assert_kv_all_free, wait_for_idle_kv
 
 
@@ -174,3 +175,45 @@ def test_hundreds_of_concurrent_generates_on_one_connection_never_tear_it_down(s
         assert sum(health.values()) == 1000, health
     if outcomes["RESOURCE_EXHAUSTED"]:
         assert "refused" in daemon.output(), daemon.output()
+
+
+def damage(path, how: str) -> None:
+    if how == "truncated":
+        os.truncate(path, os.path.getsize(path) // 3)
+    else:  # rewritten in place with noise, same size (dd conv=notrunc)
+        with open(path, "r+b") as f:
+            f.seek(os.path.getsize(path) // 2)
+            f.write(os.urandom(4 << 20))
+
+
+@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+def test_a_model_file_damaged_while_serving(start_daemon, model_path, tmp_path, how):
+    # The daemon holds its weights in memory: it must not crash (SIGBUS) or answer garbage;
+    # it reports NOT_SERVING with the reason and refuses new requests until restarted, while
+    # a generation already running finishes with the tokens it would have had anyway.
+    copy = tmp_path / "model.gguf"
+    shutil.copyfile(model_path, copy)
+    daemon = start_daemon(model=copy)
+    with daemon.client(timeout=120) as client:
+        request = dict(prompt="Write a long story about a lighthouse keeper.", temperature=0, max_tokens=200,
+                       ignore_eos=True)
+        expected = client.generate(**request).result().samples[0].token_ids
+        running = client.generate(**request)
+        events = iter(running)
+        next(events)
+        damage(copy, how)
+        deadline = time.monotonic() + 10
+        while client.health().status != pb.SERVING_STATUS_NOT_SERVING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        health = client.health()
+        assert health.status == pb.SERVING_STATUS_NOT_SERVING, f"{health}\n{daemon.output()}"
+        assert "model file" in health.reason and "changed" in health.reason, health.reason
+        for _ in events:
+            pass
+        assert running.summary.samples[0].token_ids == expected, "the running generation changed"
+        with pytest.raises(CanopyError) as error:
+            client.generate(prompt="Hello", max_tokens=2).result()
+        assert error.value.code == grpc.StatusCode.UNAVAILABLE and "restarted" in error.value.details, error.value
+        assert client.tokenize("still answering") != []
+    assert daemon.process.poll() is None, daemon.output()
+    assert "changed since it was loaded" in daemon.output()

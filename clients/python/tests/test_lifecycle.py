@@ -11,7 +11,8 @@ import time
 from canopy_client import CanopyClient, CanopyError, Token, pb
 
 STREAMS = 8
-MAX_TOKENS = 32
+# Long enough (a few seconds here) that the drain is still running when the late client calls.
+MAX_TOKENS = 128
 GRACE_SECONDS = 60
 
 
@@ -51,16 +52,19 @@ def test_sigterm_drains_in_flight_requests(start_daemon):
 
     signaled = time.monotonic()
     daemon.process.send_signal(signal.SIGTERM)
-    # New requests are refused while the running ones drain (or the socket is gone already).
+    # While the running requests drain, the socket stays: a late client learns the daemon is
+    # draining (Health) and gets UNAVAILABLE with the reason, not a missing socket.
     time.sleep(0.3)
     refused = None
     with CanopyClient(socket_path, timeout=10) as late:
+        assert late.health().status == pb.SERVING_STATUS_DRAINING
         try:
             late.generate("Too late", max_tokens=2).result()
         except CanopyError as error:
             refused = error
     assert refused is not None, "a request after SIGTERM was served"
     assert refused.code.name == "UNAVAILABLE", refused
+    assert "shutting down" in refused.details, refused
 
     for t in threads:
         t.join(GRACE_SECONDS)

@@ -19,6 +19,7 @@ class ServingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SERVING_STATUS_UNSPECIFIED: _ClassVar[ServingStatus]
     SERVING_STATUS_SERVING: _ClassVar[ServingStatus]
     SERVING_STATUS_DRAINING: _ClassVar[ServingStatus]
+    SERVING_STATUS_NOT_SERVING: _ClassVar[ServingStatus]
 FINISH_REASON_UNSPECIFIED: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
@@ -26,6 +27,7 @@ FINISH_REASON_CANCELLED: FinishReason
 SERVING_STATUS_UNSPECIFIED: ServingStatus
 SERVING_STATUS_SERVING: ServingStatus
 SERVING_STATUS_DRAINING: ServingStatus
+SERVING_STATUS_NOT_SERVING: ServingStatus
 
 class TokenIds(_message.Message):
     __slots__ = ("ids",)
@@ -232,12 +234,14 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ("status", "uptime_seconds")
+    __slots__ = ("status", "uptime_seconds", "reason")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     status: ServingStatus
     uptime_seconds: float
-    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
+    reason: str
+    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ..., uptime_seconds: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class InfoRequest(_message.Message):
     __slots__ = ()
