@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "CanopyRPCTests",
             dependencies: [
-                "CanopyRPC", "CCanopyProto", "CanopyEngine", "CanopyModel",
+                "CanopyRPC", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]),

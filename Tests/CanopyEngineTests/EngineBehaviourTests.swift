@@ -1,5 +1,6 @@
 import CanopyEngine
 import CanopyModel
+import CanopyTestFixtures
 import CanopyTokenizer
 import Foundation
 import Testing
@@ -117,7 +118,11 @@ struct BatchRunnerTests {
         let results = try run(lines)
         #expect(results.count == 4)
         #expect(results[0]["id"] as? Int == 1)
-        #expect((results[0]["token_ids"] as? [Int])?.map { Int32($0) } == Array(record.greedy_ids.prefix(5)))
+        // Greedy tokens follow llama.cpp by the fidelity rule (near ties may part at the
+        // capped kernel levels), judged against every reference set.
+        let tokens = try #require((results[0]["token_ids"] as? [Int])?.map { Int32($0) })
+        #expect(tokens.count == 5)
+        _ = try LlamaCppReference.load().judge(tokens, record: 9).get()
         #expect(results[0]["finish_reason"] as? String == "length")
         #expect((results[1]["error"] as? String)?.contains("not valid JSON") == true)
         #expect((results[2]["token_ids"] as? [Int])?.count == 3)
