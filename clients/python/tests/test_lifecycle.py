@@ -9,11 +9,12 @@ import threading
 import time
 
 from canopy_client import CanopyClient, CanopyError, Token, pb
+from conftest import TIMEOUT_SCALE
 
 STREAMS = 8
 # Long enough (a few seconds here) that the drain is still running when the late client calls.
 MAX_TOKENS = 128
-GRACE_SECONDS = 60
+GRACE_SECONDS = int(60 * TIMEOUT_SCALE)
 
 
 def test_sigterm_drains_in_flight_requests(start_daemon):
