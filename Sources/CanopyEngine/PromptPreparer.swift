@@ -59,11 +59,12 @@ public struct PromptPreparer: Sendable {
         }
         guard !ids.isEmpty else { throw .emptyPrompt }
         let vocabulary = loaded.config.vocabularySize
+        let outsideVocabulary = { (id: Int32) in id < 0 || Int(id) >= vocabulary }
         // A stop id the model can never produce would be silently ignored; it is a client bug.
-        if let bad = request.stop.stopTokenIDs.sorted().first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+        if let bad = request.stop.stopTokenIDs.sorted().first(where: outsideVocabulary) {
             throw .invalidParameter(name: "stop_token_ids", reason: "\(bad) is not a token id of this model (0..<\(vocabulary))")
         }
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+        if let bad = ids.first(where: outsideVocabulary) {
             throw .unknownTokenID(bad, vocabularySize: vocabulary)
         }
         let limit = min(loaded.config.contextLength, cacheCapacity)

@@ -8,7 +8,7 @@ import Darwin
 /// into memory of the process's own (``readIntoMemory(skipping:)``), or an owned,
 /// page-aligned copy of an in-memory buffer. The memory is released in `deinit`.
 ///
-/// A file opened by path stays open, so ``changeSinceOpen()`` can tell whether the inode that
+/// A file opened by path stays open, so ``changeSinceOpen(path:)`` can tell whether the inode that
 /// was loaded has since been truncated or rewritten.
 ///
 /// `@unchecked Sendable`: the bytes are never written after they are published (the mapping
@@ -16,7 +16,7 @@ import Darwin
 /// storage is shared), so sharing across threads is safe.
 final class GGUFStorage: @unchecked Sendable {
     private(set) var bytes: UnsafeRawBufferPointer
-    private var isMapped: Bool
+    private let isMapped: Bool
     /// The open file (-1 for in-memory storage) and what `fstat` said when it was opened.
     private let descriptor: Int32
     private let openedAs: stat
@@ -72,19 +72,18 @@ final class GGUFStorage: @unchecked Sendable {
         guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "cannot reserve \(size) bytes for the model: \(Self.errorText())")
         }
+        // Read the gaps between the skipped ranges (sorted), up to the end of the file.
         var start = 0
         for range in (skipping.sorted { $0.lowerBound < $1.lowerBound }) + [size..<size] {
             let end = min(max(range.lowerBound, start), size)
-            while start < end {
-                let count = pread(descriptor, raw + start, min(end - start, 1 << 26), off_t(start))
-                guard count > 0 else {
-                    let reason = count == 0 ? "the file shrank to \(start) bytes while loading" : Self.errorText()
-                    munmap(raw, size)
-                    throw .cannotOpen(path: path, reason: reason)
+            if let failure = preadFully(descriptor, into: raw + start, count: end - start, at: start) {
+                munmap(raw, size)
+                switch failure {
+                case .endOfFile(let at): throw .cannotOpen(path: path, reason: "the file shrank to \(at) bytes while loading")
+                case .failed(_, let reason): throw .cannotOpen(path: path, reason: reason)
                 }
-                start += count
             }
-            start = max(start, min(range.upperBound, size))
+            start = max(end, min(range.upperBound, size))
         }
         mprotect(raw, size, PROT_READ)
         munmap(UnsafeMutableRawPointer(mutating: mapped), size)

@@ -1,3 +1,4 @@
+import CanopyGGUF
 import Foundation
 
 #if canImport(Glibc)
@@ -228,17 +229,13 @@ final class ExpertSlotPool: @unchecked Sendable {
     /// a failure here means it changed or the disk failed under a running model: there is no
     /// correct output to give, so stop with the reason.
     private func read(into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) {
-        var done = 0
-        while done < count {
-            let n = pread(descriptor, destination + done, count - done, off_t(offset + done))
-            if n > 0 {
-                done += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                let reason = n == 0 ? "unexpected end of file" : String(cString: strerror(errno))
-                fatalError("cannot read expert weights from \(path) at offset \(offset + done): \(reason)")
-            }
+        switch preadFully(descriptor, into: destination, count: count, at: offset) {
+        case nil:
+            return
+        case .endOfFile(let at):
+            fatalError("cannot read expert weights from \(path) at offset \(at): unexpected end of file")
+        case .failed(let at, let reason):
+            fatalError("cannot read expert weights from \(path) at offset \(at): \(reason)")
         }
     }
 }

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why ``preadFully(_:into:count:at:)`` stopped short.
+public enum PartialRead: Error, Sendable, Equatable {
+    /// The file ended at absolute offset `at`.
+    case endOfFile(at: Int)
+    /// `pread` failed at absolute offset `at` (`reason` is `strerror`).
+    case failed(at: Int, reason: String)
+}
+
+/// Reads `count` bytes at file offset `offset` of `descriptor` into `destination`, retrying
+/// short reads and `EINTR`, in pieces of at most 1 GiB (Linux caps one `pread`).
+///
+/// - Returns: nil when every byte arrived, else where and why the read stopped.
+public func preadFully(_ descriptor: Int32, into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) -> PartialRead? {
+    var done = 0
+    while done < count {
+        let n = pread(descriptor, destination + done, min(count - done, 1 << 30), off_t(offset + done))
+        if n > 0 {
+            done += n
+        } else if n < 0 && errno == EINTR {
+            continue
+        } else if n == 0 {
+            return .endOfFile(at: offset + done)
+        } else {
+            return .failed(at: offset + done, reason: String(cString: strerror(errno)))
+        }
+    }
+    return nil
+}
