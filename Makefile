@@ -52,6 +52,9 @@ test: setup model build-tests
 	# Allocation counting is process-wide, so those tests run alone, in a process of their own.
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_ALLOCATION_TESTS=1 $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
 		--filter SteadyStateAllocationTests
+	# Memory exhaustion is injected process-wide (KernelMemory.setGrowthLimit): alone too.
+	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_FAULT_INJECTION_TESTS=1 $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
+		--filter EngineFaultInjectionTests
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
 		CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh
 

@@ -5,6 +5,8 @@
 #include "half.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 int32_t canopy_weight_lane_offset(canopy_weight_type type) {
@@ -16,14 +18,42 @@ int32_t canopy_weight_lane_offset(canopy_weight_type type) {
     }
 }
 
+// Every failed growth is counted, so a forward pass can tell afterwards that a kernel
+// skipped its work (see canopy_scratch_failures); the limit is a fault-injection hook.
+static _Atomic uint64_t scratch_failures;
+static _Atomic size_t scratch_failed_bytes;
+static _Atomic size_t growth_limit = SIZE_MAX;
+
+uint64_t canopy_scratch_failures(void) { return atomic_load(&scratch_failures); }
+
+size_t canopy_scratch_failed_bytes(void) { return atomic_load(&scratch_failed_bytes); }
+
+void canopy_scratch_note_failure(size_t bytes) {
+    atomic_store(&scratch_failed_bytes, bytes);
+    atomic_fetch_add(&scratch_failures, 1);
+}
+
+void canopy_set_growth_limit(size_t bytes) { atomic_store(&growth_limit, bytes); }
+
+int canopy_growth_allowed(size_t bytes) { return bytes <= atomic_load(&growth_limit); }
+
 void *canopy_thread_scratch_slot(int slot, size_t bytes) {
     static _Thread_local void *buffers[3];
     static _Thread_local size_t capacities[3];
     if (bytes > capacities[slot]) {
         size_t grown = capacities[slot] * 2 > bytes ? capacities[slot] * 2 : bytes;
         grown = (grown + 63) / 64 * 64;
-        void *p = aligned_alloc(64, grown);
-        if (!p) return NULL;
+        // Doubling may ask for more than is left; the exact size may still fit.
+        size_t exact = (bytes + 63) / 64 * 64;
+        void *p = canopy_growth_allowed(grown) ? aligned_alloc(64, grown) : NULL;
+        if (!p && canopy_growth_allowed(exact)) {
+            p = aligned_alloc(64, exact);
+            grown = exact;
+        }
+        if (!p) {
+            canopy_scratch_note_failure(bytes);
+            return NULL;
+        }
         free(buffers[slot]);
         buffers[slot] = p;
         capacities[slot] = grown;

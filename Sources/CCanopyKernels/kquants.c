@@ -60,6 +60,7 @@ static void kquant_task(void *context, int64_t task) {
     }
 #endif
     kblock *unpacked = canopy_thread_scratch((size_t)p->blocks * sizeof(kblock));
+    if (!unpacked) return;  // counted; the pass fails
     const int64_t bb = kblock_bytes(p->type);
     const int32_t offset = kblock_offset(p->type);
     for (int64_t r = r0; r < r1; r++) {

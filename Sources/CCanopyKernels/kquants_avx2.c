@@ -182,6 +182,7 @@ INLINE void rows_of_type(canopy_weight_type type, const kquant_plan *p, int64_t 
     const int64_t tiles = tokens > 1 ? (tokens + kq_tile - 1) / kq_tile : 0;
     const size_t wbytes = (size_t)(kq_row_group * blocks) * sizeof(kblock_wide);
     uint8_t *scratch = canopy_thread_scratch(wbytes + (size_t)(tiles * blocks) * sizeof(kq_xside));
+    if (!scratch) return;  // counted; the pass fails
     kblock_wide *w = (kblock_wide *)scratch;
     kq_xside *side = (kq_xside *)(scratch + wbytes);
     canopy_kquant_build_side(p, tiles, side);

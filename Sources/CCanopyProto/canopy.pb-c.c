@@ -3190,7 +3190,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[19] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[20] =
 {
   {
     "waiting_sequences",
@@ -3420,6 +3420,18 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "requests_failed",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, requests_failed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   3,   /* field[3] = batched_tokens */
@@ -3437,6 +3449,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   7,   /* field[7] = prompt_tokens */
   6,   /* field[6] = requests_cancelled */
   5,   /* field[5] = requests_completed */
+  19,   /* field[19] = requests_failed */
   1,   /* field[1] = running_sequences */
   2,   /* field[2] = steps */
   15,   /* field[15] = uptime_seconds */
@@ -3445,7 +3458,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 19 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -3455,7 +3468,7 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  19,
+  20,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,

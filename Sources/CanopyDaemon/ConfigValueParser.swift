@@ -43,6 +43,20 @@ public enum ConfigValueParser {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
+    /// `none` (any case) as `.some(nil)`, else what `parse` makes of the text: for settings
+    /// where `none` switches a limit off. nil when `parse` refuses the text.
+    public static func noneOr<T>(_ text: String, _ parse: (String) -> T?) -> T?? {
+        if text.trimmingCharacters(in: .whitespaces).lowercased() == "none" { return .some(nil) }
+        return parse(text).map { .some($0) }
+    }
+
+    /// A duration above zero, in seconds (for engine settings kept as `Double`).
+    public static func positiveSeconds(_ text: String) -> Double? {
+        guard let duration = duration(text), duration > .zero else { return nil }
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
     /// A list of user ids or user names, separated by commas and/or whitespace. Names are
     /// resolved with the system user database at parse time. An empty list is allowed.
     public static func userIDs(_ text: String) -> [uid_t]? {

@@ -80,14 +80,30 @@ extension DaemonConfig {
             return true
         },
         ConfigKey(
+            name: "max-buffered-events",
+            help: "Events a client may leave unread before its generation pauses (bounds what a slow reader costs).",
+            expected: "an integer of at least 2"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 2...Int(Int32.max)) else { return false }
+            config.engine.maxBufferedEvents = n
+            return true
+        },
+        ConfigKey(
+            name: "stalled-reader-timeout",
+            help: "How long a generation paused for a client that reads nothing waits before it is cancelled; 'none' waits for ever.",
+            expected: "a duration like 60s or 2m, or 'none'"
+        ) { config, value in
+            guard let timeout = ConfigValueParser.noneOr(value, ConfigValueParser.positiveSeconds) else { return false }
+            config.engine.stalledReaderTimeout = timeout
+            return true
+        },
+        ConfigKey(
             name: "default-max-tokens", help: "max_tokens for requests that set none; 'none' means up to the context length.",
             expected: "a positive integer or 'none'"
         ) { config, value in
-            if value.lowercased() == "none" {
-                config.engine.defaultMaxTokens = nil
-                return true
+            guard let n = ConfigValueParser.noneOr(value, { ConfigValueParser.integer($0, in: 1...Int(Int32.max)) }) else {
+                return false
             }
-            guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
             config.engine.defaultMaxTokens = n
             return true
         },
@@ -96,11 +112,7 @@ extension DaemonConfig {
             help: "Mixture-of-experts models: bytes of routed experts kept in memory, the rest read from the file on demand; 'none' keeps all mapped.",
             expected: "a size like 512M or 2G, or 'none'"
         ) { config, value in
-            if value.lowercased() == "none" {
-                config.engine.expertCacheBytes = nil
-                return true
-            }
-            guard let bytes = ConfigValueParser.bytes(value) else { return false }
+            guard let bytes = ConfigValueParser.noneOr(value, ConfigValueParser.bytes) else { return false }
             config.engine.expertCacheBytes = bytes
             return true
         },

@@ -31,7 +31,11 @@ public struct BatchRunner {
                 do {
                     try engine.submit(request) { event in
                         guard case .completed(let output) = event else { return }
-                        results.set(index, Self.encode(Self.resultObject(id: box.value, output)))
+                        if let failure = output.failure {
+                            results.set(index, Self.encode(["id": box.value, "error": failure.description]))
+                        } else {
+                            results.set(index, Self.encode(Self.resultObject(id: box.value, output)))
+                        }
                         group.leave()
                     }
                 } catch {

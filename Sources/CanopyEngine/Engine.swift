@@ -29,6 +29,8 @@ public final class Engine: @unchecked Sendable {
     private var snapshot = EngineMetrics()
     private var pendingWaiting = 0
     private var idle = true
+    /// Set when a held-back request's reader caught up (see `readerCaughtUp`).
+    private var readerProgress = false
 
     private let core: EngineCore
 
@@ -69,6 +71,12 @@ public final class Engine: @unchecked Sendable {
     /// - Throws: `.rejected` for a request that can never run, `.queueFull`, `.shuttingDown`.
     @discardableResult
     public func submit(_ request: Request, onEvent: @escaping @Sendable (EngineEvent) -> Void) throws(EngineError) -> RequestKey {
+        try submit(request, backlog: nil, onEvent: onEvent)
+    }
+
+    private func submit(
+        _ request: Request, backlog: EventBacklog?, onEvent: @escaping @Sendable (EngineEvent) -> Void
+    ) throws(EngineError) -> RequestKey {
         let prepared: PromptPreparer.Prepared
         do {
             prepared = try preparer.prepare(request)
@@ -81,6 +89,7 @@ public final class Engine: @unchecked Sendable {
         let state = RequestState(
             request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
             endTokens: endTokens, sink: onEvent)
+        state.backlog = backlog
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw .shuttingDown }
@@ -95,17 +104,29 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Queues `request` and returns its events as an async stream. Cancelling the consuming
-    /// task (or dropping the stream) cancels the request and frees its blocks.
-    public func submit(_ request: Request) throws(EngineError) -> (key: RequestKey, events: AsyncStream<EngineEvent>) {
+    /// task (or dropping the stream) cancels the request and frees its blocks. The request
+    /// only goes on while its events are read (see `EngineEventStream`).
+    public func submit(_ request: Request) throws(EngineError) -> (key: RequestKey, events: EngineEventStream) {
         let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
-        let key = try submit(request) { event in
+        let backlog = EventBacklog(limit: config.maxBufferedEvents)
+        let key = try submit(request, backlog: backlog) { event in
+            backlog.produced()
             continuation.yield(event)
             if case .completed = event { continuation.finish() }
         }
         continuation.onTermination = { [weak self] reason in
             if case .cancelled = reason { self?.cancel(key) }
         }
-        return (key, stream)
+        let events = EngineEventStream(base: stream, backlog: backlog) { [weak self] in self?.readerCaughtUp() }
+        return (key, events)
+    }
+
+    /// A held-back request's reader caught up: wake the engine thread if it is waiting.
+    private func readerCaughtUp() {
+        condition.lock()
+        readerProgress = true
+        condition.signal()
+        condition.unlock()
     }
 
     /// Cancels a request: it ends with reason `.cancelled` and its KV blocks are freed at the
@@ -178,6 +199,18 @@ public final class Engine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Every request with work is held back by a slow reader: wait until one catches up, a
+    /// request arrives or is cancelled, or a short interval passes (held-back requests are
+    /// checked against the stalled-reader timeout each step).
+    private func waitForReaders() {
+        condition.lock()
+        if !readerProgress && inbox.isEmpty && cancellations.isEmpty && !stopping {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+        }
+        readerProgress = false
+        condition.unlock()
+    }
+
     private func run() {
         while true {
             condition.lock()
@@ -202,8 +235,9 @@ public final class Engine: @unchecked Sendable {
             for key in cancelled { core.cancel(key: key) }
             if cancelEverything { core.cancelAll() }
             if exit { break }
-            core.step()
+            let ran = core.step()
             publishMetrics()
+            if !ran && core.hasWork { waitForReaders() }
         }
         condition.lock()
         stopped = true

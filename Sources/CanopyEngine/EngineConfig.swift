@@ -19,6 +19,14 @@ public struct EngineConfig: Sendable, Equatable {
     public var maxWaitingRequests: Int = 4096
     /// `max_tokens` of requests that set none; `nil` means up to the context length.
     public var defaultMaxTokens: Int? = 256
+    /// Events a request's reader may fall behind before the engine stops decoding it
+    /// (`--max-buffered-events`): what a client that reads slowly, or not at all, costs in
+    /// buffered memory. Applies to streams from `Engine.submit(_:)`.
+    public var maxBufferedEvents: Int = 256
+    /// Seconds a request may stay held back by a reader that takes none of its events
+    /// before it is cancelled and its KV blocks freed (`--stalled-reader-timeout`); nil
+    /// waits for ever.
+    public var stalledReaderTimeout: Double? = 60
     /// Most bytes of a mixture-of-experts model's routed experts kept in memory
     /// (`--expert-cache`); the rest are read from the model file on demand. nil keeps every
     /// expert memory-mapped. Applied when the model is loaded
@@ -41,6 +49,12 @@ public struct EngineConfig: Sendable, Equatable {
         }
         if let expertCacheBytes, expertCacheBytes < 0 {
             throw .invalidConfiguration("expert cache size must be at least 0 bytes, got \(expertCacheBytes)")
+        }
+        guard maxBufferedEvents >= 2 else {
+            throw .invalidConfiguration("max buffered events must be at least 2, got \(maxBufferedEvents)")
+        }
+        if let stalledReaderTimeout, !(stalledReaderTimeout > 0) {
+            throw .invalidConfiguration("stalled reader timeout must be above 0 seconds, got \(stalledReaderTimeout)")
         }
         if let defaultMaxTokens, defaultMaxTokens < 1 {
             throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")

@@ -20,10 +20,13 @@ final class EngineCore {
     private var batch = ForwardBatch()
     private var logits: [Float] = []
     private var sampling = SamplingWorkspace()
+    private var stalled: [UInt64] = []
+    private let config: EngineConfig
 
     init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig) {
         self.loaded = loaded
         self.kv = kv
+        self.config = config
         scheduler = Scheduler(kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(
@@ -70,6 +73,7 @@ final class EngineCore {
     @discardableResult
     func step() -> Bool {
         let now = monotonicSeconds()
+        if let timeout = config.stalledReaderTimeout { cancelStalledReaders(now: now, timeout: timeout) }
         scheduler.schedule(now: now, into: &chunks)
         guard !chunks.isEmpty else { return false }
         batch.removeAll()
@@ -82,9 +86,21 @@ final class EngineCore {
         let needed = batch.logitCount * vocabulary
         if logits.count < needed { logits = [Float](repeating: 0, count: max(needed, 2 * logits.count)) }
         let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout)
-        logits.withUnsafeMutableBufferPointer { loaded.model.forward(batch, kv: storage, logits: $0) }
+        let failure = logits.withUnsafeMutableBufferPointer { buffer -> ForwardError? in
+            do throws(ForwardError) {
+                try loaded.model.forward(batch, kv: storage, logits: buffer)
+                return nil
+            } catch {
+                return error
+            }
+        }
         counters.steps += 1
         counters.batchedTokens += batch.count
+        if let failure {
+            failBatch(failure)
+            chunks.removeAll(keepingCapacity: true)
+            return true
+        }
 
         var row = 0
         let tokenTime = monotonicSeconds()
@@ -106,6 +122,42 @@ final class EngineCore {
         }
         chunks.removeAll(keepingCapacity: true)
         return true
+    }
+
+    /// Cancels the requests held back for longer than `timeout` by a reader that took none
+    /// of their events (a client that stopped reading): their blocks go to requests whose
+    /// readers keep up.
+    private func cancelStalledReaders(now: Double, timeout: Double) {
+        stalled.removeAll(keepingCapacity: true)
+        for (key, request) in requests {
+            if let since = request.heldBackSince, now - since > timeout { stalled.append(key) }
+        }
+        for key in stalled { cancel(key: key) }
+    }
+
+    /// Fails every request with a sequence in this step's batch, after a forward pass that
+    /// threw: the pass left the batch's K/V rows undefined, so each such sequence is dropped
+    /// with its blocks kept out of the prefix cache from its chunk on, its request's other
+    /// samples end too, and the request completes with `failure` set. Requests outside the
+    /// batch are untouched, so the engine goes on serving them.
+    private func failBatch(_ failure: ForwardError) {
+        var failed: [RequestState] = []
+        for chunk in chunks {
+            let sequence = chunk.sequence
+            scheduler.remove(sequence, unwrittenFrom: chunk.start)
+            sequence.status = .finished
+            if sequence.request.failure == nil {
+                sequence.request.failure = failure
+                failed.append(sequence.request)
+            }
+        }
+        for request in failed {
+            for sequence in request.sequences where sequence.status != .finished {
+                sequence.status = .finished
+                scheduler.remove(sequence)
+            }
+            complete(request, key: request.key)
+        }
     }
 
     /// Creates the other `n - 1` samples of a request once its prompt is computed; they
@@ -191,14 +243,15 @@ final class EngineCore {
         metrics.cachedPromptTokens = request.cachedPromptTokens
         metrics.generatedTokens = request.sequences.reduce(0) { $0 + $1.generatedCount }
         metrics.preemptions = request.preemptions
-        counters.record(metrics, cancelled: request.cancelled)
+        counters.record(metrics, cancelled: request.cancelled, failed: request.failure != nil)
         willComplete?()
         let samples = request.sequences.map {
             SampleOutput(tokenIDs: Array($0.tokens[$0.promptCount...]), text: $0.text,
                          finishReason: $0.finishReason ?? .cancelled, logprobs: $0.logprobs)
         }
         request.sink(.completed(RequestOutput(
-            id: request.request.id, promptTokenIDs: request.promptIDs, samples: samples, metrics: metrics)))
+            id: request.request.id, promptTokenIDs: request.promptIDs, samples: samples, metrics: metrics,
+            failure: request.failure)))
     }
 
     private func makeSequenceID() -> SequenceID {

@@ -1,3 +1,5 @@
+import CanopyModel
+
 /// What the engine reports about one request, in order: token events as they are produced
 /// (interleaved across samples when `n > 1`), one `finished` per sample, then `completed`.
 public enum EngineEvent: Sendable {
@@ -43,6 +45,10 @@ public struct RequestOutput: Sendable {
     public var samples: [SampleOutput]
     /// Timings and counts.
     public var metrics: RequestMetrics
+    /// Why the engine failed the request, or nil. A failed request's samples end early and
+    /// report `.cancelled` (no `.finished` event was sent for them); callers report the
+    /// failure instead of the output.
+    public var failure: ForwardError?
 }
 
 /// Latency and size of one request, all durations in seconds.

@@ -8,6 +8,7 @@ struct EngineCounters: Sendable, Equatable {
     var generatedTokens = 0
     var requestsCompleted = 0
     var requestsCancelled = 0
+    var requestsFailed = 0
     var promptTokens = 0
     var cachedPromptTokens = 0
     var queueTimeSum = 0.0
@@ -16,8 +17,14 @@ struct EngineCounters: Sendable, Equatable {
     var interTokenLatencyCount = 0
     var endToEndLatencySum = 0.0
 
-    mutating func record(_ m: RequestMetrics, cancelled: Bool) {
-        if cancelled { requestsCancelled += 1 } else { requestsCompleted += 1 }
+    mutating func record(_ m: RequestMetrics, cancelled: Bool, failed: Bool) {
+        if failed {
+            requestsFailed += 1
+        } else if cancelled {
+            requestsCancelled += 1
+        } else {
+            requestsCompleted += 1
+        }
         promptTokens += m.promptTokens
         cachedPromptTokens += m.cachedPromptTokens
         queueTimeSum += m.queueTime
@@ -46,6 +53,8 @@ public struct EngineMetrics: Sendable, Equatable {
     public var requestsCompleted = 0
     /// Requests cancelled by their client.
     public var requestsCancelled = 0
+    /// Requests failed by the engine: a forward pass carrying them failed (`ForwardError`).
+    public var requestsFailed = 0
     /// Prompt tokens of finished requests.
     public var promptTokens = 0
     /// Of those, tokens served from the prefix cache.
@@ -77,6 +86,7 @@ public struct EngineMetrics: Sendable, Equatable {
         generatedTokens = c.generatedTokens
         requestsCompleted = c.requestsCompleted
         requestsCancelled = c.requestsCancelled
+        requestsFailed = c.requestsFailed
         promptTokens = c.promptTokens
         cachedPromptTokens = c.cachedPromptTokens
         self.preemptions = preemptions

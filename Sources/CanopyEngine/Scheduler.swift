@@ -54,8 +54,14 @@ final class Scheduler {
         running.append(sequence)
     }
 
-    /// Removes a sequence for good and frees its blocks at once.
-    func remove(_ sequence: SequenceState) {
+    /// Removes a sequence for good and frees its blocks at once. `unwrittenFrom`: the first
+    /// position whose K/V row was reserved but never written (a failed forward pass); the
+    /// blocks from there on are kept out of the prefix cache.
+    func remove(_ sequence: SequenceState, unwrittenFrom position: Int? = nil) {
+        if let position, sequence.registered {
+            kv.free(sequence.id, unwrittenFrom: position)
+            sequence.registered = false
+        }
         release(sequence)
         running.removeAll { $0 === sequence }
         waiting.removeAll { $0 === sequence }
@@ -72,8 +78,11 @@ final class Scheduler {
 
         // Running sequences: decodes first, then chunked prefills, each oldest first. `order`
         // is a snapshot: preemption below changes `running`.
+        // A request whose reader is far behind decodes nothing until the reader catches up.
         order.removeAll(keepingCapacity: true)
-        for sequence in running where sequence.uncomputed == 1 { order.append(sequence) }
+        for sequence in running where sequence.uncomputed == 1 && !sequence.request.isHeldBack(now: now) {
+            order.append(sequence)
+        }
         for sequence in running where sequence.uncomputed > 1 { order.append(sequence) }
         defer { order.removeAll(keepingCapacity: true) }
         for sequence in order {

@@ -1,3 +1,4 @@
+import CanopyModel
 import CanopyKV
 import CanopyTokenizer
 import Dispatch
@@ -111,6 +112,13 @@ final class RequestState {
     var cachedPromptTokens = 0
     var preemptions = 0
     var cancelled = false
+    /// Why the request failed (a forward pass carrying it failed); nil otherwise.
+    var failure: ForwardError?
+    /// How far the reader of the request's event stream is behind; nil for a synchronous
+    /// event handler, which never is.
+    var backlog: EventBacklog?
+    /// Since when the request has been held back for its reader (monotonic seconds).
+    var heldBackSince: Double?
     /// The engine's key for this request.
     var key: UInt64 = 0
 
@@ -126,4 +134,15 @@ final class RequestState {
 
     /// Whether every sample has ended.
     var isFinished: Bool { forked && sequences.allSatisfy { $0.status == .finished } }
+
+    /// Whether the request's reader is too far behind for it to decode now (see
+    /// `EventBacklog`); records since when, for the stalled-reader timeout.
+    func isHeldBack(now: Double) -> Bool {
+        guard let backlog, backlog.isFull else {
+            heldBackSince = nil
+            return false
+        }
+        if heldBackSince == nil { heldBackSince = now }
+        return true
+    }
 }

@@ -233,6 +233,17 @@ public final class KVCacheManager {
         for block in state.blocks.reversed() { release(block) }
     }
 
+    /// `free`, for a sequence whose slots from token `position` on were reserved but never
+    /// written (its forward pass failed): the blocks holding those positions leave the
+    /// prefix cache first, so no later prompt reuses rows that were never computed. Blocks
+    /// before `position` keep their cache entries. Precondition: `id` registered. O(blocks).
+    public func free(_ id: SequenceID, unwrittenFrom position: Int) {
+        guard let state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        let first = min(max(0, position) / blockSize, state.blocks.count)
+        for block in state.blocks[first...] { uncache(block) }
+        free(id)
+    }
+
     // MARK: - Block bookkeeping
 
     private func blocksNeeded(_ state: SequenceState, appending count: Int) -> Int {

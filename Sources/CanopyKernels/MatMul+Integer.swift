@@ -120,9 +120,9 @@ extension MatMul {
     ) {
         let pool = WorkerPool.shared.cPool
         let bytes = canopy_q8_scratch_bytes(Int64(tokens), Int64(cols))
-        guard let scratch = canopy_activation_scratch(bytes) else {
-            fatalError("MatMul: out of memory for \(bytes) bytes of quantized activations")
-        }
+        // On failure the product is skipped and counted (`canopy_scratch_failures`): the
+        // forward pass then fails instead of returning what was skipped.
+        guard let scratch = canopy_activation_scratch(bytes) else { return }
         var rows = canopy_q8_rows()
         if let norm {
             canopy_q8_quantize_rmsnorm(pool, x, norm.weight, norm.epsilon, Int64(tokens), Int64(cols), laneOffset, scratch, &rows)
@@ -150,9 +150,7 @@ extension MatMul {
         }
         precondition(w.cols % 256 == 0, "MatMul: \(w.type) needs columns in multiples of 256")
         let rowBytes = GGMLType.q8_K.byteCount(forElements: w.cols)!
-        guard let scratch = canopy_activation_scratch(tokens * rowBytes) else {
-            fatalError("MatMul: out of memory for \(tokens * rowBytes) bytes of quantized activations")
-        }
+        guard let scratch = canopy_activation_scratch(tokens * rowBytes) else { return }  // as above
         ActivationQuantizer.quantizeRowsQ8_K(x, tokens: tokens, cols: w.cols, into: scratch)
         canopy_gemm_kquant(
             WorkerPool.shared.cPool, type, w.data, Int64(w.rows), Int64(w.rowBytes), scratch, Int64(tokens),

@@ -1,3 +1,4 @@
+import CCanopyKernels
 #if canImport(Darwin)
 import Darwin
 #else
@@ -17,23 +18,40 @@ public final class PageMemory: @unchecked Sendable {
     /// Bytes mapped.
     public let byteCount: Int
 
-    /// Maps `byteCount` zero bytes.
+    /// Maps `byteCount` zero bytes, for memory sized once at start-up.
     ///
-    /// - Precondition: `byteCount > 0` and the system can map it (running out of address
-    ///   space is a programmer or configuration error here; sizes are validated upstream).
+    /// - Precondition: `byteCount > 0` and the system can map it (sizes are validated
+    ///   upstream; a request path uses `init?(mappingUpTo:)` instead).
     public init(byteCount: Int) {
         precondition(byteCount > 0, "PageMemory: empty mapping")
+        guard let mapped = Self.map(byteCount) else {
+            preconditionFailure("PageMemory: could not map \(byteCount) bytes (errno \(errno))")
+        }
+        base = mapped
+        self.byteCount = byteCount
+    }
+
+    /// Maps `byteCount` zero bytes, or returns nil when the system refuses (or the size is
+    /// over the fault-injection limit, `canopy_set_growth_limit`): for memory a request
+    /// asks for, whose failure must fail the request, not the process.
+    ///
+    /// - Precondition: `byteCount > 0`.
+    public init?(mappingUpTo byteCount: Int) {
+        precondition(byteCount > 0, "PageMemory: empty mapping")
+        guard canopy_growth_allowed(byteCount) != 0, let mapped = Self.map(byteCount) else { return nil }
+        base = mapped
+        self.byteCount = byteCount
+    }
+
+    private static func map(_ byteCount: Int) -> UnsafeMutableRawPointer? {
         #if canImport(Darwin)
         let flags = MAP_PRIVATE | MAP_ANON
         #else
         let flags = MAP_PRIVATE | MAP_ANONYMOUS
         #endif
         let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            preconditionFailure("PageMemory: could not map \(byteCount) bytes (errno \(errno))")
-        }
-        base = mapped
-        self.byteCount = byteCount
+        guard let mapped, mapped != MAP_FAILED else { return nil }
+        return mapped
     }
 
     deinit {

@@ -1,4 +1,7 @@
 import CCanopyKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a batch's attention is cut into independent work items, and where each query's
 /// partial results live: built once per forward pass by `prepare`, then used by
@@ -63,7 +66,8 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     /// Floats of partial results for the whole call.
     private(set) var partialFloats = 0
     /// Room for `partialFloats` partial results (grow-only).
-    private(set) var partials = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    /// (malloc'd, so that a failed growth is reported rather than trapping.)
+    private(set) var partials = malloc(MemoryLayout<Float>.stride)!.bindMemory(to: Float.self, capacity: 1)
     private var partialCapacity = 0
 
     // The call in progress (`PagedAttention.attend`), which runs the plan as a pool job in
@@ -79,7 +83,7 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     public init() {}
 
     deinit {
-        partials.deallocate()
+        free(partials)
     }
 
     /// Keys per inner tile for `blockSize`: a multiple of it, so tiles never straddle blocks
@@ -161,10 +165,26 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
             globalQuery += sequence.queryCount
         }
         if partialFloats > partialCapacity {
-            partials.deallocate()
-            partialCapacity = Swift.max(partialFloats, 2 * partialCapacity)
-            partials = .allocate(capacity: partialCapacity)
+            growPartials()
         }
+    }
+
+    /// Grows `partials` to hold `partialFloats`. On failure (memory exhausted, or the
+    /// fault-injection limit) the failure is counted (`canopy_scratch_failures`), the plan
+    /// keeps no items, so `attend` computes nothing, and the forward pass fails.
+    private func growPartials() {
+        let wanted = Swift.max(partialFloats, 2 * partialCapacity)
+        for capacity in [wanted, partialFloats] {
+            let bytes = capacity * MemoryLayout<Float>.stride
+            guard canopy_growth_allowed(bytes) != 0, let raw = malloc(bytes) else { continue }
+            free(partials)
+            partials = raw.bindMemory(to: Float.self, capacity: capacity)
+            partialCapacity = capacity
+            return
+        }
+        canopy_scratch_note_failure(partialFloats * MemoryLayout<Float>.stride)
+        items.removeAll(keepingCapacity: true)
+        batchRows.removeAll(keepingCapacity: true)
     }
 
     /// One iteration of the current phase (see `PagedAttention.attend(plan:...)`).
@@ -175,9 +195,9 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
             // Per-thread scratch: floats for the tile, then the K/V row pointers.
             let floatBytes = (kernel.scratchFloats * MemoryLayout<Float>.stride + 63) / 64 * 64
             let bytes = floatBytes + 2 * chunkSize * MemoryLayout<UnsafePointer<Float>>.stride
-            guard let scratch = canopy_task_scratch(bytes) else {
-                fatalError("PagedAttention: out of memory for \(bytes) bytes of scratch")
-            }
+            // On failure the tile is skipped and counted (`canopy_scratch_failures`): the
+            // forward pass then fails instead of returning what was skipped.
+            guard let scratch = canopy_task_scratch(bytes) else { return }
             let item = items[index]
             partialOffsets.withUnsafeBufferPointer { offsets in
                 kernel.run(item, sequence: sequences[item.sequence],

@@ -20,20 +20,23 @@ public protocol CausalLanguageModel: Sendable {
     /// owns `logits`, so a decode loop that reuses its batch and buffer allocates nothing in
     /// steady state (dense models; a mixture-of-experts pass may allocate routing tables).
     ///
+    /// - Throws: `ForwardError` when the pass could not run to the end (its working memory
+    ///   could not be had, or weights read on demand could not be read); `logits` and the
+    ///   K/V rows of the batch are then undefined. Never traps for either.
     /// - Precondition: `kv.layout` matches the model (layers, KV heads, head size), and
     ///   `logits.count >= batch.logitCount * config.vocabularySize`.
-    func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>)
+    func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError)
 }
 
 extension CausalLanguageModel {
     /// Runs one forward pass and returns the logits in a new array (see
     /// `forward(_:kv:logits:)`): for tools and tests, where one allocation per pass is fine.
-    public func forward(_ batch: ForwardBatch, kv: KVStorage) -> [Float] {
-        let count = batch.logitCount * config.vocabularySize
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            forward(batch, kv: kv, logits: buffer)
-            initialized = count
+    public func forward(_ batch: ForwardBatch, kv: KVStorage) throws(ForwardError) -> [Float] {
+        var logits = [Float](repeating: 0, count: batch.logitCount * config.vocabularySize)
+        try logits.withUnsafeMutableBufferPointer { buffer throws(ForwardError) in
+            try forward(batch, kv: kv, logits: buffer)
         }
+        return logits
     }
 }
 

@@ -92,7 +92,13 @@ public final class ExpertCache: Sendable {
     /// Counters since load.
     public func stats() -> ExpertCacheStats { pool.snapshot() }
 
-    /// Runs `body` with expert `expert` of block `block` resident and pinned.
+    /// Why expert weights could not be read from the model file, once that has happened
+    /// (the file was truncated or rewritten, or the disk failed): every forward pass of the
+    /// model fails from then on, since the file no longer holds the weights it was loaded with.
+    public var readFailure: String? { pool.failure }
+
+    /// Runs `body` with expert `expert` of block `block` resident and pinned. When the read
+    /// fails the slot holds other bytes and `readFailure` is set; the pass must then fail.
     func withExpert<R>(block: Int, expert: Int, _ body: (SwiGLUWeights) -> R) -> R {
         guard let layout = pool.layout.blocks[block] else { preconditionFailure("block \(block) has no experts") }
         let slot = pool.acquire(ExpertSlotPool.Key(block: block, expert: expert))

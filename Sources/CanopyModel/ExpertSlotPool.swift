@@ -42,6 +42,9 @@ final class ExpertSlotPool: @unchecked Sendable {
     private var index: [Key: Int] = [:]
     private var clock: UInt64 = 0
     private var stats = ExpertCacheStats()
+    /// The first failed read, kept for good: once the file cannot be read as it was at load,
+    /// no later answer can be trusted either (see `failure`).
+    private var readFailure: String?
     /// Per block: the experts the most recent pass through it used, most tokens first.
     private var lastRouting: [[Int]]
     private var queue: [PrefetchRequest] = []
@@ -107,6 +110,14 @@ final class ExpertSlotPool: @unchecked Sendable {
             fill(slot, with: key)
             return slot
         }
+    }
+
+    /// Why expert weights could not be read from the file, if that ever happened since load.
+    /// A slot whose read failed holds other bytes; a forward pass that used it must fail.
+    var failure: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return readFailure
     }
 
     /// Unpins a slot returned by `acquire`.
@@ -208,13 +219,21 @@ final class ExpertSlotPool: @unchecked Sendable {
         let destination = memory[slot]
         condition.unlock()
         var offset = 0
-        for projection in [block.gate, block.up, block.down] {
+        var failure: String?
+        for projection in [block.gate, block.up, block.down] where failure == nil {
             let range = projection.range(of: key.expert)
-            read(into: destination + offset, count: range.count, at: range.offset)
+            failure = read(into: destination + offset, count: range.count, at: range.offset)
             offset += range.count
         }
         condition.lock()
         loading[slot] = false
+        if let failure {
+            // The slot's bytes are not the expert's: forget them, and fail every pass from
+            // now on (the file changed or the disk failed; see `readFailure`).
+            index[key] = nil
+            slotKey[slot] = nil
+            if readFailure == nil { readFailure = failure }
+        }
         stats.bytesRead += UInt64(offset)
         touch(slot)
         condition.broadcast()
@@ -225,17 +244,17 @@ final class ExpertSlotPool: @unchecked Sendable {
         lastUse[slot] = clock
     }
 
-    /// `pread` until `count` bytes arrived. The file was validated when the model loaded, so
-    /// a failure here means it changed or the disk failed under a running model: there is no
-    /// correct output to give, so stop with the reason.
-    private func read(into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) {
+    /// `pread` until `count` bytes arrived; nil on success, else why not. The file was
+    /// validated when the model loaded, so a failure means it changed or the disk failed
+    /// under a running model: there is no correct output to give.
+    private func read(into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) -> String? {
         switch preadFully(descriptor, into: destination, count: count, at: offset) {
         case nil:
-            return
+            return nil
         case .endOfFile(let at):
-            fatalError("cannot read expert weights from \(path) at offset \(at): unexpected end of file")
+            return "cannot read expert weights from \(path) at offset \(at): unexpected end of file"
         case .failed(let at, let reason):
-            fatalError("cannot read expert weights from \(path) at offset \(at): \(reason)")
+            return "cannot read expert weights from \(path) at offset \(at): \(reason)"
         }
     }
 }

@@ -32,17 +32,13 @@ final class ForwardScratch: @unchecked Sendable {
     /// the OS instead of staying resident in the heap).
     private let memory: PageMemory
 
-    init(capacity n: Int, config c: ModelConfig) {
+    /// Maps the buffers, or returns nil when the memory cannot be had (the pass then fails
+    /// with `ForwardError.outOfMemory`, not the process).
+    init?(capacity n: Int, config c: ModelConfig) {
         capacity = n
-        let sizes = [
-            n * c.embeddingLength, n * max(c.embeddingLength, c.queryWidth), n * c.queryWidth,
-            n * c.keyValueWidth, n * c.keyValueWidth, n * c.queryWidth,
-            n * c.feedForwardLength, n * c.feedForwardLength,
-            n * c.ropeDimensionCount / 2, n * c.ropeDimensionCount / 2,
-        ]
-        // Each buffer starts on a 64-byte boundary (whole cache lines, aligned SIMD loads).
-        let strides = sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
-        memory = PageMemory(byteCount: max(strides.reduce(0, +), 1))
+        let strides = Self.bufferBytes(capacity: n, config: c)
+        guard let memory = PageMemory(mappingUpTo: max(strides.reduce(0, +), 1)) else { return nil }
+        self.memory = memory
         var offset = 0
         var buffers: [UnsafeMutablePointer<Float>] = []
         for stride in strides {
@@ -53,6 +49,18 @@ final class ForwardScratch: @unchecked Sendable {
         (gate, up, cosines, sines) = (buffers[6], buffers[7], buffers[8], buffers[9])
         projections = [query, key, value]
         feedForwardInputs = [gate, up]
+    }
+
+    /// The byte size of each buffer for `n` tokens, each rounded up to whole cache lines
+    /// (64-byte boundaries: aligned SIMD loads), in the order the initializer carves them.
+    static func bufferBytes(capacity n: Int, config c: ModelConfig) -> [Int] {
+        let sizes = [
+            n * c.embeddingLength, n * max(c.embeddingLength, c.queryWidth), n * c.queryWidth,
+            n * c.keyValueWidth, n * c.keyValueWidth, n * c.queryWidth,
+            n * c.feedForwardLength, n * c.feedForwardLength,
+            n * c.ropeDimensionCount / 2, n * c.ropeDimensionCount / 2,
+        ]
+        return sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
     }
 }
 
@@ -73,7 +81,9 @@ final class ForwardScratchPool: @unchecked Sendable {
     }
 
     /// Runs `body` with a scratch for at least `tokens` tokens.
-    func withScratch<R>(tokens: Int, _ body: (ForwardScratch) -> R) -> R {
+    ///
+    /// - Throws: `.outOfMemory` when no free scratch fits and a new one cannot be mapped.
+    func withScratch<R>(tokens: Int, _ body: (ForwardScratch) -> R) throws(ForwardError) -> R {
         let taken: ForwardScratch? = free.withLock { list in
             var best: Int?
             for i in list.indices where list[i].capacity >= tokens {
@@ -82,7 +92,10 @@ final class ForwardScratchPool: @unchecked Sendable {
             return best.map { list.remove(at: $0) }
         }
         // Round capacity up so a prefill chunk a little longer than the last one reuses it.
-        let scratch = taken ?? ForwardScratch(capacity: max(tokens, 1).roundedUpToPowerOfTwo, config: config)
+        let capacity = max(tokens, 1).roundedUpToPowerOfTwo
+        guard let scratch = taken ?? ForwardScratch(capacity: capacity, config: config) else {
+            throw .outOfMemory(bytes: ForwardScratch.bufferBytes(capacity: capacity, config: config).reduce(0, +))
+        }
         defer {
             free.withLock { list in
                 list.append(scratch)
@@ -106,19 +119,32 @@ extension ForwardScratchPool {
     /// The frame every architecture's forward pass shares: checks the arguments, takes a
     /// scratch for the batch, prepares its attention plan, and runs `body` with them and the
     /// logits' base address.
+    ///
+    /// - Throws: `.weightsUnreadable` once `experts` failed to read an expert from the file;
+    ///   `.outOfMemory` when the scratch, or any kernel's working memory during the pass,
+    ///   could not be had. A kernel that cannot grow its scratch skips its work and
+    ///   counts the failure (`KernelMemory`); the count is process-wide, so a
+    ///   failure in a concurrent pass (tools and tests only: the engine runs one pass at a
+    ///   time) fails this one too, which errs on the side of never returning skipped work.
     func withPass(
         _ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>, config c: ModelConfig,
-        _ body: (ForwardScratch, UnsafeMutablePointer<Float>) -> Void
-    ) {
+        experts: ExpertCache?, _ body: (ForwardScratch, UnsafeMutablePointer<Float>) -> Void
+    ) throws(ForwardError) {
         precondition(batch.count > 0, "empty forward batch")
         precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
                      && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
         precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
-        withScratch(tokens: batch.count) { scratch in
+        let failures = KernelMemory.failureCount
+        try withScratch(tokens: batch.count) { scratch in
             batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
                 body(scratch, logits.baseAddress!)
             }
         }
+        if KernelMemory.failureCount != failures {
+            throw .outOfMemory(bytes: KernelMemory.lastFailedBytes)
+        }
+        // A routed expert that could not be read left other bytes in its slot.
+        if let reason = experts?.readFailure { throw .weightsUnreadable(reason: reason) }
     }
 }
 

@@ -63,8 +63,8 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         expertLoad = ExpertLoadCounters.forModel(config)
     }
 
-    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) {
-        scratchPool.withPass(batch, kv: kv, logits: logits, config: config) { scratch, logits in
+    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
+        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, experts: store.expertCache) { scratch, logits in
             forward(batch, kv: kv, scratch: scratch, logits: logits)
         }
     }

@@ -66,8 +66,8 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         scratchPool = ForwardScratchPool(config: config)
     }
 
-    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) {
-        scratchPool.withPass(batch, kv: kv, logits: logits, config: config) { scratch, logits in
+    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
+        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, experts: store.expertCache) { scratch, logits in
             forward(batch, kv: kv, scratch: scratch, logits: logits)
         }
     }

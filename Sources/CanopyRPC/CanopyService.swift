@@ -24,6 +24,8 @@ public struct CanopyService: RegistrableRPCService {
 
     /// Where capacity refusals are logged (rate-limited).
     let refusals: RefusalLog
+    /// Where requests the engine failed mid-flight are logged (rate-limited).
+    let failures: RefusalLog
 
     /// The version reported when none is given.
     public static let defaultVersion = "canopyd 0.1.0 (canopy.v1)"
@@ -35,6 +37,7 @@ public struct CanopyService: RegistrableRPCService {
         logger: Logger = Logger(label: "canopy.rpc")
     ) {
         self.refusals = RefusalLog(logger: logger)
+        self.failures = RefusalLog(logger: logger, outcome: "failed by the engine")
         self.engine = engine
         self.state = state
         self.serverVersion = serverVersion
@@ -69,7 +72,7 @@ public struct CanopyService: RegistrableRPCService {
             throw RPCError(code: .unavailable, message: "canopyd takes no requests until it is restarted: \(reason)")
         }
         let request = try EngineMapping.request(message, fallbackID: "req-" + UUID().uuidString)
-        let submitted: (key: Engine.RequestKey, events: AsyncStream<EngineEvent>)
+        let submitted: (key: Engine.RequestKey, events: EngineEventStream)
         do {
             submitted = try engine.submit(request)
         } catch {
@@ -79,6 +82,7 @@ public struct CanopyService: RegistrableRPCService {
         }
         let engine = self.engine
         let state = self.state
+        let failures = self.failures
         return StreamingServerResponse { writer in
             var completed = false
             // Whatever ends this producer early (client gone, write failed, task cancelled),
@@ -93,6 +97,13 @@ public struct CanopyService: RegistrableRPCService {
             // never cancels work, so a quiesce while draining is left alone.
             try await withRPCCancellationHandler {
                 for await event in submitted.events {
+                    if case .completed(let output) = event, let failure = output.failure {
+                        // The engine failed the request (and freed its blocks): a status, not a summary.
+                        completed = true
+                        if case .weightsUnreadable = failure { state.fail(failure.description) }
+                        failures.record(failure.description)
+                        throw EngineMapping.rpcError(failure)
+                    }
                     try await writer.write(EngineMapping.event(event))
                     if case .completed = event { completed = true }
                 }

@@ -73,11 +73,11 @@ extension CanopyV1.StatsResponse {
 extension CanopyV1.ExpertLayerLoad: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_expert_layer_load_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__ExpertLayerLoad> {
-        let c = arena.message(Canopy__V1__ExpertLayerLoad.self, canopy__v1__expert_layer_load__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__ExpertLayerLoad> {
+        let c = try arena.message(Canopy__V1__ExpertLayerLoad.self, canopy__v1__expert_layer_load__init)
         c.pointee.layer = layer
         c.pointee.n_tokens = tokens.count
-        c.pointee.tokens = arena.array(tokens)
+        c.pointee.tokens = try arena.array(tokens)
         return c
     }
 
@@ -89,8 +89,8 @@ extension CanopyV1.ExpertLayerLoad: ProtobufCRepresentable {
 extension CanopyV1.ExpertCacheStats: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_expert_cache_stats_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__ExpertCacheStats> {
-        let c = arena.message(Canopy__V1__ExpertCacheStats.self, canopy__v1__expert_cache_stats__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__ExpertCacheStats> {
+        let c = try arena.message(Canopy__V1__ExpertCacheStats.self, canopy__v1__expert_cache_stats__init)
         c.pointee.slots = slots
         c.pointee.total_experts = totalExperts
         c.pointee.slot_bytes = slotBytes

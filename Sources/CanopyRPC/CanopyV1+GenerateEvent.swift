@@ -149,8 +149,8 @@ extension CanopyV1 {
 extension CanopyV1.TokenLogprob: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_token_logprob_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__TokenLogprob> {
-        let c = arena.message(Canopy__V1__TokenLogprob.self, canopy__v1__token_logprob__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__TokenLogprob> {
+        let c = try arena.message(Canopy__V1__TokenLogprob.self, canopy__v1__token_logprob__init)
         c.pointee.id = id
         c.pointee.logprob = logprob
         return c
@@ -164,15 +164,15 @@ extension CanopyV1.TokenLogprob: ProtobufCRepresentable {
 extension CanopyV1.SampledToken: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_sampled_token_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__SampledToken> {
-        let c = arena.message(Canopy__V1__SampledToken.self, canopy__v1__sampled_token__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__SampledToken> {
+        let c = try arena.message(Canopy__V1__SampledToken.self, canopy__v1__sampled_token__init)
         c.pointee.id = id
         if let logprob {
             c.pointee.optional_logprob_case = CANOPY__V1__SAMPLED_TOKEN__OPTIONAL_LOGPROB_LOGPROB
             c.pointee.logprob = logprob
         }
         c.pointee.n_top_logprobs = topLogprobs.count
-        c.pointee.top_logprobs = arena.pointers(topLogprobs.map { $0.makeC(in: arena) })
+        c.pointee.top_logprobs = try arena.pointers(topLogprobs.map { try $0.makeC(in: arena) })
         return c
     }
 
@@ -188,11 +188,11 @@ extension CanopyV1.SampledToken: ProtobufCRepresentable {
 extension CanopyV1.TokenDelta: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_token_delta_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__TokenDelta> {
-        let c = arena.message(Canopy__V1__TokenDelta.self, canopy__v1__token_delta__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__TokenDelta> {
+        let c = try arena.message(Canopy__V1__TokenDelta.self, canopy__v1__token_delta__init)
         c.pointee.sample = sample
-        c.pointee.token = token.makeC(in: arena)
-        c.pointee.text = arena.string(text)
+        c.pointee.token = try token.makeC(in: arena)
+        c.pointee.text = try arena.string(text)
         return c
     }
 
@@ -207,8 +207,8 @@ extension CanopyV1.TokenDelta: ProtobufCRepresentable {
 extension CanopyV1.SampleFinished: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_sample_finished_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__SampleFinished> {
-        let c = arena.message(Canopy__V1__SampleFinished.self, canopy__v1__sample_finished__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__SampleFinished> {
+        let c = try arena.message(Canopy__V1__SampleFinished.self, canopy__v1__sample_finished__init)
         c.pointee.sample = sample
         c.pointee.reason = reason.c
         return c
@@ -222,15 +222,15 @@ extension CanopyV1.SampleFinished: ProtobufCRepresentable {
 extension CanopyV1.SampleResult: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_sample_result_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__SampleResult> {
-        let c = arena.message(Canopy__V1__SampleResult.self, canopy__v1__sample_result__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__SampleResult> {
+        let c = try arena.message(Canopy__V1__SampleResult.self, canopy__v1__sample_result__init)
         c.pointee.index = index
         c.pointee.finish_reason = finishReason.c
         c.pointee.n_token_ids = tokenIDs.count
-        c.pointee.token_ids = arena.array(tokenIDs)
-        c.pointee.text = arena.string(text)
+        c.pointee.token_ids = try arena.array(tokenIDs)
+        c.pointee.text = try arena.string(text)
         c.pointee.n_logprobs = logprobs.count
-        c.pointee.logprobs = arena.pointers(logprobs.map { $0.makeC(in: arena) })
+        c.pointee.logprobs = try arena.pointers(logprobs.map { try $0.makeC(in: arena) })
         return c
     }
 
@@ -246,8 +246,8 @@ extension CanopyV1.SampleResult: ProtobufCRepresentable {
 extension CanopyV1.Usage: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_usage_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__Usage> {
-        let c = arena.message(Canopy__V1__Usage.self, canopy__v1__usage__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__Usage> {
+        let c = try arena.message(Canopy__V1__Usage.self, canopy__v1__usage__init)
         c.pointee.prompt_tokens = promptTokens
         c.pointee.completion_tokens = completionTokens
         c.pointee.cached_prompt_tokens = cachedPromptTokens
@@ -267,8 +267,8 @@ extension CanopyV1.Usage: ProtobufCRepresentable {
 extension CanopyV1.Timings: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_timings_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__Timings> {
-        let c = arena.message(Canopy__V1__Timings.self, canopy__v1__timings__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__Timings> {
+        let c = try arena.message(Canopy__V1__Timings.self, canopy__v1__timings__init)
         c.pointee.queue_seconds = queueSeconds
         c.pointee.time_to_first_token_seconds = timeToFirstTokenSeconds
         c.pointee.mean_inter_token_latency_seconds = meanInterTokenLatencySeconds
@@ -288,15 +288,15 @@ extension CanopyV1.Timings: ProtobufCRepresentable {
 extension CanopyV1.GenerateSummary: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_generate_summary_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__GenerateSummary> {
-        let c = arena.message(Canopy__V1__GenerateSummary.self, canopy__v1__generate_summary__init)
-        c.pointee.request_id = arena.string(requestID)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__GenerateSummary> {
+        let c = try arena.message(Canopy__V1__GenerateSummary.self, canopy__v1__generate_summary__init)
+        c.pointee.request_id = try arena.string(requestID)
         c.pointee.n_prompt_token_ids = promptTokenIDs.count
-        c.pointee.prompt_token_ids = arena.array(promptTokenIDs)
+        c.pointee.prompt_token_ids = try arena.array(promptTokenIDs)
         c.pointee.n_samples = samples.count
-        c.pointee.samples = arena.pointers(samples.map { $0.makeC(in: arena) })
-        c.pointee.usage = usage.makeC(in: arena)
-        c.pointee.timings = timings.makeC(in: arena)
+        c.pointee.samples = try arena.pointers(samples.map { try $0.makeC(in: arena) })
+        c.pointee.usage = try usage.makeC(in: arena)
+        c.pointee.timings = try timings.makeC(in: arena)
         return c
     }
 
@@ -314,18 +314,18 @@ extension CanopyV1.GenerateSummary: ProtobufCRepresentable {
 extension CanopyV1.GenerateEvent: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_generate_event_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__GenerateEvent> {
-        let c = arena.message(Canopy__V1__GenerateEvent.self, canopy__v1__generate_event__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__GenerateEvent> {
+        let c = try arena.message(Canopy__V1__GenerateEvent.self, canopy__v1__generate_event__init)
         switch self {
         case .token(let delta):
             c.pointee.event_case = CANOPY__V1__GENERATE_EVENT__EVENT_TOKEN
-            c.pointee.token = delta.makeC(in: arena)
+            c.pointee.token = try delta.makeC(in: arena)
         case .sampleFinished(let finished):
             c.pointee.event_case = CANOPY__V1__GENERATE_EVENT__EVENT_SAMPLE_FINISHED
-            c.pointee.sample_finished = finished.makeC(in: arena)
+            c.pointee.sample_finished = try finished.makeC(in: arena)
         case .summary(let summary):
             c.pointee.event_case = CANOPY__V1__GENERATE_EVENT__EVENT_SUMMARY
-            c.pointee.summary = summary.makeC(in: arena)
+            c.pointee.summary = try summary.makeC(in: arena)
         case .unknown:
             break
         }

@@ -91,10 +91,10 @@ extension CanopyV1 {
 extension CanopyV1.ChatMessage: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_chat_message_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__ChatMessage> {
-        let c = arena.message(Canopy__V1__ChatMessage.self, canopy__v1__chat_message__init)
-        c.pointee.role = arena.string(role)
-        c.pointee.content = arena.string(content)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__ChatMessage> {
+        let c = try arena.message(Canopy__V1__ChatMessage.self, canopy__v1__chat_message__init)
+        c.pointee.role = try arena.string(role)
+        c.pointee.content = try arena.string(content)
         return c
     }
 
@@ -106,8 +106,8 @@ extension CanopyV1.ChatMessage: ProtobufCRepresentable {
 extension CanopyV1.SamplingParams: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_sampling_params_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__SamplingParams> {
-        let c = arena.message(Canopy__V1__SamplingParams.self, canopy__v1__sampling_params__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__SamplingParams> {
+        let c = try arena.message(Canopy__V1__SamplingParams.self, canopy__v1__sampling_params__init)
         c.pointee.top_k = topK
         c.pointee.min_p = minP
         c.pointee.frequency_penalty = frequencyPenalty
@@ -160,16 +160,16 @@ extension CanopyV1.SamplingParams: ProtobufCRepresentable {
 extension CanopyV1.StopParams: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_stop_params_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__StopParams> {
-        let c = arena.message(Canopy__V1__StopParams.self, canopy__v1__stop_params__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__StopParams> {
+        let c = try arena.message(Canopy__V1__StopParams.self, canopy__v1__stop_params__init)
         if let maxTokens {
             c.pointee.optional_max_tokens_case = CANOPY__V1__STOP_PARAMS__OPTIONAL_MAX_TOKENS_MAX_TOKENS
             c.pointee.max_tokens = maxTokens
         }
         c.pointee.n_stop = stop.count
-        c.pointee.stop = arena.array(stop.map { Optional(arena.string($0)) })
+        c.pointee.stop = try arena.array(stop.map { Optional(try arena.string($0)) })
         c.pointee.n_stop_token_ids = stopTokenIDs.count
-        c.pointee.stop_token_ids = arena.array(stopTokenIDs)
+        c.pointee.stop_token_ids = try arena.array(stopTokenIDs)
         c.pointee.ignore_eos = ignoreEOS ? 1 : 0
         return c
     }
@@ -187,27 +187,27 @@ extension CanopyV1.StopParams: ProtobufCRepresentable {
 extension CanopyV1.GenerateRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_generate_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__GenerateRequest> {
-        let c = arena.message(Canopy__V1__GenerateRequest.self, canopy__v1__generate_request__init)
-        c.pointee.request_id = arena.string(requestID)
-        c.pointee.sampling = sampling.makeC(in: arena)
-        c.pointee.stop = stop.makeC(in: arena)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__GenerateRequest> {
+        let c = try arena.message(Canopy__V1__GenerateRequest.self, canopy__v1__generate_request__init)
+        c.pointee.request_id = try arena.string(requestID)
+        c.pointee.sampling = try sampling.makeC(in: arena)
+        c.pointee.stop = try stop.makeC(in: arena)
         switch input {
         case nil:
             break
         case .prompt(let text):
             c.pointee.input_case = CANOPY__V1__GENERATE_REQUEST__INPUT_PROMPT
-            c.pointee.prompt = arena.string(text)
+            c.pointee.prompt = try arena.string(text)
         case .promptIDs(let ids):
-            let wrapper = arena.message(Canopy__V1__TokenIds.self, canopy__v1__token_ids__init)
+            let wrapper = try arena.message(Canopy__V1__TokenIds.self, canopy__v1__token_ids__init)
             wrapper.pointee.n_ids = ids.count
-            wrapper.pointee.ids = arena.array(ids)
+            wrapper.pointee.ids = try arena.array(ids)
             c.pointee.input_case = CANOPY__V1__GENERATE_REQUEST__INPUT_PROMPT_IDS
             c.pointee.prompt_ids = wrapper
         case .messages(let messages):
-            let wrapper = arena.message(Canopy__V1__ChatMessages.self, canopy__v1__chat_messages__init)
+            let wrapper = try arena.message(Canopy__V1__ChatMessages.self, canopy__v1__chat_messages__init)
             wrapper.pointee.n_messages = messages.count
-            wrapper.pointee.messages = arena.pointers(messages.map { $0.makeC(in: arena) })
+            wrapper.pointee.messages = try arena.pointers(messages.map { try $0.makeC(in: arena) })
             c.pointee.input_case = CANOPY__V1__GENERATE_REQUEST__INPUT_MESSAGES
             c.pointee.messages = wrapper
         }

@@ -71,8 +71,8 @@ extension CanopyV1 {
 extension CanopyV1.InfoRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_info_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__InfoRequest> {
-        arena.message(Canopy__V1__InfoRequest.self, canopy__v1__info_request__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__InfoRequest> {
+        try arena.message(Canopy__V1__InfoRequest.self, canopy__v1__info_request__init)
     }
 
     public init(c: UnsafePointer<Canopy__V1__InfoRequest>) { self.init() }
@@ -81,11 +81,11 @@ extension CanopyV1.InfoRequest: ProtobufCRepresentable {
 extension CanopyV1.EngineConfig: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_engine_config_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__EngineConfig> {
-        let c = arena.message(Canopy__V1__EngineConfig.self, canopy__v1__engine_config__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__EngineConfig> {
+        let c = try arena.message(Canopy__V1__EngineConfig.self, canopy__v1__engine_config__init)
         c.pointee.kv_cache_memory_bytes = kvCacheMemoryBytes
         c.pointee.block_size = blockSize
-        c.pointee.kv_precision = arena.string(kvPrecision)
+        c.pointee.kv_precision = try arena.string(kvPrecision)
         c.pointee.max_batched_tokens = maxBatchedTokens
         c.pointee.max_sequences = maxSequences
         c.pointee.max_waiting_requests = maxWaitingRequests
@@ -118,22 +118,22 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
 extension CanopyV1.InfoResponse: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_info_response_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__InfoResponse> {
-        let c = arena.message(Canopy__V1__InfoResponse.self, canopy__v1__info_response__init)
-        c.pointee.model_path = arena.string(modelPath)
-        c.pointee.architecture = arena.string(architecture)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__InfoResponse> {
+        let c = try arena.message(Canopy__V1__InfoResponse.self, canopy__v1__info_response__init)
+        c.pointee.model_path = try arena.string(modelPath)
+        c.pointee.architecture = try arena.string(architecture)
         c.pointee.context_length = contextLength
         c.pointee.vocab_size = vocabSize
-        c.pointee.quantization = arena.string(quantization)
+        c.pointee.quantization = try arena.string(quantization)
         c.pointee.parameter_count = parameterCount
         c.pointee.tensor_count = tensorCount
-        c.pointee.engine = engine.makeC(in: arena)
-        c.pointee.server_version = arena.string(serverVersion)
+        c.pointee.engine = try engine.makeC(in: arena)
+        c.pointee.server_version = try arena.string(serverVersion)
         c.pointee.embedding_length = embeddingLength
         c.pointee.block_count = blockCount
         c.pointee.head_count = headCount
         c.pointee.head_count_kv = headCountKV
-        c.pointee.chat_template = arena.string(chatTemplate)
+        c.pointee.chat_template = try arena.string(chatTemplate)
         return c
     }
 

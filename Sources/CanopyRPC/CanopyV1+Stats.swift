@@ -46,6 +46,8 @@ extension CanopyV1 {
         public var requestsCompleted: UInt64 = 0
         /// Requests cancelled.
         public var requestsCancelled: UInt64 = 0
+        /// Requests the engine failed mid-flight.
+        public var requestsFailed: UInt64 = 0
         /// Prompt tokens of finished requests.
         public var promptTokens: UInt64 = 0
         /// Of those, served from the prefix cache.
@@ -79,8 +81,8 @@ extension CanopyV1 {
 extension CanopyV1.StatsRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_stats_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__StatsRequest> {
-        arena.message(Canopy__V1__StatsRequest.self, canopy__v1__stats_request__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__StatsRequest> {
+        try arena.message(Canopy__V1__StatsRequest.self, canopy__v1__stats_request__init)
     }
 
     public init(c: UnsafePointer<Canopy__V1__StatsRequest>) { self.init() }
@@ -89,8 +91,8 @@ extension CanopyV1.StatsRequest: ProtobufCRepresentable {
 extension CanopyV1.KVCacheStats: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_kvcache_stats_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__KVCacheStats> {
-        let c = arena.message(Canopy__V1__KVCacheStats.self, canopy__v1__kvcache_stats__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__KVCacheStats> {
+        let c = try arena.message(Canopy__V1__KVCacheStats.self, canopy__v1__kvcache_stats__init)
         c.pointee.total_blocks = totalBlocks
         c.pointee.used_blocks = usedBlocks
         c.pointee.free_blocks = freeBlocks
@@ -119,8 +121,8 @@ extension CanopyV1.KVCacheStats: ProtobufCRepresentable {
 extension CanopyV1.StatsResponse: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_stats_response_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__StatsResponse> {
-        let c = arena.message(Canopy__V1__StatsResponse.self, canopy__v1__stats_response__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__StatsResponse> {
+        let c = try arena.message(Canopy__V1__StatsResponse.self, canopy__v1__stats_response__init)
         c.pointee.waiting_sequences = waitingSequences
         c.pointee.running_sequences = runningSequences
         c.pointee.steps = steps
@@ -128,19 +130,20 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.generated_tokens = generatedTokens
         c.pointee.requests_completed = requestsCompleted
         c.pointee.requests_cancelled = requestsCancelled
+        c.pointee.requests_failed = requestsFailed
         c.pointee.prompt_tokens = promptTokens
         c.pointee.cached_prompt_tokens = cachedPromptTokens
         c.pointee.preemptions = preemptions
-        c.pointee.kv = kv.makeC(in: arena)
+        c.pointee.kv = try kv.makeC(in: arena)
         c.pointee.mean_queue_seconds = meanQueueSeconds
         c.pointee.mean_time_to_first_token_seconds = meanTimeToFirstTokenSeconds
         c.pointee.mean_inter_token_latency_seconds = meanInterTokenLatencySeconds
         c.pointee.mean_end_to_end_seconds = meanEndToEndSeconds
         c.pointee.uptime_seconds = uptimeSeconds
-        c.pointee.prometheus_text = arena.string(prometheusText)
+        c.pointee.prometheus_text = try arena.string(prometheusText)
         c.pointee.n_expert_load = expertLoad.count
-        c.pointee.expert_load = arena.pointers(expertLoad.map { $0.makeC(in: arena) })
-        c.pointee.expert_cache = expertCache?.makeC(in: arena)
+        c.pointee.expert_load = try arena.pointers(expertLoad.map { try $0.makeC(in: arena) })
+        c.pointee.expert_cache = try expertCache?.makeC(in: arena)
         return c
     }
 
@@ -154,6 +157,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         generatedTokens = m.generated_tokens
         requestsCompleted = m.requests_completed
         requestsCancelled = m.requests_cancelled
+        requestsFailed = m.requests_failed
         promptTokens = m.prompt_tokens
         cachedPromptTokens = m.cached_prompt_tokens
         preemptions = m.preemptions

@@ -77,9 +77,9 @@ extension CanopyV1 {
 extension CanopyV1.TokenizeRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_tokenize_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__TokenizeRequest> {
-        let c = arena.message(Canopy__V1__TokenizeRequest.self, canopy__v1__tokenize_request__init)
-        c.pointee.text = arena.string(text)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__TokenizeRequest> {
+        let c = try arena.message(Canopy__V1__TokenizeRequest.self, canopy__v1__tokenize_request__init)
+        c.pointee.text = try arena.string(text)
         c.pointee.add_special = addSpecial ? 1 : 0
         c.pointee.parse_special = parseSpecial ? 1 : 0
         return c
@@ -93,10 +93,10 @@ extension CanopyV1.TokenizeRequest: ProtobufCRepresentable {
 extension CanopyV1.TokenizeResponse: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_tokenize_response_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__TokenizeResponse> {
-        let c = arena.message(Canopy__V1__TokenizeResponse.self, canopy__v1__tokenize_response__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__TokenizeResponse> {
+        let c = try arena.message(Canopy__V1__TokenizeResponse.self, canopy__v1__tokenize_response__init)
         c.pointee.n_ids = ids.count
-        c.pointee.ids = arena.array(ids)
+        c.pointee.ids = try arena.array(ids)
         return c
     }
 
@@ -108,10 +108,10 @@ extension CanopyV1.TokenizeResponse: ProtobufCRepresentable {
 extension CanopyV1.DetokenizeRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_detokenize_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__DetokenizeRequest> {
-        let c = arena.message(Canopy__V1__DetokenizeRequest.self, canopy__v1__detokenize_request__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__DetokenizeRequest> {
+        let c = try arena.message(Canopy__V1__DetokenizeRequest.self, canopy__v1__detokenize_request__init)
         c.pointee.n_ids = ids.count
-        c.pointee.ids = arena.array(ids)
+        c.pointee.ids = try arena.array(ids)
         c.pointee.render_special = renderSpecial ? 1 : 0
         return c
     }
@@ -124,9 +124,9 @@ extension CanopyV1.DetokenizeRequest: ProtobufCRepresentable {
 extension CanopyV1.DetokenizeResponse: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_detokenize_response_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__DetokenizeResponse> {
-        let c = arena.message(Canopy__V1__DetokenizeResponse.self, canopy__v1__detokenize_response__init)
-        c.pointee.text = arena.string(text)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__DetokenizeResponse> {
+        let c = try arena.message(Canopy__V1__DetokenizeResponse.self, canopy__v1__detokenize_response__init)
+        c.pointee.text = try arena.string(text)
         return c
     }
 
@@ -138,11 +138,11 @@ extension CanopyV1.DetokenizeResponse: ProtobufCRepresentable {
 extension CanopyV1.HealthResponse: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_health_response_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__HealthResponse> {
-        let c = arena.message(Canopy__V1__HealthResponse.self, canopy__v1__health_response__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__HealthResponse> {
+        let c = try arena.message(Canopy__V1__HealthResponse.self, canopy__v1__health_response__init)
         c.pointee.status = status.c
         c.pointee.uptime_seconds = uptimeSeconds
-        c.pointee.reason = arena.string(reason)
+        c.pointee.reason = try arena.string(reason)
         return c
     }
 
@@ -154,8 +154,8 @@ extension CanopyV1.HealthResponse: ProtobufCRepresentable {
 extension CanopyV1.HealthRequest: ProtobufCRepresentable {
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { ccanopy_health_request_descriptor() }
 
-    public func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<Canopy__V1__HealthRequest> {
-        arena.message(Canopy__V1__HealthRequest.self, canopy__v1__health_request__init)
+    public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__HealthRequest> {
+        try arena.message(Canopy__V1__HealthRequest.self, canopy__v1__health_request__init)
     }
 
     public init(c: UnsafePointer<Canopy__V1__HealthRequest>) { self.init() }

@@ -1,4 +1,5 @@
 import CanopyEngine
+import CanopyModel
 import CanopyTokenizer
 import GRPCCore
 
@@ -100,6 +101,16 @@ enum EngineMapping {
         }
     }
 
+    /// The gRPC status of a request the engine failed mid-flight: RESOURCE_EXHAUSTED when
+    /// the forward pass ran out of memory (retrying later may succeed), UNAVAILABLE when the
+    /// model file can no longer be read (canopyd then reports NOT_SERVING until restarted).
+    static func rpcError(_ failure: ForwardError) -> RPCError {
+        switch failure {
+        case .outOfMemory: return RPCError(code: .resourceExhausted, message: failure.description)
+        case .weightsUnreadable: return RPCError(code: .unavailable, message: failure.description)
+        }
+    }
+
     /// The protocol form of engine metrics (without uptime and Prometheus text).
     static func stats(_ m: EngineMetrics) -> CanopyV1.StatsResponse {
         var s = CanopyV1.StatsResponse()
@@ -110,6 +121,7 @@ enum EngineMapping {
         s.generatedTokens = UInt64(clamping: m.generatedTokens)
         s.requestsCompleted = UInt64(clamping: m.requestsCompleted)
         s.requestsCancelled = UInt64(clamping: m.requestsCancelled)
+        s.requestsFailed = UInt64(clamping: m.requestsFailed)
         s.promptTokens = UInt64(clamping: m.promptTokens)
         s.cachedPromptTokens = UInt64(clamping: m.cachedPromptTokens)
         s.preemptions = UInt64(clamping: m.preemptions)

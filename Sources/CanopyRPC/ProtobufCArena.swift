@@ -5,6 +5,9 @@ import Foundation
 /// fields and sub-messages are allocated here and all freed together when the arena is
 /// released, so a message tree is valid exactly as long as its arena.
 ///
+/// Allocation failure is an error (`ProtobufCCodecError.outOfMemory`), never a trap: the
+/// call that was encoding fails with RESOURCE_EXHAUSTED and the daemon goes on.
+///
 /// Not `Sendable`: an arena is created, filled and packed within one call.
 public final class ProtobufCArena {
     private var allocations: [UnsafeMutableRawPointer] = []
@@ -18,36 +21,36 @@ public final class ProtobufCArena {
 
     /// A NUL-terminated copy of `string`. Text after an embedded NUL cannot be carried by
     /// protobuf-c's `char *` strings and is dropped.
-    public func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let copy = strdup(string)!
+    public func string(_ string: String) throws -> UnsafeMutablePointer<CChar> {
+        guard let copy = strdup(string) else { throw ProtobufCCodecError.outOfMemory(bytes: string.utf8.count + 1) }
         allocations.append(copy)
         return copy
     }
 
     /// A C array copy of `values` (nil when empty, as protobuf-c expects for `n == 0`).
-    public func array<T>(_ values: [T]) -> UnsafeMutablePointer<T>? {
+    public func array<T>(_ values: [T]) throws -> UnsafeMutablePointer<T>? {
         guard !values.isEmpty else { return nil }
-        let pointer = allocate(T.self, count: values.count)
+        let pointer = try allocate(T.self, count: values.count)
         pointer.initialize(from: values, count: values.count)
         return pointer
     }
 
     /// An array of pointers to sub-messages (nil when empty).
-    public func pointers<T>(_ values: [UnsafeMutablePointer<T>]) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?>? {
-        array(values.map { Optional($0) })
+    public func pointers<T>(_ values: [UnsafeMutablePointer<T>]) throws -> UnsafeMutablePointer<UnsafeMutablePointer<T>?>? {
+        try array(values.map { Optional($0) })
     }
 
     /// A zeroed message struct on which `initialize` (the generated `*__init`) has run, so
     /// its descriptor and defaults are set.
-    public func message<T>(_ type: T.Type, _ initialize: (UnsafeMutablePointer<T>?) -> Void) -> UnsafeMutablePointer<T> {
-        let pointer = allocate(T.self, count: 1)
+    public func message<T>(_ type: T.Type, _ initialize: (UnsafeMutablePointer<T>?) -> Void) throws -> UnsafeMutablePointer<T> {
+        let pointer = try allocate(T.self, count: 1)
         initialize(pointer)
         return pointer
     }
 
-    private func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+    private func allocate<T>(_ type: T.Type, count: Int) throws -> UnsafeMutablePointer<T> {
         let bytes = max(1, MemoryLayout<T>.stride * count)
-        let raw = calloc(1, bytes)!
+        guard let raw = calloc(1, bytes) else { throw ProtobufCCodecError.outOfMemory(bytes: bytes) }
         allocations.append(raw)
         return raw.bindMemory(to: T.self, capacity: count)
     }

@@ -8,6 +8,8 @@ public enum ProtobufCCodecError: Error, CustomStringConvertible, Equatable {
     case malformed(message: String, bytes: Int)
     /// A `string` field holds bytes that are not UTF-8 (proto3 requires UTF-8).
     case invalidUTF8(message: String, field: String)
+    /// Memory for building a message to send could not be allocated.
+    case outOfMemory(bytes: Int)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum ProtobufCCodecError: Error, CustomStringConvertible, Equatable {
             return "cannot decode \(bytes) bytes as a \(message) protobuf message"
         case .invalidUTF8(let message, let field):
             return "\(message).\(field) is not valid UTF-8 (protobuf string fields must be UTF-8; send bytes as token ids)"
+        case .outOfMemory(let bytes):
+            return "out of memory: cannot allocate \(bytes) bytes to encode the response; retry later"
         }
     }
 }
@@ -91,7 +95,14 @@ public struct ProtobufCCodec: @unchecked Sendable {
     public func encode<M: ProtobufCRepresentable>(_ value: M) throws(ProtobufCCodecError) -> [UInt8] {
         precondition(M.descriptor == descriptor, "\(M.self) given to the \(messageName) codec")
         let arena = ProtobufCArena()
-        let c = value.makeC(in: arena)
+        let c: UnsafeMutablePointer<M.CStruct>
+        do {
+            c = try value.makeC(in: arena)
+        } catch let error as ProtobufCCodecError {
+            throw error
+        } catch {
+            preconditionFailure("makeC threw \(error); only the arena's errors are expected")
+        }
         return try withExtendedLifetime(arena) { () throws(ProtobufCCodecError) -> [UInt8] in
             try pack(UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self))
         }

@@ -46,7 +46,7 @@ extension ProtobufCCodecError {
     /// The gRPC status this error means.
     public var rpcError: RPCError {
         switch self {
-        case .messageTooLarge: return RPCError(code: .resourceExhausted, message: description)
+        case .messageTooLarge, .outOfMemory: return RPCError(code: .resourceExhausted, message: description)
         case .malformed, .invalidUTF8: return RPCError(code: .invalidArgument, message: description)
         }
     }

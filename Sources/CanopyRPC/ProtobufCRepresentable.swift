@@ -8,7 +8,9 @@ public protocol ProtobufCRepresentable: Sendable {
     /// The message's protobuf-c descriptor (the real global, from a C accessor).
     static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> { get }
     /// Builds the C form, allocating everything it points to in `arena`.
-    func makeC(in arena: ProtobufCArena) -> UnsafeMutablePointer<CStruct>
+    ///
+    /// - Throws: only the arena's `ProtobufCCodecError.outOfMemory`.
+    func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<CStruct>
     /// Copies an unpacked C message into a Swift value.
     init(c: UnsafePointer<CStruct>)
 }

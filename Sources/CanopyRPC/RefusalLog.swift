@@ -1,9 +1,9 @@
 import Logging
 import Synchronization
 
-/// Logs requests refused for capacity (RESOURCE_EXHAUSTED) without letting a flood of them
-/// flood the log: the first refusal is logged at once, later ones at most once per
-/// `interval` with the number refused since the last line.
+/// Logs requests refused for capacity (RESOURCE_EXHAUSTED), or failed by the engine, without
+/// letting a flood of them flood the log: the first is logged at once, later ones at most
+/// once per `interval` with the number since the last line.
 final class RefusalLog: Sendable {
     private struct State {
         var unlogged = 0
@@ -12,11 +12,14 @@ final class RefusalLog: Sendable {
 
     private let logger: Logger
     private let interval: Duration
+    /// What happened to the requests, e.g. "refused (RESOURCE_EXHAUSTED)".
+    private let outcome: String
     private let state = Mutex(State())
 
-    init(logger: Logger, interval: Duration = .seconds(1)) {
+    init(logger: Logger, interval: Duration = .seconds(1), outcome: String = "refused with RESOURCE_EXHAUSTED") {
         self.logger = logger
         self.interval = interval
+        self.outcome = outcome
     }
 
     /// Records one refusal; `reason` is the message the client got.
@@ -30,6 +33,6 @@ final class RefusalLog: Sendable {
             return state.unlogged
         }
         guard let count else { return }
-        logger.warning("refused \(count) request(s) with RESOURCE_EXHAUSTED: \(reason)")
+        logger.warning("\(count) request(s) \(outcome): \(reason)")
     }
 }

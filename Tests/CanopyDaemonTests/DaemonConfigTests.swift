@@ -26,6 +26,8 @@ import Testing
             max-batched-tokens = 512
             max-seqs = 8
             max-waiting = 100
+            max-buffered-events = 32
+            stalled-reader-timeout = 2500ms
             default-max-tokens = none
             threads = 2
             grace-period = 1500ms
@@ -44,6 +46,8 @@ import Testing
         #expect(config.engine.maxBatchedTokens == 512)
         #expect(config.engine.maxSequences == 8)
         #expect(config.engine.maxWaitingRequests == 100)
+        #expect(config.engine.maxBufferedEvents == 32)
+        #expect(config.engine.stalledReaderTimeout == 2.5)
         #expect(config.engine.defaultMaxTokens == nil)
         #expect(config.threads == 2)
         #expect(config.gracePeriod == .milliseconds(1500))
@@ -162,6 +166,11 @@ import Testing
         #expect(ConfigValueParser.userIDs("") == [])
         #expect(ConfigValueParser.userIDs("root,5") == [0, 5])
         #expect(ConfigValueParser.groupIDs("root") == [0])
+        #expect(ConfigValueParser.positiveSeconds("90s") == 90)
+        #expect(ConfigValueParser.positiveSeconds("0") == nil)
+        #expect(ConfigValueParser.noneOr("None", ConfigValueParser.positiveSeconds) == .some(nil))
+        #expect(ConfigValueParser.noneOr("1m", ConfigValueParser.positiveSeconds) == .some(60))
+        #expect(ConfigValueParser.noneOr("soon", ConfigValueParser.positiveSeconds) == nil)
     }
 
     @Test func engineLimitsAreValidatedAfterMerging() {

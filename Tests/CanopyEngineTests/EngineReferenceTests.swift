@@ -90,14 +90,14 @@ struct EngineReferenceTests {
     func q8CacheMatchesF32(record index: Int) throws {
         let loaded = try EngineFixtures.model()
         let record = try EngineFixtures.records()[index]
-        func firstLogits(_ precision: KVPrecision) -> [Float] {
+        func firstLogits(_ precision: KVPrecision) throws -> [Float] {
             let cache = SingleSequenceCache(config: loaded.config, capacity: record.prompt_ids.count, precision: precision)
             var batch = ForwardBatch()
             cache.append(record.prompt_ids, at: 0, to: &batch, wantsLogits: true)
-            return loaded.model.forward(batch, kv: cache.storage)
+            return try loaded.model.forward(batch, kv: cache.storage)
         }
-        let exact = firstLogits(.f32)
-        let quantized = firstLogits(.q8)
+        let exact = try firstLogits(.f32)
+        let quantized = try firstLogits(.q8)
         var dot = 0.0, a = 0.0, b = 0.0
         for i in exact.indices {
             dot += Double(exact[i]) * Double(quantized[i])

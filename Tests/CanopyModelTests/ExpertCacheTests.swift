@@ -14,14 +14,14 @@ struct ExpertCacheTests {
     static let totalExperts = 12
 
     /// Greedy decoding of all prompts in one batch, returning every step's logits too.
-    static func decode(_ loaded: LoadedModel, prompts: [[Int32]], steps: Int) -> (tokens: [[Int32]], logits: [[Float]]) {
+    static func decode(_ loaded: LoadedModel, prompts: [[Int32]], steps: Int) throws -> (tokens: [[Int32]], logits: [[Float]]) {
         let vocabulary = loaded.config.vocabularySize
         let arena = SharedArena(config: loaded.config, capacities: prompts.map { $0.count + steps })
         var batch = ForwardBatch()
         for (i, prompt) in prompts.enumerated() {
             arena.append(prompt, sequence: i, at: 0, to: &batch, wantsLogits: true)
         }
-        var logits = loaded.model.forward(batch, kv: arena.storage)
+        var logits = try loaded.model.forward(batch, kv: arena.storage)
         var allLogits = [logits]
         var tokens = [[Int32]](repeating: [], count: prompts.count)
         for _ in 0..<steps {
@@ -31,7 +31,7 @@ struct ExpertCacheTests {
                 tokens[i].append(token)
                 arena.append([token], sequence: i, at: prompts[i].count + tokens[i].count - 1, to: &next, wantsLogits: true)
             }
-            logits = loaded.model.forward(next, kv: arena.storage)
+            logits = try loaded.model.forward(next, kv: arena.storage)
             allLogits.append(logits)
         }
         return (tokens, allLogits)
@@ -62,16 +62,16 @@ struct ExpertCacheTests {
         let cached = try LoadedModel(path: MoEModels.moeTinyPath, expertCacheBytes: slots * Self.expertBytes)
         let cache = try #require(cached.expertCache)
         let steps = 12
-        let reference = Self.decode(mapped, prompts: prompts, steps: steps)
-        let offloaded = Self.decode(cached, prompts: prompts, steps: steps)
+        let reference = try Self.decode(mapped, prompts: prompts, steps: steps)
+        let offloaded = try Self.decode(cached, prompts: prompts, steps: steps)
         #expect(offloaded.tokens == reference.tokens)
         #expect(offloaded.logits == reference.logits, "logits differ with \(slots) expert slots")
         // Single prompts too (one token per step: few experts per block).
         for (i, record) in records.enumerated() {
-            let alone = greedyDecode(cached, prompt: record.prompt_ids, steps: record.n_predict, stopAt: cached.tokenizer.endOfGenerationTokens)
+            let alone = try greedyDecode(cached, prompt: record.prompt_ids, steps: record.n_predict, stopAt: cached.tokenizer.endOfGenerationTokens)
             let decisive = record.decisiveSteps()
             #expect(Array(alone.tokens.prefix(decisive)) == Array(record.greedy_ids.prefix(decisive)), "record \(i) vs llama.cpp")
-            let (mappedTokens, mappedFirst) = greedyDecode(mapped, prompt: record.prompt_ids, steps: record.n_predict, stopAt: mapped.tokenizer.endOfGenerationTokens)
+            let (mappedTokens, mappedFirst) = try greedyDecode(mapped, prompt: record.prompt_ids, steps: record.n_predict, stopAt: mapped.tokenizer.endOfGenerationTokens)
             #expect(alone.tokens == mappedTokens)
             #expect(alone.firstLogits == mappedFirst)
         }
@@ -93,10 +93,10 @@ struct ExpertCacheTests {
         let mapped = try MoEModels.moeTinyModel()
         let cached = try LoadedModel(path: MoEModels.moeTinyPath, expertCacheBytes: 0)
         #expect(cached.expertCache?.stats().slots == 2)
-        let reference = records.map { Self.decode(mapped, prompts: [$0.prompt_ids], steps: 6).logits }
+        let reference = try records.map { try Self.decode(mapped, prompts: [$0.prompt_ids], steps: 6).logits }
         let results = Mutex([[[Float]]?](repeating: nil, count: records.count))
         DispatchQueue.concurrentPerform(iterations: records.count) { i in
-            let logits = Self.decode(cached, prompts: [records[i].prompt_ids], steps: 6).logits
+            let logits = try? Self.decode(cached, prompts: [records[i].prompt_ids], steps: 6).logits  // nil (a failed pass) fails the comparison below
             results.withLock { $0[i] = logits }
         }
         let outputs = results.withLock { $0 }
@@ -113,10 +113,42 @@ struct ExpertCacheTests {
         let stats0 = try #require(cached.expertCache).stats()
         #expect(stats0.slots == config.usedCount)
         let prompts: [[Int32]] = [[1, 2, 3, 40, 50], [7, 8, 9], [100]]
-        let reference = Self.decode(mapped, prompts: prompts, steps: 6)
-        let offloaded = Self.decode(cached, prompts: prompts, steps: 6)
+        let reference = try Self.decode(mapped, prompts: prompts, steps: 6)
+        let offloaded = try Self.decode(cached, prompts: prompts, steps: 6)
         #expect(offloaded.logits == reference.logits)
         let stats = try #require(cached.expertCache).stats()
         #expect(stats.hits + stats.misses > 0 && stats.misses > 0)
+    }
+
+    /// Routed experts behind the cache are read from the file while serving; a file truncated
+    /// since load must fail the pass with an error (it trapped the process before), and keep
+    /// failing: the file no longer holds the weights the model was loaded with.
+    @Test("an expert read from a truncated file fails the pass, not the process")
+    func truncatedFileFailsThePass() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-expert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("moe-tiny.gguf")
+        try FileManager.default.copyItem(atPath: MoEModels.moeTinyPath, toPath: copy.path)
+        let cached = try LoadedModel(path: copy.path, expertCacheBytes: 0)
+        let cache = try #require(cached.expertCache)
+        #expect(cache.readFailure == nil)
+        // Everything but the header: no expert's bytes are left to read.
+        #expect(truncate(copy.path, 4096) == 0)
+        for _ in 0..<2 {
+            #expect(throws: ForwardError.self) { try Self.decode(cached, prompts: [[1, 2, 3]], steps: 1) }
+        }
+        let reason = try #require(cache.readFailure)
+        #expect(reason.contains("unexpected end of file"), "\(reason)")
+        do {
+            _ = try Self.decode(cached, prompts: [[4, 5]], steps: 0)
+            Issue.record("a pass after a failed expert read returned logits")
+        } catch {
+            guard case .weightsUnreadable(let message) = error as? ForwardError else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(message == reason)
+        }
     }
 }

@@ -32,7 +32,7 @@ struct LlamaReferenceTests {
     func firstStepLogits(_ precision: MatMulPrecision, record index: Int) throws {
         let loaded = try SharedModels.model(precision)
         let reference = try LlamaCppReference.load()
-        let (_, logits) = greedyDecode(loaded, prompt: reference[index].prompt_ids, steps: 1, stopAt: [])
+        let (_, logits) = try greedyDecode(loaded, prompt: reference[index].prompt_ids, steps: 1, stopAt: [])
         var verdicts: [String] = []
         var matched = false
         for (machine, theirs) in try reference.firstStepLogits(record: index) {
@@ -57,7 +57,7 @@ struct LlamaReferenceTests {
         var summary: [Int] = []
         for i in 0..<reference.count {
             let record = reference[i]
-            let (tokens, _) = greedyDecode(loaded, prompt: record.prompt_ids, steps: record.n_predict, stopAt: endTokens)
+            let (tokens, _) = try greedyDecode(loaded, prompt: record.prompt_ids, steps: record.n_predict, stopAt: endTokens)
             switch reference.judge(tokens, record: i) {
             case .success(let verdict):
                 summary.append(verdict.identical)

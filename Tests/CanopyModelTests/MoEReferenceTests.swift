@@ -30,7 +30,7 @@ struct MoEReferenceTests {
         let loaded = try MoEModels.moeTinyModel()
         let record = try GreedyRecord.load("moe-tiny/greedy.jsonl")[index]
         let reference = try FixturePaths.readFloats("moe-tiny/logits-\(index).f32")
-        let (_, logits) = greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
+        let (_, logits) = try greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
         try #require(logits.count == reference.count)
         let similarity = cosine(logits, reference)
         #expect(similarity >= 0.999, "cosine \(similarity)")
@@ -52,7 +52,7 @@ struct MoEReferenceTests {
         var compared: [Int] = []
         for (i, record) in records.enumerated() {
             let decisive = record.decisiveSteps()
-            let (tokens, _) = greedyDecode(loaded, prompt: record.prompt_ids, steps: record.n_predict, stopAt: loaded.tokenizer.endOfGenerationTokens)
+            let (tokens, _) = try greedyDecode(loaded, prompt: record.prompt_ids, steps: record.n_predict, stopAt: loaded.tokenizer.endOfGenerationTokens)
             #expect(Array(tokens.prefix(decisive)) == Array(record.greedy_ids.prefix(decisive)), "record \(i): \(tokens) vs \(record.greedy_ids)")
             compared.append(decisive)
         }
@@ -69,10 +69,10 @@ struct MoEReferenceTests {
         let records = try GreedyRecord.load("moe-tiny/greedy.jsonl")
         let endTokens = loaded.tokenizer.endOfGenerationTokens
         let steps = records.map(\.n_predict).max()!
-        let (batchedTokens, batchedFirst) = batchedGreedyDecode(
+        let (batchedTokens, batchedFirst) = try batchedGreedyDecode(
             loaded, prompts: records.map(\.prompt_ids), steps: steps, stopAt: endTokens)
         for (i, record) in records.enumerated() {
-            let (alone, aloneFirst) = greedyDecode(loaded, prompt: record.prompt_ids, steps: steps, stopAt: endTokens)
+            let (alone, aloneFirst) = try greedyDecode(loaded, prompt: record.prompt_ids, steps: steps, stopAt: endTokens)
             #expect(batchedTokens[i] == alone, "record \(i) differs when batched")
             #expect(batchedFirst[i] == aloneFirst, "record \(i): first-step logits differ when batched")
             let decisive = record.decisiveSteps()
@@ -89,7 +89,7 @@ struct MoEReferenceTests {
     func float32Logits() throws {
         let loaded = try LoadedModel(path: MoEModels.moeTinyPath, precision: .float32)
         let record = try GreedyRecord.load("moe-tiny/greedy.jsonl")[0]
-        let (_, logits) = greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
+        let (_, logits) = try greedyDecode(loaded, prompt: record.prompt_ids, steps: 1, stopAt: [])
         let similarity = cosine(logits, try FixturePaths.readFloats("moe-tiny/logits-0.f32"))
         #expect(similarity >= 0.999, "cosine \(similarity)")
     }

@@ -59,14 +59,14 @@ final class SharedArena {
 /// step decodes one token for each sequence still running, all in one batch.
 func batchedGreedyDecode(
     _ loaded: LoadedModel, prompts: [[Int32]], steps: Int, stopAt endTokens: Set<Int32>
-) -> (tokens: [[Int32]], firstLogits: [[Float]]) {
+) throws -> (tokens: [[Int32]], firstLogits: [[Float]]) {
     let vocabulary = loaded.config.vocabularySize
     let arena = SharedArena(config: loaded.config, capacities: prompts.map { $0.count + steps })
     var batch = ForwardBatch()
     for (i, prompt) in prompts.enumerated() {
         arena.append(prompt, sequence: i, at: 0, to: &batch, wantsLogits: true)
     }
-    var logits = loaded.model.forward(batch, kv: arena.storage)
+    var logits = try loaded.model.forward(batch, kv: arena.storage)
     let first = prompts.indices.map { Array(logits[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
     var tokens = [[Int32]](repeating: [], count: prompts.count)
     var running = Array(prompts.indices)
@@ -81,7 +81,7 @@ func batchedGreedyDecode(
             stillRunning.append(i)
         }
         running = stillRunning
-        if !running.isEmpty { logits = loaded.model.forward(next, kv: arena.storage) }
+        if !running.isEmpty { logits = try loaded.model.forward(next, kv: arena.storage) }
     }
     return (tokens, first)
 }

@@ -65,12 +65,12 @@ struct Qwen2MoEReferenceTests {
         var batch = ForwardBatch()
         cache.append(Array(prompt[..<prefill]), at: 0, to: &batch, wantsLogits: true)
         var worst: Float = 0
-        var logits = loaded.model.forward(batch, kv: cache.storage)
+        var logits = try loaded.model.forward(batch, kv: cache.storage)
         for position in (prefill - 1)..<prompt.count {
             if position >= prefill {
                 var step = ForwardBatch()
                 cache.append([prompt[position]], at: position, to: &step, wantsLogits: true)
-                logits = loaded.model.forward(step, kv: cache.storage)
+                logits = try loaded.model.forward(step, kv: cache.storage)
             }
             let difference = maxAbsoluteDifference(logits[...], try Self.expected(index, position: position))
             worst = max(worst, difference)
@@ -89,13 +89,13 @@ struct Qwen2MoEReferenceTests {
         for (i, prompt) in prompts.enumerated() {
             arena.append(prompt, sequence: i, at: 0, to: &batch, wantsLogits: true)
         }
-        let together = loaded.model.forward(batch, kv: arena.storage)
+        let together = try loaded.model.forward(batch, kv: arena.storage)
         for (i, prompt) in prompts.enumerated() {
             let row = together[(i * Self.vocabulary)..<((i + 1) * Self.vocabulary)]
             let cache = SingleSequenceCache(config: loaded.config, capacity: prompt.count, precision: .f32)
             var alone = ForwardBatch()
             cache.append(prompt, at: 0, to: &alone, wantsLogits: true)
-            #expect(Array(row) == loaded.model.forward(alone, kv: cache.storage), "prompt \(i) differs when batched")
+            try #expect(Array(row) == loaded.model.forward(alone, kv: cache.storage), "prompt \(i) differs when batched")
             let difference = maxAbsoluteDifference(row, try Self.expected(i, position: prompt.count - 1))
             #expect(difference <= Self.tolerance, "prompt \(i): max |Δ| \(difference)")
         }
@@ -113,7 +113,7 @@ struct Qwen2MoEReferenceTests {
         for (i, prompt) in prompts.enumerated() {
             arena.append(prompt, sequence: i, at: 0, to: &batch, wantsLogits: true)
         }
-        _ = loaded.model.forward(batch, kv: arena.storage)
+        _ = try loaded.model.forward(batch, kv: arena.storage)
         let tokens = prompts.map(\.count).reduce(0, +)
         let load = counters.snapshot()
         #expect(load.map { $0.reduce(0, +) } == [2 * tokens, 2 * tokens], "\(load)")

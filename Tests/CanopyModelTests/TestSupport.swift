@@ -29,13 +29,13 @@ enum SharedModels {
 /// Runs greedy decoding directly on the model: prefill, then one token per step.
 func greedyDecode(
     _ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>, kvPrecision: KVPrecision = .f16
-) -> (tokens: [Int32], firstLogits: [Float]) {
+) throws -> (tokens: [Int32], firstLogits: [Float]) {
     let model = loaded.model
     let vocabulary = loaded.config.vocabularySize
     let cache = SingleSequenceCache(config: loaded.config, capacity: prompt.count + steps, precision: kvPrecision)
     var batch = ForwardBatch()
     cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
-    var logits = model.forward(batch, kv: cache.storage)
+    var logits = try model.forward(batch, kv: cache.storage)
     let first = logits
     var tokens: [Int32] = []
     while tokens.count < steps {
@@ -44,7 +44,7 @@ func greedyDecode(
         if endTokens.contains(token) || tokens.count == steps { break }
         var next = ForwardBatch()
         cache.append([token], at: prompt.count + tokens.count - 1, to: &next, wantsLogits: true)
-        logits = model.forward(next, kv: cache.storage)
+        logits = try model.forward(next, kv: cache.storage)
     }
     return (tokens, first)
 }

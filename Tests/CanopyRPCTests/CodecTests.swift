@@ -1,4 +1,5 @@
 import CCanopyProto
+import CanopyModel
 import GRPCCore
 import Testing
 @testable import CanopyRPC
@@ -222,5 +223,17 @@ import Testing
         #expect { let _: [UInt8] = try serializer.serialize(.init(text: "hello")) } throws: {
             ($0 as? RPCError)?.code == .resourceExhausted
         }
+    }
+
+    /// A request the engine failed mid-flight ends with a status a client can act on:
+    /// memory may come back (RESOURCE_EXHAUSTED), an unreadable model file does not
+    /// (UNAVAILABLE, and canopyd turns NOT_SERVING); so does a response the arena could
+    /// not allocate.
+    @Test func engineFailuresAndArenaExhaustionMapToGRPCStatusCodes() {
+        let memory = EngineMapping.rpcError(ForwardError.outOfMemory(bytes: 1 << 20))
+        #expect(memory.code == .resourceExhausted && memory.message.contains("1048576 bytes"))
+        let file = EngineMapping.rpcError(ForwardError.weightsUnreadable(reason: "unexpected end of file"))
+        #expect(file.code == .unavailable && file.message.contains("unexpected end of file"))
+        #expect(ProtobufCCodecError.outOfMemory(bytes: 64).rpcError.code == .resourceExhausted)
     }
 }

@@ -11,6 +11,7 @@ import Testing
         stats.kv.usedBlocks = 7
         stats.kv.totalBlocks = 100
         stats.meanEndToEndSeconds = 0.25
+        stats.requestsFailed = 3
         let lines = PrometheusText.render(stats).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.last == "")  // ends with a newline
         let body = lines.dropLast()
@@ -34,7 +35,8 @@ import Testing
         #expect(samples["canopy_kv_blocks_used"] == 7)
         #expect(samples["canopy_kv_blocks_capacity"] == 100)
         #expect(samples["canopy_mean_end_to_end_seconds"] == 0.25)
-        #expect(samples.count == 23)
+        #expect(samples["canopy_requests_failed_total"] == 3)
+        #expect(samples.count == 24)
         #expect(samples.values.allSatisfy { $0 >= 0 })
     }
 

@@ -54,28 +54,28 @@ struct MoEBench: ParsableCommand {
             let m = loaded.model
             let capacity = promptTokens + genTokens
 
-            func runOnce() -> (pp: Double, tg: Double) {
+            func runOnce() throws -> (pp: Double, tg: Double) {
                 let cache = SingleSequenceCache(config: loaded.config, capacity: capacity)
                 var batch = ForwardBatch()
                 cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
                 var start = DispatchTime.now()
-                var logits = m.forward(batch, kv: cache.storage)
+                var logits = try m.forward(batch, kv: cache.storage)
                 let pp = seconds(since: start)
                 start = DispatchTime.now()
                 for position in promptTokens..<capacity {
                     let token = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
                     var next = ForwardBatch()
                     cache.append([token], at: position, to: &next, wantsLogits: true)
-                    logits = m.forward(next, kv: cache.storage)
+                    logits = try m.forward(next, kv: cache.storage)
                 }
                 return (pp, seconds(since: start))
             }
 
-            _ = runOnce()
+            _ = try runOnce()
             var pp = 0.0, tg = 0.0
             let before = loaded.expertCache?.stats() ?? ExpertCacheStats()
             for _ in 0..<repetitions {
-                let (p, t) = runOnce()
+                let (p, t) = try runOnce()
                 pp += p
                 tg += t
             }

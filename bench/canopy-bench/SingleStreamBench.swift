@@ -36,15 +36,15 @@ struct SingleStreamBench: ParsableCommand {
         var random = SystemRandomNumberGenerator()
         let prompt = (0..<promptTokens).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
 
-        func timePrompt() -> Double {
+        func timePrompt() throws -> Double {
             let cache = SingleSequenceCache(config: loaded.config, capacity: promptTokens)
             var batch = ForwardBatch()
             cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
             let start = DispatchTime.now()
-            _ = m.forward(batch, kv: cache.storage)
+            _ = try m.forward(batch, kv: cache.storage)
             return seconds(since: start)
         }
-        func timeGeneration() -> Double {
+        func timeGeneration() throws -> Double {
             let cache = SingleSequenceCache(config: loaded.config, capacity: genTokens)
             // The engine's steady state: one batch and one logits buffer, reused every step.
             var tokens = [prompt[0]]
@@ -54,16 +54,16 @@ struct SingleStreamBench: ParsableCommand {
             for position in 0..<genTokens {
                 batch.removeAll()
                 cache.append(tokens, at: position, to: &batch, wantsLogits: true)
-                logits.withUnsafeMutableBufferPointer { m.forward(batch, kv: cache.storage, logits: $0) }
+                try logits.withUnsafeMutableBufferPointer { try m.forward(batch, kv: cache.storage, logits: $0) }
                 tokens[0] = logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: vocabulary) }
             }
             return seconds(since: start)
         }
 
-        _ = timePrompt()
-        let pp = (0..<repetitions).map { _ in timePrompt() }
-        _ = timeGeneration()
-        let tg = (0..<repetitions).map { _ in timeGeneration() }
+        _ = try timePrompt()
+        let pp = try (0..<repetitions).map { _ in try timePrompt() }
+        _ = try timeGeneration()
+        let tg = try (0..<repetitions).map { _ in try timeGeneration() }
         let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
         let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
         print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens), "kernel_isa": "\#(InstructionSet.summary)"}"#)

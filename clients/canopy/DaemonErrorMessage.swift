@@ -10,13 +10,17 @@ enum DaemonErrorMessage {
         guard let rpc = error as? RPCError else { return "\(error)" }
         switch rpc.code {
         case .unavailable:
-            // The server says UNAVAILABLE itself while draining; the transport says it when
-            // nothing answers on the socket.
+            // The server says UNAVAILABLE itself while draining...
             if rpc.message.localizedCaseInsensitiveContains("shutting down")
                 || rpc.message.localizedCaseInsensitiveContains("draining")
             {
                 return "canopyd is shutting down: \(rpc.message)"
             }
+            // ...and when its model file changed under it (it serves nothing until restarted).
+            if rpc.message.localizedCaseInsensitiveContains("model file") {
+                return "canopyd cannot serve: \(rpc.message)"
+            }
+            // The transport says it when nothing answers on the socket.
             if rpc.message.localizedCaseInsensitiveContains("establish a connection") {
                 return "cannot connect to \(socket) (is canopyd running?)"
             }

@@ -32,6 +32,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("requests waiting", "\(s.waitingSequences)"),
             ("requests completed", "\(s.requestsCompleted)"),
             ("requests cancelled", "\(s.requestsCancelled)"),
+            ("requests failed", "\(s.requestsFailed)"),
             ("prompt tokens", "\(s.promptTokens)"),
             ("cached prompt tokens", "\(s.cachedPromptTokens)"),
             ("generated tokens", "\(s.generatedTokens)"),

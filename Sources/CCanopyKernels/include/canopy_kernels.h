@@ -120,6 +120,20 @@ void *canopy_activation_scratch(size_t bytes);
 /// slot, apart from the kernels' and the activations', so such a loop may call either.
 void *canopy_task_scratch(size_t bytes);
 
+/// Scratch growths that failed since the process started (every kernel, every thread).
+/// A kernel whose scratch cannot grow skips its work and counts the failure here; a forward
+/// pass compares the count before and after and fails instead of returning what it skipped.
+uint64_t canopy_scratch_failures(void);
+/// The size of the latest failed growth, for the error message.
+size_t canopy_scratch_failed_bytes(void);
+/// Counts a failed growth of `bytes` (for scratch allocated outside these functions).
+void canopy_scratch_note_failure(size_t bytes);
+/// Fault injection for tests: growths above `bytes` fail as if memory were exhausted
+/// (SIZE_MAX, the default, lifts the limit). Process-wide.
+void canopy_set_growth_limit(size_t bytes);
+/// Whether a growth of `bytes` is under the fault-injection limit.
+int canopy_growth_allowed(size_t bytes);
+
 /// Quantizes `tokens` rows of `cols` floats (cols a multiple of 32) into `scratch`
 /// (`canopy_q8_scratch_bytes` bytes, 64-byte aligned) and describes them in `out`.
 /// `lane_offset` is the weight offset k the lane bases are for (0 to skip them).

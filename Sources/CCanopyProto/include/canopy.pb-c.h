@@ -651,14 +651,19 @@ struct  Canopy__V1__StatsResponse
    * Expert offloading counters; absent unless the daemon runs with an expert cache smaller
    * than the model's experts (--expert-cache).
    */
-  /*
-   * Fields 20..99 are free for additions.
-   */
   Canopy__V1__ExpertCacheStats *expert_cache;
+  /*
+   * Requests the engine failed mid-flight (a forward pass could not get its memory, or the
+   * model file could not be read); their calls ended RESOURCE_EXHAUSTED or UNAVAILABLE.
+   */
+  /*
+   * Fields 21..99 are free for additions.
+   */
+  uint64_t requests_failed;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0 }
 
 
 /*

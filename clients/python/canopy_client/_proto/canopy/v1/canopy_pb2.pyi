@@ -326,7 +326,7 @@ class KVCacheStats(_message.Message):
     def __init__(self, total_blocks: _Optional[int] = ..., used_blocks: _Optional[int] = ..., free_blocks: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., prefix_queries: _Optional[int] = ..., prefix_hits: _Optional[int] = ..., evictions: _Optional[int] = ..., copy_on_writes: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache")
+    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed")
     WAITING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     RUNNING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -346,6 +346,7 @@ class StatsResponse(_message.Message):
     PROMETHEUS_TEXT_FIELD_NUMBER: _ClassVar[int]
     EXPERT_LOAD_FIELD_NUMBER: _ClassVar[int]
     EXPERT_CACHE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
     waiting_sequences: int
     running_sequences: int
     steps: int
@@ -365,7 +366,8 @@ class StatsResponse(_message.Message):
     prometheus_text: str
     expert_load: _containers.RepeatedCompositeFieldContainer[ExpertLayerLoad]
     expert_cache: ExpertCacheStats
-    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ...) -> None: ...
+    requests_failed: int
+    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ...) -> None: ...
 
 class ExpertLayerLoad(_message.Message):
     __slots__ = ("layer", "tokens")

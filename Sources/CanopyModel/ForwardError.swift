@@ -1,0 +1,23 @@
+/// Why a forward pass returned no logits. The process is fine and later passes may succeed
+/// (except after `.weightsUnreadable`); the K/V rows the failed pass was to write are
+/// undefined, so the caller drops the sequences it carried (the engine fails their requests
+/// and keeps their blocks out of the prefix cache).
+public enum ForwardError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Working memory for the pass (activation buffers, kernel scratch, attention partials)
+    /// could not be had: `bytes` is the allocation that failed.
+    case outOfMemory(bytes: Int)
+    /// Weights read from the model file on demand (routed experts behind an expert cache)
+    /// could not be read: the file was truncated or rewritten, or the disk failed. Every
+    /// later pass fails the same way; restart on an intact file.
+    case weightsUnreadable(reason: String)
+
+    public var description: String {
+        switch self {
+        case .outOfMemory(let bytes):
+            return "out of memory: the forward pass could not allocate \(bytes) bytes of working memory; "
+                + "retry, or lower --max-batched-tokens or the load on this machine"
+        case .weightsUnreadable(let reason):
+            return "the model file can no longer be read as it was loaded (\(reason)); restart canopyd on an intact file"
+        }
+    }
+}
