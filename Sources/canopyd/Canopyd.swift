@@ -32,6 +32,9 @@ struct Canopyd: AsyncParsableCommand {
     @Option(help: "Most sequences running at once.") var maxSeqs: String?
     @Option(help: "Most requests waiting before new ones are refused.") var maxWaiting: String?
     @Option(help: "max_tokens for requests that set none.") var defaultMaxTokens: String?
+    @Option(help: "Events a client may leave unread before its generation pauses.") var maxBufferedEvents: String?
+    @Option(help: "Cancel a paused generation whose client reads nothing for this long (e.g. 60s; 'none').")
+    var stalledReaderTimeout: String?
     @Option(help: "MoE models: bytes of experts kept in memory (e.g. 512M; 'none' maps all).") var expertCache: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
@@ -46,6 +49,7 @@ struct Canopyd: AsyncParsableCommand {
             ("model", model), ("socket", socket), ("kv-cache-memory", kvCacheMemory), ("block-size", blockSize),
             ("kv-precision", kvPrecision), ("prefix-caching", prefixCaching), ("max-batched-tokens", maxBatchedTokens),
             ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
+            ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
             ("expert-cache", expertCache), ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel),
         ]
