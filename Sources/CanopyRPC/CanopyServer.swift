@@ -78,22 +78,20 @@ public final class CanopyServer: Sendable {
     /// RESOURCE_EXHAUSTED.
     public static let maxConcurrentStreamsPerConnection = 100
 
-    /// How many times `maxMessageBytes` the transport buffers before giving up on a request.
-    public static let transportLimitFactor = 4
-
     // grpc-swift-nio-transport 2.9.2 answers a request over its own payload limit by
-    // resetting the HTTP/2 stream (the client sees UNAVAILABLE), not with a status. So the
-    // transport's limit is set above the codec's, and the codec's deserializer answers
-    // RESOURCE_EXHAUSTED for messages between the two; only requests over
-    // `transportLimitFactor × maxMessageBytes` are still reset.
+    // resetting the HTTP/2 stream (the client sees UNAVAILABLE), not with a status. So every
+    // stream's `OversizeMessageHandler` refuses a message over `maxMessageBytes` from its
+    // length prefix, with RESOURCE_EXHAUSTED, before the transport sees it; the transport's
+    // own limit is only a backstop above it.
     private static func transportConfig(
         maxMessageBytes: Int, logger: Logger, peerFilter: PeerFilter?
     ) -> HTTP2ServerTransport.Posix.Config {
-        let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: transportLimitFactor)
+        let (limit, overflow) = maxMessageBytes.multipliedReportingOverflow(by: 2)
         return .defaults {
             $0.rpc.maxRequestPayloadSize = overflow ? .max : limit
             $0.http2.maxConcurrentStreams = maxConcurrentStreamsPerConnection
-            $0.channelDebuggingCallbacks = PeerCallbacks.callbacks(logger: logger, filter: peerFilter)
+            $0.channelDebuggingCallbacks = PeerCallbacks.callbacks(
+                logger: logger, filter: peerFilter, maxMessageBytes: maxMessageBytes)
         }
     }
 

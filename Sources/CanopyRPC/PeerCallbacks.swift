@@ -6,7 +6,9 @@ import NIOCore
 /// The transport hooks that make peer identity visible and enforced: every accepted
 /// connection's credentials (`SO_PEERCRED`) and HTTP/2 errors are logged, and with a `PeerFilter` every HTTP/2
 /// stream (one RPC) of a refused peer is answered with PERMISSION_DENIED before gRPC routes
-/// it, so the service and the engine never see it.
+/// it, so the service and the engine never see it. Every stream also gets an
+/// `OversizeMessageHandler`, which refuses request messages over the size limit with
+/// RESOURCE_EXHAUSTED from their length prefix.
 ///
 /// The same hooks run for a socket the server bound itself and for an inherited listening
 /// descriptor (socket activation): both accept their connections through the same pipeline.
@@ -16,8 +18,11 @@ enum PeerCallbacks {
     static let unreadableCredentialsReason =
         "canopyd could not read this connection's peer credentials (SO_PEERCRED), so it refuses it"
 
-    /// Transport callbacks: log each connection and, when `filter` is set, check each stream.
-    static func callbacks(logger: Logger, filter: PeerFilter?) -> HTTP2ServerTransport.Config.ChannelDebuggingCallbacks {
+    /// Transport callbacks: log each connection, refuse request messages over
+    /// `maxMessageBytes`, and, when `filter` is set, check each stream's peer.
+    static func callbacks(
+        logger: Logger, filter: PeerFilter?, maxMessageBytes: Int
+    ) -> HTTP2ServerTransport.Config.ChannelDebuggingCallbacks {
         var callbacks = HTTP2ServerTransport.Config.ChannelDebuggingCallbacks.defaults
         callbacks.onAcceptTCPConnection = { channel in
             ConnectionErrorLogger.install(on: channel, logger: logger)
@@ -27,10 +32,15 @@ enum PeerCallbacks {
                 logger.warning("connection with unreadable peer credentials", metadata: ["error": "\(error)"])
             }
         }
-        if let filter {
-            callbacks.onAcceptHTTP2Stream = { stream in
-                guardStream(stream, filter: filter, logger: logger)
+        callbacks.onAcceptHTTP2Stream = { stream in
+            do {
+                try stream.pipeline.syncOperations.addHandler(
+                    OversizeMessageHandler(limit: maxMessageBytes, logger: logger), position: .first)
+            } catch {
+                return stream.eventLoop.makeFailedFuture(error)
             }
+            guard let filter else { return stream.eventLoop.makeSucceededVoidFuture() }
+            return guardStream(stream, filter: filter, logger: logger)
         }
         return callbacks
     }

@@ -82,11 +82,15 @@ def test_undecodable_message_is_invalid_argument(daemon, client):
     assert_still_serving(client)
 
 
-def test_message_over_the_size_limit_is_resource_exhausted(client):
-    text = "a" * (4 * 1024 * 1024 + 100)
+@pytest.mark.parametrize("size", [4 * 1024 * 1024 + 100, 20 * 1024 * 1024, 64 * 1024 * 1024])
+def test_message_over_the_size_limit_is_resource_exhausted(client, size):
+    # Any size over the 4 MiB limit gets a status naming the sizes, never a stream reset (the
+    # transport alone reset messages over its own limit, then 16 MiB).
+    text = "a" * size
     with pytest.raises(CanopyError) as error:
         client.tokenize(text, timeout=30)
     assert error.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value
+    assert "message size limit" in error.value.details, error.value
     with pytest.raises(CanopyError) as error:
         client.generate(prompt=text, max_tokens=1, timeout=30).result()
     assert error.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value
