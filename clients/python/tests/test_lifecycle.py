@@ -3,13 +3,14 @@ and removes the socket; a second daemon on the same socket refuses to start."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import threading
 import time
 
 from canopy_client import CanopyClient, CanopyError, Token, pb
-from conftest import TIMEOUT_SCALE
+from conftest import REPO, TIMEOUT_SCALE
 
 STREAMS = 8
 # Long enough (a few seconds here) that the drain is still running when the late client calls.
@@ -96,3 +97,13 @@ def test_second_instance_on_the_same_socket_is_refused(daemon, client, canopyd_p
     assert daemon.socket.exists()
     assert client.health().status == pb.SERVING_STATUS_SERVING
     assert len(client.generate("Hello", temperature=0, max_tokens=2, ignore_eos=True).result().token_ids) == 2
+
+
+def test_every_config_key_is_also_a_flag(canopyd_path):
+    # Settings come from flags, then the config file, keys named like the flags: a key of the
+    # example config (every key is there, a Swift test checks) must be a flag of canopyd too.
+    example = (REPO / "systemd" / "canopyd.conf.example").read_text()
+    keys = re.findall(r"^#?([a-z][a-z0-9-]*) =", example, flags=re.MULTILINE)
+    help_text = subprocess.run([str(canopyd_path), "--help"], capture_output=True, text=True, timeout=60).stdout
+    missing = [key for key in keys if f"--{key} " not in help_text and f"--{key}\n" not in help_text]
+    assert len(keys) >= 18 and not missing, f"config keys without a canopyd flag: {missing}"
