@@ -86,10 +86,13 @@ final class OversizeMessageHandler: ChannelInboundHandler, RemovableChannelHandl
             ("grpc-status", "\(Self.resourceExhaustedCode)"),
             ("grpc-message", PermissionDeniedHandler.percentEncoded(reason)),
         ])
+        context.write(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+        // The client is most likely still sending the message: ask it to stop with NO_ERROR,
+        // which HTTP/2 (RFC 9113, 8.1) defines for a response complete before its request.
+        // A plain close would reset with CANCEL, and a gRPC client that reads the reset before
+        // the trailers reports CANCELLED instead of the status.
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: written)
-        // As for a denied peer: once the status is out, close (RST_STREAM while the client is
-        // still sending the rest of the message).
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

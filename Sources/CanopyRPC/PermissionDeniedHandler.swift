@@ -45,10 +45,12 @@ final class PermissionDeniedHandler: ChannelInboundHandler, RemovableChannelHand
         logger.warning("permission denied", metadata: metadata)
 
         let response = HTTP2Frame.FramePayload.headers(.init(headers: Self.trailersOnly(reason: reason), endStream: true))
+        context.write(wrapOutboundOut(response), promise: nil)
+        // Once the status is out, end the stream with RST_STREAM NO_ERROR (a response complete
+        // before its request, RFC 9113 8.1), so a client that never half-closes cannot hold it
+        // open, and one still sending sees the status rather than a CANCEL reset.
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(response), promise: written)
-        // Like gRPC's own rejections: once the status is out, close (RST_STREAM if the client
-        // is still sending) so a client that never half-closes cannot hold the stream open.
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
