@@ -116,6 +116,15 @@ extension DaemonConfig {
             config.engine.expertCacheBytes = bytes
             return true
         },
+        ConfigKey(
+            name: "weight-memory",
+            help: "Bytes of the model file kept in memory; layers that do not fit are streamed from the file every forward pass; 'none' keeps it all.",
+            expected: "a size like 512M or 2G, or 'none'"
+        ) { config, value in
+            guard let bytes = ConfigValueParser.noneOr(value, ConfigValueParser.bytes) else { return false }
+            config.engine.weightMemoryBytes = bytes
+            return true
+        },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
             config, value in
             guard let n = ConfigValueParser.integer(value, in: 0...1024) else { return false }

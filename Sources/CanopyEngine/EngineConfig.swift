@@ -32,6 +32,11 @@ public struct EngineConfig: Sendable, Equatable {
     /// expert memory-mapped. Applied when the model is loaded
     /// (`LoadedModel(path:expertCacheBytes:)`), not by the engine itself.
     public var expertCacheBytes: Int?
+    /// Most bytes of the model file held in memory (`--weight-memory`); the transformer
+    /// blocks that do not fit are streamed from the file every forward pass (see
+    /// `WeightPlacement`). nil holds the whole file. Applied when the model is loaded
+    /// (`LoadedModel(path:weightMemoryBytes:)`), not by the engine itself.
+    public var weightMemoryBytes: Int?
 
     /// Creates the default configuration.
     public init() {}
@@ -55,6 +60,9 @@ public struct EngineConfig: Sendable, Equatable {
         }
         if let stalledReaderTimeout, !(stalledReaderTimeout > 0) {
             throw .invalidConfiguration("stalled reader timeout must be above 0 seconds, got \(stalledReaderTimeout)")
+        }
+        if let weightMemoryBytes, weightMemoryBytes < 0 {
+            throw .invalidConfiguration("weight memory must be at least 0 bytes, got \(weightMemoryBytes)")
         }
         if let defaultMaxTokens, defaultMaxTokens < 1 {
             throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")

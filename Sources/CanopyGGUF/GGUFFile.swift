@@ -60,12 +60,28 @@ public final class GGUFFile: @unchecked Sendable {
     /// Reads the file into the process's own memory and drops the mapping (see
     /// `GGUFStorage.readIntoMemory`): from then on truncating or rewriting the file cannot
     /// crash the process or change the weights it computes with. `skipping` lists byte
-    /// ranges read from the file on demand instead (routed experts behind an expert cache).
+    /// ranges read from the file on demand instead (routed experts behind an expert cache);
+    /// `streaming` lists ranges left unread too but filled in place on demand with
+    /// ``readStreamed(_:)`` (weights streamed under a memory budget).
     ///
     /// Call once, right after opening and before handing out ``data(of:)`` buffers, which
     /// point into the memory being replaced. Does nothing for a file opened from bytes.
-    public func readIntoMemory(skipping: [Range<Int>] = []) throws(GGUFError) {
-        try storage.readIntoMemory(skipping: skipping, path: path)
+    public func readIntoMemory(skipping: [Range<Int>] = [], streaming: [Range<Int>] = []) throws(GGUFError) {
+        try storage.readIntoMemory(skipping: skipping, streaming: streaming, path: path)
+    }
+
+    /// Fills the streamed byte `range` (absolute file offsets, one of the `streaming` ranges
+    /// of ``readIntoMemory(skipping:streaming:)``) from the file, where ``data(of:)`` points;
+    /// nil on success, else where and why the read stopped. The caller makes sure nobody
+    /// reads those bytes meanwhile.
+    public func readStreamed(_ range: Range<Int>) -> PartialRead? {
+        storage.readStreamed(range)
+    }
+
+    /// Returns the memory of a streamed `range` to the system (its bytes read as zero until
+    /// ``readStreamed(_:)`` fills them again).
+    public func releaseStreamed(_ range: Range<Int>) {
+        storage.releaseStreamed(range)
     }
 
     /// How the file on disk differs from the one opened (nil when it does not): truncated,

@@ -12,8 +12,9 @@ import Darwin
 /// was loaded has since been truncated or rewritten.
 ///
 /// `@unchecked Sendable`: the bytes are never written after they are published (the mapping
-/// is `PROT_READ`; copies are filled first, and ``readIntoMemory(skipping:)`` runs before the
-/// storage is shared), so sharing across threads is safe.
+/// is `PROT_READ`; copies are filled first, and ``readIntoMemory(skipping:streaming:path:)``
+/// runs before the storage is shared), except streamed ranges, which their one owner (the
+/// model's weight residency) fills and releases under its own lock while no reader uses them.
 final class GGUFStorage: @unchecked Sendable {
     private(set) var bytes: UnsafeRawBufferPointer
     private let isMapped: Bool
@@ -62,11 +63,15 @@ final class GGUFStorage: @unchecked Sendable {
     /// changes under the reader. Ranges in `skipping` are left unread (zero pages that cost no
     /// memory), for data read from the file on demand instead (routed experts).
     ///
+    /// Ranges in `streaming` are skipped too but stay writable: ``readStreamed(_:)`` fills them
+    /// on demand and ``releaseStreamed(_:)`` gives their memory back (weights streamed under a
+    /// memory budget).
+    ///
     /// Must run before any other thread reads ``bytes``. Does nothing for in-memory storage.
     ///
     /// - Throws: ``GGUFError/cannotOpen(path:reason:)`` when reading fails or the file shrank
     ///   since it was opened.
-    func readIntoMemory(skipping: [Range<Int>], path: String) throws(GGUFError) {
+    func readIntoMemory(skipping: [Range<Int>], streaming: [Range<Int>] = [], path: String) throws(GGUFError) {
         guard descriptor >= 0, isMapped, let mapped = bytes.baseAddress else { return }
         let size = bytes.count
         guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
@@ -74,7 +79,7 @@ final class GGUFStorage: @unchecked Sendable {
         }
         // Read the gaps between the skipped ranges (sorted), up to the end of the file.
         var start = 0
-        for range in (skipping.sorted { $0.lowerBound < $1.lowerBound }) + [size..<size] {
+        for range in ((skipping + streaming).sorted { $0.lowerBound < $1.lowerBound }) + [size..<size] {
             let end = min(max(range.lowerBound, start), size)
             if let failure = preadFully(descriptor, into: raw + start, count: end - start, at: start) {
                 munmap(raw, size)
@@ -86,8 +91,47 @@ final class GGUFStorage: @unchecked Sendable {
             start = max(end, min(range.upperBound, size))
         }
         mprotect(raw, size, PROT_READ)
+        for range in streaming where !range.isEmpty {
+            // Whole pages: a boundary page shared with a resident neighbour becomes writable
+            // too, but only the streamed bytes in it are ever written.
+            let pages = Self.pages(covering: range)
+            mprotect(raw + pages.lowerBound, pages.count, PROT_READ | PROT_WRITE)
+        }
         munmap(UnsafeMutableRawPointer(mutating: mapped), size)
         bytes = UnsafeRawBufferPointer(start: raw, count: size)
+    }
+
+    /// Reads the file's bytes of `range` (one passed as `streaming` to
+    /// ``readIntoMemory(skipping:streaming:path:)``) into the same place in ``bytes``, then
+    /// drops them from the kernel's page cache, so streamed weights cost a read each time
+    /// rather than hiding in (and growing) the page cache. Returns nil, or why it failed.
+    func readStreamed(_ range: Range<Int>) -> PartialRead? {
+        guard descriptor >= 0, let base = bytes.baseAddress, !range.isEmpty else { return nil }
+        let failure = preadFully(descriptor, into: UnsafeMutableRawPointer(mutating: base) + range.lowerBound,
+                                 count: range.count, at: range.lowerBound)
+        #if canImport(Glibc)
+        _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), Int32(POSIX_FADV_DONTNEED))
+        #endif
+        return failure
+    }
+
+    /// Gives the memory of `range` back to the system (its whole pages; the pages it shares
+    /// with neighbouring data stay): the bytes read as zero until ``readStreamed(_:)`` again.
+    func releaseStreamed(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Self.pageSize
+        let first = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard end > first else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base) + first, end - first, MADV_DONTNEED)
+    }
+
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// The whole pages that hold `range`.
+    private static func pages(covering range: Range<Int>) -> Range<Int> {
+        let page = pageSize
+        return (range.lowerBound / page * page)..<((range.upperBound + page - 1) / page * page)
     }
 
     /// How the opened file differs from when it was opened (nil when it does not): its size

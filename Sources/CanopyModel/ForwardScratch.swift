@@ -120,7 +120,7 @@ extension ForwardScratchPool {
     /// scratch for the batch, prepares its attention plan, and runs `body` with them and the
     /// logits' base address.
     ///
-    /// - Throws: `.weightsUnreadable` once `experts` failed to read an expert from the file;
+    /// - Throws: `.weightsUnreadable` once `store` failed to read weights from the file;
     ///   `.outOfMemory` when the scratch, or any kernel's working memory during the pass,
     ///   could not be had. A kernel that cannot grow its scratch skips its work and
     ///   counts the failure (`KernelMemory`); the count is process-wide, so a
@@ -128,7 +128,7 @@ extension ForwardScratchPool {
     ///   time) fails this one too, which errs on the side of never returning skipped work.
     func withPass(
         _ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>, config c: ModelConfig,
-        experts: ExpertCache?, _ body: (ForwardScratch, UnsafeMutablePointer<Float>) -> Void
+        store: WeightStore, _ body: (ForwardScratch, UnsafeMutablePointer<Float>) -> Void
     ) throws(ForwardError) {
         precondition(batch.count > 0, "empty forward batch")
         precondition(kv.layout.layers == c.blockCount && kv.layout.kvHeads == c.headCountKV
@@ -143,8 +143,8 @@ extension ForwardScratchPool {
         if KernelMemory.failureCount != failures {
             throw .outOfMemory(bytes: KernelMemory.lastFailedBytes)
         }
-        // A routed expert that could not be read left other bytes in its slot.
-        if let reason = experts?.readFailure { throw .weightsUnreadable(reason: reason) }
+        // Weights that could not be read from the file left other bytes where they belong.
+        if let reason = store.readFailure { throw .weightsUnreadable(reason: reason) }
     }
 }
 

@@ -64,7 +64,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
-        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, experts: store.expertCache) { scratch, logits in
+        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, store: store) { scratch, logits in
             forward(batch, kv: kv, scratch: scratch, logits: logits)
         }
     }
@@ -77,9 +77,12 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
 
         scratch.loadInputs(batch, embedding: tokenEmbedding, rope: rope, config: c)
 
+        let residency = store.residency
         for (layer, block) in blocks.enumerated() {
+            residency?.acquire(layer)
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
             feedForward(block: block, layer: layer, tokens: n, scratch: scratch)
+            residency?.release(layer)
         }
 
         scratch.writeLogits(batch, norm: outputNorm, output: output, config: c, precision: precision, into: logits)

@@ -12,6 +12,9 @@ public enum ModelLoadError: Error, CustomStringConvertible {
     case tokenizer(path: String, TokenizerError)
     /// The expert cache (`--expert-cache`) cannot be set up.
     case expertCache(path: String, ExpertCacheError)
+    /// The weight memory budget (`--weight-memory`) cannot be met, or is combined with an
+    /// expert cache.
+    case weightMemory(path: String, String)
 
     public var description: String {
         switch self {
@@ -19,6 +22,7 @@ public enum ModelLoadError: Error, CustomStringConvertible {
         case .model(let path, let error): return "cannot use model \(path): \(error)"
         case .tokenizer(let path, let error): return "cannot build the tokenizer of \(path): \(error)"
         case .expertCache(let path, let error): return "cannot set up the expert cache for \(path): \(error)"
+        case .weightMemory(let path, let reason): return "cannot serve \(path) in the weight memory given: \(reason)"
         }
     }
 }
@@ -39,6 +43,9 @@ public final class LoadedModel: Sendable {
     /// The routed-expert cache when experts are offloaded; nil when they are all mapped
     /// (dense model, no budget, or a budget that holds every expert).
     public let expertCache: ExpertCache?
+    /// Which transformer blocks are streamed from the file under `--weight-memory`; nil when
+    /// every weight is resident (no budget, or one the whole file fits in).
+    public let weightResidency: WeightResidency?
 
     /// How the model file on disk differs from the one loaded (truncated, rewritten in place,
     /// removed or replaced), or nil. The loaded weights are unaffected (they live in memory),
@@ -50,8 +57,12 @@ public final class LoadedModel: Sendable {
     ///
     /// - Parameter expertCacheBytes: for a mixture-of-experts model, the most bytes of routed
     ///   experts to keep resident (see `ExpertCache`); nil maps them all.
+    /// - Parameter weightMemoryBytes: the most bytes of the model file to hold in memory; the
+    ///   transformer blocks that do not fit are streamed from the file every forward pass
+    ///   (see `WeightPlacement`, `WeightResidency`); nil holds the whole file.
     public init(
-        path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil
+        path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil,
+        weightMemoryBytes: Int? = nil
     ) throws(ModelLoadError) {
         do {
             file = try GGUFFile(path: path)
@@ -72,16 +83,29 @@ public final class LoadedModel: Sendable {
         } catch {
             throw .expertCache(path: path, error)
         }
+        var placement: WeightPlacement?
+        if let budget = weightMemoryBytes {
+            guard expertCache == nil else {
+                throw .weightMemory(path: path, "--weight-memory cannot be combined with an expert cache yet; use one of them")
+            }
+            do {
+                placement = try WeightPlacement.plan(file: file, blockCount: config.blockCount, budgetBytes: budget)
+            } catch {
+                throw .weightMemory(path: path, error.description)
+            }
+        }
         do {
             // Weights are read into memory rather than served from the file's mapping, so a
             // file truncated or rewritten under a running process cannot crash it (SIGBUS) or
             // change its answers; `fileChange()` reports such a change.
-            try file.readIntoMemory(skipping: expertCache?.fileRanges ?? [])
+            try file.readIntoMemory(skipping: expertCache?.fileRanges ?? [], streaming: placement?.streamedRanges ?? [])
         } catch {
             throw .file(path: path, error)
         }
+        let opened = file
+        weightResidency = placement.map { WeightResidency(file: opened, placement: $0) }
         do {
-            let store = WeightStore(file: file, expertCache: expertCache)
+            let store = WeightStore(file: file, expertCache: expertCache, residency: weightResidency)
             model = try ModelArchitectures.load(store: store, config: config, precision: precision)
         } catch {
             throw .model(path: path, error)

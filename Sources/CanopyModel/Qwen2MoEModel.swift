@@ -67,7 +67,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
-        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, experts: store.expertCache) { scratch, logits in
+        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, store: store) { scratch, logits in
             forward(batch, kv: kv, scratch: scratch, logits: logits)
         }
     }
@@ -81,7 +81,10 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
 
         scratch.loadInputs(batch, embedding: tokenEmbedding, rope: rope, config: c)
 
+        let residency = store.residency
         for (layer, block) in blocks.enumerated() {
+            residency?.acquire(layer)
+            defer { residency?.release(layer) }
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
             normalize(scratch, weight: block.feedForwardNorm, tokens: n)
             switch block.feedForward {

@@ -14,12 +14,21 @@ public final class WeightStore: Sendable {
     /// Where routed experts come from when they are offloaded; nil: views into the mapping.
     public let expertCache: ExpertCache?
 
+    /// Which blocks are streamed under a weight memory budget; nil: all resident.
+    public let residency: WeightResidency?
+
     /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
-    /// blocks read their routed experts through the cache instead of the mapping.
-    public init(file: GGUFFile, expertCache: ExpertCache? = nil) {
+    /// blocks read their routed experts through the cache instead of the mapping; with
+    /// `residency`, architectures acquire each block's weights before using them.
+    public init(file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil) {
         self.file = file
         self.expertCache = expertCache
+        self.residency = residency
     }
+
+    /// Why weights read from the file on demand (routed experts, streamed blocks) could not
+    /// be read, once that has happened; then no forward pass may return results.
+    var readFailure: String? { expertCache?.readFailure ?? residency?.readFailure }
 
     /// Returns the 2-D weight `name` as a matrix of `rows` × `cols` values.
     ///

@@ -52,11 +52,18 @@ struct Daemon {
         let engine: Engine
         do {
             loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in
-                try LoadedModel(path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes)
+                try LoadedModel(
+                    path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes,
+                    weightMemoryBytes: settings.engineConfig.weightMemoryBytes)
             }
             engine = try Engine(loaded: loaded, config: settings.engineConfig)
         } catch {
             throw DaemonFailure(message: "\(error)")
+        }
+        if let residency = loaded.weightResidency {
+            logger.info("\(residency.placement)")
+        } else if let budget = settings.engineConfig.weightMemoryBytes {
+            logger.info("weights: the whole model file (\(loaded.file.fileSize) bytes) fits the \(budget)-byte weight memory; nothing streamed")
         }
         logger.info("model ready", metadata: [
             "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",

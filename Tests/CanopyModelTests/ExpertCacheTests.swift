@@ -125,11 +125,7 @@ struct ExpertCacheTests {
     /// failing: the file no longer holds the weights the model was loaded with.
     @Test("an expert read from a truncated file fails the pass, not the process")
     func truncatedFileFailsThePass() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-expert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let copy = directory.appendingPathComponent("moe-tiny.gguf")
-        try FileManager.default.copyItem(atPath: MoEModels.moeTinyPath, toPath: copy.path)
+        let copy = try ModelFileCopy(of: MoEModels.moeTinyPath)
         let cached = try LoadedModel(path: copy.path, expertCacheBytes: 0)
         let cache = try #require(cached.expertCache)
         #expect(cache.readFailure == nil)

@@ -26,6 +26,24 @@ enum SharedModels {
     }
 }
 
+/// A copy of the model file at `path` in a fresh temporary directory, removed when the
+/// value goes away: for tests that damage the file under a loaded model.
+final class ModelFileCopy {
+    let directory: URL
+    let path: String
+
+    init(of source: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        path = directory.appendingPathComponent(URL(fileURLWithPath: source).lastPathComponent).path
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
 /// Runs greedy decoding directly on the model: prefill, then one token per step.
 func greedyDecode(
     _ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>, kvPrecision: KVPrecision = .f16

@@ -44,7 +44,8 @@ struct BatchCommand: ParsableCommand {
         let loaded: LoadedModel
         do {
             loaded = try LoadedModel(
-                path: model, precision: exactF32 ? .float32 : .quantizedActivations, expertCacheBytes: config.expertCacheBytes)
+                path: model, precision: exactF32 ? .float32 : .quantizedActivations, expertCacheBytes: config.expertCacheBytes,
+                weightMemoryBytes: config.weightMemoryBytes)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -65,6 +66,9 @@ struct BatchCommand: ParsableCommand {
             let ratio = Format.number(100 * cache.hitRatio, digits: 1)
             let line = "expert cache: \(cache.slots)/\(cache.totalExperts) experts resident, hit rate \(ratio) % (\(cache.hits) hits, \(cache.misses) misses, \(cache.prefetchHits) prefetched)\n"
             FileHandle.standardError.write(Data(line.utf8))
+        }
+        if let residency = loaded.weightResidency {
+            FileHandle.standardError.write(Data("\(residency.placement)\nweight streaming: \(residency.statsSummary)\n".utf8))
         }
     }
 }

@@ -25,6 +25,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Mixture-of-experts models: bytes of routed experts kept in memory (e.g. 64M); the others are read from the model file on demand. Default: all mapped.")
     var expertCache: String?
 
+    @Option(help: "Bytes of the model file kept in memory (e.g. 512M); layers that do not fit are streamed from the file every forward pass. Default: all of it.")
+    var weightMemory: String?
+
     @Option(help: "Kernel worker threads; 0 means one per physical core.")
     var threads: Int = 0
 
@@ -63,6 +66,12 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--expert-cache: '\(expertCache)' is not a size like 67108864, 64M or 1G")
             }
             config.expertCacheBytes = bytes
+        }
+        if let weightMemory {
+            guard let bytes = ByteSize.parse(weightMemory) else {
+                throw ValidationError("--weight-memory: '\(weightMemory)' is not a size like 536870912, 512M or 2G")
+            }
+            config.weightMemoryBytes = bytes
         }
         return config
     }

@@ -1,0 +1,47 @@
+import CanopyGGUF
+import Foundation
+
+/// A model's weights under a memory budget (`--weight-memory`): what `WeightPlacement`
+/// keeps resident stays in memory, the other transformer blocks are read from the model file
+/// for every forward pass, ahead of use (see `WeightStreamer`). Outputs are bit-identical to
+/// the resident model: the bytes computed with are the file's, at the same addresses.
+///
+/// Architectures bracket each block's computation with `acquire`/`release`; for a resident
+/// block both do nothing. Thread-safe.
+public final class WeightResidency: Sendable {
+    private let streamer: WeightStreamer
+
+    /// Streams `placement`'s blocks of `file`, whose streamed ranges were left unread
+    /// (`GGUFFile.readIntoMemory(skipping:streaming:)`).
+    public init(file: GGUFFile, placement: WeightPlacement) {
+        streamer = WeightStreamer(file: file, placement: placement)
+    }
+
+    deinit {
+        // The prefetch thread holds the streamer, not this; stopping lets it exit and free it.
+        streamer.stop()
+    }
+
+    /// What is resident and what is streamed.
+    public var placement: WeightPlacement { streamer.placement }
+
+    /// Why a streamed block could not be read from the file, once that has happened: every
+    /// forward pass fails from then on (restart on an intact file).
+    public var readFailure: String? { streamer.failure }
+
+    /// Bytes read, prefetch hits and stalls since load.
+    public var bytesRead: Int { streamer.snapshot().bytesRead }
+
+    /// A one-line summary of the streaming counters, for logs and tools.
+    public var statsSummary: String {
+        let s = streamer.snapshot()
+        return "read \(ByteCount(s.bytesRead)); blocks prefetched \(s.prefetchReads), found ready \(s.prefetchHits), "
+            + "waited for \(s.stalls) (\(String(format: "%.3f", s.stallSeconds)) s), read on demand \(s.demandReads)"
+    }
+
+    /// Makes block `block`'s matrices readable until the matching `release`.
+    func acquire(_ block: Int) { streamer.acquire(block) }
+
+    /// Ends a use of block `block`.
+    func release(_ block: Int) { streamer.release(block) }
+}

@@ -1,0 +1,223 @@
+import CanopyGGUF
+import Foundation
+
+/// The streaming behind `WeightResidency`: streams the blocks a `WeightPlacement` marks streamed: a forward pass acquires each block
+/// before computing it and releases it after; a streamed block's matrices are read from the
+/// file into their usual place in the model's memory (so every `WeightMatrix` keeps its
+/// pointer and the bytes are the file's: outputs are bit-identical to the resident model)
+/// and given back to the system when released.
+///
+/// Prefetch: acquiring block `i` asks one background thread to read the next
+/// `prefetchDepth` streamed blocks (after the last block come the first ones, for the next
+/// pass), in execution order, so at batch 1 a step costs about max(compute, read) rather
+/// than their sum. A block acquired before its read finished waits (a stall); one not even
+/// started is read by the acquiring thread.
+///
+/// Memory: a streamed block is in memory while acquired or read ahead, so one pass holds at
+/// most `placement.windowBytes` of streamed weights (more only while several passes run at
+/// once, which the engine never does).
+///
+/// A failed read (the file truncated, rewritten or unreadable) is kept for good in
+/// `failure`: the block holds other bytes, so every pass from then on must fail
+/// (`ForwardError.weightsUnreadable`), never compute with them.
+///
+/// Thread-safe. The prefetch thread holds the streamer until `stop()` (`WeightResidency`
+/// calls it when it goes away).
+final class WeightStreamer: @unchecked Sendable {
+    /// Counters since load.
+    struct Stats: Sendable, Equatable {
+        /// Bytes read from the file.
+        var bytesRead = 0
+        /// Blocks read by the prefetch thread ahead of use.
+        var prefetchReads = 0
+        /// Blocks found already read when a pass needed them.
+        var prefetchHits = 0
+        /// Blocks a pass had to wait for (their read was under way), and the time waited.
+        var stalls = 0
+        var stallSeconds = 0.0
+        /// Blocks a pass read itself (not read ahead at all).
+        var demandReads = 0
+    }
+
+    /// What is resident and what is streamed.
+    let placement: WeightPlacement
+    // `@unchecked Sendable`: everything below is guarded by `condition`.
+    private let file: GGUFFile
+    private let condition = NSCondition()
+    private var populated: [Bool]
+    private var loading: [Bool]
+    private var pins: [Int]
+    /// Blocks the prefetch thread should read next, in order.
+    private var requested: [Int] = []
+    /// The streamed blocks in execution order, and each block's position in it.
+    private let order: [Int]
+    private let position: [Int?]
+    /// The position in `order` of the block most recently acquired.
+    private var current = 0
+    private var stopping = false
+    private var readFailure: String?
+    private var stats = Stats()
+
+    /// Starts streaming `placement`'s blocks of `file`, whose streamed ranges were left
+    /// unread (`GGUFFile.readIntoMemory(skipping:streaming:)`).
+    init(file: GGUFFile, placement: WeightPlacement) {
+        self.file = file
+        self.placement = placement
+        let count = placement.streamed.count
+        populated = Array(repeating: false, count: count)
+        loading = Array(repeating: false, count: count)
+        pins = Array(repeating: 0, count: count)
+        order = placement.streamed.indices.filter { placement.streamed[$0] }
+        var position = [Int?](repeating: nil, count: count)
+        for (index, block) in order.enumerated() { position[block] = index }
+        self.position = position
+        let worker = Thread { [self] in runPrefetcher() }
+        worker.name = "canopy-weight-prefetch"
+        worker.start()
+    }
+
+    /// Stops the prefetch thread (which holds the residency until then).
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Counters since load.
+    func snapshot() -> Stats {
+        condition.lock()
+        defer { condition.unlock() }
+        return stats
+    }
+
+    /// Why a streamed block could not be read, once that has happened (then every pass fails).
+    var failure: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return readFailure
+    }
+
+    /// Makes block `block`'s matrices readable until the matching `release`; nothing to do
+    /// for a resident block.
+    func acquire(_ block: Int) {
+        guard let index = position[block] else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        current = index
+        trim()
+        requestReadAhead(after: index)
+        var waitedSince: Date?
+        var readHere = false
+        while true {
+            if loading[block] {
+                waitedSince = waitedSince ?? Date()
+                condition.wait()
+            } else if populated[block] {
+                break
+            } else {
+                load(block)
+                readHere = true
+            }
+        }
+        pins[block] += 1
+        if let waitedSince {
+            stats.stalls += 1
+            stats.stallSeconds += Date().timeIntervalSince(waitedSince)
+        } else if readHere {
+            stats.demandReads += 1
+        } else {
+            stats.prefetchHits += 1
+        }
+    }
+
+    /// Ends a use of block `block`; a streamed block not wanted again soon gives its memory
+    /// back.
+    func release(_ block: Int) {
+        guard position[block] != nil else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        pins[block] -= 1
+        precondition(pins[block] >= 0, "weight block \(block) released more often than acquired")
+        if pins[block] == 0 && !requested.contains(block) && !isReadAhead(block) { evict(block) }
+    }
+
+    /// Whether `block` lies in the read-ahead window after the block last acquired (it was,
+    /// or is about to be, read for the next use).
+    private func isReadAhead(_ block: Int) -> Bool {
+        guard let index = position[block], order.count > 1 else { return order.count == 1 }
+        let distance = (index - current + order.count) % order.count
+        return distance >= 1 && distance <= placement.prefetchDepth
+    }
+
+    /// Replaces the prefetch queue by the `prefetchDepth` streamed blocks after position
+    /// `index` (older requests are stale: the pass has moved on). Lock held.
+    private func requestReadAhead(after index: Int) {
+        requested.removeAll(keepingCapacity: true)
+        guard placement.prefetchDepth > 0 else { return }
+        for step in 1...placement.prefetchDepth {
+            let block = order[(index + step) % order.count]
+            if !populated[block] && !loading[block] { requested.append(block) }
+        }
+        if !requested.isEmpty { condition.broadcast() }
+    }
+
+    /// Reads `block` with the lock released meanwhile (others wait on `loading`). Lock held.
+    private func load(_ block: Int) {
+        loading[block] = true
+        condition.unlock()
+        var failure: String?
+        var bytes = 0
+        for range in placement.blockRanges[block] where failure == nil {
+            if let partial = file.readStreamed(range) {
+                switch partial {
+                case .endOfFile(let at):
+                    failure = "cannot read layer \(block) from \(file.path) at offset \(at): unexpected end of file"
+                case .failed(let at, let reason):
+                    failure = "cannot read layer \(block) from \(file.path) at offset \(at): \(reason)"
+                }
+            }
+            bytes += range.count
+        }
+        condition.lock()
+        loading[block] = false
+        // Marked populated even when the read failed, so nobody waits for it for ever: the
+        // failure makes every pass fail from now on.
+        populated[block] = true
+        stats.bytesRead += bytes
+        if let failure, readFailure == nil { readFailure = failure }
+        condition.broadcast()
+    }
+
+    /// Gives back every streamed block that is neither in use, nor being read, nor in the
+    /// read-ahead window (one read ahead for a pass that went elsewhere). Lock held.
+    private func trim() {
+        for block in order where populated[block] && pins[block] == 0 && !loading[block]
+            && block != order[current] && !isReadAhead(block)
+        {
+            evict(block)
+        }
+    }
+
+    /// Gives a block's memory back. Lock held.
+    private func evict(_ block: Int) {
+        guard populated[block] else { return }
+        populated[block] = false
+        for range in placement.blockRanges[block] { file.releaseStreamed(range) }
+    }
+
+    private func runPrefetcher() {
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopping {
+            guard !requested.isEmpty else {
+                condition.wait()
+                continue
+            }
+            let block = requested.removeFirst()
+            guard !populated[block] && !loading[block] else { continue }
+            load(block)
+            stats.prefetchReads += 1
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import CanopyGGUF
+import CanopyKernels
+import CanopyModel
+import CanopyTestFixtures
+import Foundation
+import Testing
+
+/// Weight streaming under a memory budget (`--weight-memory`): the plan keeps what fits and
+/// a streaming window inside the budget, and streamed models compute bit-identical logits
+/// and tokens to the resident model; a file that can no longer be read fails passes, never
+/// the process.
+@Suite("Weight residency (streaming under a budget)", .serialized)
+struct WeightResidencyTests {
+    static let fileSize = Result { try GGUFFile(path: FixturePaths.defaultModel).fileSize }
+
+    @Test("the plan fits the budget, spreads resident layers, and refuses a budget below its minimum")
+    func placement() throws {
+        let file = try GGUFFile(path: FixturePaths.defaultModel)
+        let blocks = try #require(file.int("llama.block_count"))
+        #expect(try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: file.fileSize) == nil)
+        let half = try #require(try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: file.fileSize / 2))
+        #expect(half.residentBytes + half.windowBytes <= half.budgetBytes)
+        #expect(half.streamed.contains(true) && half.streamed.contains(false))
+        #expect(half.prefetchDepth == 2)
+        #expect(half.streamedBytesPerPass == zip(half.blockBytes, half.streamed).filter(\.1).map(\.0).reduce(0, +))
+        // Resident layers are spread out: the streamed runs between them (passes follow each
+        // other, so the last run joins the first) differ in length by at most one.
+        let firstResident = try #require(half.streamed.firstIndex(of: false))
+        let cyclic = Array(half.streamed[(firstResident + 1)...] + half.streamed[...firstResident])
+        let runs = cyclic.split(separator: false, omittingEmptySubsequences: false).dropLast().map(\.count)
+        #expect(runs.max()! - runs.min()! <= 1, "\(half.streamed)")
+        // Every block's matrices, nothing else: norms stay outside the streamed ranges.
+        for (index, ranges) in half.blockRanges.enumerated() {
+            let norm = try #require(file.tensor(named: "blk.\(index).attn_norm.weight"))
+            let start = file.dataOffset + norm.offset
+            #expect(!ranges.contains { $0.contains(start) })
+        }
+        do {
+            _ = try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: half.fixedBytes)
+            Issue.record("a budget below the resident part was accepted")
+        } catch {
+            guard case .budgetTooSmall(_, let minimum) = error else { throw error }
+            let tightest = try #require(try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: minimum))
+            #expect(tightest.prefetchDepth == 1 && !tightest.streamed.contains(false))
+            #expect(tightest.residentBytes + tightest.windowBytes <= minimum)
+        }
+    }
+
+    @Test("streamed at 50% and at the minimum budget: logits and greedy tokens bit-identical", arguments: [2, 0])
+    func bitIdentical(budgetDivisor: Int) throws {
+        let resident = try SharedModels.model(.quantizedActivations)
+        let size = try Self.fileSize.get()
+        let budget = budgetDivisor > 0 ? size / budgetDivisor : try minimumBudget()
+        let streamed = try LoadedModel(path: FixturePaths.defaultModel, weightMemoryBytes: budget)
+        let residency = try #require(streamed.weightResidency)
+        let reference = try LlamaCppReference.load()
+        var passes = 0
+        for index in [0, 8] {
+            let record = reference[index]
+            let steps = 12
+            let expected = try greedyDecode(resident, prompt: record.prompt_ids, steps: steps, stopAt: [])
+            let actual = try greedyDecode(streamed, prompt: record.prompt_ids, steps: steps, stopAt: [])
+            #expect(actual.tokens == expected.tokens, "record \(index)")
+            #expect(actual.firstLogits == expected.firstLogits, "record \(index): first-step logits differ")
+            passes += steps
+        }
+        // Every pass reads each streamed layer once (give or take the read-ahead across passes).
+        let perPass = residency.placement.streamedBytesPerPass
+        #expect(residency.bytesRead >= (passes - 1) * perPass && residency.bytesRead <= (passes + 1) * perPass,
+                "\(residency.bytesRead) bytes read in \(passes) passes of \(perPass)")
+        #expect(residency.readFailure == nil)
+    }
+
+    @Test("the MoE fixture streamed at its minimum budget: logits bit-identical")
+    func mixtureOfExperts() throws {
+        let resident = try MoEModels.moeTinyModel()
+        let file = try GGUFFile(path: MoEModels.moeTinyPath)
+        let minimum = try minimumBudget(path: MoEModels.moeTinyPath)
+        let streamed = try LoadedModel(path: MoEModels.moeTinyPath, precision: .quantizedActivations, weightMemoryBytes: minimum)
+        #expect(streamed.weightResidency != nil && minimum < file.fileSize)
+        let prompts: [[Int32]] = [[1, 2, 3, 4, 5], [7, 9], [11, 13, 17, 19]]
+        let expected = try batchedGreedyDecode(resident, prompts: prompts, steps: 6, stopAt: [])
+        let actual = try batchedGreedyDecode(streamed, prompts: prompts, steps: 6, stopAt: [])
+        #expect(actual.tokens == expected.tokens)
+        #expect(actual.firstLogits == expected.firstLogits)
+    }
+
+    @Test("a streamed layer read from a truncated file fails the pass, not the process")
+    func truncatedFile() throws {
+        let copy = try ModelFileCopy(of: FixturePaths.defaultModel)
+        let streamed = try LoadedModel(path: copy.path, weightMemoryBytes: try minimumBudget())
+        let residency = try #require(streamed.weightResidency)
+        _ = try greedyDecode(streamed, prompt: [1, 2, 3], steps: 1, stopAt: [])
+        #expect(truncate(copy.path, off_t(residency.placement.fixedBytes / 2)) == 0)
+        for _ in 0..<2 {
+            #expect(throws: ForwardError.self) { try greedyDecode(streamed, prompt: [4, 5, 6], steps: 1, stopAt: []) }
+        }
+        #expect(residency.readFailure?.contains("unexpected end of file") == true, "\(residency.readFailure ?? "nil")")
+    }
+
+    /// The smallest budget the plan accepts for the model at `path`.
+    private func minimumBudget(path: String = FixturePaths.defaultModel) throws -> Int {
+        let file = try GGUFFile(path: path)
+        let blocks = try #require(file.int("\(file.string("general.architecture") ?? "llama").block_count"))
+        do {
+            _ = try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: 0)
+        } catch {
+            if case .budgetTooSmall(_, let minimum) = error { return minimum }
+            throw error
+        }
+        Issue.record("a zero budget was accepted")
+        return 0
+    }
+}
