@@ -1267,6 +1267,51 @@ void   canopy__v1__expert_layer_load__free_unpacked
   assert(message->base.descriptor == &canopy__v1__expert_layer_load__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__weight_streaming_stats__init
+                     (Canopy__V1__WeightStreamingStats         *message)
+{
+  static const Canopy__V1__WeightStreamingStats init_value = CANOPY__V1__WEIGHT_STREAMING_STATS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__weight_streaming_stats__get_packed_size
+                     (const Canopy__V1__WeightStreamingStats *message)
+{
+  assert(message->base.descriptor == &canopy__v1__weight_streaming_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__weight_streaming_stats__pack
+                     (const Canopy__V1__WeightStreamingStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__weight_streaming_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__weight_streaming_stats__pack_to_buffer
+                     (const Canopy__V1__WeightStreamingStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__weight_streaming_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__WeightStreamingStats *
+       canopy__v1__weight_streaming_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__WeightStreamingStats *)
+     protobuf_c_message_unpack (&canopy__v1__weight_streaming_stats__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__weight_streaming_stats__free_unpacked
+                     (Canopy__V1__WeightStreamingStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__weight_streaming_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__expert_cache_stats__init
                      (Canopy__V1__ExpertCacheStats         *message)
 {
@@ -3190,7 +3235,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[20] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[21] =
 {
   {
     "waiting_sequences",
@@ -3432,6 +3477,18 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_streaming",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, weight_streaming),
+    &canopy__v1__weight_streaming_stats__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   3,   /* field[3] = batched_tokens */
@@ -3454,11 +3511,12 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   2,   /* field[2] = steps */
   15,   /* field[15] = uptime_seconds */
   0,   /* field[0] = waiting_sequences */
+  20,   /* field[20] = weight_streaming */
 };
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -3468,7 +3526,7 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  20,
+  21,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,
@@ -3524,6 +3582,174 @@ const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor =
   canopy__v1__expert_layer_load__field_indices_by_name,
   1,  canopy__v1__expert_layer_load__number_ranges,
   (ProtobufCMessageInit) canopy__v1__expert_layer_load__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__weight_streaming_stats__field_descriptors[11] =
+{
+  {
+    "budget_bytes",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, budget_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resident_bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, resident_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "streamed_bytes_per_pass",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, streamed_bytes_per_pass),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "streamed_layers",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, streamed_layers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_layers",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, total_layers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_read",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, bytes_read),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefetch_reads",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, prefetch_reads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefetch_hits",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, prefetch_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stalls",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, stalls),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stall_seconds",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, stall_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "demand_reads",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__WeightStreamingStats, demand_reads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__weight_streaming_stats__field_indices_by_name[] = {
+  0,   /* field[0] = budget_bytes */
+  5,   /* field[5] = bytes_read */
+  10,   /* field[10] = demand_reads */
+  7,   /* field[7] = prefetch_hits */
+  6,   /* field[6] = prefetch_reads */
+  1,   /* field[1] = resident_bytes */
+  9,   /* field[9] = stall_seconds */
+  8,   /* field[8] = stalls */
+  2,   /* field[2] = streamed_bytes_per_pass */
+  3,   /* field[3] = streamed_layers */
+  4,   /* field[4] = total_layers */
+};
+static const ProtobufCIntRange canopy__v1__weight_streaming_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor canopy__v1__weight_streaming_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.WeightStreamingStats",
+  "WeightStreamingStats",
+  "Canopy__V1__WeightStreamingStats",
+  "canopy.v1",
+  sizeof(Canopy__V1__WeightStreamingStats),
+  11,
+  canopy__v1__weight_streaming_stats__field_descriptors,
+  canopy__v1__weight_streaming_stats__field_indices_by_name,
+  1,  canopy__v1__weight_streaming_stats__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__weight_streaming_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor canopy__v1__expert_cache_stats__field_descriptors[10] =

@@ -149,6 +149,7 @@ public final class Engine: @unchecked Sendable {
         // Model-wide counters with their own locks, read fresh rather than once per step.
         metrics.expertLoad = loaded.expertLoad?.snapshot() ?? []
         metrics.expertCache = loaded.expertCache?.stats()
+        metrics.weightStreaming = loaded.weightResidency?.stats()
         return metrics
     }
 

@@ -77,6 +77,9 @@ public struct EngineMetrics: Sendable, Equatable {
     /// Expert cache counters when routed experts are offloaded (`--expert-cache`); nil when
     /// they are all memory-mapped.
     public var expertCache: ExpertCacheStats?
+    /// Weight streaming sizes and counters under `--weight-memory`; nil when every weight is
+    /// resident.
+    public var weightStreaming: WeightStreamingStats?
 
     init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, kv: KVCacheStats) {
         waitingSequences = waiting

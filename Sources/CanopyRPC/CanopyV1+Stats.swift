@@ -48,6 +48,8 @@ extension CanopyV1 {
         public var requestsCancelled: UInt64 = 0
         /// Requests the engine failed mid-flight.
         public var requestsFailed: UInt64 = 0
+        /// Weight streaming under `--weight-memory`; nil when every weight is resident.
+        public var weightStreaming: WeightStreamingStats?
         /// Prompt tokens of finished requests.
         public var promptTokens: UInt64 = 0
         /// Of those, served from the prefix cache.
@@ -131,6 +133,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.requests_completed = requestsCompleted
         c.pointee.requests_cancelled = requestsCancelled
         c.pointee.requests_failed = requestsFailed
+        c.pointee.weight_streaming = try weightStreaming?.makeC(in: arena)
         c.pointee.prompt_tokens = promptTokens
         c.pointee.cached_prompt_tokens = cachedPromptTokens
         c.pointee.preemptions = preemptions
@@ -158,6 +161,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         requestsCompleted = m.requests_completed
         requestsCancelled = m.requests_cancelled
         requestsFailed = m.requests_failed
+        weightStreaming = CRead.message(m.weight_streaming, CanopyV1.WeightStreamingStats.init(c:))
         promptTokens = m.prompt_tokens
         cachedPromptTokens = m.cached_prompt_tokens
         preemptions = m.preemptions

@@ -138,6 +138,7 @@ enum EngineMapping {
         s.meanInterTokenLatencySeconds = m.meanInterTokenLatency
         s.meanEndToEndSeconds = m.meanEndToEndLatency
         s.setExpertMetrics(m)
+        s.weightStreaming = m.weightStreaming.map { CanopyV1.WeightStreamingStats($0) }
         return s
     }
 }

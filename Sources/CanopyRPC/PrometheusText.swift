@@ -11,7 +11,13 @@ public enum PrometheusText {
         func counter(_ name: String, _ help: String, _ value: UInt64) {
             metric(name, "counter", help, String(value))
         }
+        func counter(_ name: String, _ help: String, _ value: Double) {
+            metric(name, "counter", help, number(value))
+        }
         func gauge(_ name: String, _ help: String, _ value: UInt32) {
+            metric(name, "gauge", help, String(value))
+        }
+        func gauge(_ name: String, _ help: String, _ value: UInt64) {
             metric(name, "gauge", help, String(value))
         }
         func gauge(_ name: String, _ help: String, _ value: Double) {
@@ -49,6 +55,18 @@ public enum PrometheusText {
                     out += "\(name){layer=\"\(layer.layer)\",expert=\"\(expert)\"} \(tokens)\n"
                 }
             }
+        }
+        if let w = stats.weightStreaming {
+            gauge("canopy_weight_memory_budget_bytes", "Weight memory budget (--weight-memory).", w.budgetBytes)
+            gauge("canopy_weight_resident_bytes", "Bytes of the model file always in memory.", w.residentBytes)
+            gauge("canopy_weight_streamed_bytes_per_pass", "Bytes of streamed layers read per forward pass.", w.streamedBytesPerPass)
+            gauge("canopy_weight_streamed_layers", "Transformer layers streamed from the model file.", w.streamedLayers)
+            counter("canopy_weight_read_bytes_total", "Bytes of streamed layers read from the model file.", w.bytesRead)
+            counter("canopy_weight_prefetch_reads_total", "Streamed layers read ahead of use.", w.prefetchReads)
+            counter("canopy_weight_prefetch_hits_total", "Streamed layer uses that found the layer already read.", w.prefetchHits)
+            counter("canopy_weight_stalls_total", "Streamed layer uses that waited for a read under way.", w.stalls)
+            counter("canopy_weight_stall_seconds_total", "Seconds forward passes waited for streamed layers.", w.stallSeconds)
+            counter("canopy_weight_demand_reads_total", "Streamed layer uses that read the layer themselves.", w.demandReads)
         }
         if let cache = stats.expertCache {
             gauge("canopy_expert_cache_slots", "Experts the expert cache holds resident at once.", cache.slots)

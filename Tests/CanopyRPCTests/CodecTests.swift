@@ -130,6 +130,14 @@ import Testing
         stats.meanEndToEndSeconds = 0.4
         stats.uptimeSeconds = 5
         stats.prometheusText = "# HELP x\n"
+        stats.requestsFailed = 19
+        #expect(try roundTrip(stats) == stats)
+        var streaming = CanopyV1.WeightStreamingStats()
+        (streaming.budgetBytes, streaming.residentBytes, streaming.streamedBytesPerPass) = (20, 21, 22)
+        (streaming.streamedLayers, streaming.totalLayers, streaming.bytesRead) = (23, 24, 25)
+        (streaming.prefetchReads, streaming.prefetchHits, streaming.stalls) = (26, 27, 28)
+        (streaming.stallSeconds, streaming.demandReads) = (2.5, 29)
+        stats.weightStreaming = streaming
         #expect(try roundTrip(stats) == stats)
     }
 

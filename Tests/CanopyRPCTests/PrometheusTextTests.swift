@@ -46,4 +46,21 @@ import Testing
         #expect(PrometheusText.number(-.infinity) == "-Inf")
         #expect(Double(PrometheusText.number(1e-7)) == 1e-7)
     }
+
+    /// Weight streaming adds its family only when layers are streamed.
+    @Test func weightStreamingMetricsAppearWhenStreaming() {
+        var stats = CanopyV1.StatsResponse()
+        #expect(!PrometheusText.render(stats).contains("canopy_weight_"))
+        var streaming = CanopyV1.WeightStreamingStats()
+        streaming.budgetBytes = 1 << 30
+        streaming.bytesRead = 123_456
+        streaming.stallSeconds = 1.5
+        streaming.streamedLayers = 17
+        stats.weightStreaming = streaming
+        let text = PrometheusText.render(stats)
+        #expect(text.contains("\ncanopy_weight_read_bytes_total 123456\n"))
+        #expect(text.contains("\ncanopy_weight_stall_seconds_total 1.5\n"))
+        #expect(text.contains("\ncanopy_weight_streamed_layers 17\n"))
+        #expect(text.contains("\ncanopy_weight_memory_budget_bytes 1073741824\n"))
+    }
 }

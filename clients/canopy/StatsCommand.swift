@@ -51,8 +51,21 @@ struct StatsCommand: AsyncParsableCommand {
             ("mean inter-token latency", Format.ms(s.meanInterTokenLatencySeconds)),
             ("mean end-to-end latency", Format.ms(s.meanEndToEndSeconds)),
         ]
-        for (name, value) in rows + expertRows(s) { table.add([name, value]) }
+        for (name, value) in rows + weightRows(s) + expertRows(s) { table.add([name, value]) }
         return table.render()
+    }
+
+    /// Weight streaming rows (`--weight-memory`), when layers are streamed.
+    static func weightRows(_ s: CanopyV1.StatsResponse) -> [(String, String)] {
+        guard let w = s.weightStreaming else { return [] }
+        let uses = w.prefetchHits + w.stalls + w.demandReads
+        return [
+            ("weight memory", "\(Format.bytes(w.residentBytes)) resident of \(Format.bytes(w.budgetBytes)); "
+                + "\(w.streamedLayers) of \(w.totalLayers) layers streamed"),
+            ("weights read per pass", Format.bytes(w.streamedBytesPerPass)),
+            ("weight bytes read", Format.bytes(w.bytesRead)),
+            ("weight layer reads", "\(w.prefetchHits)/\(uses) ready, \(w.stalls) waited (\(Format.number(w.stallSeconds, digits: 2)) s), \(w.demandReads) on demand"),
+        ]
     }
 
     /// Mixture-of-experts rows: the expert cache, then each block's tokens per expert.

@@ -86,6 +86,9 @@ static inline const ProtobufCMessageDescriptor *ccanopy_stats_response_descripto
 static inline const ProtobufCMessageDescriptor *ccanopy_expert_layer_load_descriptor(void) {
     return &canopy__v1__expert_layer_load__descriptor;
 }
+static inline const ProtobufCMessageDescriptor *ccanopy_weight_streaming_stats_descriptor(void) {
+    return &canopy__v1__weight_streaming_stats__descriptor;
+}
 static inline const ProtobufCMessageDescriptor *ccanopy_expert_cache_stats_descriptor(void) {
     return &canopy__v1__expert_cache_stats__descriptor;
 }

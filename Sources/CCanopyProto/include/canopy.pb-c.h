@@ -43,6 +43,7 @@ typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
 typedef struct Canopy__V1__ExpertLayerLoad Canopy__V1__ExpertLayerLoad;
+typedef struct Canopy__V1__WeightStreamingStats Canopy__V1__WeightStreamingStats;
 typedef struct Canopy__V1__ExpertCacheStats Canopy__V1__ExpertCacheStats;
 
 
@@ -656,14 +657,18 @@ struct  Canopy__V1__StatsResponse
    * Requests the engine failed mid-flight (a forward pass could not get its memory, or the
    * model file could not be read); their calls ended RESOURCE_EXHAUSTED or UNAVAILABLE.
    */
-  /*
-   * Fields 21..99 are free for additions.
-   */
   uint64_t requests_failed;
+  /*
+   * Weight streaming under --weight-memory; absent when every weight is resident.
+   */
+  /*
+   * Fields 22..99 are free for additions.
+   */
+  Canopy__V1__WeightStreamingStats *weight_streaming;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL }
 
 
 /*
@@ -686,7 +691,49 @@ struct  Canopy__V1__ExpertLayerLoad
 
 /*
  * The routed-expert cache: experts kept resident, the rest read from the model file.
+ * What weight streaming under --weight-memory holds and has done since the model loaded.
  */
+struct  Canopy__V1__WeightStreamingStats
+{
+  ProtobufCMessage base;
+  uint64_t budget_bytes;
+  /*
+   * of the model file, always in memory
+   */
+  uint64_t resident_bytes;
+  /*
+   * read from the file every forward pass
+   */
+  uint64_t streamed_bytes_per_pass;
+  uint32_t streamed_layers;
+  uint32_t total_layers;
+  /*
+   * since load
+   */
+  uint64_t bytes_read;
+  /*
+   * layers read ahead of use
+   */
+  uint64_t prefetch_reads;
+  /*
+   * layer uses that found the layer read
+   */
+  uint64_t prefetch_hits;
+  /*
+   * layer uses that waited for a read under way
+   */
+  uint64_t stalls;
+  double stall_seconds;
+  /*
+   * layer uses that read the layer themselves
+   */
+  uint64_t demand_reads;
+};
+#define CANOPY__V1__WEIGHT_STREAMING_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__weight_streaming_stats__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
 struct  Canopy__V1__ExpertCacheStats
 {
   ProtobufCMessage base;
@@ -1262,6 +1309,25 @@ Canopy__V1__ExpertLayerLoad *
 void   canopy__v1__expert_layer_load__free_unpacked
                      (Canopy__V1__ExpertLayerLoad *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__WeightStreamingStats methods */
+void   canopy__v1__weight_streaming_stats__init
+                     (Canopy__V1__WeightStreamingStats         *message);
+size_t canopy__v1__weight_streaming_stats__get_packed_size
+                     (const Canopy__V1__WeightStreamingStats   *message);
+size_t canopy__v1__weight_streaming_stats__pack
+                     (const Canopy__V1__WeightStreamingStats   *message,
+                      uint8_t             *out);
+size_t canopy__v1__weight_streaming_stats__pack_to_buffer
+                     (const Canopy__V1__WeightStreamingStats   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__WeightStreamingStats *
+       canopy__v1__weight_streaming_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__weight_streaming_stats__free_unpacked
+                     (Canopy__V1__WeightStreamingStats *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__ExpertCacheStats methods */
 void   canopy__v1__expert_cache_stats__init
                      (Canopy__V1__ExpertCacheStats         *message);
@@ -1366,6 +1432,9 @@ typedef void (*Canopy__V1__StatsResponse_Closure)
                   void *closure_data);
 typedef void (*Canopy__V1__ExpertLayerLoad_Closure)
                  (const Canopy__V1__ExpertLayerLoad *message,
+                  void *closure_data);
+typedef void (*Canopy__V1__WeightStreamingStats_Closure)
+                 (const Canopy__V1__WeightStreamingStats *message,
                   void *closure_data);
 typedef void (*Canopy__V1__ExpertCacheStats_Closure)
                  (const Canopy__V1__ExpertCacheStats *message,
@@ -1472,6 +1541,7 @@ extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__weight_streaming_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_cache_stats__descriptor;
 extern const ProtobufCServiceDescriptor canopy__v1__canopy__descriptor;
 

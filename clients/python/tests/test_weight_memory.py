@@ -1,0 +1,32 @@
+"""--weight-memory through the daemon: streamed layers give the resident model's tokens, and
+Stats reports what is streamed and read."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def test_streamed_weights_give_the_resident_tokens_and_report_their_reads(client, start_daemon, canopy_path):
+    request = dict(prompt="The capital of France is", max_tokens=24, temperature=0, ignore_eos=True)
+    resident = client.generate(**request).result().samples[0].token_ids
+    assert client.stats().HasField("weight_streaming") is False
+
+    # 40 MB of the 98 MB default model: the token embedding and one layer resident, the
+    # other layers read from the file for every forward pass.
+    streamed_daemon = start_daemon("--weight-memory", "40M")
+    with streamed_daemon.client(timeout=120) as streamed_client:
+        assert streamed_client.generate(**request).result().samples[0].token_ids == resident
+        stats = streamed_client.stats()
+        w = stats.weight_streaming
+        assert stats.HasField("weight_streaming"), str(stats)
+        assert w.budget_bytes == 40 << 20 and w.resident_bytes < w.budget_bytes, str(w)
+        assert 0 < w.streamed_layers <= w.total_layers == 30, str(w)
+        # One read of every streamed layer per forward pass (25 passes: prompt + 24 tokens,
+        # give or take the read-ahead into the next pass).
+        assert w.bytes_read >= 24 * w.streamed_bytes_per_pass, str(w)
+        assert w.prefetch_hits + w.stalls + w.demand_reads >= 24 * w.streamed_layers, str(w)
+        assert "canopy_weight_read_bytes_total" in stats.prometheus_text
+        shown = subprocess.run([str(canopy_path), "--socket", str(streamed_daemon.socket), "stats"],
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and "layers streamed" in shown.stdout, shown.stdout + shown.stderr
+    assert "layers streamed" in streamed_daemon.output()
