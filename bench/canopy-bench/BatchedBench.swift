@@ -33,9 +33,15 @@ struct BatchedBench: ParsableCommand {
     @Option(help: "Kernel worker threads (llama-batched-bench's -t); 0 means one per physical core.")
     var threads: Int = 2
 
+    @Option(help: "Bytes of the model file kept in memory; the layers that do not fit stream from the file (--weight-memory).")
+    var weightMemory: Int?
+
     func run() throws {
         try configureKernels(threads: threads)
-        let loaded = try LoadedModel(path: model)
+        let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory)
+        if let residency = loaded.weightResidency {
+            FileHandle.standardError.write(Data("\(residency.placement)\n".utf8))
+        }
         let counts = streams.split(separator: ",").compactMap { Int($0) }
         var config = EngineConfig()
         config.kvCacheMemory = kvCacheMemory
@@ -68,5 +74,8 @@ struct BatchedBench: ParsableCommand {
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         engine.shutdown()
+        if let residency = loaded.weightResidency {
+            FileHandle.standardError.write(Data("weight streaming: \(residency.statsSummary)\n".utf8))
+        }
     }
 }

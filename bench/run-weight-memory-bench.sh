@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Weight streaming under a memory cap, Canopy against llama.cpp in the same run (issue 13).
+#
+# For each budget (a fraction of the model file), both run inside a cgroup v1 memory cgroup
+# whose limit is the budget plus HEADROOM (KV cache, buffers, runtime): Canopy with
+# `--weight-memory <budget>`, llama.cpp with `llama-batched-bench` on the same
+# file (it mmaps the weights, so under the cap the kernel pages them in and out). Each
+# generates NTG tokens per sequence at batch 1 and at batch PL; Canopy runs
+# `canopy-bench batched --weight-memory` (load time not counted, like llama-batched-bench). Also measured: the file's
+# sequential read rate with the I/O path Canopy uses (pread, then POSIX_FADV_DONTNEED), so
+# each Canopy row shows its fraction of the read bound (bytes read per step / read rate).
+#
+# Usage: bench/run-weight-memory-bench.sh MODEL.gguf [FRACTIONS...]   (default 1 0.5 0.25)
+# Env: THREADS (2), NTG (32), PL (8), HEADROOM (bytes, 128 MiB), CANOPY_BENCH (default
+#      .build/release/canopy-bench), OUT (result file; default bench/results/<date>-<commit>-weight-memory.md).
+# Needs root (cgroup v1 at /sys/fs/cgroup/memory) and llama.cpp (scripts/build-llama-cpp.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model=${1:?usage: bench/run-weight-memory-bench.sh MODEL.gguf [FRACTIONS...]}
+shift
+fractions=("$@")
+[ $# -gt 0 ] || fractions=(1 0.5 0.25)
+threads=${THREADS:-2}
+ntg=${NTG:-32}
+pl=${PL:-8}
+headroom=${HEADROOM:-$((128 << 20))}
+bench=${CANOPY_BENCH:-.build/release/canopy-bench}
+cgroup=/sys/fs/cgroup/memory/canopy-weight-bench
+commit=$(git rev-parse --short HEAD)
+out=${OUT:-bench/results/$(date +%F)-$commit-weight-memory.md}
+
+[ -x "$bench" ] || { echo "run-weight-memory-bench: $bench not built (swift build -c release)" >&2; exit 1; }
+[ -d /sys/fs/cgroup/memory ] || { echo "run-weight-memory-bench: needs cgroup v1 memory at /sys/fs/cgroup/memory" >&2; exit 1; }
+llama_bin=$(bash scripts/build-llama-cpp.sh | tail -1)
+size=$(stat -c %s "$model")
+mkdir -p "$cgroup"
+trap 'rmdir "$cgroup" 2>/dev/null || true' EXIT
+
+# Runs "$@" inside the cgroup with `limit` bytes; prints "<seconds> <peak bytes>" on fd 3.
+capped() {
+    local limit=$1; shift
+    echo "$limit" > "$cgroup/memory.limit_in_bytes"
+    echo 0 > "$cgroup/memory.max_usage_in_bytes"
+    sync; echo 3 > /proc/sys/vm/drop_caches
+    local start end
+    start=$(date +%s.%N)
+    sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cgroup" "$@"
+    end=$(date +%s.%N)
+    echo "$(echo "$end - $start" | bc) $(cat "$cgroup/memory.max_usage_in_bytes")" >&3
+}
+
+# The read bound: pread in 64 MiB pieces, dropping each from the page cache as Canopy does.
+read_rate=$(python3 - "$model" <<'EOF'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+size, offset, piece = os.fstat(fd).st_size, 0, 64 << 20
+start = time.monotonic()
+while offset < size:
+    n = len(os.pread(fd, min(piece, size - offset), offset))
+    os.posix_fadvise(fd, offset, n, os.POSIX_FADV_DONTNEED)
+    offset += n
+print(f"{size / (time.monotonic() - start) / 1e6:.0f}")
+EOF
+)
+
+{
+    echo "# Weight streaming under a memory cap — $(date +%F), commit $commit"
+    echo
+    echo "Model: \`$model\` ($((size / 1000000)) MB). $threads threads, $ntg greedy tokens per sequence, 4-token prompts."
+    echo "Cap per row: the budget + $((headroom >> 20)) MiB (cgroup v1 memory.limit_in_bytes; page cache drops between runs)."
+    echo "Sequential read rate of the file (pread + POSIX_FADV_DONTNEED, 64 MiB pieces): $read_rate MB/s."
+    echo
+    echo "| budget | cap | Canopy tok/s b=1 | llama.cpp tok/s b=1 | ratio | Canopy tok/s b=$pl | llama.cpp tok/s b=$pl | ratio | Canopy read/pass | read bound tok/s b=1 | Canopy peak |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+} > "$out"
+
+for fraction in "${fractions[@]}"; do
+    budget=$(python3 -c "print(int($size * $fraction))")
+    limit=$((budget + headroom))
+    weight_flag=()
+    [ "$fraction" = 1 ] || weight_flag=(--weight-memory "$budget")
+    # Canopy: both batch sizes in one process (the model loads once; load time not counted).
+    exec 3>/tmp/canopy-weight-bench.time
+    capped "$limit" "$bench" batched --model "$model" --threads "$threads" --streams "1,$pl" --prompt-tokens 4 \
+        --gen-tokens "$ntg" --kv-cache-memory $((64 << 20)) "${weight_flag[@]}" \
+        > /tmp/canopy-weight-bench.out 2> /tmp/canopy-weight-bench.err || true
+    exec 3>&-
+    read -r _ peak < /tmp/canopy-weight-bench.time
+    rates=($(python3 -c "
+import json
+for line in open('/tmp/canopy-weight-bench.out'):
+    print(f\"{json.loads(line)['gen_tokens_per_s']:.2f}\")"))
+    per_pass=$(sed -n 's/.*(\(.*\) read per forward pass.*/\1/p' /tmp/canopy-weight-bench.err | head -1)
+    # llama.cpp: llama-batched-bench's S_TG (column 8), prompt 4, NTG tokens, batch 1 and PL.
+    llama=()
+    for batch in 1 "$pl"; do
+        line=$(sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cgroup" "$llama_bin/llama-batched-bench" \
+            -m "$model" -c $(( (4 + ntg) * batch + 64 )) -b 512 -ub 512 -npp 4 -ntg "$ntg" -npl "$batch" -t "$threads" \
+            2>/dev/null | grep -E '^\|\s+4 \|' | tail -1 || true)
+        llama+=("$(echo "$line" | awk -F'|' '{gsub(/ /, "", $9); print $9}')")
+    done
+    ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}')" 2>/dev/null || echo -; }
+    bound=$(python3 -c "
+p='${per_pass:-}'.split()
+mb = float(p[0]) * (1000 if p[1:] == ['GB'] else 1) if p else 0
+print(f'{$read_rate / mb:.2f}' if mb else '-')")
+    echo "| $((budget / 1000000)) MB ($fraction) | $((limit / 1000000)) MB | ${rates[0]:--} | ${llama[0]:--} | $(ratio "${rates[0]:-}" "${llama[0]:-}") | ${rates[1]:--} | ${llama[1]:--} | $(ratio "${rates[1]:-}" "${llama[1]:-}") | ${per_pass:-0} | $bound | $((peak / 1000000)) MB |" >> "$out"
+done
+cat "$out"
