@@ -37,17 +37,14 @@ size=$(stat -c %s "$model")
 mkdir -p "$cgroup"
 trap 'rmdir "$cgroup" 2>/dev/null || true' EXIT
 
-# Runs "$@" inside the cgroup with `limit` bytes; prints "<seconds> <peak bytes>" on fd 3.
+# Runs "$@" inside the cgroup with `limit` bytes (page cache dropped first); prints the
+# process's peak RSS in bytes on fd 3 (the cgroup's own peak counts page cache up to the cap).
 capped() {
     local limit=$1; shift
     echo "$limit" > "$cgroup/memory.limit_in_bytes"
-    echo 0 > "$cgroup/memory.max_usage_in_bytes"
     sync; echo 3 > /proc/sys/vm/drop_caches
-    local start end
-    start=$(date +%s.%N)
-    sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cgroup" "$@"
-    end=$(date +%s.%N)
-    echo "$(echo "$end - $start" | bc) $(cat "$cgroup/memory.max_usage_in_bytes")" >&3
+    sh -c 'echo $$ > "$0/cgroup.procs"; exec /usr/bin/time -f %M -o /tmp/canopy-weight-bench.rss "$@"' "$cgroup" "$@"
+    echo $(( $(tail -1 /tmp/canopy-weight-bench.rss) * 1024 )) >&3
 }
 
 # The read bound: pread in 64 MiB pieces, dropping each from the page cache as Canopy does.
@@ -72,7 +69,7 @@ EOF
     echo "Cap per row: the budget + $((headroom >> 20)) MiB (cgroup v1 memory.limit_in_bytes; page cache drops between runs)."
     echo "Sequential read rate of the file (pread + POSIX_FADV_DONTNEED, 64 MiB pieces): $read_rate MB/s."
     echo
-    echo "| budget | cap | Canopy tok/s b=1 | llama.cpp tok/s b=1 | ratio | Canopy tok/s b=$pl | llama.cpp tok/s b=$pl | ratio | Canopy read/pass | read bound tok/s b=1 | Canopy peak |"
+    echo "| budget | cap | Canopy tok/s b=1 | llama.cpp tok/s b=1 | ratio | Canopy tok/s b=$pl | llama.cpp tok/s b=$pl | ratio | Canopy read/pass | read bound tok/s b=1 | Canopy max RSS |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } > "$out"
 
@@ -87,7 +84,7 @@ for fraction in "${fractions[@]}"; do
         --gen-tokens "$ntg" --kv-cache-memory $((64 << 20)) "${weight_flag[@]}" \
         > /tmp/canopy-weight-bench.out 2> /tmp/canopy-weight-bench.err || true
     exec 3>&-
-    read -r _ peak < /tmp/canopy-weight-bench.time
+    read -r peak < /tmp/canopy-weight-bench.time
     rates=($(python3 -c "
 import json
 for line in open('/tmp/canopy-weight-bench.out'):
@@ -96,6 +93,7 @@ for line in open('/tmp/canopy-weight-bench.out'):
     # llama.cpp: llama-batched-bench's S_TG (column 8), prompt 4, NTG tokens, batch 1 and PL.
     llama=()
     for batch in 1 "$pl"; do
+        sync; echo 3 > /proc/sys/vm/drop_caches
         line=$(sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$cgroup" "$llama_bin/llama-batched-bench" \
             -m "$model" -c $(( (4 + ntg) * batch + 64 )) -b 512 -ub 512 -npp 4 -ntg "$ntg" -npl "$batch" -t "$threads" \
             2>/dev/null | grep -E '^\|\s+4 \|' | tail -1 || true)

@@ -8,10 +8,11 @@
 # Does nothing when the binaries are already built. Prints the bin directory last.
 # Env: JOBS (default 1: the machine is shared; raise it on an idle box);
 #      LLAMA_ISA: the instruction set to build for, matching Canopy's CANOPY_MAX_ISA levels:
-#        native (default; -DGGML_NATIVE=ON, as the test fixtures were made),
+#        native (default; -DGGML_NATIVE=ON as the test fixtures were made; on an AMX CPU
+#               the same instruction sets listed without AMX, in build-noamx),
 #        avx2   (what an AVX2-only CPU such as a Zen 3 runs: SSE4.2/AVX/AVX2/BMI2/FMA/F16C, no AVX-512),
 #        scalar (baseline x86-64: every GGML SIMD option off, so SSE2 only).
-#      Each level builds in its own folder (build, build-avx2, build-scalar).
+#      Each level builds in its own folder (build or build-noamx, build-avx2, build-scalar).
 set -euo pipefail
 
 version=0.3.36
@@ -24,7 +25,20 @@ simd_off=(-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX_VNNI=OFF -DGGML_AVX2=OFF -D
           -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF
           -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
 case "$isa" in
-    native) build="$root/build"; isa_flags=(-DGGML_NATIVE=ON) ;;
+    # -march=native, except on a CPU with AMX (Xeon Sapphire Rapids and later): there
+    # llama.cpp 0.3.36's AMX matmul segfaults on the first product (gdb:
+    # ggml_backend_amx_mul_mat), and -march=native enables it whatever GGML_AMX_* say, so
+    # the native instruction sets are listed one by one without AMX (the fixtures were
+    # made with the AVX-512 kernels).
+    native) if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+                build="$root/build-noamx"
+                isa_flags=(-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_FMA=ON
+                           -DGGML_F16C=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON
+                           -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+                           -DGGML_AMX_BF16=OFF)
+            else
+                build="$root/build"; isa_flags=(-DGGML_NATIVE=ON)
+            fi ;;
     avx2) build="$root/build-avx2"
           isa_flags=(-DGGML_NATIVE=OFF "${simd_off[@]}" -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_BMI2=ON
                      -DGGML_FMA=ON -DGGML_F16C=ON) ;;
