@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+from canopy_client import pb
+
 
 def test_streamed_weights_give_the_resident_tokens_and_report_their_reads(client, start_daemon, canopy_path):
     request = dict(prompt="The capital of France is", max_tokens=24, temperature=0, ignore_eos=True)
@@ -30,3 +33,39 @@ def test_streamed_weights_give_the_resident_tokens_and_report_their_reads(client
                                capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0 and "layers streamed" in shown.stdout, shown.stdout + shown.stderr
     assert "layers streamed" in streamed_daemon.output()
+
+
+def test_a_streamed_model_file_truncated_while_serving_fails_requests_not_the_daemon(start_daemon, model_path, tmp_path):
+    # Streamed layers are read from the file for every forward pass: once it is truncated,
+    # the generation in flight ends with UNAVAILABLE (no crash, no garbage tokens), new ones
+    # are refused, Health says NOT_SERVING, and the daemon keeps answering everything else.
+    import grpc
+    import os
+    import shutil
+    import time
+
+    from canopy_client import CanopyError
+
+    copy = tmp_path / "model.gguf"
+    shutil.copyfile(model_path, copy)
+    daemon = start_daemon("--weight-memory", "40M", model=copy)
+    with daemon.client(timeout=120) as client:
+        running = iter(client.generate(prompt="Write a long story.", max_tokens=400, ignore_eos=True, temperature=0))
+        next(running)
+        os.truncate(copy, os.path.getsize(copy) // 3)
+        with pytest.raises(CanopyError) as error:
+            for _ in running:
+                pass
+        assert error.value.code == grpc.StatusCode.UNAVAILABLE, error.value
+        assert "model file" in error.value.details, error.value.details
+        deadline = time.monotonic() + 10
+        while client.health().status != pb.SERVING_STATUS_NOT_SERVING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.health().status == pb.SERVING_STATUS_NOT_SERVING
+        with pytest.raises(CanopyError) as error:
+            client.generate(prompt="Hello", max_tokens=2).result()
+        assert error.value.code == grpc.StatusCode.UNAVAILABLE, error.value
+        stats = client.stats()
+        assert stats.requests_failed == 1 and stats.kv.used_blocks == 0, str(stats)
+        assert client.tokenize("still answering") != []
+    assert daemon.process.poll() is None, daemon.output()
