@@ -29,25 +29,15 @@ public final class WeightResidency: Sendable {
     /// forward pass fails from then on (restart on an intact file).
     public var readFailure: String? { streamer.failure }
 
-    /// Bytes read from the file since load.
-    public var bytesRead: Int { streamer.snapshot().bytesRead }
-
     /// The placement's sizes and the counters since load.
     public func stats() -> WeightStreamingStats {
-        let s = streamer.snapshot()
         let p = placement
-        var stats = WeightStreamingStats()
+        var stats = streamer.snapshot()
         stats.budgetBytes = p.budgetBytes
         stats.residentBytes = p.residentBytes
         stats.streamedBytesPerPass = p.streamedBytesPerPass
         stats.streamedLayers = p.streamed.filter { $0 }.count
         stats.totalLayers = p.streamed.count
-        stats.bytesRead = s.bytesRead
-        stats.prefetchReads = s.prefetchReads
-        stats.prefetchHits = s.prefetchHits
-        stats.stalls = s.stalls
-        stats.stallSeconds = s.stallSeconds
-        stats.demandReads = s.demandReads
         return stats
     }
 

@@ -24,21 +24,6 @@ import Foundation
 /// Thread-safe. The prefetch thread holds the streamer until `stop()` (`WeightResidency`
 /// calls it when it goes away).
 final class WeightStreamer: @unchecked Sendable {
-    /// Counters since load.
-    struct Stats: Sendable, Equatable {
-        /// Bytes read from the file.
-        var bytesRead = 0
-        /// Blocks read by the prefetch thread ahead of use.
-        var prefetchReads = 0
-        /// Blocks found already read when a pass needed them.
-        var prefetchHits = 0
-        /// Blocks a pass had to wait for (their read was under way), and the time waited.
-        var stalls = 0
-        var stallSeconds = 0.0
-        /// Blocks a pass read itself (not read ahead at all).
-        var demandReads = 0
-    }
-
     /// What is resident and what is streamed.
     let placement: WeightPlacement
     // `@unchecked Sendable`: everything below is guarded by `condition`.
@@ -56,7 +41,8 @@ final class WeightStreamer: @unchecked Sendable {
     private var current = 0
     private var stopping = false
     private var readFailure: String?
-    private var stats = Stats()
+    /// The counters since load (its placement fields are `WeightResidency.stats()`'s to fill).
+    private var stats = WeightStreamingStats()
 
     /// Starts streaming `placement`'s blocks of `file`, whose streamed ranges were left
     /// unread (`GGUFFile.readIntoMemory(skipping:streaming:)`).
@@ -85,7 +71,7 @@ final class WeightStreamer: @unchecked Sendable {
     }
 
     /// Counters since load.
-    func snapshot() -> Stats {
+    func snapshot() -> WeightStreamingStats {
         condition.lock()
         defer { condition.unlock() }
         return stats

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHPACK
 import NIOHTTP2
 
 /// Sits first in every HTTP/2 stream and reads the 5-byte length prefix of each request
@@ -80,21 +79,9 @@ final class OversizeMessageHandler: ChannelInboundHandler, RemovableChannelHandl
         refused = true
         let reason = "request message is \(bytes) bytes, over the \(limit)-byte message size limit"
         logger.notice("refused an oversize request message", metadata: ["bytes": "\(bytes)", "limit": "\(limit)"])
-        let trailers = HPACKHeaders([
-            (":status", "200"),
-            ("content-type", "application/grpc"),
-            ("grpc-status", "\(Self.resourceExhaustedCode)"),
-            ("grpc-message", PermissionDeniedHandler.percentEncoded(reason)),
-        ])
-        context.write(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
-        // The client is most likely still sending the message: ask it to stop with NO_ERROR,
-        // which HTTP/2 (RFC 9113, 8.1) defines for a response complete before its request.
-        // A plain close would reset with CANCEL, and a gRPC client that reads the reset before
-        // the trailers reports CANCELLED instead of the status.
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: written)
-        written.futureResult.assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        // The client is most likely still sending the message: the answer ends the stream
+        // with NO_ERROR (a plain close would reset with CANCEL, and a gRPC client that reads
+        // the reset before the trailers reports CANCELLED instead of the status).
+        PermissionDeniedHandler.answer(context, status: Self.resourceExhaustedCode, message: reason)
     }
 }

@@ -44,26 +44,26 @@ final class PermissionDeniedHandler: ChannelInboundHandler, RemovableChannelHand
         }
         logger.warning("permission denied", metadata: metadata)
 
-        let response = HTTP2Frame.FramePayload.headers(.init(headers: Self.trailersOnly(reason: reason), endStream: true))
-        context.write(wrapOutboundOut(response), promise: nil)
-        // Once the status is out, end the stream with RST_STREAM NO_ERROR (a response complete
-        // before its request, RFC 9113 8.1), so a client that never half-closes cannot hold it
-        // open, and one still sending sees the status rather than a CANCEL reset.
+        Self.answer(context, status: Self.permissionDeniedCode, message: reason)
+    }
+
+    /// Ends the stream of `context` with a gRPC trailers-only response carrying `status` and
+    /// `message`, then RST_STREAM NO_ERROR (a response complete before its request, RFC 9113
+    /// 8.1), so a client that never half-closes cannot hold the stream open, and one still
+    /// sending sees the status rather than a CANCEL reset; then closes the stream channel.
+    static func answer(_ context: ChannelHandlerContext, status: Int, message: String) {
+        let trailers = HPACKHeaders([
+            (":status", "200"),
+            ("content-type", "application/grpc"),
+            ("grpc-status", "\(status)"),
+            ("grpc-message", percentEncoded(message)),
+        ])
+        context.write(NIOAny(HTTP2Frame.FramePayload.headers(.init(headers: trailers, endStream: true))), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: written)
+        context.writeAndFlush(NIOAny(HTTP2Frame.FramePayload.rstStream(.noError)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
-    }
-
-    /// The HEADERS of a trailers-only gRPC response carrying PERMISSION_DENIED and `reason`.
-    static func trailersOnly(reason: String) -> HPACKHeaders {
-        HPACKHeaders([
-            (":status", "200"),
-            ("content-type", "application/grpc"),
-            ("grpc-status", "\(permissionDeniedCode)"),
-            ("grpc-message", percentEncoded(reason)),
-        ])
     }
 
     /// `grpc-message` encoding (gRPC over HTTP/2 spec): UTF-8 bytes outside printable ASCII
