@@ -78,6 +78,13 @@ public final class GGUFFile: @unchecked Sendable {
         storage.readStreamed(range)
     }
 
+    /// Reads the file's bytes of `range` (absolute offsets) into `destination`, a buffer of at
+    /// least `range.count` bytes: how rows of a table left unread are looked up. Nil on
+    /// success, else where and why the read stopped. A file opened from bytes reads nothing.
+    public func readCopy(_ range: Range<Int>, into destination: UnsafeMutableRawPointer) -> PartialRead? {
+        storage.readCopy(range, into: destination)
+    }
+
     /// Returns the memory of a streamed `range` to the system (its bytes read as zero until
     /// ``readStreamed(_:)`` fills them again).
     public func releaseStreamed(_ range: Range<Int>) {

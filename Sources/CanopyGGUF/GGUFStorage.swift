@@ -115,6 +115,18 @@ final class GGUFStorage: @unchecked Sendable {
         return failure
     }
 
+    /// Reads the file's bytes of `range` into `destination` (a buffer of the caller's, not
+    /// ``bytes``), then drops them from the page cache as ``readStreamed(_:)`` does. Returns
+    /// nil, or why it failed.
+    func readCopy(_ range: Range<Int>, into destination: UnsafeMutableRawPointer) -> PartialRead? {
+        guard descriptor >= 0, !range.isEmpty else { return nil }
+        let failure = preadFully(descriptor, into: destination, count: range.count, at: range.lowerBound)
+        #if canImport(Glibc)
+        _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), Int32(POSIX_FADV_DONTNEED))
+        #endif
+        return failure
+    }
+
     /// Gives the memory of `range` back to the system (its whole pages; the pages it shares
     /// with neighbouring data stay): the bytes read as zero until ``readStreamed(_:)`` again.
     func releaseStreamed(_ range: Range<Int>) {

@@ -27,6 +27,12 @@ final class ForwardScratch: @unchecked Sendable {
     let attentionPlan = PagedAttentionPlan()
     /// The per-token loops, run on the worker pool without allocating.
     let tokenLoops = TokenLoops()
+    /// Logits of up to `headGroup` tokens for one streamed chunk of the output projection
+    /// (`headChunkRows` wide); nil when the output projection is not streamed.
+    let headOutput: UnsafeMutablePointer<Float>?
+    let headChunkRows: Int
+    /// Tokens whose logits one streamed head chunk computes at once.
+    static let headGroup = 16
 
     /// All buffers, carved from one mapping (see `PageMemory`: a freed scratch goes back to
     /// the OS instead of staying resident in the heap).
@@ -34,9 +40,10 @@ final class ForwardScratch: @unchecked Sendable {
 
     /// Maps the buffers, or returns nil when the memory cannot be had (the pass then fails
     /// with `ForwardError.outOfMemory`, not the process).
-    init?(capacity n: Int, config c: ModelConfig) {
+    init?(capacity n: Int, config c: ModelConfig, headChunkRows: Int) {
         capacity = n
-        let strides = Self.bufferBytes(capacity: n, config: c)
+        self.headChunkRows = headChunkRows
+        let strides = Self.bufferBytes(capacity: n, config: c, headChunkRows: headChunkRows)
         guard let memory = PageMemory(mappingUpTo: max(strides.reduce(0, +), 1)) else { return nil }
         self.memory = memory
         var offset = 0
@@ -49,16 +56,18 @@ final class ForwardScratch: @unchecked Sendable {
         (gate, up, cosines, sines) = (buffers[6], buffers[7], buffers[8], buffers[9])
         projections = [query, key, value]
         feedForwardInputs = [gate, up]
+        headOutput = headChunkRows > 0 ? buffers[10] : nil
     }
 
     /// The byte size of each buffer for `n` tokens, each rounded up to whole cache lines
     /// (64-byte boundaries: aligned SIMD loads), in the order the initializer carves them.
-    static func bufferBytes(capacity n: Int, config c: ModelConfig) -> [Int] {
+    static func bufferBytes(capacity n: Int, config c: ModelConfig, headChunkRows: Int) -> [Int] {
         let sizes = [
             n * c.embeddingLength, n * max(c.embeddingLength, c.queryWidth), n * c.queryWidth,
             n * c.keyValueWidth, n * c.keyValueWidth, n * c.queryWidth,
             n * c.feedForwardLength, n * c.feedForwardLength,
             n * c.ropeDimensionCount / 2, n * c.ropeDimensionCount / 2,
+            min(n, headGroup) * headChunkRows,
         ]
         return sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
     }
@@ -72,12 +81,17 @@ final class ForwardScratch: @unchecked Sendable {
 /// one pass at a time (it is out of the list while in use).
 final class ForwardScratchPool: @unchecked Sendable {
     private let config: ModelConfig
+    private let headChunkRows: Int
     private let free = Mutex<[ForwardScratch]>([])
     /// Free scratches kept at most; a burst of concurrent callers does not pin memory forever.
     private let keep = 4
 
-    init(config: ModelConfig) {
+    /// A pool for `store`'s model: its scratches hold a streamed output projection's chunk
+    /// logits when `store`'s placement streams it.
+    init(config: ModelConfig, store: WeightStore) {
         self.config = config
+        let placement = store.residency?.placement
+        headChunkRows = placement.map { $0.headStreamed ? $0.headRows.map(\.count).max() ?? 0 : 0 } ?? 0
     }
 
     /// Runs `body` with a scratch for at least `tokens` tokens.
@@ -93,8 +107,9 @@ final class ForwardScratchPool: @unchecked Sendable {
         }
         // Round capacity up so a prefill chunk a little longer than the last one reuses it.
         let capacity = max(tokens, 1).roundedUpToPowerOfTwo
-        guard let scratch = taken ?? ForwardScratch(capacity: capacity, config: config) else {
-            throw .outOfMemory(bytes: ForwardScratch.bufferBytes(capacity: capacity, config: config).reduce(0, +))
+        guard let scratch = taken ?? ForwardScratch(capacity: capacity, config: config, headChunkRows: headChunkRows) else {
+            throw .outOfMemory(bytes: ForwardScratch.bufferBytes(
+                capacity: capacity, config: config, headChunkRows: headChunkRows).reduce(0, +))
         }
         defer {
             free.withLock { list in
@@ -149,15 +164,26 @@ extension ForwardScratchPool {
 }
 
 extension ForwardScratch {
-    /// The start of every architecture: each token's embedding row into `residual`, and its
-    /// RoPE angles (which depend only on the position) into `cosines`/`sines`, once for all
+    /// The start of every architecture: each token's embedding row into `residual` (read
+    /// from the file when `residency`'s placement reads the table by row), and its RoPE
+    /// angles (which depend only on the position) into `cosines`/`sines`, once for all
     /// layers.
-    func loadInputs(_ batch: ForwardBatch, embedding: WeightMatrix, rope: RoPE, config c: ModelConfig) {
+    func loadInputs(
+        _ batch: ForwardBatch, embedding: WeightMatrix, residency: WeightResidency?, rope: RoPE, config c: ModelConfig
+    ) {
         let e = c.embeddingLength
+        let rowRead = residency?.placement.embeddingRows != nil ? residency : nil
         for t in 0..<batch.count {
             let token = Int(batch.tokens[t])
             precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
-            embedding.dequantizeRow(token, into: residual + t * e)
+            if let rowRead {
+                // `normed` is free until the first layer and holds a row of any type (at
+                // most 4 bytes a value).
+                rowRead.readEmbeddingRow(token, into: normed)
+                Dequantize.row(embedding.type, from: normed, into: residual + t * e, count: e)
+            } else {
+                embedding.dequantizeRow(token, into: residual + t * e)
+            }
         }
         let half = c.ropeDimensionCount / 2
         for slice in batch.sequences {
@@ -169,10 +195,11 @@ extension ForwardScratch {
     }
 
     /// The head of every architecture: the final RMSNorm of each slice's last token that
-    /// wants logits (packed into `normed`), then the output projection into `logits`.
+    /// wants logits (packed into `normed`), then the output projection into `logits`; chunk
+    /// by chunk (each acquired from `residency`) when the placement streams it.
     func writeLogits(
-        _ batch: ForwardBatch, norm: [Float], output: WeightMatrix, config c: ModelConfig, precision: MatMulPrecision,
-        into logits: UnsafeMutablePointer<Float>
+        _ batch: ForwardBatch, norm: [Float], output: WeightMatrix, residency: WeightResidency?, config c: ModelConfig,
+        precision: MatMulPrecision, into logits: UnsafeMutablePointer<Float>
     ) {
         let e = c.embeddingLength
         var rows = 0
@@ -183,8 +210,34 @@ extension ForwardScratch {
                 rows += 1
             }
         }
-        if rows > 0 {
+        guard rows > 0 else { return }
+        guard let residency, let headOutput, residency.placement.headStreamed else {
             MatMul.multiply(output, input: normed, tokens: rows, output: logits, precision: precision)
+            return
+        }
+        // Each logit is one row's product with one token: a chunk of rows computes the same
+        // bits as the whole matrix (and a group of tokens the same as all, batch invariance).
+        let placement = residency.placement
+        for (index, chunk) in placement.headRows.enumerated() {
+            let unit = placement.blockCount + index
+            residency.acquire(unit)
+            let part = output.rows(chunk)
+            var first = 0
+            while first < rows {
+                let count = min(Self.headGroup, rows - first)
+                if count == 1 {
+                    MatMul.multiply(part, input: normed + first * e, tokens: 1,
+                                    output: logits + first * c.vocabularySize + chunk.lowerBound, precision: precision)
+                } else {
+                    MatMul.multiply(part, input: normed + first * e, tokens: count, output: headOutput, precision: precision)
+                    for r in 0..<count {
+                        (logits + (first + r) * c.vocabularySize + chunk.lowerBound)
+                            .update(from: headOutput + r * chunk.count, count: chunk.count)
+                    }
+                }
+                first += count
+            }
+            residency.release(unit)
         }
     }
 }

@@ -54,7 +54,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         outputNorm = try store.vector("output_norm.weight", count: e)
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
-        scratchPool = ForwardScratchPool(config: config)
+        scratchPool = ForwardScratchPool(config: config, store: store)
         projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
@@ -75,7 +75,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         let n = batch.count
         let c = config
 
-        scratch.loadInputs(batch, embedding: tokenEmbedding, rope: rope, config: c)
+        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: rope, config: c)
 
         let residency = store.residency
         for (layer, block) in blocks.enumerated() {
@@ -85,7 +85,8 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
             residency?.release(layer)
         }
 
-        scratch.writeLogits(batch, norm: outputNorm, output: output, config: c, precision: precision, into: logits)
+        scratch.writeLogits(batch, norm: outputNorm, output: output, residency: store.residency, config: c,
+                           precision: precision, into: logits)
     }
 
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {

@@ -43,7 +43,7 @@ public final class LoadedModel: Sendable {
     /// The routed-expert cache when experts are offloaded; nil when they are all mapped
     /// (dense model, no budget, or a budget that holds every expert).
     public let expertCache: ExpertCache?
-    /// Which transformer blocks are streamed from the file under `--weight-memory`; nil when
+    /// Which weights are streamed from the file under `--weight-memory`; nil when
     /// every weight is resident (no budget, or one the whole file fits in).
     public let weightResidency: WeightResidency?
 
@@ -58,8 +58,9 @@ public final class LoadedModel: Sendable {
     /// - Parameter expertCacheBytes: for a mixture-of-experts model, the most bytes of routed
     ///   experts to keep resident (see `ExpertCache`); nil maps them all.
     /// - Parameter weightMemoryBytes: the most bytes of the model file to hold in memory; the
-    ///   transformer blocks that do not fit are streamed from the file every forward pass
-    ///   (see `WeightPlacement`, `WeightResidency`); nil holds the whole file.
+    ///   transformer blocks and output projection chunks that do not fit are streamed from
+    ///   the file every forward pass, and the token embedding read by row (see
+    ///   `WeightPlacement`, `WeightResidency`); nil holds the whole file.
     public init(
         path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil,
         weightMemoryBytes: Int? = nil
@@ -98,7 +99,9 @@ public final class LoadedModel: Sendable {
             // Weights are read into memory rather than served from the file's mapping, so a
             // file truncated or rewritten under a running process cannot crash it (SIGBUS) or
             // change its answers; `fileChange()` reports such a change.
-            try file.readIntoMemory(skipping: expertCache?.fileRanges ?? [], streaming: placement?.streamedRanges ?? [])
+            try file.readIntoMemory(
+                skipping: (expertCache?.fileRanges ?? []) + (placement?.unreadRanges ?? []),
+                streaming: placement?.streamedRanges ?? [])
         } catch {
             throw .file(path: path, error)
         }

@@ -63,7 +63,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
         expertLoad = ExpertLoadCounters.forModel(config)
-        scratchPool = ForwardScratchPool(config: config)
+        scratchPool = ForwardScratchPool(config: config, store: store)
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
@@ -79,7 +79,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         let c = config
         let e = c.embeddingLength
 
-        scratch.loadInputs(batch, embedding: tokenEmbedding, rope: rope, config: c)
+        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: rope, config: c)
 
         let residency = store.residency
         for (layer, block) in blocks.enumerated() {
@@ -98,7 +98,8 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
         }
 
-        scratch.writeLogits(batch, norm: outputNorm, output: output, config: c, precision: precision, into: logits)
+        scratch.writeLogits(batch, norm: outputNorm, output: output, residency: store.residency, config: c,
+                           precision: precision, into: logits)
     }
 
     /// RMS-normalises every residual row into `scratch.normed`.

@@ -6,4 +6,10 @@ extension WeightMatrix {
         precondition(index >= 0 && index < rows, "row \(index) outside a matrix of \(rows) rows")
         Dequantize.row(type, from: row(index), into: destination, count: cols)
     }
+
+    /// The matrix of rows `range` only, viewing the same bytes.
+    func rows(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside a matrix of \(rows) rows")
+        return WeightMatrix(type: type, rows: range.count, cols: cols, data: row(range.lowerBound))
+    }
 }

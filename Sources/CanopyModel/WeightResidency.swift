@@ -6,8 +6,10 @@ import Foundation
 /// for every forward pass, ahead of use (see `WeightStreamer`). Outputs are bit-identical to
 /// the resident model: the bytes computed with are the file's, at the same addresses.
 ///
-/// Architectures bracket each block's computation with `acquire`/`release`; for a resident
-/// block both do nothing. Thread-safe.
+/// Architectures bracket each unit's computation with `acquire`/`release` (the transformer
+/// blocks by index, then the output projection's chunks, see `ForwardScratch.writeLogits`);
+/// for a resident unit both do nothing. Token embeddings come from `readEmbeddingRow` when
+/// the placement reads the table by row. Thread-safe.
 public final class WeightResidency: Sendable {
     private let streamer: WeightStreamer
 
@@ -36,8 +38,9 @@ public final class WeightResidency: Sendable {
         stats.budgetBytes = p.budgetBytes
         stats.residentBytes = p.residentBytes
         stats.streamedBytesPerPass = p.streamedBytesPerPass
-        stats.streamedLayers = p.streamed.filter { $0 }.count
-        stats.totalLayers = p.streamed.count
+        stats.streamedLayers = p.streamedBlockCount
+        stats.totalLayers = p.blockCount
+        stats.embeddingBytesPerToken = p.embeddingBytesPerToken
         return stats
     }
 
@@ -46,6 +49,14 @@ public final class WeightResidency: Sendable {
         let s = streamer.snapshot()
         return "read \(ByteCount(s.bytesRead)); blocks prefetched \(s.prefetchReads), found ready \(s.prefetchHits), "
             + "waited for \(s.stalls) (\(String(format: "%.3f", s.stallSeconds)) s), read on demand \(s.demandReads)"
+    }
+
+    /// Reads token `token`'s row of the embedding table into `destination` (at least
+    /// `placement.embeddingBytesPerToken` bytes), when the placement reads the table by row.
+    /// A failed read fails the pass, as a block's does.
+    func readEmbeddingRow(_ token: Int, into destination: UnsafeMutableRawPointer) {
+        guard let rows = placement.embeddingRows else { return }
+        streamer.readCopy(rows.row(token), into: destination)
     }
 
     /// Makes block `block`'s matrices readable until the matching `release`.

@@ -1,10 +1,12 @@
 import CanopyGGUF
 import Foundation
 
-/// The streaming behind `WeightResidency`: streams the blocks a `WeightPlacement` marks streamed: a forward pass acquires each block
-/// before computing it and releases it after; a streamed block's matrices are read from the
-/// file into their usual place in the model's memory (so every `WeightMatrix` keeps its
-/// pointer and the bytes are the file's: outputs are bit-identical to the resident model)
+/// The streaming behind `WeightResidency`: streams the units (transformer blocks and chunks
+/// of the output projection, called blocks here) a `WeightPlacement` marks streamed: a
+/// forward pass acquires each block before computing it and releases it after; a streamed
+/// block's matrices are read from the file into their usual place in the model's memory
+/// (so every `WeightMatrix` keeps its pointer and the bytes are the file's: outputs are
+/// bit-identical to the resident model)
 /// and given back to the system when released.
 ///
 /// Prefetch: acquiring block `i` asks one background thread to read the next
@@ -154,13 +156,13 @@ final class WeightStreamer: @unchecked Sendable {
         condition.unlock()
         var failure: String?
         var bytes = 0
-        for range in placement.blockRanges[block] where failure == nil {
+        for range in placement.unitRanges[block] where failure == nil {
             if let partial = file.readStreamed(range) {
                 switch partial {
                 case .endOfFile(let at):
-                    failure = "cannot read layer \(block) from \(file.path) at offset \(at): unexpected end of file"
+                    failure = "cannot read \(unitName(block)) from \(file.path) at offset \(at): unexpected end of file"
                 case .failed(let at, let reason):
-                    failure = "cannot read layer \(block) from \(file.path) at offset \(at): \(reason)"
+                    failure = "cannot read \(unitName(block)) from \(file.path) at offset \(at): \(reason)"
                 }
             }
             bytes += range.count
@@ -173,6 +175,29 @@ final class WeightStreamer: @unchecked Sendable {
         stats.bytesRead += bytes
         if let failure, readFailure == nil { readFailure = failure }
         condition.broadcast()
+    }
+
+    /// Reads the file's `range` into `destination` (a row of a table left unread), counting
+    /// the bytes; a failure is kept like a block's, so the pass fails.
+    func readCopy(_ range: Range<Int>, into destination: UnsafeMutableRawPointer) {
+        let partial = file.readCopy(range, into: destination)
+        condition.lock()
+        defer { condition.unlock() }
+        stats.bytesRead += range.count
+        guard let partial, readFailure == nil else { return }
+        switch partial {
+        case .endOfFile(let at):
+            readFailure = "cannot read the token embedding from \(file.path) at offset \(at): unexpected end of file"
+        case .failed(let at, let reason):
+            readFailure = "cannot read the token embedding from \(file.path) at offset \(at): \(reason)"
+        }
+    }
+
+    /// How a unit is named in errors: a layer, or a chunk of the output projection.
+    private func unitName(_ unit: Int) -> String {
+        guard unit >= placement.blockCount else { return "layer \(unit)" }
+        let rows = placement.headRows[unit - placement.blockCount]
+        return "output projection rows \(rows.lowerBound)..<\(rows.upperBound)"
     }
 
     /// Gives back every streamed block that is neither in use, nor being read, nor in the
@@ -189,7 +214,7 @@ final class WeightStreamer: @unchecked Sendable {
     private func evict(_ block: Int) {
         guard populated[block] else { return }
         populated[block] = false
-        for range in placement.blockRanges[block] { file.releaseStreamed(range) }
+        for range in placement.unitRanges[block] { file.releaseStreamed(range) }
     }
 
     private func runPrefetcher() {

@@ -11,7 +11,9 @@ public struct WeightStreamingStats: Sendable, Equatable {
     /// Transformer layers streamed, of `totalLayers`.
     public var streamedLayers = 0
     public var totalLayers = 0
-    /// Bytes read from the file since load.
+    /// Bytes read per token for its embedding row (0 when the table is resident).
+    public var embeddingBytesPerToken = 0
+    /// Bytes read from the file since load (streamed units and embedding rows).
     public var bytesRead = 0
     /// Layers the prefetch thread read ahead of use.
     public var prefetchReads = 0

@@ -22,7 +22,7 @@ struct WeightResidencyTests {
         #expect(half.residentBytes + half.windowBytes <= half.budgetBytes)
         #expect(half.streamed.contains(true) && half.streamed.contains(false))
         #expect(half.prefetchDepth == 2)
-        #expect(half.streamedBytesPerPass == zip(half.blockBytes, half.streamed).filter(\.1).map(\.0).reduce(0, +))
+        #expect(half.streamedBytesPerPass == zip(half.unitBytes, half.streamed).filter(\.1).map(\.0).reduce(0, +))
         // Resident layers are spread out: the streamed runs between them (passes follow each
         // other, so the last run joins the first) differ in length by at most one.
         let firstResident = try #require(half.streamed.firstIndex(of: false))
@@ -30,7 +30,7 @@ struct WeightResidencyTests {
         let runs = cyclic.split(separator: false, omittingEmptySubsequences: false).dropLast().map(\.count)
         #expect(runs.max()! - runs.min()! <= 1, "\(half.streamed)")
         // Every block's matrices, nothing else: norms stay outside the streamed ranges.
-        for (index, ranges) in half.blockRanges.enumerated() {
+        for (index, ranges) in half.unitRanges.prefix(blocks).enumerated() {
             let norm = try #require(file.tensor(named: "blk.\(index).attn_norm.weight"))
             let start = file.dataOffset + norm.offset
             #expect(!ranges.contains { $0.contains(start) })
@@ -46,7 +46,34 @@ struct WeightResidencyTests {
         }
     }
 
-    @Test("streamed at 50% and at the minimum budget: logits and greedy tokens bit-identical", arguments: [2, 0])
+    @Test("the output projection is placed in chunks of rows and the embedding read by row once the head streams")
+    func headPlacement() throws {
+        let file = try GGUFFile(path: FixturePaths.defaultModel)
+        let blocks = try #require(file.int("llama.block_count"))
+        let vocabulary = try #require(file.tensor(named: "token_embd.weight")).dimensions[1]
+        #expect(file.tensor(named: "output.weight") == nil, "the default model ties its output projection")
+        let quarter = try #require(try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: file.fileSize / 4))
+        // The chunks cover every row once, in order, in whole 64-row tiles but the last.
+        #expect(quarter.headRows.first?.lowerBound == 0 && quarter.headRows.last?.upperBound == vocabulary)
+        #expect(zip(quarter.headRows, quarter.headRows.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(quarter.headRows.dropLast().allSatisfy { $0.count % 64 == 0 })
+        #expect(quarter.unitRanges.count == blocks + quarter.headRows.count)
+        #expect(quarter.residentBytes + quarter.windowBytes <= quarter.budgetBytes)
+        // A quarter of the file cannot hold the tied 30 MB table: its chunks stream, and the
+        // lookups read rows of it.
+        #expect(quarter.headStreamed)
+        let rows = try #require(quarter.embeddingRows)
+        #expect(!rows.separate && rows.rowBytes * vocabulary == rows.table.count)
+        #expect(quarter.unreadRanges.isEmpty, "a tied table is streamed, not left unread")
+        // Whatever the budget, a tied table is read by row exactly when a chunk of it streams.
+        for divisor in [2, 3, 4, 6, 8] {
+            let p = try #require(try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: file.fileSize / divisor))
+            #expect((p.embeddingRows != nil) == p.headStreamed, "budget 1/\(divisor)")
+            #expect(p.residentBytes + p.windowBytes <= p.budgetBytes, "budget 1/\(divisor)")
+        }
+    }
+
+    @Test("streamed at 50%, 25% and the minimum budget: logits and greedy tokens bit-identical", arguments: [2, 4, 0])
     func bitIdentical(budgetDivisor: Int) throws {
         let resident = try SharedModels.model(.quantizedActivations)
         let size = try Self.fileSize.get()
@@ -55,6 +82,7 @@ struct WeightResidencyTests {
         let residency = try #require(streamed.weightResidency)
         let reference = try LlamaCppReference.load()
         var passes = 0
+        var tokens = 0
         for index in [0, 8] {
             let record = reference[index]
             let steps = 12
@@ -63,12 +91,15 @@ struct WeightResidencyTests {
             #expect(actual.tokens == expected.tokens, "record \(index)")
             #expect(actual.firstLogits == expected.firstLogits, "record \(index): first-step logits differ")
             passes += steps
+            tokens += record.prompt_ids.count + steps - 1
         }
-        // Every pass reads each streamed layer once (give or take the read-ahead across passes).
+        // Every pass reads each streamed unit once (give or take the read-ahead across
+        // passes), and every token its embedding row when the table is read by row.
         let perPass = residency.placement.streamedBytesPerPass
+        let rows = tokens * residency.placement.embeddingBytesPerToken
         let bytesRead = residency.stats().bytesRead
-        #expect(bytesRead >= (passes - 1) * perPass && bytesRead <= (passes + 1) * perPass,
-                "\(bytesRead) bytes read in \(passes) passes of \(perPass)")
+        #expect(bytesRead >= (passes - 1) * perPass + rows && bytesRead <= (passes + 1) * perPass + rows,
+                "\(bytesRead) bytes read in \(passes) passes of \(perPass) and \(tokens) rows")
         #expect(residency.readFailure == nil)
     }
 
