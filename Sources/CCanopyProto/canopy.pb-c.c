@@ -2881,7 +2881,7 @@ const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
   (ProtobufCMessageInit) canopy__v1__engine_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descriptors[14] =
+static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descriptors[16] =
 {
   {
     "model_path",
@@ -3051,6 +3051,30 @@ static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_placement",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__InfoResponse, weight_placement),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_read_bytes_per_pass",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__InfoResponse, weight_read_bytes_per_pass),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__info_response__field_indices_by_name[] = {
   1,   /* field[1] = architecture */
@@ -3067,11 +3091,13 @@ static const unsigned canopy__v1__info_response__field_indices_by_name[] = {
   8,   /* field[8] = server_version */
   6,   /* field[6] = tensor_count */
   3,   /* field[3] = vocab_size */
+  14,   /* field[14] = weight_placement */
+  15,   /* field[15] = weight_read_bytes_per_pass */
 };
 static const ProtobufCIntRange canopy__v1__info_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor =
 {
@@ -3081,7 +3107,7 @@ const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor =
   "Canopy__V1__InfoResponse",
   "canopy.v1",
   sizeof(Canopy__V1__InfoResponse),
-  14,
+  16,
   canopy__v1__info_response__field_descriptors,
   canopy__v1__info_response__field_indices_by_name,
   1,  canopy__v1__info_response__number_ranges,

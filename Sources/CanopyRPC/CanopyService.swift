@@ -149,6 +149,10 @@ public struct CanopyService: RegistrableRPCService {
         info.headCount = UInt32(clamping: c.headCount)
         info.headCountKV = UInt32(clamping: c.headCountKV)
         if case .success(let template) = loaded.chatTemplate { info.chatTemplate = template.family.rawValue }
+        if let placement = loaded.weightResidency?.placement {
+            info.weightPlacement = placement.description
+            info.weightReadBytesPerPass = UInt64(clamping: placement.streamedBytesPerPass)
+        }
         info.engine.kvCacheMemoryBytes = UInt64(clamping: e.kvCacheMemory)
         info.engine.blockSize = UInt32(clamping: e.blockSize)
         info.engine.kvPrecision = e.kvPrecision.rawValue

@@ -62,6 +62,11 @@ extension CanopyV1 {
         public var headCountKV: UInt32 = 0
         /// Recognised chat template family; empty when the model has none usable.
         public var chatTemplate = ""
+        /// Under `--weight-memory`, the placement (what is resident, what is streamed);
+        /// empty when every weight is resident.
+        public var weightPlacement = ""
+        /// Bytes read from the model file per forward pass under `--weight-memory`.
+        public var weightReadBytesPerPass: UInt64 = 0
 
         /// Creates an empty description.
         public init() {}
@@ -134,6 +139,8 @@ extension CanopyV1.InfoResponse: ProtobufCRepresentable {
         c.pointee.head_count = headCount
         c.pointee.head_count_kv = headCountKV
         c.pointee.chat_template = try arena.string(chatTemplate)
+        c.pointee.weight_placement = try arena.string(weightPlacement)
+        c.pointee.weight_read_bytes_per_pass = weightReadBytesPerPass
         return c
     }
 
@@ -154,5 +161,7 @@ extension CanopyV1.InfoResponse: ProtobufCRepresentable {
         headCount = m.head_count
         headCountKV = m.head_count_kv
         chatTemplate = CRead.string(m.chat_template)
+        weightPlacement = CRead.string(m.weight_placement)
+        weightReadBytesPerPass = m.weight_read_bytes_per_pass
     }
 }

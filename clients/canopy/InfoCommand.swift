@@ -45,6 +45,7 @@ struct InfoCommand: AsyncParsableCommand {
             ("max sequences", "\(e.maxSequences)"),
             ("max waiting", "\(e.maxWaitingRequests)"),
             ("default max tokens", e.defaultMaxTokens.map { "\($0)" } ?? "up to the context length"),
+            ("weight memory", info.weightPlacement.isEmpty ? "all resident" : info.weightPlacement),
         ]
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { key, value in
@@ -81,6 +82,8 @@ private struct InfoJSON: Encodable {
     let head_count: UInt32
     let head_count_kv: UInt32
     let chat_template: String
+    let weight_placement: String
+    let weight_read_bytes_per_pass: UInt64
 
     init(_ i: CanopyV1.InfoResponse) {
         let e = i.engine
@@ -102,5 +105,7 @@ private struct InfoJSON: Encodable {
         head_count = i.headCount
         head_count_kv = i.headCountKV
         chat_template = i.chatTemplate
+        weight_placement = i.weightPlacement
+        weight_read_bytes_per_pass = i.weightReadBytesPerPass
     }
 }

@@ -587,10 +587,20 @@ struct  Canopy__V1__InfoResponse
    * the recognised template family, empty when none
    */
   char *chat_template;
+  /*
+   * Under --weight-memory: what stays resident and what is read from the model file, and
+   * the bytes read per forward pass (shared by every token of a batch). Empty / 0 when
+   * every weight is resident.
+   */
+  char *weight_placement;
+  /*
+   * Fields 17..99 are free for additions.
+   */
+  uint64_t weight_read_bytes_per_pass;
 };
 #define CANOPY__V1__INFO_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__info_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Canopy__V1__StatsRequest

@@ -270,7 +270,7 @@ class EngineConfig(_message.Message):
     def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template")
+    __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template", "weight_placement", "weight_read_bytes_per_pass")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +285,8 @@ class InfoResponse(_message.Message):
     HEAD_COUNT_FIELD_NUMBER: _ClassVar[int]
     HEAD_COUNT_KV_FIELD_NUMBER: _ClassVar[int]
     CHAT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_READ_BYTES_PER_PASS_FIELD_NUMBER: _ClassVar[int]
     model_path: str
     architecture: str
     context_length: int
@@ -299,7 +301,9 @@ class InfoResponse(_message.Message):
     head_count: int
     head_count_kv: int
     chat_template: str
-    def __init__(self, model_path: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., quantization: _Optional[str] = ..., parameter_count: _Optional[int] = ..., tensor_count: _Optional[int] = ..., engine: _Optional[_Union[EngineConfig, _Mapping]] = ..., server_version: _Optional[str] = ..., embedding_length: _Optional[int] = ..., block_count: _Optional[int] = ..., head_count: _Optional[int] = ..., head_count_kv: _Optional[int] = ..., chat_template: _Optional[str] = ...) -> None: ...
+    weight_placement: str
+    weight_read_bytes_per_pass: int
+    def __init__(self, model_path: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., quantization: _Optional[str] = ..., parameter_count: _Optional[int] = ..., tensor_count: _Optional[int] = ..., engine: _Optional[_Union[EngineConfig, _Mapping]] = ..., server_version: _Optional[str] = ..., embedding_length: _Optional[int] = ..., block_count: _Optional[int] = ..., head_count: _Optional[int] = ..., head_count_kv: _Optional[int] = ..., chat_template: _Optional[str] = ..., weight_placement: _Optional[str] = ..., weight_read_bytes_per_pass: _Optional[int] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()
