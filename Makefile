@@ -14,14 +14,15 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model build run run-batch build-tests test test-isa bench clean help protos protos-check install verify-systemd
+.PHONY: all setup model build run run-batch build-tests test test-isa bench bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
 help:
 	@echo "make run    - install missing packages and the model, build, run the demo batch"
 	@echo "make test   - install missing packages and the model, build and run all tests (release)"
-	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS)"
+	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS), then bench-offload"
+	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make setup | model | build | clean"
 
 # Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
@@ -99,6 +100,13 @@ verify-systemd:
 
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
+	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
+	else echo "bench: offloading table skipped (needs root and cgroup v1 memory; run make bench-offload as root)"; fi
+
+# Weight streaming (--weight-memory) under cgroup memory caps against llama.cpp, same run.
+bench-offload: setup
+	$(SWIFT) build -c release --product canopy-bench
+	THREADS="$(THREADS)" bash bench/run-weight-memory-bench.sh
 
 clean:
 	rm -rf .build $(TEST_SCRATCH)

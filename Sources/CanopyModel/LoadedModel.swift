@@ -61,9 +61,11 @@ public final class LoadedModel: Sendable {
     ///   transformer blocks and output projection chunks that do not fit are streamed from
     ///   the file every forward pass, and the token embedding read by row (see
     ///   `WeightPlacement`, `WeightResidency`); nil holds the whole file.
+    /// - Parameter weightPrefetch: whether streamed weights are read ahead of use (false:
+    ///   only when needed; for measuring what prefetching buys).
     public init(
         path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil,
-        weightMemoryBytes: Int? = nil
+        weightMemoryBytes: Int? = nil, weightPrefetch: Bool = true
     ) throws(ModelLoadError) {
         do {
             file = try GGUFFile(path: path)
@@ -90,7 +92,8 @@ public final class LoadedModel: Sendable {
                 throw .weightMemory(path: path, "--weight-memory cannot be combined with an expert cache yet; use one of them")
             }
             do {
-                placement = try WeightPlacement.plan(file: file, blockCount: config.blockCount, budgetBytes: budget)
+                placement = try WeightPlacement.plan(
+                    file: file, blockCount: config.blockCount, budgetBytes: budget, prefetch: weightPrefetch)
             } catch {
                 throw .weightMemory(path: path, error.description)
             }

@@ -116,9 +116,14 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     /// memory, or returns nil when the whole file fits: then nothing is streamed and the
     /// model runs as without a budget.
     ///
+    /// `prefetch: false` reads every streamed unit when it is needed, never ahead (a window of
+    /// one unit): what the bench compares prefetching against.
+    ///
     /// - Throws: `.budgetTooSmall` (with the minimum) when not even the resident part and a
-    ///   two-unit window fit.
-    public static func plan(file: GGUFFile, blockCount: Int, budgetBytes: Int) throws(WeightPlacementError) -> WeightPlacement? {
+    ///   two-unit window (one without prefetch) fit.
+    public static func plan(
+        file: GGUFFile, blockCount: Int, budgetBytes: Int, prefetch: Bool = true
+    ) throws(WeightPlacementError) -> WeightPlacement? {
         guard budgetBytes >= 0 else { throw .invalidBudget(budgetBytes) }
         guard budgetBytes < file.fileSize, blockCount > 0 else { return nil }
         var units = (0..<blockCount).map { matrixRanges(of: $0, in: file) }
@@ -150,8 +155,9 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
         }
         // The deepest read-ahead (up to 2) the budget allows, then as many resident units as
         // fit beside it, spread evenly.
-        guard let depth = [2, 1].first(where: { fixed + ($0 + 1) * largest <= budgetBytes }) else {
-            throw .budgetTooSmall(budgetBytes: budgetBytes, minimumBytes: fixed + 2 * largest)
+        let depths = prefetch ? [2, 1] : [0]
+        guard let depth = depths.first(where: { fixed + ($0 + 1) * largest <= budgetBytes }) else {
+            throw .budgetTooSmall(budgetBytes: budgetBytes, minimumBytes: fixed + (depths.last! + 1) * largest)
         }
         let room = budgetBytes - fixed - (depth + 1) * largest
         for residentCount in stride(from: units.count - 1, through: 0, by: -1) {

@@ -22,6 +22,12 @@ struct WeightResidencyTests {
         #expect(half.residentBytes + half.windowBytes <= half.budgetBytes)
         #expect(half.streamed.contains(true) && half.streamed.contains(false))
         #expect(half.prefetchDepth == 2)
+        // Without prefetch the window is one unit: the same budget keeps more resident.
+        let unprefetched = try #require(try WeightPlacement.plan(
+            file: file, blockCount: blocks, budgetBytes: file.fileSize / 2, prefetch: false))
+        #expect(unprefetched.prefetchDepth == 0 && unprefetched.windowBytes == unprefetched.unitBytes.max())
+        #expect(unprefetched.residentBytes > half.residentBytes)
+        #expect(unprefetched.residentBytes + unprefetched.windowBytes <= unprefetched.budgetBytes)
         #expect(half.streamedBytesPerPass == zip(half.unitBytes, half.streamed).filter(\.1).map(\.0).reduce(0, +))
         // Resident layers are spread out: the streamed runs between them (passes follow each
         // other, so the last run joins the first) differ in length by at most one.

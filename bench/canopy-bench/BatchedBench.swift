@@ -36,9 +36,12 @@ struct BatchedBench: ParsableCommand {
     @Option(help: "Bytes of the model file kept in memory; the layers that do not fit stream from the file (--weight-memory).")
     var weightMemory: Int?
 
+    @Flag(help: "With --weight-memory, read streamed layers only when needed, never ahead (to measure prefetching).")
+    var noWeightPrefetch = false
+
     func run() throws {
         try configureKernels(threads: threads)
-        let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory)
+        let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory, weightPrefetch: !noWeightPrefetch)
         if let residency = loaded.weightResidency {
             FileHandle.standardError.write(Data("\(residency.placement)\n".utf8))
         }
