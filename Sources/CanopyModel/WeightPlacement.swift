@@ -160,8 +160,12 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
             throw .budgetTooSmall(budgetBytes: budgetBytes, minimumBytes: fixed + (depths.last! + 1) * largest)
         }
         let room = budgetBytes - fixed - (depth + 1) * largest
+        // Units differ in size (a short last chunk of the output projection): when the evenly
+        // spread ones do not fit, the smallest ones may.
+        let smallestFirst = sizes.indices.sorted { (sizes[$0], $0) < (sizes[$1], $1) }
         for residentCount in stride(from: units.count - 1, through: 0, by: -1) {
-            let kept = spread(residentCount, among: units.count)
+            let spreadOut = spread(residentCount, among: units.count)
+            let kept = spreadOut.reduce(0, { $0 + sizes[$1] }) <= room ? spreadOut : Array(smallestFirst.prefix(residentCount))
             guard kept.reduce(0, { $0 + sizes[$1] }) <= room else { continue }
             var streamed = [Bool](repeating: true, count: units.count)
             for unit in kept { streamed[unit] = false }
