@@ -64,6 +64,8 @@ struct StatsCommand: AsyncParsableCommand {
                 + "\(w.streamedLayers) of \(w.totalLayers) layers streamed"),
             ("weights read per pass", Format.bytes(w.streamedBytesPerPass)),
             ("weight bytes read", Format.bytes(w.bytesRead)),
+            // Every token of a step shares its reads: this falls as batches grow.
+            ("weight bytes read per token", s.batchedTokens == 0 ? "-" : Format.bytes(w.bytesRead / s.batchedTokens)),
             ("weight layer reads", "\(w.prefetchHits)/\(uses) ready, \(w.stalls) waited (\(Format.number(w.stallSeconds, digits: 2)) s), \(w.demandReads) on demand"),
         ]
     }

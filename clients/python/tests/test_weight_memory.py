@@ -54,6 +54,8 @@ def test_streamed_weights_give_the_resident_tokens_and_report_their_reads(client
             shown = subprocess.run([str(canopy_path), "--socket", str(streamed_daemon.socket), command],
                                    capture_output=True, text=True, timeout=60)
             assert shown.returncode == 0 and "layers streamed" in shown.stdout, shown.stdout + shown.stderr
+            if command == "stats":
+                assert "weight bytes read per token" in shown.stdout, shown.stdout
     assert "layers streamed" in streamed_daemon.output()
 
 
