@@ -88,12 +88,11 @@ public final class LoadedModel: Sendable {
         }
         var placement: WeightPlacement?
         if let budget = weightMemoryBytes {
-            guard expertCache == nil else {
-                throw .weightMemory(path: path, "--weight-memory cannot be combined with an expert cache yet; use one of them")
-            }
+            // Routed experts behind an expert cache have their own budget (`--expert-cache`).
             do {
                 placement = try WeightPlacement.plan(
-                    file: file, blockCount: config.blockCount, budgetBytes: budget, prefetch: weightPrefetch)
+                    file: file, blockCount: config.blockCount, budgetBytes: budget, prefetch: weightPrefetch,
+                    excluding: expertCache?.fileRanges ?? [])
             } catch {
                 throw .weightMemory(path: path, error.description)
             }

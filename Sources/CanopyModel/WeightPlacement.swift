@@ -116,17 +116,21 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     /// memory, or returns nil when the whole file fits: then nothing is streamed and the
     /// model runs as without a budget.
     ///
+    /// `excluding` lists file ranges handled elsewhere (routed experts behind an expert
+    /// cache): neither placed nor counted against the budget.
+    ///
     /// `prefetch: false` reads every streamed unit when it is needed, never ahead (a window of
     /// one unit): what the bench compares prefetching against.
     ///
     /// - Throws: `.budgetTooSmall` (with the minimum) when not even the resident part and a
     ///   two-unit window (one without prefetch) fit.
     public static func plan(
-        file: GGUFFile, blockCount: Int, budgetBytes: Int, prefetch: Bool = true
+        file: GGUFFile, blockCount: Int, budgetBytes: Int, prefetch: Bool = true, excluding: [Range<Int>] = []
     ) throws(WeightPlacementError) -> WeightPlacement? {
         guard budgetBytes >= 0 else { throw .invalidBudget(budgetBytes) }
-        guard budgetBytes < file.fileSize, blockCount > 0 else { return nil }
-        var units = (0..<blockCount).map { matrixRanges(of: $0, in: file) }
+        let excludedBytes = excluding.reduce(0) { $0 + $1.count }
+        guard budgetBytes < file.fileSize - excludedBytes, blockCount > 0 else { return nil }
+        var units = (0..<blockCount).map { matrixRanges(of: $0, in: file, excluding: excluding) }
         let largestBlock = units.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0
         guard largestBlock > 0 else { return nil }
         let embedding = file.tensor(named: "token_embd.weight").flatMap { Matrix($0, in: file) }
@@ -137,7 +141,7 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
         let tied = head != nil && head == embedding
         // A separate table is read by row as soon as anything has to leave memory.
         let separateTable = tied ? nil : embedding
-        let fixed = file.fileSize - sizes.reduce(0, +) - (separateTable?.bytes ?? 0)
+        let fixed = file.fileSize - sizes.reduce(0, +) - (separateTable?.bytes ?? 0) - excludedBytes
         let largest = sizes.max() ?? 0
 
         func placement(streamed: [Bool], depth: Int) -> WeightPlacement {
@@ -180,13 +184,14 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The absolute file ranges of block `index`'s matrices (tensors of two or more
-    /// dimensions named `blk.<index>.`), sorted, with ranges apart by alignment padding only
-    /// merged.
-    static func matrixRanges(of index: Int, in file: GGUFFile) -> [Range<Int>] {
+    /// dimensions named `blk.<index>.`, but those inside `excluding`), sorted, with ranges
+    /// apart by alignment padding only merged.
+    static func matrixRanges(of index: Int, in file: GGUFFile, excluding: [Range<Int>] = []) -> [Range<Int>] {
         let prefix = "blk.\(index)."
         let ranges = file.tensors
             .filter { $0.name.hasPrefix(prefix) && $0.dimensions.count >= 2 && $0.byteCount > 0 }
             .map { (file.dataOffset + $0.offset)..<(file.dataOffset + $0.offset + $0.byteCount) }
+            .filter { range in !excluding.contains { $0.overlaps(range) } }
             .sorted { $0.lowerBound < $1.lowerBound }
         var merged: [Range<Int>] = []
         for range in ranges {

@@ -127,6 +127,30 @@ struct WeightResidencyTests {
         #expect(actual.firstLogits == expected.firstLogits)
     }
 
+    @Test("the MoE fixture with routed experts behind an expert cache and the rest streamed: logits bit-identical")
+    func expertCacheAndStreaming() throws {
+        let resident = try MoEModels.moeTinyModel()
+        let file = try GGUFFile(path: MoEModels.moeTinyPath)
+        // One byte of expert cache: the fewest slots (the router's top-k), every routed
+        // expert read on demand; the dense rest streamed at its own minimum budget.
+        let cacheOnly = try #require(try LoadedModel(path: MoEModels.moeTinyPath, expertCacheBytes: 1).expertCache)
+        let minimum = try minimumBudget(path: MoEModels.moeTinyPath, excluding: cacheOnly.fileRanges)
+        let both = try LoadedModel(path: MoEModels.moeTinyPath, precision: .quantizedActivations, expertCacheBytes: 1,
+                                   weightMemoryBytes: minimum)
+        let placement = try #require(both.weightResidency?.placement)
+        #expect(both.expertCache != nil)
+        // No expert byte is placed: the cache owns them, outside the weight budget.
+        let experts = cacheOnly.fileRanges
+        #expect(!placement.unitRanges.joined().contains { range in experts.contains { $0.overlaps(range) } })
+        #expect(minimum < file.fileSize - experts.reduce(0) { $0 + $1.count })
+        let prompts: [[Int32]] = [[1, 2, 3, 4, 5], [7, 9], [11, 13, 17, 19]]
+        let expected = try batchedGreedyDecode(resident, prompts: prompts, steps: 6, stopAt: [])
+        let actual = try batchedGreedyDecode(both, prompts: prompts, steps: 6, stopAt: [])
+        #expect(actual.tokens == expected.tokens)
+        #expect(actual.firstLogits == expected.firstLogits)
+        #expect(both.weightResidency?.readFailure == nil && both.expertCache?.readFailure == nil)
+    }
+
     @Test("a streamed layer read from a truncated file fails the pass, not the process")
     func truncatedFile() throws {
         let copy = try ModelFileCopy(of: FixturePaths.defaultModel)
@@ -141,11 +165,11 @@ struct WeightResidencyTests {
     }
 
     /// The smallest budget the plan accepts for the model at `path`.
-    private func minimumBudget(path: String = FixturePaths.defaultModel) throws -> Int {
+    private func minimumBudget(path: String = FixturePaths.defaultModel, excluding: [Range<Int>] = []) throws -> Int {
         let file = try GGUFFile(path: path)
         let blocks = try #require(file.int("\(file.string("general.architecture") ?? "llama").block_count"))
         do {
-            _ = try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: 0)
+            _ = try WeightPlacement.plan(file: file, blockCount: blocks, budgetBytes: 0, excluding: excluding)
         } catch {
             if case .budgetTooSmall(_, let minimum) = error { return minimum }
             throw error
