@@ -15,6 +15,10 @@ enum PreemptionMode: Equatable {
 /// by every swap-out and swap-in (and a probe when the tier is created), the prefill rate by
 /// every step that ran a prompt chunk. They start from conservative defaults: a slow disk
 /// and a fast prefill, so that until measured the model leans towards recomputing.
+///
+/// Deliberately simple: the recompute estimate counts every computed token, though on
+/// resume the prefix cache may serve some of them (so it can favour swapping a sequence
+/// whose prompt is cached), and one rate stands for the tier's writes and reads alike.
 struct PreemptionCostModel: Equatable {
     /// Estimated swap tier throughput, bytes per second.
     private(set) var swapBytesPerSecond: Double

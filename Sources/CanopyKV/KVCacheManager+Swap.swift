@@ -125,6 +125,13 @@ extension KVCacheManager {
 
     // MARK: - The tier's prefix cache
 
+    /// Whether the cache entry `serial`, filed under `hash`, is still in either tier. O(1).
+    func isLive(serial: UInt64, hash: Int) -> Bool {
+        if let block = cachedBlock[hash], blockKeys[Int(block)]?.serial == serial { return true }
+        if let slot = tierCached[hash], slotKeys[Int(slot)]?.serial == serial { return true }
+        return false
+    }
+
     /// Moves an evicted cached block's rows and key into the tier: into a free slot, or
     /// over the tier's oldest cached prefix block. Without room (every slot held by swapped
     /// sequences) or after a failed write, the block is simply forgotten, as without a tier.

@@ -18,9 +18,10 @@ import CanopyKernels
 /// Full blocks may be shared and are never written again (positions only append); a
 /// partly filled block is written only by a sequence that holds it alone.
 ///
-/// Costs: allocation and release are O(1) per block; `startSequence` is O(prompt length)
-/// (hashing); `appendSlots` is O(tokens + new blocks × blockBytes) (a copy-on-write copies
-/// one block).
+/// Costs: allocation and release are O(1) per block (plus one block write when an eviction
+/// moves a block to the swap tier); `startSequence` is O(prompt length) (hashing, plus one
+/// block read per swap-tier hit); `appendSlots` is O(tokens + new blocks × blockBytes) (a
+/// copy-on-write copies one block).
 ///
 /// Not thread-safe: owned and called by the scheduler only.
 public final class KVCacheManager {
@@ -388,13 +389,6 @@ public final class KVCacheManager {
         }
         state.lastFullHash = hash
         state.lastCached = serial
-    }
-
-    /// Whether the cache entry `serial`, filed under `hash`, is still in either tier. O(1).
-    func isLive(serial: UInt64, hash: Int) -> Bool {
-        if let block = cachedBlock[hash], blockKeys[Int(block)]?.serial == serial { return true }
-        if let slot = tierCached[hash], slotKeys[Int(slot)]?.serial == serial { return true }
-        return false
     }
 
     func uncache(_ block: Int32) {
