@@ -72,6 +72,12 @@ struct EngineWorkloadTests {
         #expect(metrics.kv.usedBlocks == 0, "blocks leaked: \(metrics.kv)")
         #expect(metrics.kv.usedBlocks + metrics.kv.freeBlocks == metrics.kv.totalBlocks)
         #expect(metrics.kv.swapSlots == swapBlocks && metrics.kv.swappedSequences == 0)
+        if swapBlocks > 0 {
+            // Tiny blocks are far cheaper to move than to recompute: preemptions swap, and
+            // evicted prefix blocks come back from the tier.
+            #expect(metrics.swapPreemptions > 0 && metrics.kv.swapInBlocks > 0, "\(metrics.swapPreemptions) swapped: \(metrics.kv)")
+            #expect(metrics.kv.prefixSwapHits > 0, "\(metrics.kv)")
+        }
         #expect(metrics.kv.swapFreeSlots + metrics.kv.swapCachedBlocks == metrics.kv.swapSlots, "swap slots leaked: \(metrics.kv)")
         #expect(metrics.preemptions > 0, "the workload should force preemptions")
         #expect(metrics.kv.prefixHits > 0, "shared prefixes should hit the cache")
