@@ -35,7 +35,13 @@ public final class Engine: @unchecked Sendable {
     private let core: EngineCore
 
     /// Allocates the KV arena and starts the engine thread.
-    public init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
+    public convenience init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
+        try self.init(loaded: loaded, config: config, costModel: nil)
+    }
+
+    /// `Engine(loaded:config:)` with the preemption cost model's starting estimates given
+    /// (tests); nil starts from the defaults and a probe of the swap tier.
+    init(loaded: LoadedModel, config: EngineConfig, costModel initialCostModel: PreemptionCostModel?) throws(EngineError) {
         try config.validate()
         self.loaded = loaded
         self.config = config
@@ -60,7 +66,9 @@ public final class Engine: @unchecked Sendable {
         let kv = KVCacheManager(
             layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching, swapTier: swapTier)
         var costModel = PreemptionCostModel()
-        if let measured = swapTier?.measureThroughput() {
+        if let initialCostModel {
+            costModel = initialCostModel
+        } else if let measured = swapTier?.measureThroughput() {
             costModel = PreemptionCostModel(swapBytesPerSecond: measured)
         }
         core = EngineCore(loaded: loaded, kv: kv, config: config, costModel: costModel)

@@ -87,6 +87,22 @@ struct KVSwapEngineTests {
         #expect(m.kv.swapFailures == 0)
     }
 
+    @Test("with a tier estimated far slower than prefill, every preemption recomputes")
+    func slowTierRecomputes() throws {
+        let loaded = try EngineFixtures.model()
+        let (requests, blocks) = try Self.workload(loaded, count: 10)
+        let expected = try Self.reference(loaded, requests)
+        // 1 byte/s: only real swaps would update it, and none happens.
+        let engine = try Engine(
+            loaded: loaded, config: Self.tightConfig(loaded, blocks: blocks, swapBlocks: blocks.reduce(0, +)),
+            costModel: PreemptionCostModel(swapBytesPerSecond: 1))
+        defer { engine.shutdown() }
+        #expect(try Self.runAll(engine, requests) == expected)
+        let m = engine.metrics()
+        #expect(m.preemptions > 0 && m.swapPreemptions == 0, "\(m.preemptions) preemptions, \(m.swapPreemptions) swapped")
+        #expect(m.kv.swappedSequences == 0 && m.kv.swapFailures == 0)
+    }
+
     @Test("a prefix evicted from the arena to the tier is hit there, with the same output")
     func prefixSwapHit() throws {
         let loaded = try EngineFixtures.model()
