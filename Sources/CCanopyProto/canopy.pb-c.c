@@ -1222,6 +1222,51 @@ void   canopy__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &canopy__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__kvswap_stats__init
+                     (Canopy__V1__KVSwapStats         *message)
+{
+  static const Canopy__V1__KVSwapStats init_value = CANOPY__V1__KVSWAP_STATS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__kvswap_stats__get_packed_size
+                     (const Canopy__V1__KVSwapStats *message)
+{
+  assert(message->base.descriptor == &canopy__v1__kvswap_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__kvswap_stats__pack
+                     (const Canopy__V1__KVSwapStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__kvswap_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__kvswap_stats__pack_to_buffer
+                     (const Canopy__V1__KVSwapStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__kvswap_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__KVSwapStats *
+       canopy__v1__kvswap_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__KVSwapStats *)
+     protobuf_c_message_unpack (&canopy__v1__kvswap_stats__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__kvswap_stats__free_unpacked
+                     (Canopy__V1__KVSwapStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__kvswap_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__expert_layer_load__init
                      (Canopy__V1__ExpertLayerLoad         *message)
 {
@@ -3261,7 +3306,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[21] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[24] =
 {
   {
     "waiting_sequences",
@@ -3515,6 +3560,42 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "preemptions_swapped",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, preemptions_swapped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "preemptions_recomputed",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, preemptions_recomputed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_swap",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, kv_swap),
+    &canopy__v1__kvswap_stats__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   3,   /* field[3] = batched_tokens */
@@ -3523,11 +3604,14 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   17,   /* field[17] = expert_load */
   4,   /* field[4] = generated_tokens */
   10,   /* field[10] = kv */
+  23,   /* field[23] = kv_swap */
   14,   /* field[14] = mean_end_to_end_seconds */
   13,   /* field[13] = mean_inter_token_latency_seconds */
   11,   /* field[11] = mean_queue_seconds */
   12,   /* field[12] = mean_time_to_first_token_seconds */
   9,   /* field[9] = preemptions */
+  22,   /* field[22] = preemptions_recomputed */
+  21,   /* field[21] = preemptions_swapped */
   16,   /* field[16] = prometheus_text */
   7,   /* field[7] = prompt_tokens */
   6,   /* field[6] = requests_cancelled */
@@ -3542,7 +3626,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 21 }
+  { 0, 24 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -3552,11 +3636,179 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  21,
+  24,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,
   (ProtobufCMessageInit) canopy__v1__stats_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__kvswap_stats__field_descriptors[11] =
+{
+  {
+    "slots",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slot_bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, slot_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_blocks",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, cached_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "swapped_sequences",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, swapped_sequences),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "swap_out_blocks",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, swap_out_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "swap_out_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, swap_out_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "swap_in_blocks",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, swap_in_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "swap_in_bytes",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, swap_in_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_swap_hits",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, prefix_swap_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failures",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVSwapStats, failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__kvswap_stats__field_indices_by_name[] = {
+  3,   /* field[3] = cached_blocks */
+  10,   /* field[10] = failures */
+  2,   /* field[2] = free_slots */
+  9,   /* field[9] = prefix_swap_hits */
+  1,   /* field[1] = slot_bytes */
+  0,   /* field[0] = slots */
+  7,   /* field[7] = swap_in_blocks */
+  8,   /* field[8] = swap_in_bytes */
+  5,   /* field[5] = swap_out_blocks */
+  6,   /* field[6] = swap_out_bytes */
+  4,   /* field[4] = swapped_sequences */
+};
+static const ProtobufCIntRange canopy__v1__kvswap_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor canopy__v1__kvswap_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.KVSwapStats",
+  "KVSwapStats",
+  "Canopy__V1__KVSwapStats",
+  "canopy.v1",
+  sizeof(Canopy__V1__KVSwapStats),
+  11,
+  canopy__v1__kvswap_stats__field_descriptors,
+  canopy__v1__kvswap_stats__field_indices_by_name,
+  1,  canopy__v1__kvswap_stats__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__kvswap_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor canopy__v1__expert_layer_load__field_descriptors[2] =

@@ -1,5 +1,6 @@
 import CanopyEngine
 import CanopyKernels
+import Foundation
 import Logging
 
 /// One named setting of `canopyd`: its file key (also the flag name, `--<name>`), help text
@@ -123,6 +124,16 @@ extension DaemonConfig {
         ) { config, value in
             guard let bytes = ConfigValueParser.noneOr(value, ConfigValueParser.bytes) else { return false }
             config.engine.weightMemoryBytes = bytes
+            return true
+        },
+        ConfigKey(
+            name: "kv-swap-space",
+            help: "Bytes of the KV swap file (in $STATE_DIRECTORY, else next to the socket): preempted sequences and evicted prefix blocks go there instead of being recomputed; 0 turns it off.",
+            expected: "a size like 512M or 2G, or 0 (off)"
+        ) { config, value in
+            let off = value.trimmingCharacters(in: .whitespaces) == "0"
+            guard let bytes = off ? 0 : ConfigValueParser.bytes(value) else { return false }
+            config.engine.kvSwapSpace = bytes
             return true
         },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {

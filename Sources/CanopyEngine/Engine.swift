@@ -35,7 +35,13 @@ public final class Engine: @unchecked Sendable {
     private let core: EngineCore
 
     /// Allocates the KV arena and starts the engine thread.
-    public init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
+    public convenience init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
+        try self.init(loaded: loaded, config: config, costModel: nil)
+    }
+
+    /// `Engine(loaded:config:)` with the preemption cost model's starting estimates given
+    /// (tests); nil starts from the defaults and a probe of the swap tier.
+    init(loaded: LoadedModel, config: EngineConfig, costModel initialCostModel: PreemptionCostModel?) throws(EngineError) {
         try config.validate()
         self.loaded = loaded
         self.config = config
@@ -48,12 +54,29 @@ public final class Engine: @unchecked Sendable {
             throw .invalidConfiguration(
                 "KV cache memory \(config.kvCacheMemory) bytes holds no block; one block of \(config.blockSize) tokens needs \(layout.blockBytes) bytes")
         }
-        let kv = KVCacheManager(layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching)
-        core = EngineCore(loaded: loaded, kv: kv, config: config)
+        var swapTier: KVSwapTier?
+        if config.kvSwapSpace > 0 {
+            let directory = config.kvSwapDirectory ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+            do {
+                swapTier = try KVSwapTier(directory: directory, capacityBytes: config.kvSwapSpace, slotBytes: layout.blockBytes)
+            } catch {
+                throw .invalidConfiguration(error.description)
+            }
+        }
+        let kv = KVCacheManager(
+            layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching, swapTier: swapTier)
+        var costModel = PreemptionCostModel()
+        if let initialCostModel {
+            costModel = initialCostModel
+        } else if let measured = swapTier?.measureThroughput() {
+            costModel = PreemptionCostModel(swapBytesPerSecond: measured)
+        }
+        core = EngineCore(loaded: loaded, kv: kv, config: config, costModel: costModel)
         preparer = PromptPreparer(
             loaded: loaded, defaultMaxTokens: config.defaultMaxTokens,
             cacheCapacity: kv.stats.totalBlocks * config.blockSize)
-        snapshot = EngineMetrics(counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, kv: kv.stats)
+        snapshot = EngineMetrics(
+            counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, swapPreemptions: 0, kv: kv.stats)
         core.willComplete = { [unowned self] in publishMetrics() }
         let thread = Thread { [self] in run() }
         thread.name = "canopy-engine"
@@ -164,6 +187,10 @@ public final class Engine: @unchecked Sendable {
         return core.kv.invariantViolations()
     }
 
+    /// The KV swap tier, for tests that inject transfer failures (set its hook before
+    /// submitting work: the engine thread reads it).
+    var kvSwapTier: KVSwapTier? { core.kv.swapTier }
+
     /// Blocks until no request is queued or running.
     public func waitUntilIdle() {
         condition.lock()
@@ -193,7 +220,7 @@ public final class Engine: @unchecked Sendable {
     private func publishMetrics() {
         let metrics = EngineMetrics(
             counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
-            preemptions: core.preemptions, kv: core.kv.stats)
+            preemptions: core.preemptions, swapPreemptions: core.scheduler.swapPreemptions, kv: core.kv.stats)
         condition.lock()
         snapshot = metrics
         pendingWaiting = core.waitingCount

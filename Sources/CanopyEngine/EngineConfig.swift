@@ -37,6 +37,13 @@ public struct EngineConfig: Sendable, Equatable {
     /// `WeightPlacement`). nil holds the whole file. Applied when the model is loaded
     /// (`LoadedModel(path:weightMemoryBytes:)`), not by the engine itself.
     public var weightMemoryBytes: Int?
+    /// Bytes of the KV swap tier (`--kv-swap-space`), a file that preempted sequences and
+    /// prefix-cache blocks evicted from the arena move to instead of being recomputed or
+    /// lost; 0 turns it off. Rounded down to whole KV blocks; at least one block when on.
+    public var kvSwapSpace: Int = 0
+    /// Directory of the swap file (created there and unlinked at once, mode 0600); nil uses
+    /// the temporary directory (`$TMPDIR`, else /tmp). canopyd passes its state directory.
+    public var kvSwapDirectory: String?
 
     /// Creates the default configuration.
     public init() {}
@@ -63,6 +70,9 @@ public struct EngineConfig: Sendable, Equatable {
         }
         if let weightMemoryBytes, weightMemoryBytes < 0 {
             throw .invalidConfiguration("weight memory must be at least 0 bytes, got \(weightMemoryBytes)")
+        }
+        guard kvSwapSpace >= 0 else {
+            throw .invalidConfiguration("KV swap space must be at least 0 bytes, got \(kvSwapSpace)")
         }
         if let defaultMaxTokens, defaultMaxTokens < 1 {
             throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")

@@ -23,11 +23,12 @@ final class EngineCore {
     private var stalled: [UInt64] = []
     private let config: EngineConfig
 
-    init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig) {
+    init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig, costModel: PreemptionCostModel = PreemptionCostModel()) {
         self.loaded = loaded
         self.kv = kv
         self.config = config
-        scheduler = Scheduler(kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences)
+        scheduler = Scheduler(
+            kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences, costModel: costModel)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(
             tokens: config.maxBatchedTokens, sequences: config.maxSequences,
@@ -86,6 +87,7 @@ final class EngineCore {
         let needed = batch.logitCount * vocabulary
         if logits.count < needed { logits = [Float](repeating: 0, count: max(needed, 2 * logits.count)) }
         let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout)
+        let forwardStart = monotonicSeconds()
         let failure = logits.withUnsafeMutableBufferPointer { buffer -> ForwardError? in
             do throws(ForwardError) {
                 try loaded.model.forward(batch, kv: storage, logits: buffer)
@@ -96,6 +98,11 @@ final class EngineCore {
         }
         counters.steps += 1
         counters.batchedTokens += batch.count
+        // A step that ran a prompt chunk (more tokens than sequences) times the prefill rate
+        // the preemption cost model weighs recomputation with.
+        if failure == nil, batch.count > chunks.count {
+            scheduler.costModel.recordPrefill(tokens: batch.count, seconds: monotonicSeconds() - forwardStart)
+        }
         if let failure {
             failBatch(failure)
             chunks.removeAll(keepingCapacity: true)

@@ -59,8 +59,13 @@ public struct EngineMetrics: Sendable, Equatable {
     public var promptTokens = 0
     /// Of those, tokens served from the prefix cache.
     public var cachedPromptTokens = 0
-    /// Preemptions (a sequence's blocks freed to make room, recomputed later).
+    /// Preemptions (a sequence's blocks taken to make room): swapped out to the swap tier
+    /// and read back later, or freed and recomputed later.
     public var preemptions = 0
+    /// Of `preemptions`, those that swapped the sequence out (`--kv-swap-space`).
+    public var swapPreemptions = 0
+    /// Of `preemptions`, those that freed the sequence's blocks for recomputation.
+    public var recomputePreemptions: Int { preemptions - swapPreemptions }
     /// KV cache occupancy and prefix-cache counters.
     public var kv = KVCacheStats()
     /// Mean queue time of finished requests, seconds.
@@ -81,7 +86,7 @@ public struct EngineMetrics: Sendable, Equatable {
     /// resident.
     public var weightStreaming: WeightStreamingStats?
 
-    init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, kv: KVCacheStats) {
+    init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats) {
         waitingSequences = waiting
         runningSequences = running
         steps = c.steps
@@ -93,6 +98,7 @@ public struct EngineMetrics: Sendable, Equatable {
         promptTokens = c.promptTokens
         cachedPromptTokens = c.cachedPromptTokens
         self.preemptions = preemptions
+        self.swapPreemptions = swapPreemptions
         self.kv = kv
         let finished = Double(max(1, c.requestsCompleted + c.requestsCancelled))
         meanQueueTime = c.queueTimeSum / finished

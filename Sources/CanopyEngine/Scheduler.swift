@@ -15,8 +15,11 @@ struct ScheduledChunk {
 
 /// Decides what each step runs, as vLLM's scheduler does: running decodes first, then
 /// prefill work (running chunked prefills, then waiting sequences in arrival order) up to a
-/// token budget; when KV blocks run out, the youngest running sequence is preempted — its
-/// blocks freed, its tokens recomputed later — rather than anything failing.
+/// token budget; when KV blocks run out, the youngest running sequence is preempted rather
+/// than anything failing. With a swap tier a preempted sequence is swapped out (its blocks
+/// written to the tier, read back when it resumes) when `costModel` estimates that to be
+/// cheaper than recomputing it; otherwise, or when the tier is full or fails, its blocks are
+/// freed and its tokens recomputed later.
 ///
 /// Not thread-safe: owned by the engine thread.
 final class Scheduler {
@@ -27,14 +30,18 @@ final class Scheduler {
     private(set) var waiting: [SequenceState] = []
     /// Sequences holding KV blocks, in admission order.
     private(set) var running: [SequenceState] = []
-    /// Preemptions since start.
+    /// Preemptions since start, and of those, the ones that swapped the sequence out.
     private(set) var preemptions = 0
+    private(set) var swapPreemptions = 0
+    /// Swap-versus-recompute estimates; the engine feeds it prefill timings.
+    var costModel: PreemptionCostModel
     /// Per-step working storage, kept so that scheduling allocates nothing in steady state.
     private var order: [SequenceState] = []
     private var scheduled = Set<ObjectIdentifier>()
 
-    init(kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int) {
+    init(kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, costModel: PreemptionCostModel = PreemptionCostModel()) {
         self.kv = kv
+        self.costModel = costModel
         self.maxBatchedTokens = maxBatchedTokens
         self.maxSequences = maxSequences
     }
@@ -105,6 +112,9 @@ final class Scheduler {
         // Waiting sequences, in order, while budget, sequence slots and blocks last. After a
         // preemption nothing new is admitted this step: memory is short.
         while !preempted, budget > 0, running.count < maxSequences, let sequence = waiting.first {
+            if sequence.registered, kv.isSwappedOut(sequence.id), !swapIn(sequence, budget: budget) {
+                break  // not enough free blocks yet: wait for memory
+            }
             if !sequence.registered {
                 let cached = kv.startSequence(
                     sequence.id, promptTokens: sequence.tokens, expectedLength: sequence.maximumLength)
@@ -145,13 +155,54 @@ final class Scheduler {
         sequence.computed = 0
     }
 
-    /// Frees a running sequence's blocks and queues it for recomputation of all its tokens.
+    /// Takes a running sequence's blocks and queues it at the front: swapped out when the
+    /// cost model prefers that and the swap succeeds, else freed for recomputation of all
+    /// its tokens.
     private func preempt(_ sequence: SequenceState) {
-        release(sequence)
+        if !swapOut(sequence) { release(sequence) }
         sequence.status = .waiting
         sequence.request.preemptions += 1
         preemptions += 1
         running.removeAll { $0 === sequence }
         waiting.insert(sequence, at: 0)
+    }
+
+    /// Swaps a running sequence out if there is a tier, something to free, and the cost
+    /// model prefers it; returns whether it did (false leaves it resident: full tier or
+    /// failed write included).
+    private func swapOut(_ sequence: SequenceState) -> Bool {
+        guard let tier = kv.swapTier, sequence.registered else { return false }
+        let blocks = kv.swappableBlocks(sequence.id)
+        guard costModel.choose(swapBytes: blocks * tier.slotBytes, recomputeTokens: sequence.computed) == .swap
+        else { return false }
+        let start = monotonicSeconds()
+        do {
+            let bytes = try kv.swapOut(sequence.id)
+            costModel.recordSwap(bytes: bytes, seconds: monotonicSeconds() - start)
+        } catch {
+            return false  // tier full or write failed: recompute instead
+        }
+        swapPreemptions += 1
+        return true
+    }
+
+    /// Brings a swapped-out sequence back before admission. Returns false — nothing changed
+    /// — when too few blocks are free for it and its next chunk (just for it when nothing
+    /// else runs, so a sequence that fit before always fits again); true once it is resident
+    /// again, or once a failed read dropped it (it is then no longer registered and is
+    /// recomputed like a new sequence).
+    private func swapIn(_ sequence: SequenceState, budget: Int) -> Bool {
+        let needed = kv.swapInBlocksNeeded(sequence.id)
+        let chunkBlocks = running.isEmpty ? 0 : (min(sequence.uncomputed, budget) + kv.blockSize - 1) / kv.blockSize + 1
+        guard needed + chunkBlocks <= kv.stats.freeBlocks else { return false }
+        let start = monotonicSeconds()
+        do {
+            guard let bytes = try kv.swapIn(sequence.id) else { return false }
+            costModel.recordSwap(bytes: bytes, seconds: monotonicSeconds() - start)
+        } catch {
+            sequence.registered = false
+            sequence.computed = 0
+        }
+        return true
     }
 }

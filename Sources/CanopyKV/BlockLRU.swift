@@ -20,6 +20,9 @@ struct BlockLRU {
 
     func contains(_ block: Int32) -> Bool { member[Int(block)] }
 
+    /// The least recently used block, or nil when empty.
+    var front: Int32? { head == Self.none ? nil : head }
+
     /// Appends `block` as the most recently used. Precondition: not already in the list.
     mutating func pushBack(_ block: Int32) {
         let b = Int(block)

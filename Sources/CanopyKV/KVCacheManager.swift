@@ -3,18 +3,25 @@ import CanopyKernels
 /// The paged KV cache block manager: hands out fixed-size blocks of one shared arena to
 /// sequences, shares identical prompt prefixes between them (prefix caching), shares whole
 /// histories on `fork` with copy-on-write of the partly filled last block, and evicts
-/// unreferenced cached blocks least-recently-used first.
+/// unreferenced cached blocks least-recently-used first. With a swap tier
+/// (`KVSwapTier`, `--kv-swap-space`), evicted cached blocks move to the tier instead of
+/// being lost, prefix lookups continue into it, and whole sequences can be swapped out
+/// and back in (`KVCacheManager+Swap.swift`).
 ///
 /// Every block is always in exactly one of three states:
 /// - *referenced*: `refCount > 0`, appearing `refCount` times across block tables;
 /// - *free*: `refCount == 0`, on the free-list stack, not in the prefix cache;
 /// - *evictable*: `refCount == 0`, in the prefix cache and in the LRU list.
+/// Every swap-tier slot is likewise exactly one of free, a cached prefix block (in the
+/// tier's own LRU list), or held by exactly one swapped-out sequence; a chain hash is filed
+/// in at most one of the two tiers.
 /// Full blocks may be shared and are never written again (positions only append); a
 /// partly filled block is written only by a sequence that holds it alone.
 ///
-/// Costs: allocation and release are O(1) per block; `startSequence` is O(prompt length)
-/// (hashing); `appendSlots` is O(tokens + new blocks × blockBytes) (a copy-on-write copies
-/// one block).
+/// Costs: allocation and release are O(1) per block (plus one block write when an eviction
+/// moves a block to the swap tier); `startSequence` is O(prompt length) (hashing, plus one
+/// block read per swap-tier hit); `appendSlots` is O(tokens + new blocks × blockBytes) (a
+/// copy-on-write copies one block).
 ///
 /// Not thread-safe: owned and called by the scheduler only.
 public final class KVCacheManager {
@@ -23,34 +30,55 @@ public final class KVCacheManager {
     /// Whether full blocks are registered and looked up in the prefix cache.
     public let prefixCaching: Bool
 
-    private(set) var sequences: [SequenceID: SequenceState] = [:]
-    private(set) var refCounts: [Int32]
+    /// The second tier, if any (`--kv-swap-space`).
+    public let swapTier: KVSwapTier?
+
+    // Internal rather than private: `KVCacheManager+Swap.swift` and the invariant checker
+    // work on them too. Nothing outside this type's files mutates them.
+    var sequences: [SequenceID: SequenceState] = [:]
+    var refCounts: [Int32]
     /// Unreferenced, uncached blocks; a stack so the most recently freed block is reused.
-    private(set) var freeList: [Int32]
-    private(set) var evictable: BlockLRU
+    var freeList: [Int32]
+    var evictable: BlockLRU
     /// The prefix cache: chain hash → block, and each cached block's key (nil if uncached).
-    private(set) var cachedBlock: [Int: Int32] = [:]
-    private(set) var blockKeys: [PrefixBlockKey?]
-    /// Bumped whenever a block leaves the prefix cache, invalidating references to it.
-    private(set) var generations: [UInt32]
-    private(set) var usedBlockCount = 0
-    private var counters = KVCacheStats()
+    var cachedBlock: [Int: Int32] = [:]
+    var blockKeys: [PrefixBlockKey?]
+    /// The next prefix-cache entry serial (see `PrefixBlockKey`).
+    var nextSerial: UInt64 = 1
+    var usedBlockCount = 0
+    var counters = KVCacheStats()
+    /// Swap tier: sequences swapped out, and the tier's prefix cache (chain hash → slot,
+    /// each slot's key, and the cached slots least recently stored first).
+    var swapped: [SequenceID: SwappedSequence] = [:]
+    var tierCached: [Int: Int32] = [:]
+    var slotKeys: [PrefixBlockKey?]
+    var tierLRU: BlockLRU
     /// The chain hash; replaceable (internally) so tests can force collisions.
     let chainHash: (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
 
     /// Creates a manager over a fresh zeroed arena of `blockCount` blocks, all free.
     /// Preconditions: as `KVArena.init`. O(blockCount).
-    public convenience init(layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool = true) {
-        self.init(layout: layout, blockCount: blockCount, prefixCaching: prefixCaching, chainHash: PrefixBlockKey.chain)
+    /// `swapTier`, when given, must have slots of `layout.blockBytes`.
+    public convenience init(
+        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool = true, swapTier: KVSwapTier? = nil
+    ) {
+        self.init(
+            layout: layout, blockCount: blockCount, prefixCaching: prefixCaching, swapTier: swapTier,
+            chainHash: PrefixBlockKey.chain)
     }
 
     /// Creates a manager whose prefix cache files blocks under `chainHash` (tests pass a
     /// deliberately weak hash to check that collisions never share rows).
     init(
-        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool,
+        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool, swapTier: KVSwapTier? = nil,
         chainHash: @escaping (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
     ) {
+        precondition(swapTier.map { $0.slotBytes == layout.blockBytes } ?? true, "swap slots must hold one KV block")
         self.chainHash = chainHash
+        self.swapTier = swapTier
+        let slots = swapTier?.slotCount ?? 0
+        slotKeys = Array(repeating: nil, count: slots)
+        tierLRU = BlockLRU(capacity: slots)
         arena = KVArena(layout: layout, blockCount: blockCount)
         self.prefixCaching = prefixCaching
         refCounts = Array(repeating: 0, count: blockCount)
@@ -58,7 +86,6 @@ public final class KVCacheManager {
         freeList = (0..<Int32(blockCount)).reversed()
         evictable = BlockLRU(capacity: blockCount)
         blockKeys = Array(repeating: nil, count: blockCount)
-        generations = Array(repeating: 0, count: blockCount)
     }
 
     /// Creates a manager with as many blocks as fit in `bytes` (`bytes / layout.blockBytes`).
@@ -87,11 +114,18 @@ public final class KVCacheManager {
         s.usedBlocks = usedBlockCount
         s.freeBlocks = freeList.count + evictable.count
         s.cachedBlocks = evictable.count
+        if let swapTier {
+            s.swapSlots = swapTier.slotCount
+            s.swapSlotBytes = swapTier.slotBytes
+            s.swapFreeSlots = swapTier.freeSlotCount
+            s.swapCachedBlocks = tierLRU.count
+            s.swappedSequences = swapped.count
+        }
         return s
     }
 
-    /// Whether `id` is registered. O(1).
-    public func contains(_ id: SequenceID) -> Bool { sequences[id] != nil }
+    /// Whether `id` is registered (resident or swapped out). O(1).
+    public func contains(_ id: SequenceID) -> Bool { sequences[id] != nil || swapped[id] != nil }
 
     /// Registers a new sequence holding `promptTokens` and gives it the cached blocks of the
     /// longest cached prefix of the prompt: full blocks only, and never the whole prompt (at
@@ -99,13 +133,16 @@ public final class KVCacheManager {
     /// many leading prompt tokens are already computed: a multiple of `blockSize`, less than
     /// `promptTokens.count`. The caller then reserves slots for the rest with `appendSlots`.
     ///
-    /// Never fails: reusing a cached block needs no free block (an evictable one is merely
-    /// taken out of the LRU, which does lower `stats.freeBlocks`).
+    /// Never fails: reusing a cached arena block needs no free block (an evictable one is
+    /// merely taken out of the LRU, which does lower `stats.freeBlocks`). With a swap tier the
+    /// lookup continues into it past the arena: a hit there is read back into a newly
+    /// allocated block (counted in `stats.prefixSwapHits`); the lookup stops at the first
+    /// block that is in neither tier, when no block can be allocated, or when a read fails.
     /// `expectedLength` (tokens the sequence may reach) sizes its block list up front, so that
     /// appending tokens later does not grow it.
     /// Preconditions: `id` not registered; `promptTokens` not empty. O(prompt length).
     public func startSequence(_ id: SequenceID, promptTokens: [Int32], expectedLength: Int = 0) -> Int {
-        precondition(sequences[id] == nil, "sequence \(id) is already registered")
+        precondition(!contains(id), "sequence \(id) is already registered")
         precondition(!promptTokens.isEmpty, "sequence \(id) needs at least one prompt token")
         counters.prefixQueries += promptTokens.count
         var state = SequenceState()
@@ -118,13 +155,20 @@ public final class KVCacheManager {
             for index in 0..<reusable {
                 let tokens = promptTokens[(index * size)..<((index + 1) * size)]
                 let hash = chainHash(state.lastFullHash, tokens)
-                guard let block = cachedBlock[hash],
-                    blockKeys[Int(block)]?.matches(parent: state.lastCached, tokens: tokens) == true
-                else { break }
-                retain(block)
+                let block: Int32
+                if let cached = cachedBlock[hash],
+                    blockKeys[Int(cached)]?.matches(parent: state.lastCached, tokens: tokens) == true
+                {
+                    retain(cached)
+                    block = cached
+                } else if let restored = restoreCachedBlock(hash: hash, parent: state.lastCached, tokens: tokens) {
+                    block = restored
+                } else {
+                    break
+                }
                 state.blocks.append(block)
                 state.lastFullHash = hash
-                state.lastCached = CachedBlockRef(block: block, generation: generations[Int(block)])
+                state.lastCached = blockKeys[Int(block)]!.serial
             }
             state.tokenCount = state.blocks.count * size
         }
@@ -216,7 +260,7 @@ public final class KVCacheManager {
     /// Preconditions: `parent` registered, `child` not. O(blocks).
     public func fork(_ parent: SequenceID, into child: SequenceID) {
         guard let state = sequences[parent] else { preconditionFailure("unknown sequence \(parent)") }
-        precondition(sequences[child] == nil, "sequence \(child) is already registered")
+        precondition(!contains(child), "sequence \(child) is already registered")
         for block in state.blocks { retain(block) }
         sequences[child] = state
     }
@@ -225,8 +269,13 @@ public final class KVCacheManager {
     /// zero goes to the free list, or, if it is in the prefix cache, to the most recent end
     /// of the evictable LRU. Blocks are released last-to-first so that, among one sequence's
     /// blocks, the tail of the prefix is evicted before its head (the head is the part other
-    /// prompts are likeliest to share). Precondition: `id` registered. O(blocks).
+    /// prompts are likeliest to share). A swapped-out sequence gives back its swap slots and
+    /// the shared blocks it kept. Precondition: `id` registered. O(blocks).
     public func free(_ id: SequenceID) {
+        if let swappedOut = swapped.removeValue(forKey: id) {
+            discard(swappedOut)
+            return
+        }
         guard let state = sequences.removeValue(forKey: id) else {
             preconditionFailure("unknown sequence \(id)")
         }
@@ -260,12 +309,14 @@ public final class KVCacheManager {
 
     /// Takes a block for exclusive use (reference count 1): a free block if any, else the
     /// least recently used evictable one, whose prefix-cache entry is dropped. O(1).
-    /// Precondition: the caller checked that one is available.
-    private func allocate() -> Int32 {
+    /// With a swap tier, the evicted block's rows and key move to the tier first, room
+    /// permitting (`demoteToTier`). Precondition: the caller checked that one is available.
+    func allocate() -> Int32 {
         let block: Int32
         if let free = freeList.popLast() {
             block = free
         } else if let victim = evictable.popFront() {
+            if swapTier != nil { demoteToTier(victim) }
             uncache(victim)
             counters.evictions += 1
             block = victim
@@ -278,7 +329,7 @@ public final class KVCacheManager {
     }
 
     /// Adds a reference; revives an evictable cached block. O(1).
-    private func retain(_ block: Int32) {
+    func retain(_ block: Int32) {
         let b = Int(block)
         if refCounts[b] == 0 {
             evictable.remove(block)
@@ -288,7 +339,7 @@ public final class KVCacheManager {
     }
 
     /// Drops a reference; at zero the block becomes evictable (if cached) or free. O(1).
-    private func release(_ block: Int32) {
+    func release(_ block: Int32) {
         let b = Int(block)
         precondition(refCounts[b] > 0, "releasing unreferenced block \(block)")
         refCounts[b] -= 1
@@ -299,37 +350,50 @@ public final class KVCacheManager {
 
     /// Files the sequence's just-filled last block in the prefix cache, or, if a block with
     /// the same prefix is already cached, links the sequence to that one instead (the new
-    /// block then stays uncached and is freed, not kept, when released).
+    /// block then stays uncached and is freed, not kept, when released). If the same prefix
+    /// sits in the swap tier, the new block takes over that entry (and its serial, so the
+    /// entry's children still chain to it) and the tier's copy is dropped.
     private func blockFilled(_ block: Int32, in state: inout SequenceState) {
         defer { state.tail.removeAll(keepingCapacity: true) }
         guard prefixCaching, state.linked else { return }
-        if let parent = state.lastCached, generations[Int(parent.block)] != parent.generation {
+        if let parent = state.lastCached, !isLive(serial: parent, hash: state.lastFullHash) {
             state.linked = false  // the parent's rows were evicted: nothing can chain to it
             return
         }
         let hash = chainHash(state.lastFullHash, state.tail[...])
-        let canonical: Int32
+        let serial: UInt64
         if let existing = cachedBlock[hash] {
-            guard blockKeys[Int(existing)]?.matches(parent: state.lastCached, tokens: state.tail[...]) == true
+            guard let key = blockKeys[Int(existing)], key.matches(parent: state.lastCached, tokens: state.tail[...])
             else {
                 state.linked = false  // hash collision with a different prefix
                 return
             }
-            canonical = existing
+            serial = key.serial
+        } else if let slot = tierCached[hash] {
+            guard let key = slotKeys[Int(slot)], key.matches(parent: state.lastCached, tokens: state.tail[...])
+            else {
+                state.linked = false  // hash collision with a different prefix
+                return
+            }
+            dropTierEntry(slot)
+            cachedBlock[hash] = block
+            blockKeys[Int(block)] = key
+            serial = key.serial
         } else {
+            serial = nextSerial
+            nextSerial += 1
             cachedBlock[hash] = block
             blockKeys[Int(block)] = PrefixBlockKey(
-                hash: hash, parentHash: state.lastFullHash, parent: state.lastCached, tokens: state.tail)
-            canonical = block
+                hash: hash, serial: serial, parentHash: state.lastFullHash, parent: state.lastCached,
+                tokens: state.tail)
         }
         state.lastFullHash = hash
-        state.lastCached = CachedBlockRef(block: canonical, generation: generations[Int(canonical)])
+        state.lastCached = serial
     }
 
-    private func uncache(_ block: Int32) {
+    func uncache(_ block: Int32) {
         guard let key = blockKeys[Int(block)] else { return }
         cachedBlock[key.hash] = nil
         blockKeys[Int(block)] = nil
-        generations[Int(block)] &+= 1
     }
 }

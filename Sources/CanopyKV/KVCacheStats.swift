@@ -1,7 +1,8 @@
-/// A snapshot of the block pool and of the prefix cache's effectiveness.
+/// A snapshot of the block pool, of the prefix cache's effectiveness, and of the swap tier.
 ///
 /// Guarantees (checked by `KVCacheManager.invariantViolations()`):
-/// `usedBlocks + freeBlocks == totalBlocks` and `cachedBlocks <= freeBlocks`.
+/// `usedBlocks + freeBlocks == totalBlocks`, `cachedBlocks <= freeBlocks`,
+/// `swapFreeSlots + swapCachedBlocks <= swapSlots` (the rest hold swapped-out sequences).
 public struct KVCacheStats: Sendable, Equatable {
     /// Blocks in the arena.
     public var totalBlocks: Int
@@ -15,12 +16,34 @@ public struct KVCacheStats: Sendable, Equatable {
     public var cachedBlocks: Int
     /// Prompt tokens passed to `startSequence` (looked up in the prefix cache).
     public var prefixQueries: Int
-    /// Prompt tokens whose K/V rows were served from the prefix cache.
+    /// Prompt tokens whose K/V rows were served from the prefix cache (either tier).
     public var prefixHits: Int
-    /// Cached blocks dropped from the prefix cache to satisfy an allocation.
+    /// Cached blocks dropped from the arena's prefix cache to satisfy an allocation (with a
+    /// swap tier, most of them move there).
     public var evictions: Int
     /// Shared partly filled blocks copied before a sequence appended to them.
     public var copyOnWrites: Int
+
+    /// Slots in the swap tier (`--kv-swap-space / blockBytes`); 0 without one.
+    public var swapSlots = 0
+    /// Bytes of one slot (one KV block); 0 without a swap tier.
+    public var swapSlotBytes = 0
+    /// Swap slots holding nothing.
+    public var swapFreeSlots = 0
+    /// Swap slots holding a cached prefix block evicted from the arena.
+    public var swapCachedBlocks = 0
+    /// Sequences currently swapped out.
+    public var swappedSequences = 0
+    /// Blocks written to the tier: swapped-out sequences' blocks and demoted prefix blocks.
+    public var swapOutBlocks = 0
+    /// Blocks read back from the tier: swapped-in sequences' blocks and prefix swap hits.
+    public var swapInBlocks = 0
+    /// Cached prefix blocks found in the swap tier and read back (a subset of
+    /// `swapInBlocks`; their tokens count in `prefixHits` too).
+    public var prefixSwapHits = 0
+    /// Swap writes or reads that failed (the sequence was recomputed, or the prefix block
+    /// forgotten, instead).
+    public var swapFailures = 0
 
     /// Creates a snapshot; all counters default to zero.
     public init(
@@ -42,4 +65,9 @@ public struct KVCacheStats: Sendable, Equatable {
     public var prefixHitRate: Double {
         prefixQueries == 0 ? 0 : Double(prefixHits) / Double(prefixQueries)
     }
+
+    /// Bytes written to the swap tier (`swapOutBlocks × swapSlotBytes`).
+    public var swapOutBytes: Int { swapOutBlocks * swapSlotBytes }
+    /// Bytes read from the swap tier (`swapInBlocks × swapSlotBytes`).
+    public var swapInBytes: Int { swapInBlocks * swapSlotBytes }
 }

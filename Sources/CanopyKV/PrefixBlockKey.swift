@@ -1,25 +1,24 @@
-/// A cached block as seen by its child: the block id and the generation it had when the
-/// child was registered. The generation changes whenever the block leaves the prefix cache,
-/// so a stale reference never matches a block that was reused for other tokens.
-struct CachedBlockRef: Equatable {
-    var block: Int32
-    var generation: UInt32
-}
-
 /// What the prefix cache records for one full block: the chain hash it is filed under, the
-/// hash of and a reference to the cached block before it, and its token ids.
+/// entry's serial, the hash and serial of the cache entry before it, and its token ids.
+///
+/// A serial names one cache entry for its whole life, wherever its rows are (an arena block
+/// or a swap-tier slot): serials are handed out in increasing order and never reused, and
+/// an entry keeps its serial when it moves between the tiers. Once an entry leaves the cache
+/// its serial is gone for good, so a child recorded against it never matches again.
 ///
 /// The hash only finds candidates. A lookup counts as a hit only when the token ids match
-/// and the recorded parent is exactly the block matched one step earlier (same id and
-/// generation; nil for the first block). By induction over the prompt's blocks, a hit
-/// therefore holds the rows of exactly the same token prefix, however weak the hash.
+/// and the recorded parent serial is exactly that of the entry matched one step earlier
+/// (nil for the first block). By induction over the prompt's blocks, a hit therefore holds
+/// the rows of exactly the same token prefix, however weak the hash.
 struct PrefixBlockKey: Equatable {
     /// Chain hash of the block's whole prefix.
     var hash: Int
+    /// This entry's serial (see above).
+    var serial: UInt64
     /// Chain hash of the previous block, or `root` for the first block.
     var parentHash: Int
-    /// The cached block holding the previous block's rows; nil for the first block.
-    var parent: CachedBlockRef?
+    /// Serial of the cache entry holding the previous block's rows; nil for the first block.
+    var parent: UInt64?
     /// The block's `blockSize` token ids.
     var tokens: [Int32]
 
@@ -38,7 +37,7 @@ struct PrefixBlockKey: Equatable {
     }
 
     /// Whether this entry is the block following `parent` with exactly `tokens`.
-    func matches(parent: CachedBlockRef?, tokens: ArraySlice<Int32>) -> Bool {
+    func matches(parent: UInt64?, tokens: ArraySlice<Int32>) -> Bool {
         self.parent == parent && self.tokens.elementsEqual(tokens)
     }
 }

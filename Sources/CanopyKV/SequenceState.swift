@@ -4,8 +4,8 @@
 /// `tail.count == tokenCount % blockSize` (the ids in the partly filled last block).
 /// Prefix-cache linkage (unused when prefix caching is off): `lastFullHash` is the chain
 /// hash of the last full block (`PrefixBlockKey.root` when there is none); while `linked`,
-/// `lastCached` is the cached block holding the same rows as the last full block (nil when
-/// there is none), which is what a newly filled block records as its parent. `linked`
+/// `lastCached` is the serial of the cache entry holding the same rows as the last full
+/// block (nil when there is none), which is what a newly filled block records as its parent. `linked`
 /// becomes false once a block could not be matched to a cached one (a hash collision or
 /// an evicted parent); later blocks of the sequence are then not cached.
 struct SequenceState {
@@ -13,6 +13,6 @@ struct SequenceState {
     var tokenCount = 0
     var tail: [Int32] = []
     var lastFullHash = PrefixBlockKey.root
-    var lastCached: CachedBlockRef?
+    var lastCached: UInt64?
     var linked = true
 }

@@ -56,6 +56,11 @@ extension CanopyV1 {
         public var cachedPromptTokens: UInt64 = 0
         /// Preemptions.
         public var preemptions: UInt64 = 0
+        /// Of those, sequences swapped out, and sequences freed for recomputation.
+        public var preemptionsSwapped: UInt64 = 0
+        public var preemptionsRecomputed: UInt64 = 0
+        /// The KV swap tier; nil without `--kv-swap-space`.
+        public var kvSwap: KVSwapStats?
         /// KV cache statistics.
         public var kv = KVCacheStats()
         /// Mean queue time of finished requests, seconds.
@@ -137,6 +142,9 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.prompt_tokens = promptTokens
         c.pointee.cached_prompt_tokens = cachedPromptTokens
         c.pointee.preemptions = preemptions
+        c.pointee.preemptions_swapped = preemptionsSwapped
+        c.pointee.preemptions_recomputed = preemptionsRecomputed
+        c.pointee.kv_swap = try kvSwap?.makeC(in: arena)
         c.pointee.kv = try kv.makeC(in: arena)
         c.pointee.mean_queue_seconds = meanQueueSeconds
         c.pointee.mean_time_to_first_token_seconds = meanTimeToFirstTokenSeconds
@@ -165,6 +173,9 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         promptTokens = m.prompt_tokens
         cachedPromptTokens = m.cached_prompt_tokens
         preemptions = m.preemptions
+        preemptionsSwapped = m.preemptions_swapped
+        preemptionsRecomputed = m.preemptions_recomputed
+        kvSwap = CRead.message(m.kv_swap, CanopyV1.KVSwapStats.init(c:))
         kv = CRead.message(m.kv, CanopyV1.KVCacheStats.init(c:)) ?? .init()
         meanQueueSeconds = m.mean_queue_seconds
         meanTimeToFirstTokenSeconds = m.mean_time_to_first_token_seconds

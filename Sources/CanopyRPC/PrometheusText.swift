@@ -34,7 +34,9 @@ public enum PrometheusText {
         counter("canopy_requests_failed_total", "Requests the engine failed mid-flight (out of memory, unreadable model file).", stats.requestsFailed)
         counter("canopy_prompt_tokens_total", "Prompt tokens of finished requests.", stats.promptTokens)
         counter("canopy_cached_prompt_tokens_total", "Prompt tokens of finished requests served from the prefix cache.", stats.cachedPromptTokens)
-        counter("canopy_preemptions_total", "Sequences preempted (blocks freed, recomputed later).", stats.preemptions)
+        counter("canopy_preemptions_total", "Sequences preempted (blocks swapped out, or freed and recomputed later).", stats.preemptions)
+        counter("canopy_preemptions_swapped_total", "Preempted sequences swapped out to the KV swap tier.", stats.preemptionsSwapped)
+        counter("canopy_preemptions_recomputed_total", "Preempted sequences whose blocks were freed for recomputation.", stats.preemptionsRecomputed)
         gauge("canopy_kv_blocks_capacity", "KV cache blocks in the arena.", stats.kv.totalBlocks)
         gauge("canopy_kv_blocks_used", "KV cache blocks referenced by a live sequence.", stats.kv.usedBlocks)
         gauge("canopy_kv_blocks_free", "KV cache blocks an allocation can take.", stats.kv.freeBlocks)
@@ -67,6 +69,19 @@ public enum PrometheusText {
             counter("canopy_weight_stalls_total", "Streamed layer uses that waited for a read under way.", w.stalls)
             counter("canopy_weight_stall_seconds_total", "Seconds forward passes waited for streamed layers.", w.stallSeconds)
             counter("canopy_weight_demand_reads_total", "Streamed layer uses that read the layer themselves.", w.demandReads)
+        }
+        if let swap = stats.kvSwap {
+            gauge("canopy_kv_swap_slots", "KV blocks the swap file holds (--kv-swap-space).", swap.slots)
+            gauge("canopy_kv_swap_slot_bytes", "Bytes of one KV swap slot (one KV block).", swap.slotBytes)
+            gauge("canopy_kv_swap_free_slots", "KV swap slots holding nothing.", swap.freeSlots)
+            gauge("canopy_kv_swap_cached_blocks", "KV swap slots holding a prefix-cache block evicted from memory.", swap.cachedBlocks)
+            gauge("canopy_kv_swapped_sequences", "Sequences swapped out now.", swap.swappedSequences)
+            counter("canopy_kv_swap_out_blocks_total", "KV blocks written to the swap tier.", swap.swapOutBlocks)
+            counter("canopy_kv_swap_out_bytes_total", "Bytes written to the KV swap tier.", swap.swapOutBytes)
+            counter("canopy_kv_swap_in_blocks_total", "KV blocks read back from the swap tier.", swap.swapInBlocks)
+            counter("canopy_kv_swap_in_bytes_total", "Bytes read back from the KV swap tier.", swap.swapInBytes)
+            counter("canopy_kv_prefix_swap_hits_total", "Cached prefix blocks found in the swap tier and read back.", swap.prefixSwapHits)
+            counter("canopy_kv_swap_failures_total", "KV swap writes or reads that failed.", swap.failures)
         }
         if let cache = stats.expertCache {
             gauge("canopy_expert_cache_slots", "Experts the expert cache holds resident at once.", cache.slots)

@@ -38,6 +38,8 @@ struct Canopyd: AsyncParsableCommand {
     @Option(help: "MoE models: bytes of experts kept in memory (e.g. 512M; 'none' maps all).") var expertCache: String?
     @Option(help: "Bytes of the model file kept in memory; other layers stream from the file (e.g. 512M; 'none').")
     var weightMemory: String?
+    @Option(help: "Bytes of the KV swap file for preempted sequences and evicted prefix blocks (e.g. 2G; 0 = off).")
+    var kvSwapSpace: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
@@ -52,7 +54,8 @@ struct Canopyd: AsyncParsableCommand {
             ("kv-precision", kvPrecision), ("prefix-caching", prefixCaching), ("max-batched-tokens", maxBatchedTokens),
             ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
             ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
-            ("expert-cache", expertCache), ("weight-memory", weightMemory), ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
+            ("expert-cache", expertCache), ("weight-memory", weightMemory),
+            ("kv-swap-space", kvSwapSpace), ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel),
         ]
         return all.compactMap { key, value in value.map { (key: key, value: $0) } }

@@ -48,6 +48,10 @@ struct Daemon {
         pinger?.start()
         defer { pinger?.stop() }
 
+        // The KV swap file (--kv-swap-space) goes to systemd's StateDirectory= when set (on
+        // disk, where swapping saves memory), else next to the socket.
+        var engineConfig = settings.engineConfig
+        engineConfig.kvSwapDirectory = StateDirectory.resolve(socketPath: socketPath)
         let loaded: LoadedModel
         let engine: Engine
         do {
@@ -56,7 +60,7 @@ struct Daemon {
                     path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes,
                     weightMemoryBytes: settings.engineConfig.weightMemoryBytes)
             }
-            engine = try Engine(loaded: loaded, config: settings.engineConfig)
+            engine = try Engine(loaded: loaded, config: engineConfig)
         } catch {
             throw DaemonFailure(message: "\(error)")
         }
@@ -64,6 +68,10 @@ struct Daemon {
             logger.info("\(residency.placement)")
         } else if let budget = settings.engineConfig.weightMemoryBytes {
             logger.info("weights: the whole model file (\(loaded.file.fileSize) bytes) fits the \(budget)-byte weight memory; nothing streamed")
+        }
+        if engineConfig.kvSwapSpace > 0 {
+            let kv = engine.metrics().kv
+            logger.info("KV swap: \(kv.swapSlots) blocks (\(kv.swapSlots * kv.swapSlotBytes) bytes) in an unlinked file in \(engineConfig.kvSwapDirectory ?? "?")")
         }
         logger.info("model ready", metadata: [
             "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",

@@ -192,3 +192,26 @@ import Testing
         _ = try DaemonConfig.load(configFile: example)
     }
 }
+
+/// `kv-swap-space` and where its file goes.
+@Suite struct KVSwapConfigTests {
+    @Test func swapSpaceParsesSizesAndZero() throws {
+        let flags: [(key: String, value: String)] = [("model", "/m.gguf")]
+        #expect(try DaemonConfig.load(configFile: nil, flags: flags).engine.kvSwapSpace == 0, "off by default")
+        let sized = try DaemonConfig.load(configFile: nil, flags: flags + [("kv-swap-space", "2G")])
+        #expect(sized.engine.kvSwapSpace == 2 << 30)
+        let off = try DaemonConfig.load(configFile: nil, flags: flags + [("kv-swap-space", "0")])
+        #expect(off.engine.kvSwapSpace == 0)
+        #expect(throws: DaemonConfigError.self) {
+            try DaemonConfig.load(configFile: nil, flags: flags + [("kv-swap-space", "lots")])
+        }
+    }
+
+    @Test func swapFileGoesToTheStateDirectoryElseBesideTheSocket() {
+        #expect(StateDirectory.resolve(socketPath: "/run/canopy/canopyd.sock", environment: [:]) == "/run/canopy")
+        #expect(StateDirectory.resolve(
+            socketPath: "/run/canopy/canopyd.sock", environment: ["STATE_DIRECTORY": "/var/lib/canopy/state:/other"])
+            == "/var/lib/canopy/state")
+        #expect(StateDirectory.resolve(socketPath: "canopyd.sock", environment: ["STATE_DIRECTORY": ""]) == ".")
+    }
+}

@@ -6,10 +6,13 @@ import Foundation
 import Testing
 
 /// A randomized workload on a tiny model with a small KV pool, so that prefix sharing,
-/// forks, copy-on-write, cancellation, eviction and preemption all happen many times.
+/// forks, copy-on-write, cancellation, eviction and preemption all happen many times; again
+/// with a KV swap tier (`swapBlocks` slots), so that swapping and the tier's prefix cache
+/// mix with all of that.
 @Suite("Engine workload")
 struct EngineWorkloadTests {
-    @Test func randomizedWorkloadKeepsTheCacheConsistent() throws {
+    @Test(arguments: [0, 32])
+    func randomizedWorkloadKeepsTheCacheConsistent(swapBlocks: Int) throws {
         let loaded = try TinyModel.load()
         var config = EngineConfig()
         config.blockSize = 4
@@ -19,6 +22,7 @@ struct EngineWorkloadTests {
         config.maxBatchedTokens = 24
         config.maxSequences = 10
         config.defaultMaxTokens = 16
+        config.kvSwapSpace = layout.blockBytes * swapBlocks
         let engine = try Engine(loaded: loaded, config: config)
 
         var random = RandomStream(seed: 7)
@@ -67,6 +71,14 @@ struct EngineWorkloadTests {
         #expect(engine.kvInvariantViolations().isEmpty)
         #expect(metrics.kv.usedBlocks == 0, "blocks leaked: \(metrics.kv)")
         #expect(metrics.kv.usedBlocks + metrics.kv.freeBlocks == metrics.kv.totalBlocks)
+        #expect(metrics.kv.swapSlots == swapBlocks && metrics.kv.swappedSequences == 0)
+        if swapBlocks > 0 {
+            // Tiny blocks are far cheaper to move than to recompute: preemptions swap, and
+            // evicted prefix blocks come back from the tier.
+            #expect(metrics.swapPreemptions > 0 && metrics.kv.swapInBlocks > 0, "\(metrics.swapPreemptions) swapped: \(metrics.kv)")
+            #expect(metrics.kv.prefixSwapHits > 0, "\(metrics.kv)")
+        }
+        #expect(metrics.kv.swapFreeSlots + metrics.kv.swapCachedBlocks == metrics.kv.swapSlots, "swap slots leaked: \(metrics.kv)")
         #expect(metrics.preemptions > 0, "the workload should force preemptions")
         #expect(metrics.kv.prefixHits > 0, "shared prefixes should hit the cache")
         #expect(metrics.kv.copyOnWrites > 0, "forks should copy partly filled blocks")

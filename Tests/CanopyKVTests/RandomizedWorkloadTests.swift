@@ -1,4 +1,5 @@
 import CanopyKernels
+import Foundation
 import Testing
 
 @testable import CanopyKV
@@ -6,7 +7,9 @@ import Testing
 /// Drives the manager with a seeded random serving workload on a small pool, so prefix
 /// hits, copy-on-write, eviction and running out of blocks all happen often, and checks
 /// after every operation that the invariants hold and that every live sequence's rows hold
-/// exactly the prefix-derived pattern written when its slots were reserved.
+/// exactly the prefix-derived pattern written when its slots were reserved. With a swap tier,
+/// preemption also swaps sequences out and back in, evicted prefix blocks move to the tier
+/// and are hit there, and some transfers fail on purpose.
 @Suite("KV cache manager: randomized workload")
 struct RandomizedWorkloadTests {
     /// The chain hash the manager files blocks under; the weak ones make collisions common.
@@ -35,11 +38,25 @@ struct RandomizedWorkloadTests {
         var nextID: SequenceID = 0
         var failure: String?
         var refusals = 0
+        /// Swapped-out sequences' tokens.
+        var swappedOut: [SequenceID: [Int32]] = [:]
+        var swapOuts = 0
+        var swapIns = 0
+        var swapRefusals = 0
 
-        init(seed: UInt64, layout: PagedKVLayout, blocks: Int, prefixCaching: Bool, hash: ChainHash) {
+        init(seed: UInt64, layout: PagedKVLayout, blocks: Int, prefixCaching: Bool, hash: ChainHash, swapSlots: Int = 0) {
             var generator = SplitMix64(seed: seed)
+            var tier: KVSwapTier?
+            if swapSlots > 0 {
+                tier = try! KVSwapTier(
+                    directory: temporaryDirectory, capacityBytes: swapSlots * layout.blockBytes, slotBytes: layout.blockBytes)
+                // Every 53rd transfer fails, as a disk error would.
+                let transfers = Counter()
+                tier!.injectedFailure = { _, _ in transfers.next() % 53 == 52 ? EIO : nil }
+            }
             kv = KVCacheManager(
-                layout: layout, blockCount: blocks, prefixCaching: prefixCaching, chainHash: hash.function)
+                layout: layout, blockCount: blocks, prefixCaching: prefixCaching, swapTier: tier,
+                chainHash: hash.function)
             var bases: [[Int32]] = []
             for _ in 0..<4 {
                 bases.append((0..<24).map { _ in Int32.random(in: 0..<1000, using: &generator) })
@@ -138,10 +155,50 @@ struct RandomizedWorkloadTests {
                 guard let id = randomLive() else { return }
                 kv.free(id)
                 live[id] = nil
-            default:  // preempt: drop the blocks, then resume from prompt + generated tokens
+            case 85..<92 where !swappedOut.isEmpty:
+                swapIn(swappedOut.keys.sorted().randomElement(using: &rng)!)
+            default:  // preempt: swap out, or drop the blocks and resume from prompt + generated tokens
                 guard let id = randomLive() else { return }
                 let tokens = live.removeValue(forKey: id)!
+                if kv.swapTier != nil, Bool.random(using: &rng) {
+                    let before = kv.stats
+                    let freed = kv.swappableBlocks(id)
+                    do {
+                        try kv.swapOut(id)
+                        swapOuts += 1
+                        swappedOut[id] = tokens
+                        if kv.stats.freeBlocks != before.freeBlocks + freed {
+                            fail("swap-out freed \(kv.stats.freeBlocks - before.freeBlocks) blocks, expected \(freed)")
+                        }
+                        return
+                    } catch {
+                        swapRefusals += 1
+                        if kv.stats.usedBlocks != before.usedBlocks || !kv.contains(id) || kv.isSwappedOut(id) {
+                            fail("a failed swap-out (\(error)) changed the arena")
+                        }
+                    }
+                }
                 kv.free(id)
+                admit(id, tokens)
+            }
+        }
+
+        /// Brings a swapped-out sequence back: resident with its rows, or (read failure)
+        /// gone and readmitted from scratch; a refusal for lack of blocks changes nothing.
+        mutating func swapIn(_ id: SequenceID) {
+            let tokens = swappedOut[id]!
+            do {
+                guard try kv.swapIn(id) != nil else {
+                    swapRefusals += 1
+                    if !kv.isSwappedOut(id) { fail("a refused swap-in changed sequence \(id)") }
+                    return
+                }
+                swapIns += 1
+                swappedOut[id] = nil
+                live[id] = tokens
+            } catch {
+                swappedOut[id] = nil
+                if kv.contains(id) { fail("sequence \(id) still registered after a failed swap-in") }
                 admit(id, tokens)
             }
         }
@@ -160,13 +217,18 @@ struct RandomizedWorkloadTests {
     @Test(
         "thousands of random operations keep every invariant and every sequence's rows",
         arguments: [
-            (UInt64(1), 4, true, ChainHash.standard), (UInt64(2), 4, true, .standard),
-            (UInt64(3), 3, true, .standard), (UInt64(4), 4, false, .standard),
-            (UInt64(5), 4, true, .sixteenValues), (UInt64(6), 2, true, .ignoresParent),
+            (UInt64(1), 4, true, ChainHash.standard, 0), (UInt64(2), 4, true, .standard, 0),
+            (UInt64(3), 3, true, .standard, 0), (UInt64(4), 4, false, .standard, 0),
+            (UInt64(5), 4, true, .sixteenValues, 0), (UInt64(6), 2, true, .ignoresParent, 0),
+            // With a swap tier: roomy, tight, weak hashes, no prefix caching.
+            (UInt64(7), 4, true, .standard, 24), (UInt64(8), 3, true, .standard, 6),
+            (UInt64(9), 4, true, .sixteenValues, 12), (UInt64(10), 2, true, .ignoresParent, 12),
+            (UInt64(11), 4, false, .standard, 12),
         ])
-    func randomWorkload(seed: UInt64, blockSize: Int, prefixCaching: Bool, hash: ChainHash) {
+    func randomWorkload(seed: UInt64, blockSize: Int, prefixCaching: Bool, hash: ChainHash, swapSlots: Int) {
         let layout = PagedKVLayout(blockSize: blockSize, layers: 2, kvHeads: 1, headDimension: 2, precision: .f32)
-        var w = Workload(seed: seed, layout: layout, blocks: 24, prefixCaching: prefixCaching, hash: hash)
+        var w = Workload(
+            seed: seed, layout: layout, blocks: 24, prefixCaching: prefixCaching, hash: hash, swapSlots: swapSlots)
         for operation in 0..<4000 {
             w.step()
             w.check(operation)
@@ -184,10 +246,37 @@ struct RandomizedWorkloadTests {
         } else {
             #expect(s.prefixHits == 0 && s.evictions == 0 && s.cachedBlocks == 0)
         }
+        if swapSlots > 0 {
+            #expect(w.swapOuts > 50 && w.swapIns > 30, "swapping should be common (\(w.swapOuts) out, \(w.swapIns) in)")
+            #expect(s.swapFailures > 5, "injected transfer failures should happen (\(s.swapFailures))")
+            if prefixCaching {
+                #expect(s.prefixSwapHits > 20, "evicted prefix blocks should be hit in the tier (\(s.prefixSwapHits))")
+            } else {
+                #expect(s.prefixSwapHits == 0 && s.swapCachedBlocks == 0)
+            }
+        }
         for id in w.live.keys { w.kv.free(id) }
+        for id in w.swappedOut.keys { w.kv.free(id) }
         let end = w.kv.stats
+        #expect(end.swapFreeSlots + end.swapCachedBlocks == end.swapSlots && end.swappedSequences == 0)
         #expect(end.usedBlocks == 0 && end.freeBlocks == end.totalBlocks && end.totalBlocks == 24)
         #expect(end.cachedBlocks <= end.freeBlocks)
         #expect(w.kv.invariantViolations() == [])
     }
 }
+
+/// A thread-safe counter for fault-injection closures.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    /// Returns the current value and increments it.
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        defer { value += 1 }
+        return value
+    }
+}
+
+/// Where tests create swap files (they are unlinked at once).
+let temporaryDirectory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"

@@ -139,6 +139,13 @@ import Testing
         (streaming.stallSeconds, streaming.demandReads) = (2.5, 29)
         stats.weightStreaming = streaming
         #expect(try roundTrip(stats) == stats)
+        (stats.preemptionsSwapped, stats.preemptionsRecomputed) = (30, 31)
+        var swap = CanopyV1.KVSwapStats()
+        (swap.slots, swap.slotBytes, swap.freeSlots, swap.cachedBlocks, swap.swappedSequences) = (32, 33, 34, 35, 36)
+        (swap.swapOutBlocks, swap.swapOutBytes, swap.swapInBlocks, swap.swapInBytes) = (37, 38, 39, 40)
+        (swap.prefixSwapHits, swap.failures) = (41, 42)
+        stats.kvSwap = swap
+        #expect(try roundTrip(stats) == stats)
     }
 
     @Test func wireBytesFollowTheProtobufEncoding() throws {

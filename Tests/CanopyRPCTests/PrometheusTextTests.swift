@@ -36,7 +36,7 @@ import Testing
         #expect(samples["canopy_kv_blocks_capacity"] == 100)
         #expect(samples["canopy_mean_end_to_end_seconds"] == 0.25)
         #expect(samples["canopy_requests_failed_total"] == 3)
-        #expect(samples.count == 24)
+        #expect(samples.count == 26)
         #expect(samples.values.allSatisfy { $0 >= 0 })
     }
 
@@ -62,5 +62,23 @@ import Testing
         #expect(text.contains("\ncanopy_weight_stall_seconds_total 1.5\n"))
         #expect(text.contains("\ncanopy_weight_streamed_layers 17\n"))
         #expect(text.contains("\ncanopy_weight_memory_budget_bytes 1073741824\n"))
+    }
+
+    /// The KV swap family appears only with a swap tier; the preemption split always.
+    @Test func kvSwapMetricsAppearWithATier() {
+        var stats = CanopyV1.StatsResponse()
+        (stats.preemptions, stats.preemptionsSwapped, stats.preemptionsRecomputed) = (5, 3, 2)
+        var text = PrometheusText.render(stats)
+        #expect(!text.contains("canopy_kv_swap_"))
+        #expect(text.contains("\ncanopy_preemptions_swapped_total 3\n"))
+        #expect(text.contains("\ncanopy_preemptions_recomputed_total 2\n"))
+        var swap = CanopyV1.KVSwapStats()
+        (swap.slots, swap.swapOutBytes, swap.prefixSwapHits, swap.failures) = (711, 368_640, 4, 1)
+        stats.kvSwap = swap
+        text = PrometheusText.render(stats)
+        #expect(text.contains("\ncanopy_kv_swap_slots 711\n"))
+        #expect(text.contains("\ncanopy_kv_swap_out_bytes_total 368640\n"))
+        #expect(text.contains("\ncanopy_kv_prefix_swap_hits_total 4\n"))
+        #expect(text.contains("\ncanopy_kv_swap_failures_total 1\n"))
     }
 }

@@ -39,6 +39,9 @@ struct BatchedBench: ParsableCommand {
     @Flag(help: "With --weight-memory, read streamed layers only when needed, never ahead (to measure prefetching).")
     var noWeightPrefetch = false
 
+    @Option(help: "Bytes of the KV swap tier for preempted sequences (--kv-swap-space); 0 = off, recompute only.")
+    var kvSwapSpace: Int = 0
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory, weightPrefetch: !noWeightPrefetch)
@@ -52,6 +55,7 @@ struct BatchedBench: ParsableCommand {
         config.maxBatchedTokens = maxBatchedTokens
         // Distinct random prompts: no prefix-cache help, as in llama-batched-bench.
         config.prefixCaching = false
+        config.kvSwapSpace = kvSwapSpace
         let engine = try Engine(loaded: loaded, config: config)
         var random = SystemRandomNumberGenerator()
         let vocabulary = Int32(loaded.config.vocabularySize)
@@ -73,7 +77,8 @@ struct BatchedBench: ParsableCommand {
             done.wait()
             let elapsed = seconds(since: start)
             let generated = Double(count * genTokens)
-            let line = #"{"streams": \#(count), "seconds": \#(elapsed), "gen_tokens_per_s": \#(generated / elapsed), "total_tokens_per_s": \#(Double(count * (promptTokens + genTokens)) / elapsed)}"#
+            let m = engine.metrics()
+            let line = #"{"streams": \#(count), "seconds": \#(elapsed), "gen_tokens_per_s": \#(generated / elapsed), "total_tokens_per_s": \#(Double(count * (promptTokens + genTokens)) / elapsed), "preemptions": \#(m.preemptions), "swap_preemptions": \#(m.swapPreemptions), "batched_tokens": \#(m.batchedTokens), "swap_out_bytes": \#(m.kv.swapOutBytes)}"#
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         engine.shutdown()

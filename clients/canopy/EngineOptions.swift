@@ -28,6 +28,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Bytes of the model file kept in memory (e.g. 512M); layers that do not fit are streamed from the file every forward pass. Default: all of it.")
     var weightMemory: String?
 
+    @Option(help: "Bytes of the KV swap file for preempted sequences and evicted prefix blocks (e.g. 1G), created in $TMPDIR and unlinked at once. Default: 0, off.")
+    var kvSwapSpace: String?
+
     @Option(help: "Kernel worker threads; 0 means one per physical core.")
     var threads: Int = 0
 
@@ -72,6 +75,12 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--weight-memory: '\(weightMemory)' is not a size like 536870912, 512M or 2G")
             }
             config.weightMemoryBytes = bytes
+        }
+        if let kvSwapSpace, kvSwapSpace.trimmingCharacters(in: .whitespaces) != "0" {
+            guard let bytes = ByteSize.parse(kvSwapSpace) else {
+                throw ValidationError("--kv-swap-space: '\(kvSwapSpace)' is not a size like 536870912, 512M or 2G, or 0 (off)")
+            }
+            config.kvSwapSpace = bytes
         }
         return config
     }

@@ -38,7 +38,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("generated tokens", "\(s.generatedTokens)"),
             ("engine steps", "\(s.steps)"),
             ("batched tokens", "\(s.batchedTokens)"),
-            ("preemptions", "\(s.preemptions)"),
+            ("preemptions", "\(s.preemptions) (\(s.preemptionsSwapped) swapped, \(s.preemptionsRecomputed) recomputed)"),
             ("kv blocks total", "\(kv.totalBlocks)"),
             ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
             ("kv blocks free", "\(kv.freeBlocks)"),
@@ -51,8 +51,22 @@ struct StatsCommand: AsyncParsableCommand {
             ("mean inter-token latency", Format.ms(s.meanInterTokenLatencySeconds)),
             ("mean end-to-end latency", Format.ms(s.meanEndToEndSeconds)),
         ]
-        for (name, value) in rows + weightRows(s) + expertRows(s) { table.add([name, value]) }
+        for (name, value) in rows + swapRows(s) + weightRows(s) + expertRows(s) { table.add([name, value]) }
         return table.render()
+    }
+
+    /// KV swap tier rows (`--kv-swap-space`), when there is a tier.
+    static func swapRows(_ s: CanopyV1.StatsResponse) -> [(String, String)] {
+        guard let swap = s.kvSwap else { return [] }
+        let held = swap.slots - swap.freeSlots - swap.cachedBlocks
+        return [
+            ("kv swap slots", "\(swap.slots) (\(Format.bytes(swap.slotBytes * UInt64(swap.slots)))): \(held) held by "
+                + "\(swap.swappedSequences) swapped sequences, \(swap.cachedBlocks) cached prefix blocks, \(swap.freeSlots) free"),
+            ("kv swapped out", "\(swap.swapOutBlocks) blocks (\(Format.bytes(swap.swapOutBytes)))"),
+            ("kv swapped in", "\(swap.swapInBlocks) blocks (\(Format.bytes(swap.swapInBytes)))"),
+            ("prefix cache swap hits", "\(swap.prefixSwapHits) blocks"),
+            ("kv swap failures", "\(swap.failures)"),
+        ]
     }
 
     /// Weight streaming rows (`--weight-memory`), when layers are streamed.

@@ -42,6 +42,7 @@ typedef struct Canopy__V1__InfoResponse Canopy__V1__InfoResponse;
 typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
+typedef struct Canopy__V1__KVSwapStats Canopy__V1__KVSwapStats;
 typedef struct Canopy__V1__ExpertLayerLoad Canopy__V1__ExpertLayerLoad;
 typedef struct Canopy__V1__WeightStreamingStats Canopy__V1__WeightStreamingStats;
 typedef struct Canopy__V1__ExpertCacheStats Canopy__V1__ExpertCacheStats;
@@ -671,14 +672,73 @@ struct  Canopy__V1__StatsResponse
   /*
    * Weight streaming under --weight-memory; absent when every weight is resident.
    */
-  /*
-   * Fields 22..99 are free for additions.
-   */
   Canopy__V1__WeightStreamingStats *weight_streaming;
+  /*
+   * Of the preemptions, those that swapped the sequence out to the KV swap tier
+   * (--kv-swap-space) and those that freed its blocks for recomputation; they add up to
+   * preemptions.
+   */
+  uint64_t preemptions_swapped;
+  uint64_t preemptions_recomputed;
+  /*
+   * The KV swap tier; absent without --kv-swap-space.
+   */
+  /*
+   * Fields 25..99 are free for additions.
+   */
+  Canopy__V1__KVSwapStats *kv_swap;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL }
+
+
+/*
+ * The KV swap tier (--kv-swap-space): a file of block-sized slots holding swapped-out
+ * sequences and prefix-cache blocks evicted from memory.
+ */
+struct  Canopy__V1__KVSwapStats
+{
+  ProtobufCMessage base;
+  /*
+   * blocks the swap file holds
+   */
+  uint32_t slots;
+  /*
+   * bytes of one block
+   */
+  uint64_t slot_bytes;
+  uint32_t free_slots;
+  /*
+   * prefix-cache blocks evicted from memory, kept here
+   */
+  uint32_t cached_blocks;
+  /*
+   * sequences swapped out now
+   */
+  uint32_t swapped_sequences;
+  /*
+   * blocks written, since start (sequences and prefix blocks)
+   */
+  uint64_t swap_out_blocks;
+  uint64_t swap_out_bytes;
+  /*
+   * blocks read back, since start
+   */
+  uint64_t swap_in_blocks;
+  uint64_t swap_in_bytes;
+  /*
+   * cached prefix blocks found here and read back
+   */
+  uint64_t prefix_swap_hits;
+  /*
+   * writes or reads that failed (recomputed or forgotten instead)
+   */
+  uint64_t failures;
+};
+#define CANOPY__V1__KVSWAP_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__kvswap_stats__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1300,6 +1360,25 @@ Canopy__V1__StatsResponse *
 void   canopy__v1__stats_response__free_unpacked
                      (Canopy__V1__StatsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__KVSwapStats methods */
+void   canopy__v1__kvswap_stats__init
+                     (Canopy__V1__KVSwapStats         *message);
+size_t canopy__v1__kvswap_stats__get_packed_size
+                     (const Canopy__V1__KVSwapStats   *message);
+size_t canopy__v1__kvswap_stats__pack
+                     (const Canopy__V1__KVSwapStats   *message,
+                      uint8_t             *out);
+size_t canopy__v1__kvswap_stats__pack_to_buffer
+                     (const Canopy__V1__KVSwapStats   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__KVSwapStats *
+       canopy__v1__kvswap_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__kvswap_stats__free_unpacked
+                     (Canopy__V1__KVSwapStats *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__ExpertLayerLoad methods */
 void   canopy__v1__expert_layer_load__init
                      (Canopy__V1__ExpertLayerLoad         *message);
@@ -1440,6 +1519,9 @@ typedef void (*Canopy__V1__KVCacheStats_Closure)
 typedef void (*Canopy__V1__StatsResponse_Closure)
                  (const Canopy__V1__StatsResponse *message,
                   void *closure_data);
+typedef void (*Canopy__V1__KVSwapStats_Closure)
+                 (const Canopy__V1__KVSwapStats *message,
+                  void *closure_data);
 typedef void (*Canopy__V1__ExpertLayerLoad_Closure)
                  (const Canopy__V1__ExpertLayerLoad *message,
                   void *closure_data);
@@ -1550,6 +1632,7 @@ extern const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__kvswap_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__weight_streaming_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_cache_stats__descriptor;

@@ -330,7 +330,7 @@ class KVCacheStats(_message.Message):
     def __init__(self, total_blocks: _Optional[int] = ..., used_blocks: _Optional[int] = ..., free_blocks: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., prefix_queries: _Optional[int] = ..., prefix_hits: _Optional[int] = ..., evictions: _Optional[int] = ..., copy_on_writes: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming")
+    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap")
     WAITING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     RUNNING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +352,9 @@ class StatsResponse(_message.Message):
     EXPERT_CACHE_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_STREAMING_FIELD_NUMBER: _ClassVar[int]
+    PREEMPTIONS_SWAPPED_FIELD_NUMBER: _ClassVar[int]
+    PREEMPTIONS_RECOMPUTED_FIELD_NUMBER: _ClassVar[int]
+    KV_SWAP_FIELD_NUMBER: _ClassVar[int]
     waiting_sequences: int
     running_sequences: int
     steps: int
@@ -373,7 +376,36 @@ class StatsResponse(_message.Message):
     expert_cache: ExpertCacheStats
     requests_failed: int
     weight_streaming: WeightStreamingStats
-    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ...) -> None: ...
+    preemptions_swapped: int
+    preemptions_recomputed: int
+    kv_swap: KVSwapStats
+    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ...) -> None: ...
+
+class KVSwapStats(_message.Message):
+    __slots__ = ("slots", "slot_bytes", "free_slots", "cached_blocks", "swapped_sequences", "swap_out_blocks", "swap_out_bytes", "swap_in_blocks", "swap_in_bytes", "prefix_swap_hits", "failures")
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    SLOT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FREE_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SWAPPED_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SWAP_OUT_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SWAP_OUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SWAP_IN_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SWAP_IN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_SWAP_HITS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    slots: int
+    slot_bytes: int
+    free_slots: int
+    cached_blocks: int
+    swapped_sequences: int
+    swap_out_blocks: int
+    swap_out_bytes: int
+    swap_in_blocks: int
+    swap_in_bytes: int
+    prefix_swap_hits: int
+    failures: int
+    def __init__(self, slots: _Optional[int] = ..., slot_bytes: _Optional[int] = ..., free_slots: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., swapped_sequences: _Optional[int] = ..., swap_out_blocks: _Optional[int] = ..., swap_out_bytes: _Optional[int] = ..., swap_in_blocks: _Optional[int] = ..., swap_in_bytes: _Optional[int] = ..., prefix_swap_hits: _Optional[int] = ..., failures: _Optional[int] = ...) -> None: ...
 
 class ExpertLayerLoad(_message.Message):
     __slots__ = ("layer", "tokens")
