@@ -70,5 +70,12 @@ struct BatchCommand: ParsableCommand {
         if let residency = loaded.weightResidency {
             FileHandle.standardError.write(Data("\(residency.placement)\nweight streaming: \(residency.statsSummary)\n".utf8))
         }
+        if config.kvSwapSpace > 0 {
+            let m = engine.metrics()
+            let line = "kv swap: \(m.preemptions) preemptions (\(m.swapPreemptions) swapped, \(m.recomputePreemptions) recomputed); "
+                + "\(m.kv.swapOutBlocks) blocks written, \(m.kv.swapInBlocks) read back, \(m.kv.prefixSwapHits) prefix hits in the tier, "
+                + "\(m.kv.swapFailures) failures\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
     }
 }

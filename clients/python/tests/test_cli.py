@@ -104,3 +104,19 @@ def test_batch_greedy_tokens_equal_daemon_stream(canopy_path, model_path, client
         assert streamed, prompt
         assert record["token_ids"] == streamed, f"{prompt!r}: batch {record['token_ids']} vs daemon {streamed}"
         assert record["text"] == events[-1].text
+
+
+def test_batch_with_kv_swap_gives_the_roomy_tokens_and_reports_the_swaps(canopy_path, model_path):
+    """`canopy batch --kv-swap-space` with an arena far too small: sequences are preempted and
+    swapped out, their tokens equal a roomy run's, and the swap counters go to stderr."""
+    lines = "".join(json.dumps({"id": f"s{i}", "prompt": p, "max_tokens": 48, "temperature": 0, "ignore_eos": True})
+                    + "\n" for i, p in enumerate(PROMPTS * 2))
+    roomy = run_cli(canopy_path, "batch", "--model", str(model_path), "--kv-cache-memory", "96M", stdin=lines)
+    tight = run_cli(canopy_path, "batch", "--model", str(model_path), "--kv-cache-memory", "4M",
+                    "--kv-swap-space", "64M", stdin=lines)
+    tokens = lambda result: [json.loads(line)["token_ids"] for line in result.stdout.splitlines() if line.strip()]
+    assert tokens(tight) == tokens(roomy)
+    report = [line for line in tight.stderr.splitlines() if line.startswith("kv swap:")]
+    assert len(report) == 1, tight.stderr
+    swapped = int(report[0].split("(")[1].split(" swapped")[0])
+    assert swapped > 0, report[0]
