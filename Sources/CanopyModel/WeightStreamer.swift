@@ -195,8 +195,11 @@ final class WeightStreamer: @unchecked Sendable {
 
     /// How a unit is named in errors: a layer, or a chunk of the output projection.
     private func unitName(_ unit: Int) -> String {
-        guard unit >= placement.blockCount else { return "layer \(unit)" }
-        let rows = placement.headRows[unit - placement.blockCount]
+        let stages = WeightStage.allCases.count
+        guard unit >= placement.firstHeadUnit else {
+            return "layer \(unit / stages) \(WeightStage(rawValue: unit % stages)!.label)"
+        }
+        let rows = placement.headRows[unit - placement.firstHeadUnit]
         return "output projection rows \(rows.lowerBound)..<\(rows.upperBound)"
     }
 
