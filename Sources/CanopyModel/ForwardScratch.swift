@@ -219,8 +219,8 @@ extension ForwardScratch {
         // bits as the whole matrix (and a group of tokens the same as all, batch invariance).
         let placement = residency.placement
         for (index, chunk) in placement.headRows.enumerated() {
-            let unit = placement.firstHeadUnit + index
-            residency.acquire(unit: unit)
+            let unit = placement.blockCount + index
+            residency.acquire(unit)
             let part = output.rows(chunk)
             var first = 0
             while first < rows {
@@ -237,7 +237,7 @@ extension ForwardScratch {
                 }
                 first += count
             }
-            residency.release(unit: unit)
+            residency.release(unit)
         }
     }
 }

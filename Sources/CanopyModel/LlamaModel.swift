@@ -79,10 +79,10 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
 
         let residency = store.residency
         for (layer, block) in blocks.enumerated() {
-            residency?.acquire(layer: layer, .attention)
+            residency?.acquire(layer)
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            residency?.release(layer: layer, .attention)
             feedForward(block: block, layer: layer, tokens: n, scratch: scratch)
+            residency?.release(layer)
         }
 
         scratch.writeLogits(batch, norm: outputNorm, output: output, residency: store.residency, config: c,
@@ -115,24 +115,15 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
 
     private func feedForward(block: Block, layer: Int, tokens n: Int, scratch: ForwardScratch) {
         let e = config.embeddingLength
-        let residency = store.residency
         switch block.feedForward {
         case .dense(let gate, _, let down):
-            residency?.acquire(layer: layer, .feedForwardInput)
             normalizeAndMultiply(feedForwardGroups[layer], norm: block.feedForwardNorm, tokens: n,
                                  outputs: scratch.feedForwardInputs, scratch: scratch)
-            residency?.release(layer: layer, .feedForwardInput)
             scratch.tokenLoops.run(.swiGLU(gate: scratch.gate, up: scratch.up, width: gate.rows), tokens: n)
-            residency?.acquire(layer: layer, .feedForwardOutput)
             MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
-            residency?.release(layer: layer, .feedForwardOutput)
         case .experts(let experts):
-            residency?.acquire(layer: layer, .feedForwardInput)
-            residency?.acquire(layer: layer, .feedForwardOutput)
             normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
-            residency?.release(layer: layer, .feedForwardOutput)
-            residency?.release(layer: layer, .feedForwardInput)
         }
         addResidual(scratch, tokens: n)
     }

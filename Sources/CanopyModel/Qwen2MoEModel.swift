@@ -83,17 +83,9 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
 
         let residency = store.residency
         for (layer, block) in blocks.enumerated() {
-            residency?.acquire(layer: layer, .attention)
+            residency?.acquire(layer)
+            defer { residency?.release(layer) }
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            residency?.release(layer: layer, .attention)
-            // The feed-forward network (shared and routed experts) is one computation: both
-            // of its stages at once.
-            residency?.acquire(layer: layer, .feedForwardInput)
-            residency?.acquire(layer: layer, .feedForwardOutput)
-            defer {
-                residency?.release(layer: layer, .feedForwardOutput)
-                residency?.release(layer: layer, .feedForwardInput)
-            }
             normalize(scratch, weight: block.feedForwardNorm, tokens: n)
             switch block.feedForward {
             case .dense(let gate, let up, let down):

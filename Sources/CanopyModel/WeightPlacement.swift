@@ -23,10 +23,9 @@ public enum WeightPlacementError: Error, CustomStringConvertible, Equatable {
 /// forward pass, under a budget for the file's bytes held in memory (`--weight-memory`), in
 /// the spirit of DeepSpeed ZeRO-Inference's weight offloading and FlexGen's placement.
 ///
-/// What is placed, in *units* read whole: each transformer block's matrices by stage
-/// (`WeightStage`: attention, feed-forward input, feed-forward output; unit
-/// `unit(block:stage:)`), then the output projection in chunks of rows about a stage's size
-/// (`headRows`, from `firstHeadUnit`), computed after the last block. Every streamed unit is
+/// What is placed, in *units* read whole: each transformer block's matrices (units
+/// `0..<blockCount`, in execution order), then the output projection in chunks of rows
+/// about a block's size (`headRows`), computed after the last block. Every streamed unit is
 /// read once per forward pass whatever the batch, so each resident unit saves its size in
 /// reads per pass: the plan keeps as many units as fit, spread evenly among the streamed
 /// ones so reads overlap with the computing of resident units, and keeps a window of
@@ -62,8 +61,7 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     /// Bytes of the file outside the placed units and a separate row-read embedding table
     /// (always resident).
     public let fixedBytes: Int
-    /// Number of transformer blocks: units `0..<firstHeadUnit`, a stage each; the rest are
-    /// `headRows`.
+    /// Number of transformer blocks: units `0..<blockCount`; the rest are `headRows`.
     public let blockCount: Int
     /// Per unit, the absolute file byte ranges of its matrices (contiguous ones merged).
     public let unitRanges: [[Range<Int>]]
@@ -78,13 +76,9 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
 
     /// Bytes of each unit.
     public var unitBytes: [Int] { unitRanges.map { $0.reduce(0) { $0 + $1.count } } }
-    /// The unit of block `block`'s `stage`.
-    public func unit(block: Int, stage: WeightStage) -> Int { block * WeightStage.allCases.count + stage.rawValue }
-    /// The first unit of the output projection (`headRows[0]`).
-    public var firstHeadUnit: Int { blockCount * WeightStage.allCases.count }
     /// Whether any chunk of the output projection is streamed (then the head multiplies by
     /// chunk, acquiring each).
-    public var headStreamed: Bool { streamed[firstHeadUnit...].contains(true) }
+    public var headStreamed: Bool { streamed[blockCount...].contains(true) }
     /// Bytes read from the file per forward pass (every streamed unit once), besides the
     /// embedding rows (`embeddingBytesPerToken`).
     public var streamedBytesPerPass: Int { zip(unitBytes, streamed).reduce(0) { $0 + ($1.1 ? $1.0 : 0) } }
@@ -101,21 +95,17 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     public var streamedRanges: [Range<Int>] { zip(unitRanges, streamed).filter(\.1).flatMap(\.0) }
     /// The ranges never held in memory (a separate row-read embedding table): `skipping`.
     public var unreadRanges: [Range<Int>] { embeddingRows.flatMap { $0.separate ? [$0.table] : nil } ?? [] }
-    /// Transformer blocks with at least one stage streamed.
-    public var streamedBlockCount: Int {
-        (0..<blockCount).filter { block in WeightStage.allCases.contains { streamed[unit(block: block, stage: $0)] } }.count
-    }
+    /// Streamed transformer blocks.
+    public var streamedBlockCount: Int { streamed[..<blockCount].filter { $0 }.count }
 
     public var description: String {
-        let headCount = streamed.count - firstHeadUnit
-        let headStreamedCount = streamed[firstHeadUnit...].filter { $0 }.count
-        let stagesStreamed = streamed[..<firstHeadUnit].filter { $0 }.count
+        let headCount = streamed.count - blockCount
+        let headStreamedCount = streamed[blockCount...].filter { $0 }.count
         let head = headStreamedCount == 0 ? "output projection resident"
             : "output projection streamed (\(headStreamedCount) of \(headCount) chunks)"
         let embedding = embeddingRows == nil ? "token embedding resident"
             : "token embedding read by row (\(ByteCount(embeddingBytesPerToken)) per token)"
-        return "weights: \(ByteCount(residentBytes)) resident, \(streamedBlockCount) of \(blockCount) layers streamed "
-            + "(\(stagesStreamed) of \(firstHeadUnit) layer stages), "
+        return "weights: \(ByteCount(residentBytes)) resident, \(streamedBlockCount) of \(blockCount) layers streamed, "
             + "\(head), \(embedding); \(ByteCount(streamedBytesPerPass)) read per forward pass "
             + "(prefetch \(prefetchDepth)), at most \(ByteCount(residentBytes + windowBytes)) of the "
             + "\(ByteCount(budgetBytes)) budget"
@@ -140,15 +130,12 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
         guard budgetBytes >= 0 else { throw .invalidBudget(budgetBytes) }
         let excludedBytes = excluding.reduce(0) { $0 + $1.count }
         guard budgetBytes < file.fileSize - excludedBytes, blockCount > 0 else { return nil }
-        var units = (0..<blockCount).flatMap { block in
-            WeightStage.allCases.map { matrixRanges(of: block, stage: $0, in: file, excluding: excluding) }
-        }
-        let largestStage = units.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0
-        guard largestStage > 0 else { return nil }
-        let firstHeadUnit = units.count
+        var units = (0..<blockCount).map { matrixRanges(of: $0, in: file, excluding: excluding) }
+        let largestBlock = units.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0
+        guard largestBlock > 0 else { return nil }
         let embedding = file.tensor(named: "token_embd.weight").flatMap { Matrix($0, in: file) }
         let head = file.tensor(named: "output.weight").flatMap { Matrix($0, in: file) } ?? embedding
-        let headRows = head.map { $0.chunks(ofAbout: largestStage) } ?? []
+        let headRows = head.map { $0.chunks(ofAbout: largestBlock) } ?? []
         if let head { units += headRows.map { [head.range(rows: $0)] } }
         let sizes = units.map { $0.reduce(0) { $0 + $1.count } }
         let tied = head != nil && head == embedding
@@ -158,7 +145,7 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
         let largest = sizes.max() ?? 0
 
         func placement(streamed: [Bool], depth: Int) -> WeightPlacement {
-            let headStreamed = streamed[firstHeadUnit...].contains(true)
+            let headStreamed = streamed[blockCount...].contains(true)
             let rowRead = separateTable ?? (headStreamed ? embedding : nil)
             return WeightPlacement(
                 budgetBytes: budgetBytes, fixedBytes: fixed, blockCount: blockCount, unitRanges: units,
@@ -170,47 +157,39 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
         if fixed + sizes.reduce(0, +) <= budgetBytes {
             return placement(streamed: Array(repeating: false, count: units.count), depth: 0)
         }
-        // The deepest read-ahead (up to 2) the budget allows, then resident units beside it.
+        // The deepest read-ahead (up to 2) the budget allows, then as many resident units as
+        // fit beside it, spread evenly.
         let depths = prefetch ? [2, 1] : [0]
         guard let depth = depths.first(where: { fixed + ($0 + 1) * largest <= budgetBytes }) else {
             throw .budgetTooSmall(budgetBytes: budgetBytes, minimumBytes: fixed + (depths.last! + 1) * largest)
         }
         let room = budgetBytes - fixed - (depth + 1) * largest
-        // Fill the room unit by unit in an order whose every prefix is spread evenly over the
-        // pass (so reads overlap with resident units' compute all along), skipping units
-        // that no longer fit: units differ in size (stages, the short last head chunk).
-        // Empty units (a stage without matrices) are never streamed.
-        var streamed = sizes.map { $0 > 0 }
-        var left = room
-        let placed = sizes.indices.filter { sizes[$0] > 0 }
-        for index in evenOrder(placed.count) where sizes[placed[index]] <= left {
-            streamed[placed[index]] = false
-            left -= sizes[placed[index]]
+        // Units differ in size (a short last chunk of the output projection): when the evenly
+        // spread ones do not fit, the smallest ones may.
+        let smallestFirst = sizes.indices.sorted { (sizes[$0], $0) < (sizes[$1], $1) }
+        for residentCount in stride(from: units.count - 1, through: 0, by: -1) {
+            let spreadOut = spread(residentCount, among: units.count)
+            let kept = spreadOut.reduce(0, { $0 + sizes[$1] }) <= room ? spreadOut : Array(smallestFirst.prefix(residentCount))
+            guard kept.reduce(0, { $0 + sizes[$1] }) <= room else { continue }
+            var streamed = [Bool](repeating: true, count: units.count)
+            for unit in kept { streamed[unit] = false }
+            return placement(streamed: streamed, depth: min(depth, units.count - residentCount - 1))
         }
-        let streamedCount = streamed.filter { $0 }.count
-        return placement(streamed: streamed, depth: max(0, min(depth, streamedCount - 1)))
+        preconditionFailure("keeping no unit resident always fits")
     }
 
-    /// `0..<count` in bit-reversed order: every prefix is spread evenly over the range
-    /// (0, half, quarter, three quarters, ...).
-    static func evenOrder(_ count: Int) -> [Int] {
-        var bits = 0
-        while (1 << bits) < count { bits += 1 }
-        return (0..<(1 << bits)).map { i in
-            (0..<bits).reduce(0) { reversed, bit in reversed | (((i >> bit) & 1) << (bits - 1 - bit)) }
-        }.filter { $0 < count }
+    /// `count` of the positions `0..<total`, evenly spaced.
+    static func spread(_ count: Int, among total: Int) -> [Int] {
+        (0..<count).map { (2 * $0 + 1) * total / (2 * count) }
     }
 
-    /// The absolute file ranges of block `index`'s matrices of `stage` (tensors of two or
-    /// more dimensions named `blk.<index>.`, but those inside `excluding`), sorted, with
-    /// ranges apart by alignment padding only merged.
-    static func matrixRanges(
-        of index: Int, stage: WeightStage, in file: GGUFFile, excluding: [Range<Int>] = []
-    ) -> [Range<Int>] {
+    /// The absolute file ranges of block `index`'s matrices (tensors of two or more
+    /// dimensions named `blk.<index>.`, but those inside `excluding`), sorted, with ranges
+    /// apart by alignment padding only merged.
+    static func matrixRanges(of index: Int, in file: GGUFFile, excluding: [Range<Int>] = []) -> [Range<Int>] {
         let prefix = "blk.\(index)."
         let ranges = file.tensors
             .filter { $0.name.hasPrefix(prefix) && $0.dimensions.count >= 2 && $0.byteCount > 0 }
-            .filter { WeightStage.of(tensorName: String($0.name.dropFirst(prefix.count))) == stage }
             .map { (file.dataOffset + $0.offset)..<(file.dataOffset + $0.offset + $0.byteCount) }
             .filter { range in !excluding.contains { $0.overlaps(range) } }
             .sorted { $0.lowerBound < $1.lowerBound }

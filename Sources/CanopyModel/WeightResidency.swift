@@ -7,7 +7,7 @@ import Foundation
 /// the resident model: the bytes computed with are the file's, at the same addresses.
 ///
 /// Architectures bracket each unit's computation with `acquire`/`release` (the transformer
-/// blocks' stages, then the output projection's chunks, see `ForwardScratch.writeLogits`);
+/// blocks by index, then the output projection's chunks, see `ForwardScratch.writeLogits`);
 /// for a resident unit both do nothing. Token embeddings come from `readEmbeddingRow` when
 /// the placement reads the table by row. Thread-safe.
 public final class WeightResidency: Sendable {
@@ -59,15 +59,9 @@ public final class WeightResidency: Sendable {
         streamer.readCopy(rows.row(token), into: destination)
     }
 
-    /// Makes `stage` of transformer block `layer` readable until the matching `release`.
-    func acquire(layer: Int, _ stage: WeightStage) { streamer.acquire(placement.unit(block: layer, stage: stage)) }
+    /// Makes block `block`'s matrices readable until the matching `release`.
+    func acquire(_ block: Int) { streamer.acquire(block) }
 
-    /// Ends a use of `stage` of transformer block `layer`.
-    func release(layer: Int, _ stage: WeightStage) { streamer.release(placement.unit(block: layer, stage: stage)) }
-
-    /// Makes placement unit `unit` readable until the matching `release(unit:)`.
-    func acquire(unit: Int) { streamer.acquire(unit) }
-
-    /// Ends a use of placement unit `unit`.
-    func release(unit: Int) { streamer.release(unit) }
+    /// Ends a use of block `block`.
+    func release(_ block: Int) { streamer.release(block) }
 }

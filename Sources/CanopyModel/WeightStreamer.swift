@@ -195,11 +195,8 @@ final class WeightStreamer: @unchecked Sendable {
 
     /// How a unit is named in errors: a layer, or a chunk of the output projection.
     private func unitName(_ unit: Int) -> String {
-        let stages = WeightStage.allCases.count
-        guard unit >= placement.firstHeadUnit else {
-            return "layer \(unit / stages) \(WeightStage(rawValue: unit % stages)!.label)"
-        }
-        let rows = placement.headRows[unit - placement.firstHeadUnit]
+        guard unit >= placement.blockCount else { return "layer \(unit)" }
+        let rows = placement.headRows[unit - placement.blockCount]
         return "output projection rows \(rows.lowerBound)..<\(rows.upperBound)"
     }
 
