@@ -10,6 +10,15 @@ public enum PartialRead: Error, Sendable, Equatable {
     case endOfFile(at: Int)
     /// `pread` failed at absolute offset `at` (`reason` is `strerror`).
     case failed(at: Int, reason: String)
+
+    /// The message for a read of `what` from `path` that stopped here, e.g. "cannot read
+    /// layer 3 from /m.gguf at offset 4096: unexpected end of file".
+    public func message(reading what: String, from path: String) -> String {
+        switch self {
+        case .endOfFile(let at): return "cannot read \(what) from \(path) at offset \(at): unexpected end of file"
+        case .failed(let at, let reason): return "cannot read \(what) from \(path) at offset \(at): \(reason)"
+        }
+    }
 }
 
 /// Reads `count` bytes at file offset `offset` of `descriptor` into `destination`, retrying

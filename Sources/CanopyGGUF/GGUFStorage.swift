@@ -106,18 +106,13 @@ final class GGUFStorage: @unchecked Sendable {
     /// drops them from the kernel's page cache, so streamed weights cost a read each time
     /// rather than hiding in (and growing) the page cache. Returns nil, or why it failed.
     func readStreamed(_ range: Range<Int>) -> PartialRead? {
-        guard descriptor >= 0, let base = bytes.baseAddress, !range.isEmpty else { return nil }
-        let failure = preadFully(descriptor, into: UnsafeMutableRawPointer(mutating: base) + range.lowerBound,
-                                 count: range.count, at: range.lowerBound)
-        #if canImport(Glibc)
-        _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), Int32(POSIX_FADV_DONTNEED))
-        #endif
-        return failure
+        guard let base = bytes.baseAddress else { return nil }
+        return readCopy(range, into: UnsafeMutableRawPointer(mutating: base) + range.lowerBound)
     }
 
-    /// Reads the file's bytes of `range` into `destination` (a buffer of the caller's, not
-    /// ``bytes``), then drops them from the page cache as ``readStreamed(_:)`` does. Returns
-    /// nil, or why it failed.
+    /// Reads the file's bytes of `range` into `destination` (a buffer of the caller's, or
+    /// their place in ``bytes`` for ``readStreamed(_:)``), then drops them from the kernel's
+    /// page cache. Returns nil, or why it failed.
     func readCopy(_ range: Range<Int>, into destination: UnsafeMutableRawPointer) -> PartialRead? {
         guard descriptor >= 0, !range.isEmpty else { return nil }
         let failure = preadFully(descriptor, into: destination, count: range.count, at: range.lowerBound)

@@ -248,13 +248,6 @@ final class ExpertSlotPool: @unchecked Sendable {
     /// validated when the model loaded, so a failure means it changed or the disk failed
     /// under a running model: there is no correct output to give.
     private func read(into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) -> String? {
-        switch preadFully(descriptor, into: destination, count: count, at: offset) {
-        case nil:
-            return nil
-        case .endOfFile(let at):
-            return "cannot read expert weights from \(path) at offset \(at): unexpected end of file"
-        case .failed(let at, let reason):
-            return "cannot read expert weights from \(path) at offset \(at): \(reason)"
-        }
+        preadFully(descriptor, into: destination, count: count, at: offset)?.message(reading: "expert weights", from: path)
     }
 }

@@ -6,8 +6,7 @@ import Foundation
 /// forward pass acquires each block before computing it and releases it after; a streamed
 /// block's matrices are read from the file into their usual place in the model's memory
 /// (so every `WeightMatrix` keeps its pointer and the bytes are the file's: outputs are
-/// bit-identical to the resident model)
-/// and given back to the system when released.
+/// bit-identical to the resident model) and given back to the system when released.
 ///
 /// Prefetch: acquiring block `i` asks one background thread to read the next
 /// `prefetchDepth` streamed blocks (after the last block come the first ones, for the next
@@ -157,14 +156,7 @@ final class WeightStreamer: @unchecked Sendable {
         var failure: String?
         var bytes = 0
         for range in placement.unitRanges[block] where failure == nil {
-            if let partial = file.readStreamed(range) {
-                switch partial {
-                case .endOfFile(let at):
-                    failure = "cannot read \(unitName(block)) from \(file.path) at offset \(at): unexpected end of file"
-                case .failed(let at, let reason):
-                    failure = "cannot read \(unitName(block)) from \(file.path) at offset \(at): \(reason)"
-                }
-            }
+            failure = file.readStreamed(range)?.message(reading: unitName(block), from: file.path)
             bytes += range.count
         }
         condition.lock()
@@ -184,12 +176,8 @@ final class WeightStreamer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         stats.bytesRead += range.count
-        guard let partial, readFailure == nil else { return }
-        switch partial {
-        case .endOfFile(let at):
-            readFailure = "cannot read the token embedding from \(file.path) at offset \(at): unexpected end of file"
-        case .failed(let at, let reason):
-            readFailure = "cannot read the token embedding from \(file.path) at offset \(at): \(reason)"
+        if let partial, readFailure == nil {
+            readFailure = partial.message(reading: "the token embedding", from: file.path)
         }
     }
 
