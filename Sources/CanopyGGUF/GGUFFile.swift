@@ -61,21 +61,26 @@ public final class GGUFFile: @unchecked Sendable {
     /// `GGUFStorage.readIntoMemory`): from then on truncating or rewriting the file cannot
     /// crash the process or change the weights it computes with. `skipping` lists byte
     /// ranges read from the file on demand instead (routed experts behind an expert cache);
-    /// `streaming` lists ranges left unread too but filled in place on demand with
-    /// ``readStreamed(_:)`` (weights streamed under a memory budget).
+    /// `streaming` lists units (ranges read and released together) left unread too but
+    /// filled in place on demand with ``readStreamed(_:)`` (weights streamed under a memory
+    /// budget), at most `streamingWindow` of them at once when that is known (then their
+    /// memory is reused from one fill to the next).
     ///
     /// Call once, right after opening and before handing out ``data(of:)`` buffers, which
     /// point into the memory being replaced. Does nothing for a file opened from bytes.
-    public func readIntoMemory(skipping: [Range<Int>] = [], streaming: [Range<Int>] = []) throws(GGUFError) {
-        try storage.readIntoMemory(skipping: skipping, streaming: streaming, path: path)
+    public func readIntoMemory(
+        skipping: [Range<Int>] = [], streaming: [[Range<Int>]] = [], streamingWindow: Int = 0
+    ) throws(GGUFError) {
+        try storage.readIntoMemory(skipping: skipping, streaming: streaming, streamingWindow: streamingWindow, path: path)
     }
 
-    /// Fills the streamed byte `range` (absolute file offsets, one of the `streaming` ranges
-    /// of ``readIntoMemory(skipping:streaming:)``) from the file, where ``data(of:)`` points;
-    /// nil on success, else where and why the read stopped. The caller makes sure nobody
-    /// reads those bytes meanwhile.
-    public func readStreamed(_ range: Range<Int>) -> PartialRead? {
-        storage.readStreamed(range)
+    /// Fills the streamed `unit` (absolute file byte ranges, one of the `streaming` units of
+    /// ``readIntoMemory(skipping:streaming:streamingWindow:)``) from the file, where
+    /// ``data(of:)`` points; nil on success, else where and why the read stopped. The caller
+    /// makes sure nobody reads those bytes meanwhile, and fills each unit at most once before
+    /// releasing it.
+    public func readStreamed(_ unit: [Range<Int>]) -> PartialRead? {
+        storage.readStreamed(unit)
     }
 
     /// Reads the file's bytes of `range` (absolute offsets) into `destination`, a buffer of at
@@ -85,10 +90,10 @@ public final class GGUFFile: @unchecked Sendable {
         storage.readCopy(range, into: destination)
     }
 
-    /// Returns the memory of a streamed `range` to the system (its bytes read as zero until
+    /// Returns the memory of a streamed `unit` to the system (its bytes read as zero until
     /// ``readStreamed(_:)`` fills them again).
-    public func releaseStreamed(_ range: Range<Int>) {
-        storage.releaseStreamed(range)
+    public func releaseStreamed(_ unit: [Range<Int>]) {
+        storage.releaseStreamed(unit)
     }
 
     /// How the file on disk differs from the one opened (nil when it does not): truncated,

@@ -18,6 +18,8 @@ import Darwin
 final class GGUFStorage: @unchecked Sendable {
     private(set) var bytes: UnsafeRawBufferPointer
     private let isMapped: Bool
+    /// Reused memory for streamed units, set by ``readIntoMemory(skipping:streaming:streamingWindow:path:)``.
+    private var slots: StreamingSlots?
     /// The open file (-1 for in-memory storage) and what `fstat` said when it was opened.
     private let descriptor: Int32
     private let openedAs: stat
@@ -63,16 +65,21 @@ final class GGUFStorage: @unchecked Sendable {
     /// changes under the reader. Ranges in `skipping` are left unread (zero pages that cost no
     /// memory), for data read from the file on demand instead (routed experts).
     ///
-    /// Ranges in `streaming` are skipped too but stay writable: ``readStreamed(_:)`` fills them
-    /// on demand and ``releaseStreamed(_:)`` gives their memory back (weights streamed under a
-    /// memory budget).
+    /// The units in `streaming` (each a list of ranges read and released together) are
+    /// skipped too but stay writable: ``readStreamed(_:)`` fills a unit on demand and
+    /// ``releaseStreamed(_:)`` gives its memory back (weights streamed under a memory
+    /// budget). With `streamingWindow` > 0 (how many units are filled at once at most),
+    /// that many slots of reused memory (``StreamingSlots``) back the units while filled.
     ///
     /// Must run before any other thread reads ``bytes``. Does nothing for in-memory storage.
     ///
     /// - Throws: ``GGUFError/cannotOpen(path:reason:)`` when reading fails or the file shrank
     ///   since it was opened.
-    func readIntoMemory(skipping: [Range<Int>], streaming: [Range<Int>] = [], path: String) throws(GGUFError) {
+    func readIntoMemory(
+        skipping: [Range<Int>], streaming units: [[Range<Int>]] = [], streamingWindow: Int = 0, path: String
+    ) throws(GGUFError) {
         guard descriptor >= 0, isMapped, let mapped = bytes.baseAddress else { return }
+        let streaming = units.flatMap { $0 }
         let size = bytes.count
         guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "cannot reserve \(size) bytes for the model: \(Self.errorText())")
@@ -99,15 +106,23 @@ final class GGUFStorage: @unchecked Sendable {
         }
         munmap(UnsafeMutableRawPointer(mutating: mapped), size)
         bytes = UnsafeRawBufferPointer(start: raw, count: size)
+        let largestUnit = units.map { $0.reduce(0) { $0 + Self.wholePages(in: $1).count } }.max() ?? 0
+        slots = streamingWindow > 0 && largestUnit > 0 ? StreamingSlots(count: streamingWindow, slotBytes: largestUnit) : nil
     }
 
-    /// Reads the file's bytes of `range` (one passed as `streaming` to
-    /// ``readIntoMemory(skipping:streaming:path:)``) into the same place in ``bytes``, then
-    /// drops them from the kernel's page cache, so streamed weights cost a read each time
-    /// rather than hiding in (and growing) the page cache. Returns nil, or why it failed.
-    func readStreamed(_ range: Range<Int>) -> PartialRead? {
-        guard let base = bytes.baseAddress else { return nil }
-        return readCopy(range, into: UnsafeMutableRawPointer(mutating: base) + range.lowerBound)
+    /// Reads the file's bytes of `unit` (one passed as `streaming` to
+    /// ``readIntoMemory(skipping:streaming:streamingWindow:path:)``) into the same place in
+    /// ``bytes``, on a free slot's pages when there is one, then drops them from the kernel's
+    /// page cache, so streamed weights cost a read each time rather than hiding in (and
+    /// growing) the page cache. Returns nil, or why it failed.
+    func readStreamed(_ unit: [Range<Int>]) -> PartialRead? {
+        guard let base = bytes.baseAddress, let key = unit.first?.lowerBound else { return nil }
+        let writable = UnsafeMutableRawPointer(mutating: base)
+        _ = slots?.attach(key: key, spans: unit.map(Self.wholePages(in:)), base: writable)
+        for range in unit {
+            if let failure = readCopy(range, into: writable + range.lowerBound) { return failure }
+        }
+        return nil
     }
 
     /// Reads the file's bytes of `range` into `destination` (a buffer of the caller's, or
@@ -122,15 +137,22 @@ final class GGUFStorage: @unchecked Sendable {
         return failure
     }
 
-    /// Gives the memory of `range` back to the system (its whole pages; the pages it shares
-    /// with neighbouring data stay): the bytes read as zero until ``readStreamed(_:)`` again.
-    func releaseStreamed(_ range: Range<Int>) {
-        guard let base = bytes.baseAddress else { return }
-        let page = Self.pageSize
+    /// Gives the memory of `unit` back to the system (its slot, or its whole pages; the pages
+    /// it shares with neighbouring data stay): the bytes read as zero until
+    /// ``readStreamed(_:)`` again.
+    func releaseStreamed(_ unit: [Range<Int>]) {
+        guard let base = bytes.baseAddress, let key = unit.first?.lowerBound else { return }
+        let writable = UnsafeMutableRawPointer(mutating: base)
+        let spans = unit.map(Self.wholePages(in:))
+        if slots?.detach(key: key, spans: spans, base: writable) == true { return }
+        for span in spans where !span.isEmpty { madvise(writable + span.lowerBound, span.count, MADV_DONTNEED) }
+    }
+
+    /// The whole pages inside `range` (empty when it spans none).
+    private static func wholePages(in range: Range<Int>) -> Range<Int> {
+        let page = pageSize
         let first = (range.lowerBound + page - 1) / page * page
-        let end = range.upperBound / page * page
-        guard end > first else { return }
-        madvise(UnsafeMutableRawPointer(mutating: base) + first, end - first, MADV_DONTNEED)
+        return first..<max(first, range.upperBound / page * page)
     }
 
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -103,7 +103,7 @@ public final class LoadedModel: Sendable {
             // change its answers; `fileChange()` reports such a change.
             try file.readIntoMemory(
                 skipping: (expertCache?.fileRanges ?? []) + (placement?.unreadRanges ?? []),
-                streaming: placement?.streamedRanges ?? [])
+                streaming: placement?.streamedUnits ?? [], streamingWindow: placement?.windowUnits ?? 0)
         } catch {
             throw .file(path: path, error)
         }

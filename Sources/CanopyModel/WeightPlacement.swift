@@ -89,10 +89,13 @@ public struct WeightPlacement: Sendable, Equatable, CustomStringConvertible {
     /// Bytes of streamed units in memory at once at most (one computing, `prefetchDepth` read ahead).
     public var windowBytes: Int {
         let largest = zip(unitBytes, streamed).filter(\.1).map(\.0).max() ?? 0
-        return (prefetchDepth + 1) * largest
+        return windowUnits * largest
     }
-    /// The ranges filled in place on demand, for `GGUFFile.readIntoMemory(skipping:streaming:)`.
-    public var streamedRanges: [Range<Int>] { zip(unitRanges, streamed).filter(\.1).flatMap(\.0) }
+    /// The streamed units' ranges, filled in place on demand, for
+    /// `GGUFFile.readIntoMemory(skipping:streaming:streamingWindow:)`.
+    public var streamedUnits: [[Range<Int>]] { zip(unitRanges, streamed).filter(\.1).map(\.0) }
+    /// Streamed units in memory at once at most: the one computing and those read ahead.
+    public var windowUnits: Int { prefetchDepth + 1 }
     /// The ranges never held in memory (a separate row-read embedding table): `skipping`.
     public var unreadRanges: [Range<Int>] { embeddingRows.flatMap { $0.separate ? [$0.table] : nil } ?? [] }
     /// Streamed transformer blocks.

@@ -6,7 +6,9 @@ import Foundation
 /// forward pass acquires each block before computing it and releases it after; a streamed
 /// block's matrices are read from the file into their usual place in the model's memory
 /// (so every `WeightMatrix` keeps its pointer and the bytes are the file's: outputs are
-/// bit-identical to the resident model) and given back to the system when released.
+/// bit-identical to the resident model) and given back when released. The pages a block is
+/// read into are reused from one read to the next (`GGUFFile.readIntoMemory`'s streaming
+/// window), so a read costs the copy, not also faulting in and zeroing fresh memory.
 ///
 /// Prefetch: acquiring block `i` asks one background thread to read the next
 /// `prefetchDepth` streamed blocks (after the last block come the first ones, for the next
@@ -153,12 +155,8 @@ final class WeightStreamer: @unchecked Sendable {
     private func load(_ block: Int) {
         loading[block] = true
         condition.unlock()
-        var failure: String?
-        var bytes = 0
-        for range in placement.unitRanges[block] where failure == nil {
-            failure = file.readStreamed(range)?.message(reading: unitName(block), from: file.path)
-            bytes += range.count
-        }
+        let failure = file.readStreamed(placement.unitRanges[block])?.message(reading: unitName(block), from: file.path)
+        let bytes = placement.unitRanges[block].reduce(0) { $0 + $1.count }
         condition.lock()
         loading[block] = false
         // Marked populated even when the read failed, so nobody waits for it for ever: the
@@ -202,7 +200,7 @@ final class WeightStreamer: @unchecked Sendable {
     private func evict(_ block: Int) {
         guard populated[block] else { return }
         populated[block] = false
-        for range in placement.unitRanges[block] { file.releaseStreamed(range) }
+        file.releaseStreamed(placement.unitRanges[block])
     }
 
     private func runPrefetcher() {

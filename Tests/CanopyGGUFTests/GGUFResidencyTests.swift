@@ -71,4 +71,67 @@ import Testing
         #expect(Self.floats(file.data(of: b)).allSatisfy { $0 == 0 })
         #expect(file.string("general.name") == "resident")
     }
+
+    /// Streamed units are filled on reused slot memory while a slot is free and on their own
+    /// pages when none is, and the two never alias: each unit reads as the file's bytes while
+    /// filled, and its whole pages as zeros once released, whatever the order.
+    @Test func streamedUnitsReadTheFileOnSlotsOrTheirOwnPagesAndZeroWhenReleased() throws {
+        let (path, values) = try Self.writeSample()
+        defer { unlink(path) }
+        let file = try GGUFFile(path: path)
+        let a = try #require(file.tensor(named: "a")), b = try #require(file.tensor(named: "b"))
+        let unitA = [(file.dataOffset + a.offset)..<(file.dataOffset + a.offset + a.byteCount)]
+        let unitB = [(file.dataOffset + b.offset)..<(file.dataOffset + b.offset + b.byteCount)]
+        try file.readIntoMemory(streaming: [unitA, unitB], streamingWindow: 1)
+        let reversed = Array(values.reversed())
+        #expect(Self.wholePages(file.data(of: a)).allSatisfy { $0 == 0 })
+
+        #expect(file.readStreamed(unitA) == nil)
+        #expect(Self.floats(file.data(of: a)) == values)
+        #expect(Self.onSlot(file.data(of: a)))
+        file.releaseStreamed(unitA)
+        #expect(Self.wholePages(file.data(of: a)).allSatisfy { $0 == 0 })
+
+        // b takes the one slot; a, filled meanwhile, gets pages of its own.
+        #expect(file.readStreamed(unitB) == nil)
+        #expect(Self.onSlot(file.data(of: b)))
+        #expect(file.readStreamed(unitA) == nil)
+        #expect(!Self.onSlot(file.data(of: a)))
+        #expect(Self.floats(file.data(of: a)) == values)
+        #expect(Self.floats(file.data(of: b)) == reversed)
+        file.releaseStreamed(unitB)
+        #expect(Self.wholePages(file.data(of: b)).allSatisfy { $0 == 0 })
+        #expect(Self.floats(file.data(of: a)) == values)
+        file.releaseStreamed(unitA)
+        #expect(Self.wholePages(file.data(of: a)).allSatisfy { $0 == 0 })
+
+        // The slot is free again.
+        #expect(file.readStreamed(unitA) == nil)
+        #expect(Self.onSlot(file.data(of: a)))
+        #expect(Self.floats(file.data(of: a)) == values)
+    }
+
+    /// The bytes of `data`'s whole pages (those it shares with nothing else), as floats.
+    static func wholePages(_ data: UnsafeRawBufferPointer) -> [Float] {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = UInt(bitPattern: data.baseAddress!)
+        let first = Int((start + UInt(page) - 1) / UInt(page) * UInt(page) - start)
+        let end = Int((start + UInt(data.count)) / UInt(page) * UInt(page) - start)
+        return end > first ? floats(UnsafeRawBufferPointer(rebasing: data[first..<end])) : []
+    }
+
+    /// Whether the middle of `data` lies in a mapping of the streaming slots' memory file
+    /// (always true where there is no /proc/self/maps to tell).
+    static func onSlot(_ data: UnsafeRawBufferPointer) -> Bool {
+        // Read to the end: the kernel hands /proc files out a page at a time.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps"),
+              let bytes = try? handle.readToEnd(), let maps = String(data: bytes, encoding: .utf8)
+        else { return true }
+        let address = UInt(bitPattern: data.baseAddress! + data.count / 2)
+        return maps.split(separator: "\n").contains { line in
+            guard line.contains("canopy-streamed-weights"), let span = line.split(separator: " ").first else { return false }
+            let bounds = span.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            return bounds.count == 2 && (bounds[0]..<bounds[1]).contains(address)
+        }
+    }
 }
