@@ -277,6 +277,51 @@ void   canopy__v1__generate_request__free_unpacked
   assert(message->base.descriptor == &canopy__v1__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__parallel_params__init
+                     (Canopy__V1__ParallelParams         *message)
+{
+  static const Canopy__V1__ParallelParams init_value = CANOPY__V1__PARALLEL_PARAMS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__parallel_params__get_packed_size
+                     (const Canopy__V1__ParallelParams *message)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_params__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__parallel_params__pack
+                     (const Canopy__V1__ParallelParams *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_params__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__parallel_params__pack_to_buffer
+                     (const Canopy__V1__ParallelParams *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_params__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__ParallelParams *
+       canopy__v1__parallel_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__ParallelParams *)
+     protobuf_c_message_unpack (&canopy__v1__parallel_params__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__parallel_params__free_unpacked
+                     (Canopy__V1__ParallelParams *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__parallel_params__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__token_logprob__init
                      (Canopy__V1__TokenLogprob         *message)
 {
@@ -500,6 +545,96 @@ void   canopy__v1__sample_result__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &canopy__v1__sample_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   canopy__v1__branch_result__init
+                     (Canopy__V1__BranchResult         *message)
+{
+  static const Canopy__V1__BranchResult init_value = CANOPY__V1__BRANCH_RESULT__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__branch_result__get_packed_size
+                     (const Canopy__V1__BranchResult *message)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__branch_result__pack
+                     (const Canopy__V1__BranchResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__branch_result__pack_to_buffer
+                     (const Canopy__V1__BranchResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__BranchResult *
+       canopy__v1__branch_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__BranchResult *)
+     protobuf_c_message_unpack (&canopy__v1__branch_result__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__branch_result__free_unpacked
+                     (Canopy__V1__BranchResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__branch_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   canopy__v1__branch_fork__init
+                     (Canopy__V1__BranchFork         *message)
+{
+  static const Canopy__V1__BranchFork init_value = CANOPY__V1__BRANCH_FORK__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__branch_fork__get_packed_size
+                     (const Canopy__V1__BranchFork *message)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_fork__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__branch_fork__pack
+                     (const Canopy__V1__BranchFork *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_fork__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__branch_fork__pack_to_buffer
+                     (const Canopy__V1__BranchFork *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__branch_fork__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__BranchFork *
+       canopy__v1__branch_fork__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__BranchFork *)
+     protobuf_c_message_unpack (&canopy__v1__branch_fork__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__branch_fork__free_unpacked
+                     (Canopy__V1__BranchFork *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__branch_fork__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   canopy__v1__usage__init
@@ -1761,7 +1896,7 @@ const ProtobufCMessageDescriptor canopy__v1__stop_params__descriptor =
   (ProtobufCMessageInit) canopy__v1__stop_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descriptors[7] =
 {
   {
     "request_id",
@@ -1835,9 +1970,22 @@ static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "parallel",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__GenerateRequest, parallel),
+    &canopy__v1__parallel_params__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__generate_request__field_indices_by_name[] = {
   3,   /* field[3] = messages */
+  6,   /* field[6] = parallel */
   1,   /* field[1] = prompt */
   2,   /* field[2] = prompt_ids */
   0,   /* field[0] = request_id */
@@ -1848,7 +1996,7 @@ static const ProtobufCIntRange canopy__v1__generate_request__number_ranges[2 + 1
 {
   { 1, 0 },
   { 10, 4 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor canopy__v1__generate_request__descriptor =
 {
@@ -1858,11 +2006,75 @@ const ProtobufCMessageDescriptor canopy__v1__generate_request__descriptor =
   "Canopy__V1__GenerateRequest",
   "canopy.v1",
   sizeof(Canopy__V1__GenerateRequest),
-  6,
+  7,
   canopy__v1__generate_request__field_descriptors,
   canopy__v1__generate_request__field_indices_by_name,
   2,  canopy__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) canopy__v1__generate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__parallel_params__field_descriptors[3] =
+{
+  {
+    "apar",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Canopy__V1__ParallelParams, optional_apar_case),
+    offsetof(Canopy__V1__ParallelParams, apar),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_depth",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Canopy__V1__ParallelParams, optional_max_depth_case),
+    offsetof(Canopy__V1__ParallelParams, max_depth),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_branches",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Canopy__V1__ParallelParams, optional_max_branches_case),
+    offsetof(Canopy__V1__ParallelParams, max_branches),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__parallel_params__field_indices_by_name[] = {
+  0,   /* field[0] = apar */
+  2,   /* field[2] = max_branches */
+  1,   /* field[1] = max_depth */
+};
+static const ProtobufCIntRange canopy__v1__parallel_params__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor canopy__v1__parallel_params__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.ParallelParams",
+  "ParallelParams",
+  "Canopy__V1__ParallelParams",
+  "canopy.v1",
+  sizeof(Canopy__V1__ParallelParams),
+  3,
+  canopy__v1__parallel_params__field_descriptors,
+  canopy__v1__parallel_params__field_indices_by_name,
+  1,  canopy__v1__parallel_params__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__parallel_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor canopy__v1__token_logprob__field_descriptors[2] =
@@ -1980,7 +2192,7 @@ const ProtobufCMessageDescriptor canopy__v1__sampled_token__descriptor =
   (ProtobufCMessageInit) canopy__v1__sampled_token__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__token_delta__field_descriptors[3] =
+static const ProtobufCFieldDescriptor canopy__v1__token_delta__field_descriptors[5] =
 {
   {
     "sample",
@@ -2018,8 +2230,34 @@ static const ProtobufCFieldDescriptor canopy__v1__token_delta__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "branch",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__TokenDelta, branch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_branch",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Canopy__V1__TokenDelta, optional_parent_branch_case),
+    offsetof(Canopy__V1__TokenDelta, parent_branch),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__token_delta__field_indices_by_name[] = {
+  3,   /* field[3] = branch */
+  4,   /* field[4] = parent_branch */
   0,   /* field[0] = sample */
   2,   /* field[2] = text */
   1,   /* field[1] = token */
@@ -2027,7 +2265,7 @@ static const unsigned canopy__v1__token_delta__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__token_delta__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor canopy__v1__token_delta__descriptor =
 {
@@ -2037,7 +2275,7 @@ const ProtobufCMessageDescriptor canopy__v1__token_delta__descriptor =
   "Canopy__V1__TokenDelta",
   "canopy.v1",
   sizeof(Canopy__V1__TokenDelta),
-  3,
+  5,
   canopy__v1__token_delta__field_descriptors,
   canopy__v1__token_delta__field_indices_by_name,
   1,  canopy__v1__token_delta__number_ranges,
@@ -2095,7 +2333,7 @@ const ProtobufCMessageDescriptor canopy__v1__sample_finished__descriptor =
   (ProtobufCMessageInit) canopy__v1__sample_finished__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__sample_result__field_descriptors[5] =
+static const ProtobufCFieldDescriptor canopy__v1__sample_result__field_descriptors[6] =
 {
   {
     "index",
@@ -2157,8 +2395,21 @@ static const ProtobufCFieldDescriptor canopy__v1__sample_result__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "branches",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Canopy__V1__SampleResult, n_branches),
+    offsetof(Canopy__V1__SampleResult, branches),
+    &canopy__v1__branch_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__sample_result__field_indices_by_name[] = {
+  5,   /* field[5] = branches */
   1,   /* field[1] = finish_reason */
   0,   /* field[0] = index */
   4,   /* field[4] = logprobs */
@@ -2168,7 +2419,7 @@ static const unsigned canopy__v1__sample_result__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__sample_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor canopy__v1__sample_result__descriptor =
 {
@@ -2178,14 +2429,168 @@ const ProtobufCMessageDescriptor canopy__v1__sample_result__descriptor =
   "Canopy__V1__SampleResult",
   "canopy.v1",
   sizeof(Canopy__V1__SampleResult),
-  5,
+  6,
   canopy__v1__sample_result__field_descriptors,
   canopy__v1__sample_result__field_indices_by_name,
   1,  canopy__v1__sample_result__number_ranges,
   (ProtobufCMessageInit) canopy__v1__sample_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__usage__field_descriptors[4] =
+static const ProtobufCFieldDescriptor canopy__v1__branch_result__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__BranchResult, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Canopy__V1__BranchResult, optional_parent_case),
+    offsetof(Canopy__V1__BranchResult, parent),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finish_reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__BranchResult, finish_reason),
+    &canopy__v1__finish_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Canopy__V1__BranchResult, n_token_ids),
+    offsetof(Canopy__V1__BranchResult, token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__BranchResult, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "forks",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Canopy__V1__BranchResult, n_forks),
+    offsetof(Canopy__V1__BranchResult, forks),
+    &canopy__v1__branch_fork__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__branch_result__field_indices_by_name[] = {
+  2,   /* field[2] = finish_reason */
+  5,   /* field[5] = forks */
+  0,   /* field[0] = id */
+  1,   /* field[1] = parent */
+  4,   /* field[4] = text */
+  3,   /* field[3] = token_ids */
+};
+static const ProtobufCIntRange canopy__v1__branch_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor canopy__v1__branch_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.BranchResult",
+  "BranchResult",
+  "Canopy__V1__BranchResult",
+  "canopy.v1",
+  sizeof(Canopy__V1__BranchResult),
+  6,
+  canopy__v1__branch_result__field_descriptors,
+  canopy__v1__branch_result__field_indices_by_name,
+  1,  canopy__v1__branch_result__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__branch_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__branch_fork__field_descriptors[2] =
+{
+  {
+    "text_offset",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__BranchFork, text_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "child",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__BranchFork, child),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__branch_fork__field_indices_by_name[] = {
+  1,   /* field[1] = child */
+  0,   /* field[0] = text_offset */
+};
+static const ProtobufCIntRange canopy__v1__branch_fork__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor canopy__v1__branch_fork__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.BranchFork",
+  "BranchFork",
+  "Canopy__V1__BranchFork",
+  "canopy.v1",
+  sizeof(Canopy__V1__BranchFork),
+  2,
+  canopy__v1__branch_fork__field_descriptors,
+  canopy__v1__branch_fork__field_indices_by_name,
+  1,  canopy__v1__branch_fork__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__branch_fork__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__usage__field_descriptors[5] =
 {
   {
     "prompt_tokens",
@@ -2235,8 +2640,21 @@ static const ProtobufCFieldDescriptor canopy__v1__usage__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "branches",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__Usage, branches),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__usage__field_indices_by_name[] = {
+  4,   /* field[4] = branches */
   2,   /* field[2] = cached_prompt_tokens */
   1,   /* field[1] = completion_tokens */
   3,   /* field[3] = preemptions */
@@ -2245,7 +2663,7 @@ static const unsigned canopy__v1__usage__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor canopy__v1__usage__descriptor =
 {
@@ -2255,7 +2673,7 @@ const ProtobufCMessageDescriptor canopy__v1__usage__descriptor =
   "Canopy__V1__Usage",
   "canopy.v1",
   sizeof(Canopy__V1__Usage),
-  4,
+  5,
   canopy__v1__usage__field_descriptors,
   canopy__v1__usage__field_indices_by_name,
   1,  canopy__v1__usage__number_ranges,
@@ -3306,7 +3724,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[24] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[25] =
 {
   {
     "waiting_sequences",
@@ -3596,8 +4014,21 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "apar_forks",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, apar_forks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
+  24,   /* field[24] = apar_forks */
   3,   /* field[3] = batched_tokens */
   8,   /* field[8] = cached_prompt_tokens */
   18,   /* field[18] = expert_cache */
@@ -3626,7 +4057,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 24 }
+  { 0, 25 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -3636,7 +4067,7 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  24,
+  25,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,

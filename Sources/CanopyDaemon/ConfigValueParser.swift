@@ -9,6 +9,12 @@ public enum ConfigValueParser {
         ByteSize.parse(text)
     }
 
+    /// Non-empty text, surrounding whitespace removed (a token's text, say).
+    public static func text(_ text: String) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
     /// A decimal integer in `range`.
     public static func integer(_ text: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else { return nil }

@@ -136,6 +136,24 @@ extension DaemonConfig {
             config.engine.kvSwapSpace = bytes
             return true
         },
+        ConfigKey(
+            name: "apar-fork-token",
+            help: "Text of an APAR model's fork token; a model whose vocabulary has it and the child token forks.",
+            expected: "a token's text, e.g. [SplitMask]"
+        ) { config, value in
+            guard let text = ConfigValueParser.text(value) else { return false }
+            config.engine.aparForkToken = text
+            return true
+        },
+        ConfigKey(
+            name: "apar-child-token",
+            help: "Text of an APAR model's child token, which starts a forked branch.",
+            expected: "a token's text, e.g. [SplitSop]"
+        ) { config, value in
+            guard let text = ConfigValueParser.text(value) else { return false }
+            config.engine.aparChildToken = text
+            return true
+        },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
             config, value in
             guard let n = ConfigValueParser.integer(value, in: 0...1024) else { return false }

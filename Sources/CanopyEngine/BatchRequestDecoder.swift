@@ -14,7 +14,7 @@ public enum BatchRequestDecoder {
     public static let knownKeys: Set<String> = [
         "id", "prompt", "prompt_ids", "messages", "max_tokens", "temperature", "top_k", "top_p",
         "min_p", "seed", "stop", "stop_token_ids", "ignore_eos", "repetition_penalty",
-        "frequency_penalty", "presence_penalty", "n", "logprobs",
+        "frequency_penalty", "presence_penalty", "n", "logprobs", "apar", "apar_max_depth", "apar_max_branches",
     ]
 
     /// Why a line is not a valid request.
@@ -102,7 +102,14 @@ public enum BatchRequestDecoder {
             guard let n = v as? NSNumber, isBoolean(n) else { throw DecodeError(description: "ignore_eos must be true or false") }
             stop.ignoreEndOfGeneration = n.boolValue
         }
-        return Request(id: "\(id)", prompt: prompt, sampling: sampling, stop: stop)
+        var request = Request(id: "\(id)", prompt: prompt, sampling: sampling, stop: stop)
+        if let v = fields["apar"] {
+            guard let n = v as? NSNumber, isBoolean(n) else { throw DecodeError(description: "apar must be true or false") }
+            request.parallel.enabled = n.boolValue
+        }
+        if let v = fields["apar_max_depth"] { request.parallel.maxDepth = try integer(v, "apar_max_depth") }
+        if let v = fields["apar_max_branches"] { request.parallel.maxBranches = try integer(v, "apar_max_branches") }
+        return request
     }
 
     private static func number(_ value: Any, _ name: String) throws(DecodeError) -> Double {

@@ -68,6 +68,18 @@ public struct BatchRunner {
                     ]
                 }
             }
+            if !s.branches.isEmpty {
+                // APAR: "text" is the answer assembled from these.
+                object["branches"] = s.branches.map { branch -> [String: Any] in
+                    var object: [String: Any] = [
+                        "id": branch.id, "token_ids": branch.tokenIDs.map { Int($0) }, "text": branch.text,
+                        "finish_reason": branch.finishReason.rawValue,
+                        "forks": branch.forks.map { ["text_offset": $0.textOffset, "child": $0.child] },
+                    ]
+                    if let parent = branch.parent { object["parent"] = parent }
+                    return object
+                }
+            }
             return object
         }
         var object = sampleObject(output.samples[0])
@@ -79,6 +91,7 @@ public struct BatchRunner {
             "prompt_tokens": output.metrics.promptTokens,
             "completion_tokens": output.metrics.generatedTokens,
             "cached_prompt_tokens": output.metrics.cachedPromptTokens,
+            "branches": output.metrics.branches,
         ]
         return object
     }

@@ -16,6 +16,9 @@ public final class Engine: @unchecked Sendable {
     public let config: EngineConfig
     /// Prepares requests for admission.
     public let preparer: PromptPreparer
+    /// The model's APAR tokens (found by the texts in the configuration), or nil: then no
+    /// request forks.
+    public let aparTokens: AparTokens?
 
     // Guarded by `condition`: the inbox the engine thread drains, and published state.
     private let condition = NSCondition()
@@ -72,6 +75,8 @@ public final class Engine: @unchecked Sendable {
             costModel = PreemptionCostModel(swapBytesPerSecond: measured)
         }
         core = EngineCore(loaded: loaded, kv: kv, config: config, costModel: costModel)
+        aparTokens = AparTokens.find(
+            in: loaded.tokenizer, forkText: config.aparForkToken, childText: config.aparChildToken)
         preparer = PromptPreparer(
             loaded: loaded, defaultMaxTokens: config.defaultMaxTokens,
             cacheCapacity: kv.stats.totalBlocks * config.blockSize)
@@ -109,9 +114,10 @@ public final class Engine: @unchecked Sendable {
         let endTokens = request.stop.ignoreEndOfGeneration
             ? request.stop.stopTokenIDs
             : request.stop.stopTokenIDs.union(loaded.tokenizer.endOfGenerationTokens)
+        let forks = request.sampling.n == 1 && request.parallel.enabled != false
         let state = RequestState(
             request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
-            endTokens: endTokens, sink: onEvent)
+            endTokens: endTokens, apar: forks ? aparTokens : nil, sink: onEvent)
         state.backlog = backlog
         condition.lock()
         defer { condition.unlock() }
@@ -185,6 +191,14 @@ public final class Engine: @unchecked Sendable {
         waitForIdleLocked()
         // The engine thread is parked in `condition.wait()` and cannot run while we hold the lock.
         return core.kv.invariantViolations()
+    }
+
+    /// Testing only: forces forks on a schedule (see `EngineCore.forkSchedule`); set before
+    /// submitting work.
+    func setForkSchedule(_ schedule: ((_ branch: Int, _ generated: Int) -> Bool)?) {
+        condition.lock()
+        defer { condition.unlock() }
+        core.forkSchedule = schedule
     }
 
     /// The KV swap tier, for tests that inject transfer failures (set its hook before

@@ -44,6 +44,11 @@ public struct EngineConfig: Sendable, Equatable {
     /// Directory of the swap file (created there and unlinked at once, mode 0600); nil uses
     /// the temporary directory (`$TMPDIR`, else /tmp). canopyd passes its state directory.
     public var kvSwapDirectory: String?
+    /// The text of an APAR model's fork token (`--apar-fork-token`): a model whose
+    /// vocabulary has both APAR tokens forks (see `AparTokens`).
+    public var aparForkToken: String = AparTokens.defaultForkText
+    /// The text of an APAR model's child token (`--apar-child-token`).
+    public var aparChildToken: String = AparTokens.defaultChildText
 
     /// Creates the default configuration.
     public init() {}

@@ -22,6 +22,10 @@ final class EngineCore {
     private var sampling = SamplingWorkspace()
     private var stalled: [UInt64] = []
     private let config: EngineConfig
+    /// Testing only: when set and it returns true for a branch about to be sampled (given
+    /// its branch id and own token count) that may fork, the branch forks instead of
+    /// taking the sampled token (forced forks on a model that never forks by itself).
+    var forkSchedule: ((_ branch: Int, _ generated: Int) -> Bool)?
 
     init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig, costModel: PreemptionCostModel = PreemptionCostModel()) {
         self.loaded = loaded
@@ -116,10 +120,19 @@ final class EngineCore {
             sequence.computed += chunk.count
             guard chunk.wantsLogits else { continue }
             defer { row += 1 }
+            // A branch ended earlier in this loop (its request ran out of max_tokens).
+            guard sequence.status != .finished else { continue }
             let children = sequence.request.forked ? [] : fork(sequence)
             logits.withUnsafeBufferPointer { buffer in
                 let rowStart = buffer.baseAddress! + row * vocabulary
-                let token = sequence.sampler.sample(rowStart, count: vocabulary, history: sequence.history, workspace: &sampling)
+                var token = sequence.sampler.sample(
+                    rowStart, count: vocabulary, history: sequence.history, excluding: excludedTokens(for: sequence),
+                    workspace: &sampling)
+                if let apar = sequence.request.apar, let forkSchedule, mayFork(sequence),
+                   forkSchedule(sequence.branch, sequence.generatedCount)
+                {
+                    token = SampledToken(id: apar.fork, logprob: nil, topLogprobs: [])
+                }
                 accept(token, for: sequence, at: tokenTime)
                 for child in children {
                     let token = child.sampler.sample(rowStart, count: vocabulary, history: child.history, workspace: &sampling)
@@ -183,6 +196,50 @@ final class EngineCore {
         return children
     }
 
+    /// The tokens `sequence` may not sample now under APAR's rules (see `AparTokens`): the
+    /// child token always; the fork token right after a control token or when the branch
+    /// may not fork.
+    private func excludedTokens(for sequence: SequenceState) -> ExcludedTokens {
+        guard let apar = sequence.request.apar else { return .none }
+        let afterControl = sequence.tokens.last.map(apar.isControl) ?? false
+        return afterControl || !mayFork(sequence) ? ExcludedTokens(apar.child, apar.fork) : ExcludedTokens(apar.child)
+    }
+
+    /// Whether `sequence` may fork now: its request is APAR, the branch is less than
+    /// `maxDepth` forks deep, fewer than `maxBranches` branches are alive, the KV cache has a
+    /// free block for every live branch and one more (forking stops when KV is short), and
+    /// `max_tokens` leaves room for the fork and child tokens and one more.
+    private func mayFork(_ sequence: SequenceState) -> Bool {
+        let request = sequence.request
+        guard request.apar != nil else { return false }
+        let limits = request.request.parallel
+        let live = request.liveBranches
+        // The fork token, the child's token and at least one token of the child's own count
+        // against max_tokens.
+        return sequence.depth < limits.maxDepth && live < limits.maxBranches && kv.stats.freeBlocks > live
+            && request.generatedTotal + 3 <= request.maxTokens
+    }
+
+    /// Starts a child branch of `parent`, which just took the fork token: the child shares
+    /// every computed K/V block (copy-on-write of the partly filled last one) and starts
+    /// with the child token.
+    private func branch(_ parent: SequenceState, apar: AparTokens) {
+        let request = parent.request
+        let id = request.branchCount[parent.sample]
+        request.branchCount[parent.sample] += 1
+        let child = SequenceState(
+            branching: parent, id: makeSequenceID(), branch: id, childToken: apar.child, tokenizer: loaded.tokenizer)
+        if parent.registered { kv.fork(parent.id, into: child.id) }
+        parent.forks.append((textOffset: parent.text.count, child: id))
+        request.sequences.append(child)
+        request.generatedTotal += 1
+        counters.forks += 1
+        if parent.status == .running { scheduler.addRunning(child) } else { scheduler.enqueue(child) }
+        request.sink(.token(TokenOutput(
+            sample: child.sample, branch: id, parentBranch: parent.branch,
+            token: SampledToken(id: apar.child, logprob: nil, topLogprobs: []), text: "")))
+    }
+
     /// Appends a sampled token, emits its text, and ends the sequence when a stop condition
     /// holds.
     private func accept(_ sampled: SampledToken, for sequence: SequenceState, at time: Double) {
@@ -198,20 +255,29 @@ final class EngineCore {
         }
         sequence.lastTokenTime = time
         counters.generatedTokens += 1
+        request.generatedTotal += 1
 
         var emitted = ""
         var reason: FinishReason?
         var stoppedByString = false
+        // An APAR request's max_tokens counts every branch's tokens.
+        let generated = request.apar == nil ? sequence.generatedCount : request.generatedTotal
         if request.endTokens.contains(token) {
             reason = .stop
+        } else if let apar = request.apar, apar.isControl(token) {
+            // Control tokens are structure, not text.
+            if generated >= request.maxTokens || sequence.tokens.count >= loaded.config.contextLength {
+                reason = .length
+            } else if token == apar.fork {
+                branch(sequence, apar: apar)
+            }
         } else {
             let (piece, stopped) = sequence.stops.feed(sequence.detokenizer.append(token))
             emitted = piece
             if stopped {
                 reason = .stop
                 stoppedByString = true
-            } else if sequence.generatedCount >= request.maxTokens
-                        || sequence.tokens.count >= loaded.config.contextLength {
+            } else if generated >= request.maxTokens || sequence.tokens.count >= loaded.config.contextLength {
                 reason = .length
             }
         }
@@ -222,19 +288,36 @@ final class EngineCore {
             if stopped { reason = .stop }
         }
         sequence.text += emitted
-        request.sink(.token(TokenOutput(sample: sequence.sample, token: sampled, text: emitted)))
+        request.sink(.token(TokenOutput(
+            sample: sequence.sample, branch: sequence.branch, parentBranch: sequence.parentBranch, token: sampled,
+            text: emitted)))
         if let reason { finish(sequence, reason: reason) }
+        if request.apar != nil, request.generatedTotal >= request.maxTokens {
+            // The request's token budget is spent (a fork's child token may spend the last of
+            // it): every branch still going ends here.
+            for other in request.sequences where other.status != .finished {
+                other.text += other.flushPending().0
+                finish(other, reason: .length)
+            }
+        }
     }
 
-    /// Marks a sequence finished, frees its blocks, and completes its request when it was
-    /// the last sample.
+    /// Marks a branch finished and frees its blocks at once (blocks it shares stay with the
+    /// other holders); a sample ends with its last branch, and the request with its last
+    /// sample.
     private func finish(_ sequence: SequenceState, reason: FinishReason) {
         sequence.status = .finished
         sequence.finishReason = reason
         scheduler.remove(sequence)
         let request = sequence.request
-        request.sink(.finished(sample: sequence.sample, reason: reason))
+        let sampleDone = !request.sequences.contains { $0.sample == sequence.sample && $0.status != .finished }
+        if sampleDone { request.sink(.finished(sample: sequence.sample, reason: sampleReason(request, sequence.sample))) }
         if request.isFinished { complete(request, key: request.key) }
+    }
+
+    /// Why a sample ended: its root's reason (a forked sample ends when all its branches have).
+    private func sampleReason(_ request: RequestState, _ sample: Int) -> FinishReason {
+        request.sequences.first { $0.sample == sample && $0.branch == 0 }?.finishReason ?? .cancelled
     }
 
     private func complete(_ request: RequestState, key: UInt64) {
@@ -249,12 +332,25 @@ final class EngineCore {
         metrics.promptTokens = request.promptIDs.count
         metrics.cachedPromptTokens = request.cachedPromptTokens
         metrics.generatedTokens = request.sequences.reduce(0) { $0 + $1.generatedCount }
+        metrics.branches = request.sequences.count
         metrics.preemptions = request.preemptions
         counters.record(metrics, cancelled: request.cancelled, failed: request.failure != nil)
         willComplete?()
-        let samples = request.sequences.map {
-            SampleOutput(tokenIDs: Array($0.tokens[$0.promptCount...]), text: $0.text,
-                         finishReason: $0.finishReason ?? .cancelled, logprobs: $0.logprobs)
+        let samples = request.sequences.filter { $0.branch == 0 }.map { root in
+            var output = SampleOutput(
+                tokenIDs: Array(root.tokens[root.promptCount...]), text: root.text,
+                finishReason: root.finishReason ?? .cancelled, logprobs: root.logprobs)
+            let tree = request.sequences.filter { $0.sample == root.sample }
+            if tree.count > 1 {
+                output.branches = tree.sorted { $0.branch < $1.branch }.map { branch in
+                    BranchOutput(
+                        id: branch.branch, parent: branch.parentBranch, tokenIDs: Array(branch.tokens[branch.ownStart...]),
+                        text: branch.text, finishReason: branch.finishReason ?? .cancelled,
+                        forks: branch.forks.map { BranchOutput.Fork(textOffset: $0.textOffset, child: $0.child) })
+                }
+                output.text = AnswerAssembler.assemble(output.branches)
+            }
+            return output
         }
         request.sink(.completed(RequestOutput(
             id: request.request.id, promptTokenIDs: request.promptIDs, samples: samples, metrics: metrics,

@@ -15,6 +15,10 @@ public enum EngineEvent: Sendable {
 public struct TokenOutput: Sendable {
     /// Which sample (0..<n) produced it.
     public var sample: Int
+    /// Which branch of the sample's APAR tree (0: the root, the only one without forks).
+    public var branch: Int = 0
+    /// The branch it was forked from; nil for the root.
+    public var parentBranch: Int?
     /// The token, with log-probabilities when requested.
     public var token: SampledToken
     /// Text that became final with this token (may be empty while a multi-byte character or
@@ -33,6 +37,50 @@ public struct SampleOutput: Sendable, Equatable {
     public var finishReason: FinishReason
     /// Per-token log-probabilities, when requested.
     public var logprobs: [SampledToken]
+    /// Every branch of the sample, the root first then by id, when APAR forked it (then
+    /// `text` is the answer assembled from them and `tokenIDs` are the root's); else empty.
+    public var branches: [BranchOutput] = []
+}
+
+/// One branch of an APAR answer (see `AparTokens`).
+public struct BranchOutput: Sendable, Equatable {
+    /// The branch (0: the root).
+    public var id: Int
+    /// The branch it was forked from; nil for the root.
+    public var parent: Int?
+    /// The branch's own ids: after the prompt for the root, from the child token on for a
+    /// child; control tokens included.
+    public var tokenIDs: [Int32]
+    /// The branch's own text, control tokens left out.
+    public var text: String
+    /// Why the branch ended.
+    public var finishReason: FinishReason
+    /// Where each child's text goes: after this many characters of `text`, child `child`.
+    public var forks: [Fork]
+
+    /// Creates a branch result.
+    public init(id: Int, parent: Int?, tokenIDs: [Int32], text: String, finishReason: FinishReason, forks: [Fork]) {
+        self.id = id
+        self.parent = parent
+        self.tokenIDs = tokenIDs
+        self.text = text
+        self.finishReason = finishReason
+        self.forks = forks
+    }
+
+    /// One fork of a branch.
+    public struct Fork: Sendable, Equatable {
+        /// Characters of the parent's text before the fork.
+        public var textOffset: Int
+        /// The child branch.
+        public var child: Int
+
+        /// Creates a fork.
+        public init(textOffset: Int, child: Int) {
+            self.textOffset = textOffset
+            self.child = child
+        }
+    }
 }
 
 /// The finished result of one request.
@@ -69,4 +117,6 @@ public struct RequestMetrics: Sendable, Equatable {
     public var generatedTokens = 0
     /// Times a sample of this request was preempted and recomputed.
     public var preemptions = 0
+    /// Branches over all samples: `n` unless APAR forked some.
+    public var branches = 1
 }

@@ -16,6 +16,8 @@ struct EngineCounters: Sendable, Equatable {
     var interTokenLatencySum = 0.0
     var interTokenLatencyCount = 0
     var endToEndLatencySum = 0.0
+    /// APAR forks (child branches started).
+    var forks = 0
 
     mutating func record(_ m: RequestMetrics, cancelled: Bool, failed: Bool) {
         if failed {
@@ -85,6 +87,8 @@ public struct EngineMetrics: Sendable, Equatable {
     /// Weight streaming sizes and counters under `--weight-memory`; nil when every weight is
     /// resident.
     public var weightStreaming: WeightStreamingStats?
+    /// APAR forks since start (child branches started).
+    public var forks = 0
 
     init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats) {
         waitingSequences = waiting
@@ -97,6 +101,7 @@ public struct EngineMetrics: Sendable, Equatable {
         requestsFailed = c.requestsFailed
         promptTokens = c.promptTokens
         cachedPromptTokens = c.cachedPromptTokens
+        forks = c.forks
         self.preemptions = preemptions
         self.swapPreemptions = swapPreemptions
         self.kv = kv

@@ -31,6 +31,7 @@ public struct PromptPreparer: Sendable {
     public func prepare(_ request: Request) throws(RequestError) -> Prepared {
         try request.sampling.validate()
         try request.stop.validate()
+        try request.parallel.validate()
         let tokenizer = loaded.tokenizer
         let ids: [Int32]
         switch request.prompt {

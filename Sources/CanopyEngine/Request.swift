@@ -20,6 +20,8 @@ public struct Request: Sendable {
     public var sampling: SamplingParams
     /// When to stop.
     public var stop: StopParams
+    /// APAR parallel decoding (used by models with APAR tokens).
+    public var parallel = ParallelParams()
 
     /// Creates a request with default sampling and stopping.
     public init(id: String, prompt: Prompt, sampling: SamplingParams = SamplingParams(), stop: StopParams = StopParams()) {

@@ -36,6 +36,25 @@ public struct TokenHistory: Sendable {
     }
 }
 
+/// Up to two tokens a sampler must not choose this time (no allocation per step).
+public struct ExcludedTokens: Sendable, Equatable {
+    /// The tokens, -1 where unused.
+    public var first: Int32 = -1
+    public var second: Int32 = -1
+    /// Nothing excluded.
+    public static let none = ExcludedTokens()
+    /// Whether nothing is excluded.
+    public var isEmpty: Bool { first < 0 && second < 0 }
+
+    /// Excludes nothing.
+    public init() {}
+    /// Excludes `first` and, when given, `second`.
+    public init(_ first: Int32, _ second: Int32? = nil) {
+        self.first = first
+        self.second = second ?? -1
+    }
+}
+
 /// Buffers `Sampler` reuses between calls: with one workspace per engine, sampling allocates
 /// nothing in steady state unless log-probabilities are requested.
 public struct SamplingWorkspace: Sendable {
@@ -77,19 +96,24 @@ public struct Sampler: Sendable {
     }
 
     /// Picks a token from `logits` (`count` values, one per vocabulary entry), using
-    /// `workspace` for its buffers; penalties apply when `history` is given.
+    /// `workspace` for its buffers; penalties apply when `history` is given; `excluded`
+    /// tokens are never chosen (APAR's control-token rules).
     public mutating func sample(
-        _ logits: UnsafePointer<Float>, count: Int, history: TokenHistory?, workspace: inout SamplingWorkspace
+        _ logits: UnsafePointer<Float>, count: Int, history: TokenHistory?, excluding excluded: ExcludedTokens = .none,
+        workspace: inout SamplingWorkspace
     ) -> SampledToken {
         precondition(count > 0, "no logits to sample from")
         var result: SampledToken
-        if params.hasPenalties, let history {
+        let penalized = params.hasPenalties && history != nil
+        if penalized || !excluded.isEmpty {
             var adjusted = workspace.adjusted
             workspace.adjusted = []  // taken out so choose can use the rest of the workspace
             adjusted.removeAll(keepingCapacity: true)
             adjusted.append(contentsOf: UnsafeBufferPointer(start: logits, count: count))
             let id = adjusted.withUnsafeMutableBufferPointer { buffer in
-                applyPenalties(buffer.baseAddress!, history: history)
+                if penalized, let history { applyPenalties(buffer.baseAddress!, history: history) }
+                if excluded.first >= 0 && Int(excluded.first) < count { buffer[Int(excluded.first)] = -.infinity }
+                if excluded.second >= 0 && Int(excluded.second) < count { buffer[Int(excluded.second)] = -.infinity }
                 return choose(buffer.baseAddress!, count: count, workspace: &workspace)
             }
             workspace.adjusted = adjusted

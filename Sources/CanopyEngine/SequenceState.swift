@@ -8,8 +8,10 @@ func monotonicSeconds() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }
 
-/// One sample being generated: its tokens, how many of them have K/V in the cache, and
-/// everything that turns sampled ids into text.
+/// One branch of one sample being generated: its tokens, how many of them have K/V in the
+/// cache, and everything that turns sampled ids into text. A sample is one branch (its
+/// root) unless APAR forks it (see `AparTokens`): a child branch's tokens are its parent's
+/// up to and including the fork token, the child token, then its own.
 ///
 /// Invariant: `computed <= tokens.count`; the sequence needs a forward pass over
 /// `tokens[computed...]`, and is sampled when that pass reaches the last token.
@@ -22,6 +24,16 @@ final class SequenceState {
     unowned let request: RequestState
     var tokens: [Int32]
     let promptCount: Int
+    /// The branch within its sample's APAR tree (0: the root), its parent's, and how many
+    /// forks deep it is.
+    let branch: Int
+    let parentBranch: Int?
+    let depth: Int
+    /// Where the branch's own tokens start in `tokens`: after the prompt for a root, at the
+    /// child token for a child.
+    let ownStart: Int
+    /// The forks this branch made, in order: its text length then, and the child's branch.
+    var forks: [(textOffset: Int, child: Int)] = []
     /// Tokens whose keys and values are in the cache.
     var computed = 0
     var status = Status.waiting
@@ -45,6 +57,10 @@ final class SequenceState {
         self.request = request
         self.tokens = tokens
         promptCount = request.promptIDs.count
+        branch = 0
+        parentBranch = nil
+        depth = 0
+        ownStart = promptCount
         sampler = Sampler(params: request.request.sampling, index: sample)
         history = request.request.sampling.hasPenalties ? TokenHistory(prompt: request.promptIDs) : nil
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
@@ -59,6 +75,10 @@ final class SequenceState {
         request = parent.request
         tokens = parent.tokens
         promptCount = parent.promptCount
+        branch = 0
+        parentBranch = nil
+        depth = 0
+        ownStart = promptCount
         computed = parent.computed
         status = parent.status
         registered = parent.registered
@@ -67,6 +87,32 @@ final class SequenceState {
         detokenizer = parent.detokenizer
         stops = parent.stops
         reserveOutputStorage()
+    }
+
+    /// A child branch of `parent`, which just sampled the fork token: it shares the
+    /// parent's computed K/V (the caller forks the blocks), starts with `childToken`, and
+    /// writes text of its own.
+    init(branching parent: SequenceState, id: SequenceID, branch: Int, childToken: Int32, tokenizer: Tokenizer) {
+        self.id = id
+        sample = parent.sample
+        request = parent.request
+        tokens = parent.tokens
+        promptCount = parent.promptCount
+        self.branch = branch
+        parentBranch = parent.branch
+        depth = parent.depth + 1
+        ownStart = parent.tokens.count
+        computed = parent.computed
+        status = parent.status
+        registered = parent.registered
+        // Each branch draws from a stream of its own, fixed by the seed, sample and branch.
+        sampler = Sampler(params: parent.request.request.sampling, index: parent.sample | (branch << 32))
+        history = parent.history
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        stops = StopStringMatcher(stops: parent.request.request.stop.stopStrings)
+        reserveOutputStorage()
+        tokens.append(childToken)
+        history?.append(childToken)
     }
 
     /// Tokens the sequence can reach (prompt + `max_tokens`), for storage reserved up front;
@@ -81,8 +127,8 @@ final class SequenceState {
         text.reserveCapacity(4 * min(request.maxTokens, 1024))
     }
 
-    /// Generated token count.
-    var generatedCount: Int { tokens.count - promptCount }
+    /// Tokens of the branch's own (generated, and a child's child token).
+    var generatedCount: Int { tokens.count - ownStart }
 
     /// Tokens still to run through the model before the next sample.
     var uncomputed: Int { tokens.count - computed }
@@ -107,6 +153,13 @@ final class RequestState {
     var sequences: [SequenceState] = []
     /// Whether the `n` samples have been forked from the first one.
     var forked = false
+    /// The request's APAR tokens when it may fork (see `ParallelParams`), else nil.
+    let apar: AparTokens?
+    /// Branch ids given out so far per sample (the next child's id).
+    var branchCount: [Int]
+    /// Tokens generated over all branches of all samples: what an APAR request's
+    /// `max_tokens` counts.
+    var generatedTotal = 0
     var firstScheduled: Double?
     var firstToken: Double?
     var cachedPromptTokens = 0
@@ -122,15 +175,20 @@ final class RequestState {
     /// The engine's key for this request.
     var key: UInt64 = 0
 
-    init(request: Request, promptIDs: [Int32], maxTokens: Int, endTokens: Set<Int32>,
+    init(request: Request, promptIDs: [Int32], maxTokens: Int, endTokens: Set<Int32>, apar: AparTokens? = nil,
          sink: @escaping @Sendable (EngineEvent) -> Void) {
         self.request = request
+        self.apar = apar
+        branchCount = Array(repeating: 1, count: request.sampling.n)
         self.promptIDs = promptIDs
         self.maxTokens = maxTokens
         self.endTokens = endTokens
         self.sink = sink
         arrival = monotonicSeconds()
     }
+
+    /// Branches of the request not yet finished.
+    var liveBranches: Int { sequences.reduce(0) { $0 + ($1.status == .finished ? 0 : 1) } }
 
     /// Whether every sample has ended.
     var isFinished: Bool { forked && sequences.allSatisfy { $0.status == .finished } }

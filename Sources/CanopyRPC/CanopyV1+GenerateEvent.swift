@@ -40,12 +40,18 @@ extension CanopyV1 {
         public var token: SampledToken
         /// Text that became final with this token (may be empty or hold earlier tokens' text).
         public var text: String
+        /// The APAR branch within the sample (0: the root).
+        public var branch: UInt32
+        /// The branch it forked from; nil for the root.
+        public var parentBranch: UInt32?
 
         /// Creates a delta.
-        public init(sample: UInt32, token: SampledToken, text: String) {
+        public init(sample: UInt32, token: SampledToken, text: String, branch: UInt32 = 0, parentBranch: UInt32? = nil) {
             self.sample = sample
             self.token = token
             self.text = text
+            self.branch = branch
+            self.parentBranch = parentBranch
         }
     }
 
@@ -75,14 +81,20 @@ extension CanopyV1 {
         public var text: String
         /// Per-token log-probabilities, when requested.
         public var logprobs: [SampledToken]
+        /// Every branch when APAR forked the sample (then `text` is assembled from them).
+        public var branches: [BranchResult]
 
         /// Creates a result.
-        public init(index: UInt32, finishReason: FinishReason, tokenIDs: [Int32], text: String, logprobs: [SampledToken] = []) {
+        public init(
+            index: UInt32, finishReason: FinishReason, tokenIDs: [Int32], text: String, logprobs: [SampledToken] = [],
+            branches: [BranchResult] = []
+        ) {
             self.index = index
             self.finishReason = finishReason
             self.tokenIDs = tokenIDs
             self.text = text
             self.logprobs = logprobs
+            self.branches = branches
         }
     }
 
@@ -96,6 +108,8 @@ extension CanopyV1 {
         public var cachedPromptTokens: UInt32 = 0
         /// Times a sample was preempted and recomputed.
         public var preemptions: UInt32 = 0
+        /// Branches over all samples (n unless APAR forked).
+        public var branches: UInt32 = 0
 
         /// Creates zero counts.
         public init() {}
@@ -193,6 +207,11 @@ extension CanopyV1.TokenDelta: ProtobufCRepresentable {
         c.pointee.sample = sample
         c.pointee.token = try token.makeC(in: arena)
         c.pointee.text = try arena.string(text)
+        c.pointee.branch = branch
+        if let parentBranch {
+            c.pointee.optional_parent_branch_case = CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH_PARENT_BRANCH
+            c.pointee.parent_branch = parentBranch
+        }
         return c
     }
 
@@ -200,7 +219,9 @@ extension CanopyV1.TokenDelta: ProtobufCRepresentable {
         let m = c.pointee
         self.init(
             sample: m.sample, token: CRead.message(m.token, CanopyV1.SampledToken.init(c:)) ?? .init(id: 0),
-            text: CRead.string(m.text))
+            text: CRead.string(m.text), branch: m.branch,
+            parentBranch: m.optional_parent_branch_case == CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH_PARENT_BRANCH
+                ? m.parent_branch : nil)
     }
 }
 
@@ -231,6 +252,8 @@ extension CanopyV1.SampleResult: ProtobufCRepresentable {
         c.pointee.text = try arena.string(text)
         c.pointee.n_logprobs = logprobs.count
         c.pointee.logprobs = try arena.pointers(logprobs.map { try $0.makeC(in: arena) })
+        c.pointee.n_branches = branches.count
+        c.pointee.branches = try arena.pointers(branches.map { try $0.makeC(in: arena) })
         return c
     }
 
@@ -239,7 +262,8 @@ extension CanopyV1.SampleResult: ProtobufCRepresentable {
         self.init(
             index: m.index, finishReason: .init(c: m.finish_reason),
             tokenIDs: CRead.array(m.token_ids, m.n_token_ids), text: CRead.string(m.text),
-            logprobs: CRead.messages(m.logprobs, m.n_logprobs, CanopyV1.SampledToken.init(c:)))
+            logprobs: CRead.messages(m.logprobs, m.n_logprobs, CanopyV1.SampledToken.init(c:)),
+            branches: CRead.messages(m.branches, m.n_branches, CanopyV1.BranchResult.init(c:)))
     }
 }
 
@@ -252,6 +276,7 @@ extension CanopyV1.Usage: ProtobufCRepresentable {
         c.pointee.completion_tokens = completionTokens
         c.pointee.cached_prompt_tokens = cachedPromptTokens
         c.pointee.preemptions = preemptions
+        c.pointee.branches = branches
         return c
     }
 
@@ -261,6 +286,7 @@ extension CanopyV1.Usage: ProtobufCRepresentable {
         completionTokens = c.pointee.completion_tokens
         cachedPromptTokens = c.pointee.cached_prompt_tokens
         preemptions = c.pointee.preemptions
+        branches = c.pointee.branches
     }
 }
 

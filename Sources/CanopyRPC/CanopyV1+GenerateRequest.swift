@@ -77,13 +77,19 @@ extension CanopyV1 {
         public var sampling: SamplingParams
         /// When generation ends.
         public var stop: StopParams
+        /// APAR forking; nil takes the engine's defaults.
+        public var parallel: ParallelParams?
 
         /// Creates a request.
-        public init(requestID: String = "", input: Input?, sampling: SamplingParams = SamplingParams(), stop: StopParams = StopParams()) {
+        public init(
+            requestID: String = "", input: Input?, sampling: SamplingParams = SamplingParams(), stop: StopParams = StopParams(),
+            parallel: ParallelParams? = nil
+        ) {
             self.requestID = requestID
             self.input = input
             self.sampling = sampling
             self.stop = stop
+            self.parallel = parallel
         }
     }
 }
@@ -192,6 +198,7 @@ extension CanopyV1.GenerateRequest: ProtobufCRepresentable {
         c.pointee.request_id = try arena.string(requestID)
         c.pointee.sampling = try sampling.makeC(in: arena)
         c.pointee.stop = try stop.makeC(in: arena)
+        c.pointee.parallel = try parallel?.makeC(in: arena)
         switch input {
         case nil:
             break
@@ -232,6 +239,7 @@ extension CanopyV1.GenerateRequest: ProtobufCRepresentable {
         self.init(
             requestID: CRead.string(m.request_id), input: input,
             sampling: CRead.message(m.sampling, CanopyV1.SamplingParams.init(c:)) ?? .init(),
-            stop: CRead.message(m.stop, CanopyV1.StopParams.init(c:)) ?? .init())
+            stop: CRead.message(m.stop, CanopyV1.StopParams.init(c:)) ?? .init(),
+            parallel: CRead.message(m.parallel, CanopyV1.ParallelParams.init(c:)))
     }
 }

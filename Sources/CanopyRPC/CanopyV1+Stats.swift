@@ -61,6 +61,8 @@ extension CanopyV1 {
         public var preemptionsRecomputed: UInt64 = 0
         /// The KV swap tier; nil without `--kv-swap-space`.
         public var kvSwap: KVSwapStats?
+        /// APAR forks since start.
+        public var aparForks: UInt64 = 0
         /// KV cache statistics.
         public var kv = KVCacheStats()
         /// Mean queue time of finished requests, seconds.
@@ -145,6 +147,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.preemptions_swapped = preemptionsSwapped
         c.pointee.preemptions_recomputed = preemptionsRecomputed
         c.pointee.kv_swap = try kvSwap?.makeC(in: arena)
+        c.pointee.apar_forks = aparForks
         c.pointee.kv = try kv.makeC(in: arena)
         c.pointee.mean_queue_seconds = meanQueueSeconds
         c.pointee.mean_time_to_first_token_seconds = meanTimeToFirstTokenSeconds
@@ -176,6 +179,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         preemptionsSwapped = m.preemptions_swapped
         preemptionsRecomputed = m.preemptions_recomputed
         kvSwap = CRead.message(m.kv_swap, CanopyV1.KVSwapStats.init(c:))
+        aparForks = m.apar_forks
         kv = CRead.message(m.kv, CanopyV1.KVCacheStats.init(c:)) ?? .init()
         meanQueueSeconds = m.mean_queue_seconds
         meanTimeToFirstTokenSeconds = m.mean_time_to_first_token_seconds

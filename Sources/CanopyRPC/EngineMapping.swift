@@ -40,6 +40,11 @@ enum EngineMapping {
         request.stop.stopStrings = stop.stop
         request.stop.stopTokenIDs = Set(stop.stopTokenIDs)
         request.stop.ignoreEndOfGeneration = stop.ignoreEOS
+        if let parallel = message.parallel {
+            request.parallel.enabled = parallel.apar
+            if let depth = parallel.maxDepth { request.parallel.maxDepth = Int(depth) }
+            if let branches = parallel.maxBranches { request.parallel.maxBranches = Int(branches) }
+        }
         return request
     }
 
@@ -47,7 +52,9 @@ enum EngineMapping {
     static func event(_ event: EngineEvent) -> CanopyV1.GenerateEvent {
         switch event {
         case .token(let output):
-            return .token(CanopyV1.TokenDelta(sample: UInt32(output.sample), token: token(output.token), text: output.text))
+            return .token(CanopyV1.TokenDelta(
+                sample: UInt32(output.sample), token: token(output.token), text: output.text,
+                branch: UInt32(clamping: output.branch), parentBranch: output.parentBranch.map { UInt32(clamping: $0) }))
         case .finished(let sample, let reason):
             return .sampleFinished(CanopyV1.SampleFinished(sample: UInt32(sample), reason: finishReason(reason)))
         case .completed(let output):
@@ -63,18 +70,29 @@ enum EngineMapping {
         summary.samples = output.samples.enumerated().map { index, sample in
             CanopyV1.SampleResult(
                 index: UInt32(index), finishReason: finishReason(sample.finishReason),
-                tokenIDs: sample.tokenIDs, text: sample.text, logprobs: sample.logprobs.map(token))
+                tokenIDs: sample.tokenIDs, text: sample.text, logprobs: sample.logprobs.map(token),
+                branches: sample.branches.map(branch))
         }
         let m = output.metrics
         summary.usage.promptTokens = UInt32(clamping: m.promptTokens)
         summary.usage.completionTokens = UInt32(clamping: m.generatedTokens)
         summary.usage.cachedPromptTokens = UInt32(clamping: m.cachedPromptTokens)
         summary.usage.preemptions = UInt32(clamping: m.preemptions)
+        summary.usage.branches = UInt32(clamping: m.branches)
         summary.timings.queueSeconds = m.queueTime
         summary.timings.timeToFirstTokenSeconds = m.timeToFirstToken
         summary.timings.meanInterTokenLatencySeconds = m.meanInterTokenLatency
         summary.timings.endToEndSeconds = m.endToEndLatency
         return summary
+    }
+
+    static func branch(_ branch: BranchOutput) -> CanopyV1.BranchResult {
+        CanopyV1.BranchResult(
+            id: UInt32(clamping: branch.id), parent: branch.parent.map { UInt32(clamping: $0) },
+            finishReason: finishReason(branch.finishReason), tokenIDs: branch.tokenIDs, text: branch.text,
+            forks: branch.forks.map {
+                CanopyV1.BranchFork(textOffset: UInt32(clamping: $0.textOffset), child: UInt32(clamping: $0.child))
+            })
     }
 
     static func token(_ token: SampledToken) -> CanopyV1.SampledToken {
@@ -127,6 +145,7 @@ enum EngineMapping {
         s.preemptions = UInt64(clamping: m.preemptions)
         s.preemptionsSwapped = UInt64(clamping: m.swapPreemptions)
         s.preemptionsRecomputed = UInt64(clamping: m.recomputePreemptions)
+        s.aparForks = UInt64(clamping: m.forks)
         s.kvSwap = CanopyV1.KVSwapStats(m.kv)
         s.kv.totalBlocks = UInt32(clamping: m.kv.totalBlocks)
         s.kv.usedBlocks = UInt32(clamping: m.kv.usedBlocks)

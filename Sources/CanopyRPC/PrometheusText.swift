@@ -32,6 +32,7 @@ public enum PrometheusText {
         counter("canopy_requests_completed_total", "Requests that ended normally.", stats.requestsCompleted)
         counter("canopy_requests_cancelled_total", "Requests cancelled by their client.", stats.requestsCancelled)
         counter("canopy_requests_failed_total", "Requests the engine failed mid-flight (out of memory, unreadable model file).", stats.requestsFailed)
+        counter("canopy_apar_forks_total", "APAR forks: child branches started.", stats.aparForks)
         counter("canopy_prompt_tokens_total", "Prompt tokens of finished requests.", stats.promptTokens)
         counter("canopy_cached_prompt_tokens_total", "Prompt tokens of finished requests served from the prefix cache.", stats.cachedPromptTokens)
         counter("canopy_preemptions_total", "Sequences preempted (blocks swapped out, or freed and recomputed later).", stats.preemptions)

@@ -40,6 +40,8 @@ struct Canopyd: AsyncParsableCommand {
     var weightMemory: String?
     @Option(help: "Bytes of the KV swap file for preempted sequences and evicted prefix blocks (e.g. 2G; 0 = off).")
     var kvSwapSpace: String?
+    @Option(help: "Text of an APAR model's fork token (default [SplitMask]).") var aparForkToken: String?
+    @Option(help: "Text of an APAR model's child token (default [SplitSop]).") var aparChildToken: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
@@ -55,7 +57,8 @@ struct Canopyd: AsyncParsableCommand {
             ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
             ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
             ("expert-cache", expertCache), ("weight-memory", weightMemory),
-            ("kv-swap-space", kvSwapSpace), ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
+            ("kv-swap-space", kvSwapSpace), ("apar-fork-token", aparForkToken), ("apar-child-token", aparChildToken),
+            ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel),
         ]
         return all.compactMap { key, value in value.map { (key: key, value: $0) } }

@@ -15,6 +15,30 @@ struct SamplerTests {
         #expect(draw(p, [0.5, 2, 1, 2]) == [1])
     }
 
+    /// APAR's control-token rules: excluded tokens are never chosen, greedy or sampled.
+    @Test func excludedTokensAreNeverChosen() {
+        let logits: [Float] = [0, 5, 3, 1]
+        func pick(_ p: SamplingParams, _ excluded: ExcludedTokens, times: Int = 1) -> [Int32] {
+            var sampler = Sampler(params: p)
+            var workspace = SamplingWorkspace()
+            return (0..<times).map { _ in
+                logits.withUnsafeBufferPointer {
+                    sampler.sample($0.baseAddress!, count: $0.count, history: nil, excluding: excluded, workspace: &workspace).id
+                }
+            }
+        }
+        var greedy = SamplingParams()
+        greedy.temperature = 0
+        #expect(pick(greedy, .none) == [1])
+        #expect(pick(greedy, ExcludedTokens(1)) == [2])
+        #expect(pick(greedy, ExcludedTokens(1, 2)) == [3])
+        var sampled = SamplingParams()
+        sampled.seed = 3
+        sampled.temperature = 2
+        let draws = pick(sampled, ExcludedTokens(1, 2), times: 500)
+        #expect(!draws.contains(1) && !draws.contains(2) && Set(draws) == [0, 3])
+    }
+
     @Test func topKOneIsGreedy() {
         var p = SamplingParams()
         p.topK = 1

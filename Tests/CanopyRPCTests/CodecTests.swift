@@ -34,9 +34,15 @@ import Testing
             .messages([.init(role: "system", content: "Be brief."), .init(role: "user", content: "Hi")]),
             nil,
         ]
+        let parallels: [CanopyV1.ParallelParams?] = [
+            nil, .init(), .init(apar: false), .init(apar: true, maxDepth: 0, maxBranches: 64),
+        ]
         for input in inputs {
-            let request = CanopyV1.GenerateRequest(requestID: "r-1", input: input, sampling: sampling, stop: stop)
-            #expect(try roundTrip(request) == request)
+            for parallel in parallels {
+                let request = CanopyV1.GenerateRequest(
+                    requestID: "r-1", input: input, sampling: sampling, stop: stop, parallel: parallel)
+                #expect(try roundTrip(request) == request)
+            }
         }
         let defaults = CanopyV1.GenerateRequest(input: .prompt("x"))
         let decoded = try roundTrip(defaults)
@@ -52,11 +58,19 @@ import Testing
         summary.samples = [
             .init(index: 0, finishReason: .stop, tokenIDs: [5, 2], text: "hé", logprobs: [token]),
             .init(index: 1, finishReason: .length, tokenIDs: [], text: ""),
+            .init(
+                index: 2, finishReason: .stop, tokenIDs: [9, 32000, 4], text: "a (b)c",
+                branches: [
+                    .init(id: 0, parent: nil, finishReason: .stop, tokenIDs: [9, 32000, 4], text: "ac",
+                          forks: [.init(textOffset: 1, child: 1)]),
+                    .init(id: 1, parent: 0, finishReason: .length, tokenIDs: [32001, 8], text: " (b)"),
+                ]),
         ]
         summary.usage.promptTokens = 3
         summary.usage.completionTokens = 2
         summary.usage.cachedPromptTokens = 1
         summary.usage.preemptions = 4
+        summary.usage.branches = 4
         summary.timings.queueSeconds = 0.001
         summary.timings.timeToFirstTokenSeconds = 0.02
         summary.timings.meanInterTokenLatencySeconds = 0.003
@@ -64,6 +78,7 @@ import Testing
         let events: [CanopyV1.GenerateEvent] = [
             .token(.init(sample: 1, token: token, text: "he")),
             .token(.init(sample: 0, token: .init(id: 0), text: "")),
+            .token(.init(sample: 0, token: .init(id: 32001), text: "", branch: 3, parentBranch: 0)),
             .sampleFinished(.init(sample: 2, reason: .cancelled)),
             .summary(summary),
             .unknown,
@@ -131,6 +146,7 @@ import Testing
         stats.uptimeSeconds = 5
         stats.prometheusText = "# HELP x\n"
         stats.requestsFailed = 19
+        stats.aparForks = 20
         #expect(try roundTrip(stats) == stats)
         var streaming = CanopyV1.WeightStreamingStats()
         (streaming.budgetBytes, streaming.residentBytes, streaming.streamedBytesPerPass) = (20, 21, 22)

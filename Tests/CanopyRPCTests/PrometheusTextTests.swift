@@ -12,6 +12,7 @@ import Testing
         stats.kv.totalBlocks = 100
         stats.meanEndToEndSeconds = 0.25
         stats.requestsFailed = 3
+        stats.aparForks = 5
         let lines = PrometheusText.render(stats).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.last == "")  // ends with a newline
         let body = lines.dropLast()
@@ -36,7 +37,8 @@ import Testing
         #expect(samples["canopy_kv_blocks_capacity"] == 100)
         #expect(samples["canopy_mean_end_to_end_seconds"] == 0.25)
         #expect(samples["canopy_requests_failed_total"] == 3)
-        #expect(samples.count == 26)
+        #expect(samples["canopy_apar_forks_total"] == 5)
+        #expect(samples.count == 27)
         #expect(samples.values.allSatisfy { $0 >= 0 })
     }
 

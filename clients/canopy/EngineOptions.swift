@@ -31,6 +31,12 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Bytes of the KV swap file for preempted sequences and evicted prefix blocks (e.g. 1G), created in $TMPDIR and unlinked at once. Default: 0, off.")
     var kvSwapSpace: String?
 
+    @Option(help: "Text of an APAR model's fork token.")
+    var aparForkToken: String = AparTokens.defaultForkText
+
+    @Option(help: "Text of an APAR model's child token.")
+    var aparChildToken: String = AparTokens.defaultChildText
+
     @Option(help: "Kernel worker threads; 0 means one per physical core.")
     var threads: Int = 0
 
@@ -64,6 +70,8 @@ struct EngineOptions: ParsableArguments {
         config.maxSequences = maxSeqs
         config.prefixCaching = !noPrefixCaching
         config.defaultMaxTokens = defaultMaxTokens
+        config.aparForkToken = aparForkToken
+        config.aparChildToken = aparChildToken
         if let expertCache {
             guard let bytes = ByteSize.parse(expertCache) else {
                 throw ValidationError("--expert-cache: '\(expertCache)' is not a size like 67108864, 64M or 1G")

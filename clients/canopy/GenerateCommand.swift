@@ -11,7 +11,11 @@ struct GenerateCommand: AsyncParsableCommand {
             The prompt is the argument, else stdin (one trailing newline removed), else \
             --prompt-ids. With --chat the prompt is one user message rendered with the model's \
             chat template. With -n above 1 the samples are printed one after another once all \
-            have finished. --json prints only the final summary, as one JSON line.
+            have finished. --json prints only the final summary, as one JSON line. With an APAR \
+            model whose answer forks, the answer assembled from its branches is shown as it \
+            grows (redrawn after the first fork on a terminal; the rest printed at the end \
+            otherwise); --branches prints each branch's stream instead, one "[branch N]" \
+            line per switch.
             """)
 
     @ParentCommand var root: Canopy
@@ -36,19 +40,23 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Print the final summary as JSON instead of streaming text.")
     var json = false
 
+    @Flag(help: "APAR models: print each branch's tokens as they come, marked by branch, instead of the assembled answer.")
+    var branches = false
+
     func run() async throws {
         try await root.client.withDaemon { client in
             let request = sampling.request(try input())
             let streaming = !json && (sampling.samples ?? 1) == 1
+            let printer = AnswerPrinter(byBranch: branches, terminal: isatty(STDOUT_FILENO) == 1)
             let summary = try await client.generate(request) { event in
-                guard streaming, case .token(let delta) = event, !delta.text.isEmpty else { return }
-                FileHandle.standardOutput.write(Data(delta.text.utf8))
+                guard streaming, case .token(let delta) = event else { return }
+                printer.add(delta)
             }
             if json {
                 try JSONOutput.print(SummaryJSON(summary))
                 return
             }
-            if !streaming { printSamples(summary) }
+            if streaming { printer.finish(summary.samples.first?.text ?? "") } else { printSamples(summary) }
             if isatty(STDOUT_FILENO) == 1 { FileHandle.standardOutput.write(Data("\n".utf8)) }
             if verbose { FileHandle.standardError.write(Data(Self.report(summary).utf8)) }
         }

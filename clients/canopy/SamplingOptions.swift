@@ -49,6 +49,15 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Keep generating past end-of-generation tokens.")
     var ignoreEos = false
 
+    @Flag(help: "APAR models: do not fork (decode one branch, as an ordinary model).")
+    var noApar = false
+
+    @Option(parsing: .unconditional, help: "APAR models: deepest fork nesting (server default 2).")
+    var aparMaxDepth: Int32?
+
+    @Option(parsing: .unconditional, help: "APAR models: most branches alive at once (server default 32).")
+    var aparMaxBranches: Int32?
+
     /// The sampling parameters these flags describe.
     var samplingParams: CanopyV1.SamplingParams {
         var params = CanopyV1.SamplingParams()
@@ -75,8 +84,14 @@ struct SamplingOptions: ParsableArguments {
         return params
     }
 
+    /// The APAR parameters these flags describe; nil when none is set.
+    var parallelParams: CanopyV1.ParallelParams? {
+        guard noApar || aparMaxDepth != nil || aparMaxBranches != nil else { return nil }
+        return CanopyV1.ParallelParams(apar: noApar ? false : nil, maxDepth: aparMaxDepth, maxBranches: aparMaxBranches)
+    }
+
     /// A request for `input` with these flags.
     func request(_ input: CanopyV1.GenerateRequest.Input) -> CanopyV1.GenerateRequest {
-        CanopyV1.GenerateRequest(input: input, sampling: samplingParams, stop: stopParams)
+        CanopyV1.GenerateRequest(input: input, sampling: samplingParams, stop: stopParams, parallel: parallelParams)
     }
 }

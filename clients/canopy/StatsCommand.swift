@@ -39,6 +39,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("engine steps", "\(s.steps)"),
             ("batched tokens", "\(s.batchedTokens)"),
             ("preemptions", "\(s.preemptions) (\(s.preemptionsSwapped) swapped, \(s.preemptionsRecomputed) recomputed)"),
+            ("apar forks", "\(s.aparForks)"),
             ("kv blocks total", "\(kv.totalBlocks)"),
             ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
             ("kv blocks free", "\(kv.freeBlocks)"),

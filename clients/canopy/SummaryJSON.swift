@@ -15,12 +15,29 @@ struct SummaryJSON: Encodable {
         let top_logprobs: [Alternative]
     }
 
+    struct Fork: Encodable {
+        let text_offset: UInt32
+        let child: UInt32
+    }
+
+    /// One APAR branch.
+    struct Branch: Encodable {
+        let id: UInt32
+        let parent: UInt32?
+        let finish_reason: String
+        let token_ids: [Int32]
+        let text: String
+        let forks: [Fork]
+    }
+
     struct Sample: Encodable {
         let index: UInt32
         let finish_reason: String
         let token_ids: [Int32]
         let text: String
         let logprobs: [Logprob]?
+        /// Present when APAR forked the sample; `text` is then assembled from them.
+        let branches: [Branch]?
     }
 
     struct Usage: Encodable {
@@ -28,6 +45,7 @@ struct SummaryJSON: Encodable {
         let completion_tokens: UInt32
         let cached_prompt_tokens: UInt32
         let preemptions: UInt32
+        let branches: UInt32
     }
 
     struct Timings: Encodable {
@@ -57,12 +75,20 @@ struct SummaryJSON: Encodable {
                         Logprob(
                             id: token.id, logprob: token.logprob,
                             top_logprobs: token.topLogprobs.map { Alternative(id: $0.id, logprob: $0.logprob) })
+                    },
+                branches: sample.branches.isEmpty
+                    ? nil
+                    : sample.branches.map { branch in
+                        Branch(
+                            id: branch.id, parent: branch.parent, finish_reason: Self.name(branch.finishReason),
+                            token_ids: branch.tokenIDs, text: branch.text,
+                            forks: branch.forks.map { Fork(text_offset: $0.textOffset, child: $0.child) })
                     })
         }
         let u = summary.usage
         usage = Usage(
             prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens,
-            cached_prompt_tokens: u.cachedPromptTokens, preemptions: u.preemptions)
+            cached_prompt_tokens: u.cachedPromptTokens, preemptions: u.preemptions, branches: u.branches)
         let t = summary.timings
         timings = Timings(
             queue_seconds: t.queueSeconds, time_to_first_token_seconds: t.timeToFirstTokenSeconds,

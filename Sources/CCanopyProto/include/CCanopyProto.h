@@ -20,6 +20,9 @@ static inline const ProtobufCMessageDescriptor *ccanopy_stop_params_descriptor(v
 static inline const ProtobufCMessageDescriptor *ccanopy_generate_request_descriptor(void) {
     return &canopy__v1__generate_request__descriptor;
 }
+static inline const ProtobufCMessageDescriptor *ccanopy_parallel_params_descriptor(void) {
+    return &canopy__v1__parallel_params__descriptor;
+}
 static inline const ProtobufCMessageDescriptor *ccanopy_token_logprob_descriptor(void) {
     return &canopy__v1__token_logprob__descriptor;
 }
@@ -34,6 +37,12 @@ static inline const ProtobufCMessageDescriptor *ccanopy_sample_finished_descript
 }
 static inline const ProtobufCMessageDescriptor *ccanopy_sample_result_descriptor(void) {
     return &canopy__v1__sample_result__descriptor;
+}
+static inline const ProtobufCMessageDescriptor *ccanopy_branch_result_descriptor(void) {
+    return &canopy__v1__branch_result__descriptor;
+}
+static inline const ProtobufCMessageDescriptor *ccanopy_branch_fork_descriptor(void) {
+    return &canopy__v1__branch_fork__descriptor;
 }
 static inline const ProtobufCMessageDescriptor *ccanopy_usage_descriptor(void) {
     return &canopy__v1__usage__descriptor;

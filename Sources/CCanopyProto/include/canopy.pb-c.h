@@ -21,11 +21,14 @@ typedef struct Canopy__V1__ChatMessages Canopy__V1__ChatMessages;
 typedef struct Canopy__V1__SamplingParams Canopy__V1__SamplingParams;
 typedef struct Canopy__V1__StopParams Canopy__V1__StopParams;
 typedef struct Canopy__V1__GenerateRequest Canopy__V1__GenerateRequest;
+typedef struct Canopy__V1__ParallelParams Canopy__V1__ParallelParams;
 typedef struct Canopy__V1__TokenLogprob Canopy__V1__TokenLogprob;
 typedef struct Canopy__V1__SampledToken Canopy__V1__SampledToken;
 typedef struct Canopy__V1__TokenDelta Canopy__V1__TokenDelta;
 typedef struct Canopy__V1__SampleFinished Canopy__V1__SampleFinished;
 typedef struct Canopy__V1__SampleResult Canopy__V1__SampleResult;
+typedef struct Canopy__V1__BranchResult Canopy__V1__BranchResult;
+typedef struct Canopy__V1__BranchFork Canopy__V1__BranchFork;
 typedef struct Canopy__V1__Usage Canopy__V1__Usage;
 typedef struct Canopy__V1__Timings Canopy__V1__Timings;
 typedef struct Canopy__V1__GenerateSummary Canopy__V1__GenerateSummary;
@@ -255,10 +258,11 @@ struct  Canopy__V1__GenerateRequest
    */
   char *request_id;
   Canopy__V1__SamplingParams *sampling;
-  /*
-   * Fields 5..9 and 12..99 are free for additions.
-   */
   Canopy__V1__StopParams *stop;
+  /*
+   * APAR forking; unset = the defaults below
+   */
+  Canopy__V1__ParallelParams *parallel;
   Canopy__V1__GenerateRequest__InputCase input_case;
   union {
     /*
@@ -277,7 +281,51 @@ struct  Canopy__V1__GenerateRequest
 };
 #define CANOPY__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NULL, CANOPY__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, NULL, NULL, NULL, CANOPY__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
+
+
+typedef enum {
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_APAR__NOT_SET = 0,
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_APAR_APAR = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_APAR__CASE)
+} Canopy__V1__ParallelParams__OptionalAparCase;
+
+typedef enum {
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_DEPTH__NOT_SET = 0,
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_DEPTH_MAX_DEPTH = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_DEPTH__CASE)
+} Canopy__V1__ParallelParams__OptionalMaxDepthCase;
+
+typedef enum {
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_BRANCHES__NOT_SET = 0,
+  CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_BRANCHES_MAX_BRANCHES = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_BRANCHES__CASE)
+} Canopy__V1__ParallelParams__OptionalMaxBranchesCase;
+
+/*
+ * APAR parallel decoding (models whose vocabulary has the fork and child tokens, e.g.
+ * [SplitMask] and [SplitSop]): where the model emits the fork token, a child branch that
+ * shares the KV written so far writes that part's detail while the parent goes on.
+ */
+struct  Canopy__V1__ParallelParams
+{
+  ProtobufCMessage base;
+  Canopy__V1__ParallelParams__OptionalAparCase optional_apar_case;
+  union {
+    protobuf_c_boolean apar;
+  };
+  Canopy__V1__ParallelParams__OptionalMaxDepthCase optional_max_depth_case;
+  union {
+    int32_t max_depth;
+  };
+  Canopy__V1__ParallelParams__OptionalMaxBranchesCase optional_max_branches_case;
+  union {
+    int32_t max_branches;
+  };
+};
+#define CANOPY__V1__PARALLEL_PARAMS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__parallel_params__descriptor) \
+    , CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_APAR__NOT_SET, {0}, CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_DEPTH__NOT_SET, {0}, CANOPY__V1__PARALLEL_PARAMS__OPTIONAL_MAX_BRANCHES__NOT_SET, {0} }
 
 
 struct  Canopy__V1__TokenLogprob
@@ -316,6 +364,12 @@ struct  Canopy__V1__SampledToken
     , 0, 0,NULL, CANOPY__V1__SAMPLED_TOKEN__OPTIONAL_LOGPROB__NOT_SET, {0} }
 
 
+typedef enum {
+  CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH__NOT_SET = 0,
+  CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH_PARENT_BRANCH = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH__CASE)
+} Canopy__V1__TokenDelta__OptionalParentBranchCase;
+
 /*
  * One generated token of one sample.
  */
@@ -329,10 +383,19 @@ struct  Canopy__V1__TokenDelta
    * a possible stop string is pending, or hold text of earlier tokens.
    */
   char *text;
+  /*
+   * The APAR branch within the sample (0: the root, the only one unless it forks) and the
+   * branch it forked from (set for children only).
+   */
+  uint32_t branch;
+  Canopy__V1__TokenDelta__OptionalParentBranchCase optional_parent_branch_case;
+  union {
+    uint32_t parent_branch;
+  };
 };
 #define CANOPY__V1__TOKEN_DELTA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__token_delta__descriptor) \
-    , 0, NULL, (char *)protobuf_c_empty_string }
+    , 0, NULL, (char *)protobuf_c_empty_string, 0, CANOPY__V1__TOKEN_DELTA__OPTIONAL_PARENT_BRANCH__NOT_SET, {0} }
 
 
 struct  Canopy__V1__SampleFinished
@@ -365,10 +428,68 @@ struct  Canopy__V1__SampleResult
    */
   size_t n_logprobs;
   Canopy__V1__SampledToken **logprobs;
+  /*
+   * When APAR forked the sample: every branch, the root first (then `text` is the answer
+   * assembled from them, control tokens removed, and `token_ids` are the root's).
+   */
+  size_t n_branches;
+  Canopy__V1__BranchResult **branches;
 };
 #define CANOPY__V1__SAMPLE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__sample_result__descriptor) \
-    , 0, CANOPY__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0, CANOPY__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+
+
+typedef enum {
+  CANOPY__V1__BRANCH_RESULT__OPTIONAL_PARENT__NOT_SET = 0,
+  CANOPY__V1__BRANCH_RESULT__OPTIONAL_PARENT_PARENT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__BRANCH_RESULT__OPTIONAL_PARENT__CASE)
+} Canopy__V1__BranchResult__OptionalParentCase;
+
+/*
+ * One branch of an APAR answer.
+ */
+struct  Canopy__V1__BranchResult
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = the root
+   */
+  uint32_t id;
+  Canopy__V1__FinishReason finish_reason;
+  /*
+   * the branch's own, control tokens included
+   */
+  size_t n_token_ids;
+  int32_t *token_ids;
+  /*
+   * the branch's own text, control tokens removed
+   */
+  char *text;
+  size_t n_forks;
+  Canopy__V1__BranchFork **forks;
+  Canopy__V1__BranchResult__OptionalParentCase optional_parent_case;
+  union {
+    uint32_t parent;
+  };
+};
+#define CANOPY__V1__BRANCH_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__branch_result__descriptor) \
+    , 0, CANOPY__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, CANOPY__V1__BRANCH_RESULT__OPTIONAL_PARENT__NOT_SET, {0} }
+
+
+/*
+ * Where a child's text goes in its parent's: after `text_offset` characters.
+ */
+struct  Canopy__V1__BranchFork
+{
+  ProtobufCMessage base;
+  uint32_t text_offset;
+  uint32_t child;
+};
+#define CANOPY__V1__BRANCH_FORK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__branch_fork__descriptor) \
+    , 0, 0 }
 
 
 struct  Canopy__V1__Usage
@@ -384,10 +505,14 @@ struct  Canopy__V1__Usage
    */
   uint32_t cached_prompt_tokens;
   uint32_t preemptions;
+  /*
+   * over all samples: n unless APAR forked
+   */
+  uint32_t branches;
 };
 #define CANOPY__V1__USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__usage__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0 }
 
 
 /*
@@ -683,14 +808,18 @@ struct  Canopy__V1__StatsResponse
   /*
    * The KV swap tier; absent without --kv-swap-space.
    */
-  /*
-   * Fields 25..99 are free for additions.
-   */
   Canopy__V1__KVSwapStats *kv_swap;
+  /*
+   * APAR forks since start (child branches started).
+   */
+  /*
+   * Fields 26..99 are free for additions.
+   */
+  uint64_t apar_forks;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL, 0 }
 
 
 /*
@@ -961,6 +1090,25 @@ Canopy__V1__GenerateRequest *
 void   canopy__v1__generate_request__free_unpacked
                      (Canopy__V1__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__ParallelParams methods */
+void   canopy__v1__parallel_params__init
+                     (Canopy__V1__ParallelParams         *message);
+size_t canopy__v1__parallel_params__get_packed_size
+                     (const Canopy__V1__ParallelParams   *message);
+size_t canopy__v1__parallel_params__pack
+                     (const Canopy__V1__ParallelParams   *message,
+                      uint8_t             *out);
+size_t canopy__v1__parallel_params__pack_to_buffer
+                     (const Canopy__V1__ParallelParams   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__ParallelParams *
+       canopy__v1__parallel_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__parallel_params__free_unpacked
+                     (Canopy__V1__ParallelParams *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__TokenLogprob methods */
 void   canopy__v1__token_logprob__init
                      (Canopy__V1__TokenLogprob         *message);
@@ -1055,6 +1203,44 @@ Canopy__V1__SampleResult *
                       const uint8_t       *data);
 void   canopy__v1__sample_result__free_unpacked
                      (Canopy__V1__SampleResult *message,
+                      ProtobufCAllocator *allocator);
+/* Canopy__V1__BranchResult methods */
+void   canopy__v1__branch_result__init
+                     (Canopy__V1__BranchResult         *message);
+size_t canopy__v1__branch_result__get_packed_size
+                     (const Canopy__V1__BranchResult   *message);
+size_t canopy__v1__branch_result__pack
+                     (const Canopy__V1__BranchResult   *message,
+                      uint8_t             *out);
+size_t canopy__v1__branch_result__pack_to_buffer
+                     (const Canopy__V1__BranchResult   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__BranchResult *
+       canopy__v1__branch_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__branch_result__free_unpacked
+                     (Canopy__V1__BranchResult *message,
+                      ProtobufCAllocator *allocator);
+/* Canopy__V1__BranchFork methods */
+void   canopy__v1__branch_fork__init
+                     (Canopy__V1__BranchFork         *message);
+size_t canopy__v1__branch_fork__get_packed_size
+                     (const Canopy__V1__BranchFork   *message);
+size_t canopy__v1__branch_fork__pack
+                     (const Canopy__V1__BranchFork   *message,
+                      uint8_t             *out);
+size_t canopy__v1__branch_fork__pack_to_buffer
+                     (const Canopy__V1__BranchFork   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__BranchFork *
+       canopy__v1__branch_fork__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__branch_fork__free_unpacked
+                     (Canopy__V1__BranchFork *message,
                       ProtobufCAllocator *allocator);
 /* Canopy__V1__Usage methods */
 void   canopy__v1__usage__init
@@ -1456,6 +1642,9 @@ typedef void (*Canopy__V1__StopParams_Closure)
 typedef void (*Canopy__V1__GenerateRequest_Closure)
                  (const Canopy__V1__GenerateRequest *message,
                   void *closure_data);
+typedef void (*Canopy__V1__ParallelParams_Closure)
+                 (const Canopy__V1__ParallelParams *message,
+                  void *closure_data);
 typedef void (*Canopy__V1__TokenLogprob_Closure)
                  (const Canopy__V1__TokenLogprob *message,
                   void *closure_data);
@@ -1470,6 +1659,12 @@ typedef void (*Canopy__V1__SampleFinished_Closure)
                   void *closure_data);
 typedef void (*Canopy__V1__SampleResult_Closure)
                  (const Canopy__V1__SampleResult *message,
+                  void *closure_data);
+typedef void (*Canopy__V1__BranchResult_Closure)
+                 (const Canopy__V1__BranchResult *message,
+                  void *closure_data);
+typedef void (*Canopy__V1__BranchFork_Closure)
+                 (const Canopy__V1__BranchFork *message,
                   void *closure_data);
 typedef void (*Canopy__V1__Usage_Closure)
                  (const Canopy__V1__Usage *message,
@@ -1611,11 +1806,14 @@ extern const ProtobufCMessageDescriptor canopy__v1__chat_messages__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__sampling_params__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stop_params__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__generate_request__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__parallel_params__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__token_logprob__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__sampled_token__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__token_delta__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__sample_finished__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__sample_result__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__branch_result__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__branch_fork__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__usage__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__timings__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__generate_summary__descriptor;

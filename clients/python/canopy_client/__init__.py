@@ -9,6 +9,7 @@
 
 from ._proto.canopy.v1 import canopy_pb2 as pb
 from .client import (
+    Branch,
     CanopyClient,
     CanopyError,
     GenerateStream,
@@ -20,7 +21,7 @@ from .client import (
 )
 
 __all__ = [
-    "CanopyClient", "CanopyError", "GenerateStream", "SampleFinished", "SampleResult", "Summary",
+    "Branch", "CanopyClient", "CanopyError", "GenerateStream", "SampleFinished", "SampleResult", "Summary",
     "Token", "build_request", "pb",
 ]
 __version__ = "0.1.0"

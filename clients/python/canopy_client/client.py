@@ -25,6 +25,8 @@ SAMPLING_FIELDS = (
     "frequency_penalty", "presence_penalty", "n", "logprobs",
 )
 STOP_FIELDS = ("max_tokens", "stop", "stop_token_ids", "ignore_eos")
+# APAR parallel decoding: keyword argument -> ParallelParams field.
+PARALLEL_FIELDS = {"apar": "apar", "apar_max_depth": "max_depth", "apar_max_branches": "max_branches"}
 
 _FINISH_REASONS = {
     pb.FINISH_REASON_UNSPECIFIED: "unspecified",
@@ -65,6 +67,10 @@ class Token:
     text: str
     logprob: float | None = None
     top_logprobs: tuple[tuple[int, float], ...] = ()
+    branch: int = 0
+    """The APAR branch within the sample (0: the root)."""
+    parent_branch: int | None = None
+    """The branch it forked from; None for the root."""
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,28 @@ class SampleFinished:
 
 
 @dataclass(frozen=True)
+class Branch:
+    """One branch of an APAR answer: its own tokens (control tokens included) and text,
+    and where each child's text goes (`forks`: (characters of `text` before it, child id))."""
+
+    id: int
+    parent: int | None
+    finish_reason: str
+    token_ids: list[int]
+    text: str
+    forks: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
 class SampleResult:
-    """One finished sample: its tokens (including a final end token) and its text."""
+    """One finished sample: its tokens (including a final end token) and its text; when
+    APAR forked it, `branches` holds every branch and `text` the answer assembled from them."""
 
     index: int
     finish_reason: str
     token_ids: list[int]
     text: str
+    branches: list[Branch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,8 @@ class Summary:
     cached_prompt_tokens: int
     preemptions: int
     timings: dict[str, float] = field(default_factory=dict)
+    branches: int = 1
+    """Branches over all samples: n unless APAR forked."""
     raw: pb.GenerateSummary | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -252,7 +275,7 @@ def build_request(prompt: str | None = None, prompt_ids: Iterable[int] | None = 
              (("prompt", prompt), ("prompt_ids", prompt_ids), ("messages", messages)) if value is not None]
     if len(given) != 1:
         raise ValueError(f"give exactly one of prompt, prompt_ids or messages (got {given or 'none'})")
-    unknown = sorted(set(params) - set(SAMPLING_FIELDS) - set(STOP_FIELDS))
+    unknown = sorted(set(params) - set(SAMPLING_FIELDS) - set(STOP_FIELDS) - set(PARALLEL_FIELDS))
     if unknown:
         raise TypeError(f"unknown generate parameter(s): {', '.join(unknown)}")
 
@@ -276,6 +299,9 @@ def build_request(prompt: str | None = None, prompt_ids: Iterable[int] | None = 
         request.stop.stop.extend([stops] if isinstance(stops, str) else stops)
     if params.get("stop_token_ids") is not None:
         request.stop.stop_token_ids.extend(params["stop_token_ids"])
+    for name, field_name in PARALLEL_FIELDS.items():
+        if params.get(name) is not None:
+            setattr(request.parallel, field_name, params[name])
     return request
 
 
@@ -286,6 +312,13 @@ def _chat_message(message: ChatInput) -> pb.ChatMessage:
     return pb.ChatMessage(role=role, content=content)
 
 
+def _branch(b: pb.BranchResult) -> Branch:
+    return Branch(id=b.id, parent=b.parent if b.HasField("parent") else None,
+                  finish_reason=_FINISH_REASONS.get(b.finish_reason, "unspecified"),
+                  token_ids=list(b.token_ids), text=b.text,
+                  forks=[(f.text_offset, f.child) for f in b.forks])
+
+
 def _event(message: pb.GenerateEvent) -> Event:
     kind = message.WhichOneof("event")
     if kind == "token":
@@ -294,7 +327,9 @@ def _event(message: pb.GenerateEvent) -> Event:
         return Token(
             sample=delta.sample, id=token.id, text=delta.text,
             logprob=token.logprob if token.HasField("logprob") else None,
-            top_logprobs=tuple((alt.id, alt.logprob) for alt in token.top_logprobs))
+            top_logprobs=tuple((alt.id, alt.logprob) for alt in token.top_logprobs),
+            branch=delta.branch,
+            parent_branch=delta.parent_branch if delta.HasField("parent_branch") else None)
     if kind == "sample_finished":
         return SampleFinished(sample=message.sample_finished.sample,
                               reason=_FINISH_REASONS.get(message.sample_finished.reason, "unspecified"))
@@ -304,7 +339,9 @@ def _event(message: pb.GenerateEvent) -> Event:
             request_id=s.request_id,
             prompt_token_ids=list(s.prompt_token_ids),
             samples=[SampleResult(index=r.index, finish_reason=_FINISH_REASONS.get(r.finish_reason, "unspecified"),
-                                  token_ids=list(r.token_ids), text=r.text) for r in s.samples],
+                                  token_ids=list(r.token_ids), text=r.text,
+                                  branches=[_branch(b) for b in r.branches]) for r in s.samples],
+            branches=s.usage.branches,
             prompt_tokens=s.usage.prompt_tokens,
             completion_tokens=s.usage.completion_tokens,
             cached_prompt_tokens=s.usage.cached_prompt_tokens,

@@ -86,20 +86,32 @@ class StopParams(_message.Message):
     def __init__(self, max_tokens: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., ignore_eos: _Optional[bool] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("request_id", "prompt", "prompt_ids", "messages", "sampling", "stop")
+    __slots__ = ("request_id", "prompt", "prompt_ids", "messages", "sampling", "stop", "parallel")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_IDS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     prompt: str
     prompt_ids: TokenIds
     messages: ChatMessages
     sampling: SamplingParams
     stop: StopParams
-    def __init__(self, request_id: _Optional[str] = ..., prompt: _Optional[str] = ..., prompt_ids: _Optional[_Union[TokenIds, _Mapping]] = ..., messages: _Optional[_Union[ChatMessages, _Mapping]] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., stop: _Optional[_Union[StopParams, _Mapping]] = ...) -> None: ...
+    parallel: ParallelParams
+    def __init__(self, request_id: _Optional[str] = ..., prompt: _Optional[str] = ..., prompt_ids: _Optional[_Union[TokenIds, _Mapping]] = ..., messages: _Optional[_Union[ChatMessages, _Mapping]] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., stop: _Optional[_Union[StopParams, _Mapping]] = ..., parallel: _Optional[_Union[ParallelParams, _Mapping]] = ...) -> None: ...
+
+class ParallelParams(_message.Message):
+    __slots__ = ("apar", "max_depth", "max_branches")
+    APAR_FIELD_NUMBER: _ClassVar[int]
+    MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    apar: bool
+    max_depth: int
+    max_branches: int
+    def __init__(self, apar: _Optional[bool] = ..., max_depth: _Optional[int] = ..., max_branches: _Optional[int] = ...) -> None: ...
 
 class TokenLogprob(_message.Message):
     __slots__ = ("id", "logprob")
@@ -120,14 +132,18 @@ class SampledToken(_message.Message):
     def __init__(self, id: _Optional[int] = ..., logprob: _Optional[float] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ...) -> None: ...
 
 class TokenDelta(_message.Message):
-    __slots__ = ("sample", "token", "text")
+    __slots__ = ("sample", "token", "text", "branch", "parent_branch")
     SAMPLE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    PARENT_BRANCH_FIELD_NUMBER: _ClassVar[int]
     sample: int
     token: SampledToken
     text: str
-    def __init__(self, sample: _Optional[int] = ..., token: _Optional[_Union[SampledToken, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+    branch: int
+    parent_branch: int
+    def __init__(self, sample: _Optional[int] = ..., token: _Optional[_Union[SampledToken, _Mapping]] = ..., text: _Optional[str] = ..., branch: _Optional[int] = ..., parent_branch: _Optional[int] = ...) -> None: ...
 
 class SampleFinished(_message.Message):
     __slots__ = ("sample", "reason")
@@ -138,30 +154,58 @@ class SampleFinished(_message.Message):
     def __init__(self, sample: _Optional[int] = ..., reason: _Optional[_Union[FinishReason, str]] = ...) -> None: ...
 
 class SampleResult(_message.Message):
-    __slots__ = ("index", "finish_reason", "token_ids", "text", "logprobs")
+    __slots__ = ("index", "finish_reason", "token_ids", "text", "logprobs", "branches")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    BRANCHES_FIELD_NUMBER: _ClassVar[int]
     index: int
     finish_reason: FinishReason
     token_ids: _containers.RepeatedScalarFieldContainer[int]
     text: str
     logprobs: _containers.RepeatedCompositeFieldContainer[SampledToken]
-    def __init__(self, index: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., token_ids: _Optional[_Iterable[int]] = ..., text: _Optional[str] = ..., logprobs: _Optional[_Iterable[_Union[SampledToken, _Mapping]]] = ...) -> None: ...
+    branches: _containers.RepeatedCompositeFieldContainer[BranchResult]
+    def __init__(self, index: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., token_ids: _Optional[_Iterable[int]] = ..., text: _Optional[str] = ..., logprobs: _Optional[_Iterable[_Union[SampledToken, _Mapping]]] = ..., branches: _Optional[_Iterable[_Union[BranchResult, _Mapping]]] = ...) -> None: ...
+
+class BranchResult(_message.Message):
+    __slots__ = ("id", "parent", "finish_reason", "token_ids", "text", "forks")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FORKS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    parent: int
+    finish_reason: FinishReason
+    token_ids: _containers.RepeatedScalarFieldContainer[int]
+    text: str
+    forks: _containers.RepeatedCompositeFieldContainer[BranchFork]
+    def __init__(self, id: _Optional[int] = ..., parent: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., token_ids: _Optional[_Iterable[int]] = ..., text: _Optional[str] = ..., forks: _Optional[_Iterable[_Union[BranchFork, _Mapping]]] = ...) -> None: ...
+
+class BranchFork(_message.Message):
+    __slots__ = ("text_offset", "child")
+    TEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CHILD_FIELD_NUMBER: _ClassVar[int]
+    text_offset: int
+    child: int
+    def __init__(self, text_offset: _Optional[int] = ..., child: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "preemptions")
+    __slots__ = ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "preemptions", "branches")
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CACHED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     PREEMPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BRANCHES_FIELD_NUMBER: _ClassVar[int]
     prompt_tokens: int
     completion_tokens: int
     cached_prompt_tokens: int
     preemptions: int
-    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ...) -> None: ...
+    branches: int
+    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., branches: _Optional[int] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("queue_seconds", "time_to_first_token_seconds", "mean_inter_token_latency_seconds", "end_to_end_seconds")
@@ -330,7 +374,7 @@ class KVCacheStats(_message.Message):
     def __init__(self, total_blocks: _Optional[int] = ..., used_blocks: _Optional[int] = ..., free_blocks: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., prefix_queries: _Optional[int] = ..., prefix_hits: _Optional[int] = ..., evictions: _Optional[int] = ..., copy_on_writes: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap")
+    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap", "apar_forks")
     WAITING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     RUNNING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -355,6 +399,7 @@ class StatsResponse(_message.Message):
     PREEMPTIONS_SWAPPED_FIELD_NUMBER: _ClassVar[int]
     PREEMPTIONS_RECOMPUTED_FIELD_NUMBER: _ClassVar[int]
     KV_SWAP_FIELD_NUMBER: _ClassVar[int]
+    APAR_FORKS_FIELD_NUMBER: _ClassVar[int]
     waiting_sequences: int
     running_sequences: int
     steps: int
@@ -379,7 +424,8 @@ class StatsResponse(_message.Message):
     preemptions_swapped: int
     preemptions_recomputed: int
     kv_swap: KVSwapStats
-    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ...) -> None: ...
+    apar_forks: int
+    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ..., apar_forks: _Optional[int] = ...) -> None: ...
 
 class KVSwapStats(_message.Message):
     __slots__ = ("slots", "slot_bytes", "free_slots", "cached_blocks", "swapped_sequences", "swap_out_blocks", "swap_out_bytes", "swap_in_blocks", "swap_in_bytes", "prefix_swap_hits", "failures")
