@@ -3595,7 +3595,7 @@ const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor =
   (ProtobufCMessageInit) canopy__v1__stats_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__kvcache_stats__field_descriptors[8] =
+static const ProtobufCFieldDescriptor canopy__v1__kvcache_stats__field_descriptors[9] =
 {
   {
     "total_blocks",
@@ -3693,12 +3693,25 @@ static const ProtobufCFieldDescriptor canopy__v1__kvcache_stats__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peak_used_blocks",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__KVCacheStats, peak_used_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__kvcache_stats__field_indices_by_name[] = {
   3,   /* field[3] = cached_blocks */
   7,   /* field[7] = copy_on_writes */
   6,   /* field[6] = evictions */
   2,   /* field[2] = free_blocks */
+  8,   /* field[8] = peak_used_blocks */
   5,   /* field[5] = prefix_hits */
   4,   /* field[4] = prefix_queries */
   0,   /* field[0] = total_blocks */
@@ -3707,7 +3720,7 @@ static const unsigned canopy__v1__kvcache_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__kvcache_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
 {
@@ -3717,7 +3730,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   "Canopy__V1__KVCacheStats",
   "canopy.v1",
   sizeof(Canopy__V1__KVCacheStats),
-  8,
+  9,
   canopy__v1__kvcache_stats__field_descriptors,
   canopy__v1__kvcache_stats__field_indices_by_name,
   1,  canopy__v1__kvcache_stats__number_ranges,

@@ -106,15 +106,15 @@ public final class Engine: @unchecked Sendable {
         _ request: Request, backlog: EventBacklog?, onEvent: @escaping @Sendable (EngineEvent) -> Void
     ) throws(EngineError) -> RequestKey {
         let prepared: PromptPreparer.Prepared
+        let forks = aparTokens != nil && request.sampling.n == 1 && request.parallel.enabled != false
         do {
-            prepared = try preparer.prepare(request)
+            prepared = try preparer.prepare(request, forking: forks)
         } catch {
             throw .rejected(error)
         }
         let endTokens = request.stop.ignoreEndOfGeneration
             ? request.stop.stopTokenIDs
             : request.stop.stopTokenIDs.union(loaded.tokenizer.endOfGenerationTokens)
-        let forks = request.sampling.n == 1 && request.parallel.enabled != false
         let state = RequestState(
             request: request, promptIDs: prepared.promptTokenIDs, maxTokens: prepared.maxTokens,
             endTokens: endTokens, apar: forks ? aparTokens : nil, sink: onEvent)

@@ -16,7 +16,7 @@ public struct PromptPreparer: Sendable {
     public struct Prepared: Sendable {
         /// Prompt token ids.
         public var promptTokenIDs: [Int32]
-        /// Tokens each sample generates at most.
+        /// Tokens each sample generates at most (over all its branches when it forks).
         public var maxTokens: Int
     }
 
@@ -27,8 +27,10 @@ public struct PromptPreparer: Sendable {
         self.cacheCapacity = cacheCapacity
     }
 
-    /// Tokenizes and validates `request` without running the model.
-    public func prepare(_ request: Request) throws(RequestError) -> Prepared {
+    /// Tokenizes and validates `request` without running the model. `forking`: the request
+    /// may fork (APAR), so `max_tokens`, which counts every branch, is bounded by the KV
+    /// cache only, not by one context.
+    public func prepare(_ request: Request, forking: Bool = false) throws(RequestError) -> Prepared {
         try request.sampling.validate()
         try request.stop.validate()
         try request.parallel.validate()
@@ -68,10 +70,12 @@ public struct PromptPreparer: Sendable {
         if let bad = ids.first(where: outsideVocabulary) {
             throw .unknownTokenID(bad, vocabularySize: vocabulary)
         }
-        let limit = min(loaded.config.contextLength, cacheCapacity)
+        // An APAR request's max_tokens counts every branch, and each branch has a context of
+        // its own (a branch reaching the context length ends), so only the cache bounds it.
+        let limit = forking ? cacheCapacity : min(loaded.config.contextLength, cacheCapacity)
         let maxTokens = request.stop.maxTokens ?? min(defaultMaxTokens ?? .max, limit - ids.count)
         guard maxTokens >= 1, ids.count + maxTokens <= limit else {
-            if loaded.config.contextLength <= cacheCapacity {
+            if !forking, loaded.config.contextLength <= cacheCapacity {
                 throw .contextOverflow(promptTokens: ids.count, maxTokens: max(maxTokens, 1), contextLength: limit)
             }
             throw .cacheOverflow(promptTokens: ids.count, maxTokens: max(maxTokens, 1), cacheTokens: cacheCapacity)

@@ -107,6 +107,11 @@ public final class KVCacheManager {
     /// Token positions per block.
     public var blockSize: Int { arena.layout.blockSize }
 
+    /// Starts a new high-water mark of used blocks (`KVCacheStats.peakUsedBlocks`) from now.
+    public func resetPeakUsedBlocks() {
+        counters.peakUsedBlocks = usedBlockCount
+    }
+
     /// Current pool occupancy and cumulative counters. O(1).
     public var stats: KVCacheStats {
         var s = counters
@@ -325,6 +330,7 @@ public final class KVCacheManager {
         }
         refCounts[Int(block)] = 1
         usedBlockCount += 1
+        counters.peakUsedBlocks = max(counters.peakUsedBlocks, usedBlockCount)
         return block
     }
 
@@ -334,6 +340,7 @@ public final class KVCacheManager {
         if refCounts[b] == 0 {
             evictable.remove(block)
             usedBlockCount += 1
+            counters.peakUsedBlocks = max(counters.peakUsedBlocks, usedBlockCount)
         }
         refCounts[b] += 1
     }

@@ -23,6 +23,8 @@ public struct KVCacheStats: Sendable, Equatable {
     public var evictions: Int
     /// Shared partly filled blocks copied before a sequence appended to them.
     public var copyOnWrites: Int
+    /// The most blocks in use at once since start or `KVCacheManager.resetPeakUsedBlocks()`.
+    public var peakUsedBlocks = 0
 
     /// Slots in the swap tier (`--kv-swap-space / blockBytes`); 0 without one.
     public var swapSlots = 0

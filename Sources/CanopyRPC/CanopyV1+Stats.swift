@@ -25,6 +25,8 @@ extension CanopyV1 {
         public var evictions: UInt64 = 0
         /// Shared blocks copied before a write.
         public var copyOnWrites: UInt64 = 0
+        /// The most blocks in use at once since start.
+        public var peakUsedBlocks: UInt32 = 0
 
         /// Creates zero statistics.
         public init() {}
@@ -110,6 +112,7 @@ extension CanopyV1.KVCacheStats: ProtobufCRepresentable {
         c.pointee.prefix_hits = prefixHits
         c.pointee.evictions = evictions
         c.pointee.copy_on_writes = copyOnWrites
+        c.pointee.peak_used_blocks = peakUsedBlocks
         return c
     }
 
@@ -124,6 +127,7 @@ extension CanopyV1.KVCacheStats: ProtobufCRepresentable {
         prefixHits = m.prefix_hits
         evictions = m.evictions
         copyOnWrites = m.copy_on_writes
+        peakUsedBlocks = m.peak_used_blocks
     }
 }
 

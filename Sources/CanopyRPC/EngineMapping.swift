@@ -155,6 +155,7 @@ enum EngineMapping {
         s.kv.prefixHits = UInt64(clamping: m.kv.prefixHits)
         s.kv.evictions = UInt64(clamping: m.kv.evictions)
         s.kv.copyOnWrites = UInt64(clamping: m.kv.copyOnWrites)
+        s.kv.peakUsedBlocks = UInt32(clamping: m.kv.peakUsedBlocks)
         s.meanQueueSeconds = m.meanQueueTime
         s.meanTimeToFirstTokenSeconds = m.meanTimeToFirstToken
         s.meanInterTokenLatencySeconds = m.meanInterTokenLatency

@@ -46,6 +46,7 @@ public enum PrometheusText {
         counter("canopy_kv_prefix_hits_total", "Prompt tokens served from the prefix cache.", stats.kv.prefixHits)
         counter("canopy_kv_evictions_total", "Cached KV blocks evicted.", stats.kv.evictions)
         counter("canopy_kv_copy_on_writes_total", "Shared KV blocks copied before a write.", stats.kv.copyOnWrites)
+        gauge("canopy_kv_blocks_used_peak", "The most KV blocks in use at once since start.", stats.kv.peakUsedBlocks)
         gauge("canopy_mean_queue_seconds", "Mean queue time of finished requests.", stats.meanQueueSeconds)
         gauge("canopy_mean_time_to_first_token_seconds", "Mean time to first token of finished requests.", stats.meanTimeToFirstTokenSeconds)
         gauge("canopy_mean_inter_token_latency_seconds", "Mean inter-token latency of finished requests.", stats.meanInterTokenLatencySeconds)

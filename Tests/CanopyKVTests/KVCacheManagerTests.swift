@@ -31,6 +31,22 @@ struct KVCacheManagerTests {
         #expect(kv.invariantViolations().isEmpty)
     }
 
+    @Test("the peak of used blocks is the most held at once until reset")
+    func peakUsedBlocks() throws {
+        let kv = KVCacheManager(layout: smallLayout, blockCount: 8, prefixCaching: false)
+        _ = kv.startSequence(1, promptTokens: Array(tokens[0..<10]))
+        _ = try #require(kv.appendSlots(1, tokens: Array(tokens[0..<10])))
+        _ = kv.startSequence(2, promptTokens: Array(tokens[0..<4]))
+        _ = try #require(kv.appendSlots(2, tokens: Array(tokens[0..<4])))
+        #expect(kv.stats.usedBlocks == 4 && kv.stats.peakUsedBlocks == 4)
+        kv.free(1)
+        #expect(kv.stats.usedBlocks == 1 && kv.stats.peakUsedBlocks == 4)
+        kv.resetPeakUsedBlocks()
+        #expect(kv.stats.peakUsedBlocks == 1)
+        kv.free(2)
+        #expect(kv.stats.peakUsedBlocks == 1 && kv.invariantViolations().isEmpty)
+    }
+
     @Test("fork shares every block; the first append on either side copies the shared partial block")
     func forkCopyOnWrite() throws {
         let kv = KVCacheManager(layout: smallLayout, blockCount: 8)

@@ -139,6 +139,7 @@ import Testing
         stats.kv.prefixHits = 16
         stats.kv.evictions = 17
         stats.kv.copyOnWrites = 18
+        stats.kv.peakUsedBlocks = 21
         stats.meanQueueSeconds = 0.1
         stats.meanTimeToFirstTokenSeconds = 0.2
         stats.meanInterTokenLatencySeconds = 0.3

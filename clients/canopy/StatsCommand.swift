@@ -42,6 +42,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("apar forks", "\(s.aparForks)"),
             ("kv blocks total", "\(kv.totalBlocks)"),
             ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
+            ("kv blocks used at peak", "\(kv.peakUsedBlocks)"),
             ("kv blocks free", "\(kv.freeBlocks)"),
             ("kv blocks cached", "\(kv.cachedBlocks)"),
             ("prefix cache hit rate", "\(hitRate) (\(kv.prefixHits)/\(kv.prefixQueries) tokens)"),

@@ -749,10 +749,14 @@ struct  Canopy__V1__KVCacheStats
   uint64_t prefix_hits;
   uint64_t evictions;
   uint64_t copy_on_writes;
+  /*
+   * the most blocks in use at once since start
+   */
+  uint32_t peak_used_blocks;
 };
 #define CANOPY__V1__KVCACHE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__kvcache_stats__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Canopy__V1__StatsResponse
