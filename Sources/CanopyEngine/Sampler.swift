@@ -38,8 +38,9 @@ public struct TokenHistory: Sendable {
 
 /// Up to two tokens a sampler must not choose this time (no allocation per step).
 public struct ExcludedTokens: Sendable, Equatable {
-    /// The tokens, -1 where unused.
+    /// One excluded token, -1 for none.
     public var first: Int32 = -1
+    /// Another excluded token, -1 for none.
     public var second: Int32 = -1
     /// Nothing excluded.
     public static let none = ExcludedTokens()
