@@ -225,14 +225,12 @@ final class EngineCore {
     /// with the child token.
     private func branch(_ parent: SequenceState, apar: AparTokens) {
         let request = parent.request
-        let id = request.branchCount[parent.sample]
-        request.branchCount[parent.sample] += 1
+        let id = request.nextBranchID(of: parent.sample)
         let child = SequenceState(
             branching: parent, id: makeSequenceID(), branch: id, childToken: apar.child, tokenizer: loaded.tokenizer)
         if parent.registered { kv.fork(parent.id, into: child.id) }
         parent.forks.append((textOffset: parent.text.count, child: id))
         request.sequences.append(child)
-        request.generatedTotal += 1
         counters.forks += 1
         if parent.status == .running { scheduler.addRunning(child) } else { scheduler.enqueue(child) }
         request.sink(.token(TokenOutput(
@@ -255,7 +253,6 @@ final class EngineCore {
         }
         sequence.lastTokenTime = time
         counters.generatedTokens += 1
-        request.generatedTotal += 1
 
         var emitted = ""
         var reason: FinishReason?
@@ -331,7 +328,7 @@ final class EngineCore {
         metrics.endToEndLatency = now - request.arrival
         metrics.promptTokens = request.promptIDs.count
         metrics.cachedPromptTokens = request.cachedPromptTokens
-        metrics.generatedTokens = request.sequences.reduce(0) { $0 + $1.generatedCount }
+        metrics.generatedTokens = request.generatedTotal
         metrics.branches = request.sequences.count
         metrics.preemptions = request.preemptions
         counters.record(metrics, cancelled: request.cancelled, failed: request.failure != nil)

@@ -155,11 +155,6 @@ final class RequestState {
     var forked = false
     /// The request's APAR tokens when it may fork (see `ParallelParams`), else nil.
     let apar: AparTokens?
-    /// Branch ids given out so far per sample (the next child's id).
-    var branchCount: [Int]
-    /// Tokens generated over all branches of all samples: what an APAR request's
-    /// `max_tokens` counts.
-    var generatedTotal = 0
     var firstScheduled: Double?
     var firstToken: Double?
     var cachedPromptTokens = 0
@@ -179,13 +174,20 @@ final class RequestState {
          sink: @escaping @Sendable (EngineEvent) -> Void) {
         self.request = request
         self.apar = apar
-        branchCount = Array(repeating: 1, count: request.sampling.n)
         self.promptIDs = promptIDs
         self.maxTokens = maxTokens
         self.endTokens = endTokens
         self.sink = sink
         arrival = monotonicSeconds()
     }
+
+    /// Tokens generated over all branches of all samples (each branch's own): what an APAR
+    /// request's `max_tokens` counts. O(branches).
+    var generatedTotal: Int { sequences.reduce(0) { $0 + $1.generatedCount } }
+
+    /// The id the next child branch of sample `sample` gets: branches are numbered in the
+    /// order they start, the root 0. O(branches).
+    func nextBranchID(of sample: Int) -> Int { sequences.reduce(0) { $0 + ($1.sample == sample ? 1 : 0) } }
 
     /// Branches of the request not yet finished.
     var liveBranches: Int { sequences.reduce(0) { $0 + ($1.status == .finished ? 0 : 1) } }

@@ -155,7 +155,8 @@ final class GGUFStorage: @unchecked Sendable {
         return first..<max(first, range.upperBound / page * page)
     }
 
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// The system's page size (mappings, `madvise` and streaming slots work in whole pages).
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// The whole pages that hold `range`.
     private static func pages(covering range: Range<Int>) -> Range<Int> {

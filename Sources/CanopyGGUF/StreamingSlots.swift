@@ -38,7 +38,7 @@ final class StreamingSlots: Sendable {
     /// Reserves `count` slots of `slotBytes` (rounded up to whole pages), or nil when there
     /// is no `memfd_create` or the memory cannot be allocated.
     init?(count: Int, slotBytes: Int) {
-        let page = StreamingSlots.pageSize
+        let page = GGUFStorage.pageSize
         let bytes = (slotBytes + page - 1) / page * page
         guard count > 0, bytes > 0, let create = StreamingSlots.memfdCreate else { return nil }
         let descriptor = create("canopy-streamed-weights", 1 /* MFD_CLOEXEC */)
@@ -98,8 +98,6 @@ final class StreamingSlots: Sendable {
     private static func mapAnonymous(_ address: UnsafeMutableRawPointer, _ length: Int) -> Bool {
         mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED
     }
-
-    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// glibc's `memfd_create`, looked up at run time (the Swift Glibc module does not declare it).
     private static let memfdCreate: (@convention(c) (UnsafePointer<CChar>, UInt32) -> Int32)? = {

@@ -1,7 +1,8 @@
 import CanopyEngine
 import CanopyRPC
 
-/// Folds one sample's token deltas into its APAR branches as they arrive, so the answer
+/// Folds one sample's token deltas into its APAR branches (their text and forks; the ids
+/// are not needed to assemble) as they arrive, so the answer
 /// assembled from them (see `AnswerAssembler`) can be shown while it grows. A child's first
 /// delta (its child token) arrives when its parent forks, so the parent's text received so
 /// far is where the child's text goes.
@@ -21,7 +22,6 @@ struct BranchStreams {
                 branches[parent]?.forks.append(.init(textOffset: parentText.count, child: id))
             }
         }
-        branches[id]?.tokenIDs.append(delta.token.id)
         branches[id]?.text += delta.text
     }
 
