@@ -14,7 +14,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model build run run-batch build-tests test test-isa bench bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model apar-model build run run-batch build-tests test test-isa bench bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -22,6 +22,8 @@ help:
 	@echo "make run    - install missing packages and the model, build, run the demo batch"
 	@echo "make test   - install missing packages and the model, build and run all tests (release)"
 	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS), then bench-offload"
+	@echo "make apar-model - fine-tune the default model into an APAR model that forks (CPU, about 1.5 hours)"
+	@echo "make bench-apar - AR vs APAR on the APAR model (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make setup | model | build | clean"
 
@@ -32,6 +34,11 @@ setup:
 # The default model, verified by sha256; no network when it is already present.
 model: setup
 	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh
+
+# The default model fine-tuned to fork its answers the APAR way, built here (never downloaded):
+# scripts/make-apar-model.sh, resumable; writes models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf.
+apar-model: setup model build
+	BIN=.build/release BASE="$(MODEL)" bash scripts/make-apar-model.sh
 
 build: setup
 	$(SWIFT) build -c release
@@ -100,8 +107,14 @@ verify-systemd:
 
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
+	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf ]; then $(MAKE) bench-apar; \
+	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
 	else echo "bench: offloading table skipped (needs root and cgroup v1 memory; run make bench-offload as root)"; fi
+
+# AR vs APAR on the APAR model, 50 held-out prompts at 1 and 16 requests and on a small KV arena.
+bench-apar: build
+	BIN=.build/release bash bench/run-apar-bench.sh
 
 # Weight streaming (--weight-memory) under cgroup memory caps against llama.cpp, same run.
 bench-offload: setup

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make apar-model`: turns the default model (SmolLM2-135M-Instruct Q4_1) into an APAR model
+# that forks its list- and paragraph-shaped answers, on this machine's CPU, and checks it.
+#
+#   1. prompts      scripts/apar/prompts.py: list/paragraph prompts and short questions;
+#                   50 list prompts on topics never trained on are held out.
+#   2. data         canopyd on the default model answers every training prompt twice
+#                   (scripts/apar/make_data.py); structured answers become APAR examples,
+#                   mixed 50/50 with unstructured ones.
+#   3. fine-tune    scripts/apar/finetune.py train: full fine-tune with JAX + optax on the CPU,
+#                   checkpointed every 20 steps; rerunning resumes.
+#   4. export       finetune.py export: GGUF with [SplitMask]/[SplitSop], quantized like the
+#                   default (Q4_1, Q8_0 embedding) -> $OUT.
+#   5. evaluate     scripts/apar/evaluate.py: base vs APAR on the held-out prompts (fork
+#                   fraction, items covered, repetition) -> $WORK/eval.md.
+#
+# Each step is skipped when its output exists, so an interrupted run continues where it
+# stopped; `rm -rf $WORK` starts over. Takes about 1.5 hours on 2 cores (most of it step 3).
+#
+# Env: BIN (.build/release), BASE (models/SmolLM2-135M-Instruct.Q4_1.gguf),
+# OUT (models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf), WORK (models/apar-work),
+# STEPS (200), APAR_VENV (~/.cache/canopy/venv-apar).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+BIN=${BIN:-.build/release}
+BASE=${BASE:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+OUT=${OUT:-models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf}
+WORK=$(realpath -m "${WORK:-models/apar-work}")
+STEPS=${STEPS:-200}
+VENV=${APAR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy/venv-apar}
+REQUIREMENTS=scripts/apar/requirements.txt
+mkdir -p "$WORK"
+log() { echo "apar-model: $*" >&2; }
+
+want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+if [[ ! -x $VENV/bin/python || $(cat "$VENV/.requirements.sha256" 2>/dev/null) != "$want" ]]; then
+    log "setting up $VENV from $REQUIREMENTS"
+    python3 -m venv "$VENV" || { log "python3 -m venv failed: install python3-venv (make setup)"; exit 1; }
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$want" > "$VENV/.requirements.sha256"
+fi
+PY=$VENV/bin/python
+
+daemon=""
+stop_daemon() { if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" || true; daemon=""; fi; }
+trap stop_daemon EXIT
+# start_daemon MODEL SOCKET: canopyd in the background, returns once it answers Health.
+start_daemon() {
+    rm -f "$2"
+    "$BIN/canopyd" --model "$1" --socket "$2" --log-level warning &
+    daemon=$!
+    for _ in $(seq 1 600); do
+        if "$BIN/canopy" health --socket "$2" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$daemon" 2>/dev/null || { log "canopyd exited before becoming ready"; exit 1; }
+        sleep 0.2
+    done
+    log "canopyd did not become ready"; exit 1
+}
+
+began=$SECONDS
+if [[ ! -f $WORK/prompts/held-out-prompts.jsonl ]]; then
+    log "1/5 prompts"
+    "$PY" scripts/apar/prompts.py "$WORK/prompts"
+fi
+
+if [[ ! -f $WORK/data/train.jsonl ]]; then
+    log "2/5 answering the training prompts with $BASE"
+    start_daemon "$BASE" "$WORK/canopyd.sock"
+    t=$SECONDS
+    "$PY" scripts/apar/make_data.py "$WORK/canopyd.sock" "$WORK/prompts/train-prompts.jsonl" "$WORK/data.tmp"
+    stop_daemon
+    rm -rf "$WORK/data" && mv "$WORK/data.tmp" "$WORK/data"
+    log "data took $((SECONDS - t)) s"
+fi
+
+if [[ ! -f $WORK/finetune/train-log.json ]] || ! grep -q "\"steps\": $STEPS," "$WORK/finetune/train-log.json"; then
+    log "3/5 fine-tuning ($STEPS steps, checkpoints in $WORK/finetune)"
+    t=$SECONDS
+    "$PY" scripts/apar/finetune.py train --base "$BASE" --data "$WORK/data/train.jsonl" \
+        --work "$WORK/finetune" --steps "$STEPS"
+    log "fine-tune took $((SECONDS - t)) s"
+fi
+
+if [[ ! -f $OUT || $OUT -ot $WORK/finetune/checkpoint.pkl ]]; then
+    log "4/5 exporting $OUT"
+    "$PY" scripts/apar/finetune.py export --base "$BASE" --work "$WORK/finetune" --out "$OUT.tmp"
+    mv "$OUT.tmp" "$OUT"
+fi
+
+if [[ ! -f $WORK/eval.md || $WORK/eval.md -ot $OUT ]]; then
+    log "5/5 evaluating on the held-out prompts"
+    start_daemon "$BASE" "$WORK/canopyd.sock"
+    "$PY" scripts/apar/evaluate.py answer "$WORK/canopyd.sock" "$WORK/prompts/held-out-prompts.jsonl" "$WORK/eval-base.jsonl"
+    stop_daemon
+    start_daemon "$OUT" "$WORK/canopyd.sock"
+    "$PY" scripts/apar/evaluate.py answer "$WORK/canopyd.sock" "$WORK/prompts/held-out-prompts.jsonl" "$WORK/eval-apar.jsonl"
+    stop_daemon
+    "$PY" scripts/apar/evaluate.py report "$WORK/eval-base.jsonl" "$WORK/eval-apar.jsonl" > "$WORK/eval.md.tmp"
+    mv "$WORK/eval.md.tmp" "$WORK/eval.md"
+fi
+cat "$WORK/eval.md"
+log "done in $((SECONDS - began)) s: $OUT"
