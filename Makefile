@@ -22,7 +22,7 @@ help:
 	@echo "make run    - install missing packages and the model, build, run the demo batch"
 	@echo "make test   - install missing packages and the model, build and run all tests (release)"
 	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS), then bench-offload"
-	@echo "make apar-model - fine-tune the default model into an APAR model that forks (CPU, about 1.5 hours)"
+	@echo "make apar-model - fine-tune the default model into an APAR model that forks (CPU, about an hour)"
 	@echo "make bench-apar - AR vs APAR on the APAR model (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make setup | model | build | clean"

@@ -15,7 +15,7 @@
 #                   fraction, items covered, repetition) -> $WORK/eval.md.
 #
 # Each step is skipped when its output exists, so an interrupted run continues where it
-# stopped; `rm -rf $WORK` starts over. Takes about 1.5 hours on 2 cores (most of it step 3).
+# stopped; `rm -rf $WORK` starts over. Took 55 minutes on 2 cores here (37 of them step 3).
 #
 # Env: BIN (.build/release), BASE (models/SmolLM2-135M-Instruct.Q4_1.gguf),
 # OUT (models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf), WORK (models/apar-work),

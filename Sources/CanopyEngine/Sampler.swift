@@ -61,8 +61,7 @@ public struct ExcludedTokens: Sendable, Equatable {
 public struct SamplingWorkspace: Sendable {
     /// Candidate tokens, most likely first.
     var candidates: [(id: Int32, logit: Float)] = []
-    /// exp((logit - top) / temperature) by token id.
-    var weights: [Float] = []
+    var probabilities: [Float] = []
     /// Logits after penalties.
     var adjusted: [Float] = []
 
@@ -144,88 +143,46 @@ public struct Sampler: Sendable {
         }
     }
 
-    /// The chain after penalties: temperature, top-k, top-p and min-p, then one draw.
-    ///
-    /// Weights are exp((logit - top) / T) by token id (the softmax is weight / total, the best
-    /// token weighs 1). Candidates are ranked best first (see `before`). Without a top-k cut
-    /// only the tokens weighing at least a floor are ranked, and the floor drops (to 0: every
-    /// token) only when the top-p cut or the draw reaches past them: the tokens above a floor
-    /// are a prefix of the full ranking, so the draw is the one a full sort would give, for a
-    /// few dozen comparisons instead of sorting the vocabulary (which was a third of the
-    /// daemon's CPU time when every request sampled).
     private mutating func choose(_ logits: UnsafePointer<Float>, count: Int, workspace: inout SamplingWorkspace) -> Int32 {
         if params.temperature == 0 || params.topK == 1 {
             return Self.argmax(logits, count: count)
         }
-        var top = -Float.infinity
-        for i in 0..<count where logits[i] > top { top = logits[i] }
-        workspace.weights.removeAll(keepingCapacity: true)
-        for i in 0..<count { workspace.weights.append(expf((logits[i] - top) / params.temperature)) }
-        let topK = params.topK > 0 && params.topK < count
-        // With top-k the candidates are complete at once and the softmax is over them only.
-        let floors: [Float] = topK ? [] : params.minP > 0 ? [params.minP] : [1e-2, 1e-4, 1e-6, 0]
-        var level = 0
-        var total: Float = 0
-        if topK {
+        // Candidates sorted by logit, descending (lowest id first among equals).
+        if params.topK > 0 && params.topK < count {
             Self.largest(logits, count: count, params.topK, into: &workspace.candidates)
-            for c in workspace.candidates { total += workspace.weights[Int(c.id)] }
         } else {
-            for w in workspace.weights { total += w }
-            Self.rank(logits, workspace.weights, above: floors[0], into: &workspace.candidates)
+            workspace.candidates.removeAll(keepingCapacity: true)
+            for i in 0..<count { workspace.candidates.append((id: Int32(i), logit: logits[i])) }
+            workspace.candidates.withUnsafeMutableBufferPointer { Self.heapSort($0) }
         }
-        // Every token the cuts could keep is ranked once the floor is the last one.
-        var complete: Bool { level + 1 >= floors.count }
+        let candidates = workspace.candidates
+        let top = candidates[0].logit
+        workspace.probabilities.removeAll(keepingCapacity: true)
+        for candidate in candidates { workspace.probabilities.append(expf((candidate.logit - top) / params.temperature)) }
+        return workspace.probabilities.withUnsafeMutableBufferPointer { probabilities in
+            let total = probabilities.reduce(0, +)
+            for i in probabilities.indices { probabilities[i] /= total }
 
-        // keep: how many of the best tokens the cuts leave (before min-p); count when only
-        // the draw decides, which may rank more tokens below.
-        var keep = complete ? workspace.candidates.count : count
-        if params.topP < 1 {
-            var cumulative: Float = 0, scanned = 0
-            keep = -1
-            while keep < 0 {
-                while scanned < workspace.candidates.count {
-                    cumulative += workspace.weights[Int(workspace.candidates[scanned].id)]
-                    scanned += 1
-                    if cumulative >= params.topP * total { keep = scanned; break }
+            var keep = probabilities.count
+            if params.topP < 1 {
+                var cumulative: Float = 0
+                for (i, p) in probabilities.enumerated() {
+                    cumulative += p
+                    if cumulative >= params.topP { keep = i + 1; break }
                 }
-                if keep >= 0 { break }
-                if complete { keep = workspace.candidates.count; break }
-                level += 1
-                Self.rank(logits, workspace.weights, above: floors[level], into: &workspace.candidates)
             }
-        }
-        if params.minP > 0 {
-            while keep > 1 && workspace.weights[Int(workspace.candidates[keep - 1].id)] < params.minP { keep -= 1 }
-        }
-        var kept: Float = 0
-        if keep == count && !complete {
-            kept = total
-        } else {
-            for c in workspace.candidates[0..<keep] { kept += workspace.weights[Int(c.id)] }
-        }
-        var target = random.nextUnitFloat() * kept
-        var i = 0
-        while true {
-            while i < Swift.min(keep, workspace.candidates.count) {
-                target -= workspace.weights[Int(workspace.candidates[i].id)]
-                if target < 0 { return workspace.candidates[i].id }
-                i += 1
+            if params.minP > 0 {
+                let threshold = params.minP * probabilities[0]
+                while keep > 1 && probabilities[keep - 1] < threshold { keep -= 1 }
             }
-            if i >= keep || complete { return workspace.candidates[i - 1].id }
-            level += 1
-            Self.rank(logits, workspace.weights, above: floors[level], into: &workspace.candidates)
+            let kept = probabilities[0..<keep].reduce(0, +)
+            var target = random.nextUnitFloat() * kept
+            for i in 0..<keep {
+                target -= probabilities[i]
+                if target < 0 { return candidates[i].id }
+            }
+            return candidates[keep - 1].id
         }
-    }
-
-    /// The tokens weighing at least `floor` (all of them at 0), ranked best first into
-    /// `ranked`; its storage is reused. A weight is monotone in its logit, so the tokens above
-    /// a lower floor rank after those above a higher one.
-    private static func rank(
-        _ logits: UnsafePointer<Float>, _ weights: [Float], above floor: Float, into ranked: inout [(id: Int32, logit: Float)]
-    ) {
-        ranked.removeAll(keepingCapacity: true)
-        for (i, w) in weights.enumerated() where w >= floor || floor == 0 { ranked.append((id: Int32(i), logit: logits[i])) }
-        ranked.withUnsafeMutableBufferPointer { heapSort($0) }
     }
 
     /// Whether candidate `a` ranks before `b`: higher logit, then lower id (a total order).
