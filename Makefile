@@ -36,7 +36,7 @@ model: setup
 	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh
 
 # The default model fine-tuned to fork its answers the APAR way, built here (never downloaded):
-# scripts/make-apar-model.sh, resumable; writes models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf.
+# scripts/make-apar-model.sh, resumable; writes models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf.
 apar-model: setup model build
 	BIN=.build/release BASE="$(MODEL)" bash scripts/make-apar-model.sh
 
@@ -107,7 +107,7 @@ verify-systemd:
 
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
-	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf ]; then $(MAKE) bench-apar; \
+	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
 	else echo "bench: offloading table skipped (needs root and cgroup v1 memory; run make bench-offload as root)"; fi

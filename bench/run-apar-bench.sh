@@ -9,13 +9,13 @@
 # decode steps (Stats), latency p50/p90 over all answers and over the answers APAR forked.
 # Prints a markdown table and writes it to bench/results/<date>-<sha>-apar.md.
 #
-# Env: BIN (.build/release), APAR_MODEL (models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf),
+# Env: BIN (.build/release), APAR_MODEL (models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf),
 # KV_ARENA (48M), APAR_VENV (~/.cache/canopy/venv-apar, made by make apar-model).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BIN=${BIN:-.build/release}
-APAR_MODEL=${APAR_MODEL:-models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf}
+APAR_MODEL=${APAR_MODEL:-models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf}
 KV_ARENA=${KV_ARENA:-48M}
 VENV=${APAR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy/venv-apar}
 PY=$VENV/bin/python

@@ -9,8 +9,8 @@
 #                   mixed 50/50 with unstructured ones.
 #   3. fine-tune    scripts/apar/finetune.py train: full fine-tune with JAX + optax on the CPU,
 #                   checkpointed every 20 steps; rerunning resumes.
-#   4. export       finetune.py export: GGUF with [SplitMask]/[SplitSop], quantized like the
-#                   default (Q4_1, Q8_0 embedding) -> $OUT.
+#   4. export       finetune.py export: GGUF with [SplitMask]/[SplitSop], matrices in Q8_0
+#                   (Q4_1 would round the fine-tune away) -> $OUT.
 #   5. evaluate     scripts/apar/evaluate.py: base vs APAR on the held-out prompts (fork
 #                   fraction, items covered, repetition) -> $WORK/eval.md.
 #
@@ -18,14 +18,14 @@
 # stopped; `rm -rf $WORK` starts over. Took 55 minutes on 2 cores here (37 of them step 3).
 #
 # Env: BIN (.build/release), BASE (models/SmolLM2-135M-Instruct.Q4_1.gguf),
-# OUT (models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf), WORK (models/apar-work),
+# OUT (models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf), WORK (models/apar-work),
 # STEPS (200), APAR_VENV (~/.cache/canopy/venv-apar).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BIN=${BIN:-.build/release}
 BASE=${BASE:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
-OUT=${OUT:-models/SmolLM2-135M-Instruct-APAR.Q4_1.gguf}
+OUT=${OUT:-models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf}
 WORK=$(realpath -m "${WORK:-models/apar-work}")
 STEPS=${STEPS:-200}
 VENV=${APAR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy/venv-apar}
