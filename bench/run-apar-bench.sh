@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The APAR table of `make bench`: the APAR model (make apar-model) answering the 50 held-out
-# list-shaped prompts of scripts/apar/prompts.py through canopyd, autoregressively (APAR off
-# per request: the model may not fork) and with APAR, in the same run:
+# The APAR table of `make bench`: the 50 held-out list-shaped prompts of scripts/apar/prompts.py
+# through canopyd, answered autoregressively (AR) by the model the APAR one was tuned from, at
+# the same quantization (the default model's weights in Q8_0, finetune.py requantize), and with
+# APAR by the APAR model (make apar-model), in the same run. (The APAR model with forking
+# forbidden is no baseline: it then writes answers half as long.)
 #   - 1 and 16 concurrent requests on the default KV arena;
 #   - 16 concurrent requests on a fixed, small KV arena (KV_ARENA, default 48M), where
 #     sequences compete for blocks and are preempted.
@@ -10,12 +12,14 @@
 # Prints a markdown table and writes it to bench/results/<date>-<sha>-apar.md.
 #
 # Env: BIN (.build/release), APAR_MODEL (models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf),
+# BASE (models/SmolLM2-135M-Instruct.Q4_1.gguf),
 # KV_ARENA (48M), APAR_VENV (~/.cache/canopy/venv-apar, made by make apar-model).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BIN=${BIN:-.build/release}
 APAR_MODEL=${APAR_MODEL:-models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf}
+BASE=${BASE:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 KV_ARENA=${KV_ARENA:-48M}
 VENV=${APAR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy/venv-apar}
 PY=$VENV/bin/python
@@ -27,8 +31,9 @@ work=$(mktemp -d)
 daemon=""
 stop_daemon() { if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" || true; daemon=""; fi; }
 trap 'stop_daemon; rm -rf "$work"' EXIT
-start_daemon() {  # start_daemon [canopyd flags...]
-    "$BIN/canopyd" --model "$APAR_MODEL" --socket "$work/canopyd.sock" --log-level warning "$@" &
+start_daemon() {  # start_daemon MODEL [canopyd flags...]
+    local model=$1; shift
+    "$BIN/canopyd" --model "$model" --socket "$work/canopyd.sock" --log-level warning "$@" &
     daemon=$!
     for _ in $(seq 1 600); do
         if "$BIN/canopy" health --socket "$work/canopyd.sock" >/dev/null 2>&1; then return 0; fi
@@ -41,20 +46,21 @@ start_daemon() {  # start_daemon [canopyd flags...]
 "$PY" scripts/apar/prompts.py "$work/prompts" 2>/dev/null
 prompts=$work/prompts/held-out-prompts.jsonl
 
-start_daemon
+"$PY" scripts/apar/finetune.py requantize --base "$BASE" --out "$work/base.Q8_0.gguf"
+# load MODEL MODE CONCURRENCY NAME [canopyd flags...]
+load() {
+    local model=$1 mode=$2 c=$3 name=$4; shift 4
+    start_daemon "$model" "$@"
+    echo "apar-bench: $name, $mode, $c concurrent" >&2
+    "$PY" bench/apar_bench.py "$work/canopyd.sock" "$prompts" "$mode" "$c" "$work/$name-$mode-$c.json"
+    stop_daemon
+}
 for c in 1 16; do
-    for mode in ar apar; do
-        echo "apar-bench: $mode, $c concurrent" >&2
-        "$PY" bench/apar_bench.py "$work/canopyd.sock" "$prompts" "$mode" "$c" "$work/default-$mode-$c.json"
-    done
+    load "$work/base.Q8_0.gguf" ar "$c" default
+    load "$APAR_MODEL" apar "$c" default
 done
-stop_daemon
-start_daemon --kv-cache-memory "$KV_ARENA"
-for mode in ar apar; do
-    echo "apar-bench: $mode, 16 concurrent, KV arena $KV_ARENA" >&2
-    "$PY" bench/apar_bench.py "$work/canopyd.sock" "$prompts" "$mode" 16 "$work/small-$mode-16.json"
-done
-stop_daemon
+load "$work/base.Q8_0.gguf" ar 16 small --kv-cache-memory "$KV_ARENA"
+load "$APAR_MODEL" apar 16 small --kv-cache-memory "$KV_ARENA"
 
 sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 out=bench/results/$(date -u +%Y-%m-%d)-$sha-apar.md
@@ -73,9 +79,9 @@ def pct(xs, q):
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"# APAR bench, commit {sha}\n")
 print(f"{model}, 50 held-out list-shaped prompts (scripts/apar/prompts.py), greedy, repetition penalty 1.1, "
-      f"max_tokens 400, canopyd on {os.cpu_count()} cores ({cpu}). AR: the same model with APAR off per "
-      f"request (it may not fork). \"forked\": the prompts whose APAR answer forked at 1 request; their "
-      f"latencies are compared on the same prompts in both modes.\n")
+      f"max_tokens 400, canopyd on {os.cpu_count()} cores ({cpu}), a fresh daemon per load. AR: the model "
+      f"APAR was tuned from, in Q8_0 like the APAR model. \"forked\": the prompts whose APAR answer "
+      f"forked at 1 request; their latencies are compared on the same prompts in both modes.\n")
 rows = [("default", c, m) for c in (1, 16) for m in ("ar", "apar")] + [("small", 16, m) for m in ("ar", "apar")]
 runs = {r: load(f"{r[0]}-{r[2]}-{r[1]}") for r in rows}
 forked_ids = {q["id"] for q in runs[("default", 1, "apar")]["requests"] if q["branches"] > 1}

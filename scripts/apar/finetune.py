@@ -5,6 +5,7 @@ Usage (scripts/make-apar-model.sh runs it; needs scripts/apar/requirements.txt):
 
     finetune.py train  --base BASE.gguf --data train.jsonl --work DIR [--steps N] [--batch B]
     finetune.py export --base BASE.gguf --work DIR --out APAR.gguf
+    finetune.py requantize --base BASE.gguf --out BASE.Q8_0.gguf   (the bench's AR baseline)
 
 `train` reads the base model's weights with gguf-py (dequantized to float32), adds two rows to
 the (tied) embedding for the control tokens `[SplitMask]` and `[SplitSop]`, and runs a full
@@ -280,6 +281,31 @@ def export(args):
     print(f"wrote {args.out} (steps {state['step']})", flush=True)
 
 
+def requantize(args):
+    """The base model with every matrix in `--quant`'s type and nothing else changed: the
+    sequential baseline the APAR model is benched against, at the same quantization."""
+    reader = gguf.GGUFReader(args.base)
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(args.out, arch)
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        sub = field.types[1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(key, field.contents(), field.types[0], sub_type=sub)
+    for name, w in base_weights(reader).items():
+        t = next(t for t in reader.tensors if t.name == name)
+        if t.tensor_type == gguf.GGMLQuantizationType.F32:
+            writer.add_tensor(name, w)
+        else:
+            qtype = gguf.GGMLQuantizationType[args.quant.upper()]
+            q = gguf.quants.quantize(w, qtype)
+            writer.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -303,9 +329,13 @@ def main():
     # token's logit at a trained fork position fell from 26.4 (the top) to 8.8 (below 11.7).
     # Q8_0 keeps it; "base" re-quantizes every tensor to its type in the base file.
     e.add_argument("--quant", choices=["q8_0", "base"], default="q8_0")
+    b = sub.add_parser("requantize")
+    b.add_argument("--base", required=True)
+    b.add_argument("--out", required=True)
+    b.add_argument("--quant", choices=["q8_0"], default="q8_0")
     args = ap.parse_args()
     os.makedirs(getattr(args, "work", "."), exist_ok=True)
-    train(args) if args.command == "train" else export(args)
+    {"train": train, "export": export, "requantize": requantize}[args.command](args)
 
 
 if __name__ == "__main__":
