@@ -23,7 +23,7 @@ help:
 	@echo "make test   - install missing packages and the model, build and run all tests (release)"
 	@echo "make bench  - compare Canopy with llama.cpp on MODEL ($(MODEL)), THREADS=$(THREADS), then bench-offload"
 	@echo "make apar-model - fine-tune the default model into an APAR model that forks (CPU, about an hour)"
-	@echo "make bench-apar - AR vs APAR on the APAR model (needs make apar-model)"
+	@echo "make bench-apar - APAR model vs its base model, same quantization (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make setup | model | build | clean"
 
@@ -112,7 +112,7 @@ bench: setup model
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
 	else echo "bench: offloading table skipped (needs root and cgroup v1 memory; run make bench-offload as root)"; fi
 
-# AR vs APAR on the APAR model, 50 held-out prompts at 1 and 16 requests and on a small KV arena.
+# The base model (AR) vs the APAR model, 50 held-out prompts at 1 and 16 requests and on a small KV arena.
 bench-apar: build
 	BIN=.build/release bash bench/run-apar-bench.sh
 

@@ -24,24 +24,12 @@ KV_ARENA=${KV_ARENA:-48M}
 VENV=${APAR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy/venv-apar}
 PY=$VENV/bin/python
 
-[[ -f $APAR_MODEL ]] || { echo "apar-bench: $APAR_MODEL not found; run 'make apar-model' (about 1.5 hours)" >&2; exit 2; }
+[[ -f $APAR_MODEL ]] || { echo "apar-bench: $APAR_MODEL not found; run 'make apar-model' (about an hour)" >&2; exit 2; }
 [[ -x $PY ]] || { echo "apar-bench: $PY not found; run 'make apar-model'" >&2; exit 2; }
 
 work=$(mktemp -d)
-daemon=""
-stop_daemon() { if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" || true; daemon=""; fi; }
+source scripts/daemon-lifecycle.sh
 trap 'stop_daemon; rm -rf "$work"' EXIT
-start_daemon() {  # start_daemon MODEL [canopyd flags...]
-    local model=$1; shift
-    "$BIN/canopyd" --model "$model" --socket "$work/canopyd.sock" --log-level warning "$@" &
-    daemon=$!
-    for _ in $(seq 1 600); do
-        if "$BIN/canopy" health --socket "$work/canopyd.sock" >/dev/null 2>&1; then return 0; fi
-        kill -0 "$daemon" 2>/dev/null || { echo "apar-bench: canopyd exited" >&2; exit 1; }
-        sleep 0.2
-    done
-    echo "apar-bench: canopyd did not become ready" >&2; exit 1
-}
 
 "$PY" scripts/apar/prompts.py "$work/prompts" 2>/dev/null
 prompts=$work/prompts/held-out-prompts.jsonl
@@ -50,7 +38,7 @@ prompts=$work/prompts/held-out-prompts.jsonl
 # load MODEL MODE CONCURRENCY NAME [canopyd flags...]
 load() {
     local model=$1 mode=$2 c=$3 name=$4; shift 4
-    start_daemon "$model" "$@"
+    start_daemon "$model" "$work/canopyd.sock" "$@"
     echo "apar-bench: $name, $mode, $c concurrent" >&2
     "$PY" bench/apar_bench.py "$work/canopyd.sock" "$prompts" "$mode" "$c" "$work/$name-$mode-$c.json"
     stop_daemon
@@ -66,7 +54,7 @@ sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 out=bench/results/$(date -u +%Y-%m-%d)-$sha-apar.md
 mkdir -p bench/results
 "$PY" - "$work" "$KV_ARENA" "$sha" "$APAR_MODEL" <<'EOF' | tee "$out"
-import json, os, platform, statistics, sys
+import json, os, statistics, sys
 work, arena, sha, model = sys.argv[1:5]
 
 def load(name):

@@ -33,30 +33,10 @@ REQUIREMENTS=scripts/apar/requirements.txt
 mkdir -p "$WORK"
 log() { echo "apar-model: $*" >&2; }
 
-want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x $VENV/bin/python || $(cat "$VENV/.requirements.sha256" 2>/dev/null) != "$want" ]]; then
-    log "setting up $VENV from $REQUIREMENTS"
-    python3 -m venv "$VENV" || { log "python3 -m venv failed: install python3-venv (make setup)"; exit 1; }
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    echo "$want" > "$VENV/.requirements.sha256"
-fi
+bash scripts/ensure-venv.sh "$VENV" "$REQUIREMENTS"
 PY=$VENV/bin/python
-
-daemon=""
-stop_daemon() { if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" || true; daemon=""; fi; }
+source scripts/daemon-lifecycle.sh
 trap stop_daemon EXIT
-# start_daemon MODEL SOCKET: canopyd in the background, returns once it answers Health.
-start_daemon() {
-    rm -f "$2"
-    "$BIN/canopyd" --model "$1" --socket "$2" --log-level warning &
-    daemon=$!
-    for _ in $(seq 1 600); do
-        if "$BIN/canopy" health --socket "$2" >/dev/null 2>&1; then return 0; fi
-        kill -0 "$daemon" 2>/dev/null || { log "canopyd exited before becoming ready"; exit 1; }
-        sleep 0.2
-    done
-    log "canopyd did not become ready"; exit 1
-}
 
 began=$SECONDS
 if [[ ! -f $WORK/prompts/held-out-prompts.jsonl ]]; then

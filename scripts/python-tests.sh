@@ -11,18 +11,8 @@ cd "$(dirname "$0")/.."
 PY_DIR=clients/python
 VENV=$(realpath -m "${CANOPY_VENV:-$PY_DIR/.venv-canopy}")
 REQUIREMENTS=$PY_DIR/requirements.txt
-STAMP=$VENV/.requirements.sha256
 
-want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x $VENV/bin/python || ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; then
-    echo "python-tests: setting up $VENV from $REQUIREMENTS" >&2
-    if ! python3 -m venv "$VENV" 2>/dev/null; then
-        echo "python-tests: python3 -m venv failed: install the Debian package python3-venv (make setup)" >&2
-        exit 1
-    fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    echo "$want" > "$STAMP"
-fi
+bash scripts/ensure-venv.sh "$VENV" "$REQUIREMENTS"
 
 # The committed generated code must match the .proto (same check as scripts/gen-protos.sh).
 PYTHON="$VENV/bin/python" bash scripts/gen-python-protos.sh --check

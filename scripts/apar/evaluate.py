@@ -18,11 +18,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "clients", "python"))
+sys.path.insert(0, os.path.dirname(__file__))
 
+from apar_format import ITEM  # noqa: E402
 from canopy_client import CanopyClient  # noqa: E402
 
 MAX_TOKENS = 400
-ITEM = re.compile(r"(?m)^[ \t]*(\d+)\.[ \t]")
 
 
 def items(text):

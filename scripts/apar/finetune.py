@@ -3,7 +3,7 @@
 
 Usage (scripts/make-apar-model.sh runs it; needs scripts/apar/requirements.txt):
 
-    finetune.py train  --base BASE.gguf --data train.jsonl --work DIR [--steps N] [--batch B]
+    finetune.py train  --base BASE.gguf --data train.jsonl --work DIR --steps N [--batch B]
     finetune.py export --base BASE.gguf --work DIR --out APAR.gguf
     finetune.py requantize --base BASE.gguf --out BASE.Q8_0.gguf   (the bench's AR baseline)
 
@@ -242,42 +242,49 @@ def fork_recall(cfg, params, examples, fork, limit=24):
     return {"main_examples": len(mains), "fork_positions": total, "predicted": hit, "false_forks": false}
 
 
-def export(args):
-    reader = gguf.GGUFReader(args.base)
-    with open(os.path.join(args.work, "checkpoint.pkl"), "rb") as f:
-        state = pickle.load(f)
-    params = state["params"]
+def write_gguf(reader, out, weights, quant, control_tokens=()):
+    """Writes `weights` (float32 by tensor name, the base file's tensors) to `out` with the base
+    file's metadata: norms (F32 in the base) stay F32, every other tensor is quantized to
+    `quant` ("base": its type in the base file). `control_tokens` are appended to the
+    vocabulary as CONTROL tokens, and `weights["token_embd.weight"]` must have their rows."""
     arch = reader.fields["general.architecture"].contents()
-    writer = gguf.GGUFWriter(args.out, arch)
-    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    writer = gguf.GGUFWriter(out, arch)
     for key, field in reader.fields.items():
         if key.startswith("GGUF.") or key == "general.architecture":
             continue
         value = field.contents()
-        if key == "tokenizer.ggml.tokens":
-            value = value + CONTROL_TOKENS
-        elif key == "tokenizer.ggml.token_type":
-            value = value + [int(gguf.TokenType.CONTROL)] * len(CONTROL_TOKENS)
-        elif key == f"{arch}.vocab_size":
-            value = len(tokens) + len(CONTROL_TOKENS)
-        elif key == "general.name":
-            value = f"{value} APAR"
+        if control_tokens:
+            if key == "tokenizer.ggml.tokens":
+                value = value + list(control_tokens)
+            elif key == "tokenizer.ggml.token_type":
+                value = value + [int(gguf.TokenType.CONTROL)] * len(control_tokens)
+            elif key == f"{arch}.vocab_size":
+                value = value + len(control_tokens)
+            elif key == "general.name":
+                value = f"{value} APAR"
         sub = field.types[1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(key, value, field.types[0], sub_type=sub)
     for t in reader.tensors:
-        w = np.asarray(params[t.name], np.float32)
-        if t.name == "token_embd.weight":
-            w = np.concatenate([w, np.asarray(params[NEW_ROWS], np.float32)])
+        w = np.asarray(weights[t.name], np.float32)
         if t.tensor_type == gguf.GGMLQuantizationType.F32:
             writer.add_tensor(t.name, w)
         else:
-            qtype = t.tensor_type if args.quant == "base" else gguf.GGMLQuantizationType[args.quant.upper()]
+            qtype = t.tensor_type if quant == "base" else gguf.GGMLQuantizationType[quant.upper()]
             q = gguf.quants.quantize(w, qtype)
             writer.add_tensor(t.name, q, raw_shape=q.shape, raw_dtype=qtype)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def export(args):
+    reader = gguf.GGUFReader(args.base)
+    with open(os.path.join(args.work, "checkpoint.pkl"), "rb") as f:
+        state = pickle.load(f)
+    weights = dict(state["params"])
+    weights["token_embd.weight"] = np.concatenate([weights["token_embd.weight"], weights.pop(NEW_ROWS)])
+    write_gguf(reader, args.out, weights, args.quant, CONTROL_TOKENS)
     print(f"wrote {args.out} (steps {state['step']})", flush=True)
 
 
@@ -285,25 +292,7 @@ def requantize(args):
     """The base model with every matrix in `--quant`'s type and nothing else changed: the
     sequential baseline the APAR model is benched against, at the same quantization."""
     reader = gguf.GGUFReader(args.base)
-    arch = reader.fields["general.architecture"].contents()
-    writer = gguf.GGUFWriter(args.out, arch)
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF.") or key == "general.architecture":
-            continue
-        sub = field.types[1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(key, field.contents(), field.types[0], sub_type=sub)
-    for name, w in base_weights(reader).items():
-        t = next(t for t in reader.tensors if t.name == name)
-        if t.tensor_type == gguf.GGMLQuantizationType.F32:
-            writer.add_tensor(name, w)
-        else:
-            qtype = gguf.GGMLQuantizationType[args.quant.upper()]
-            q = gguf.quants.quantize(w, qtype)
-            writer.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_gguf(reader, args.out, base_weights(reader), args.quant)
 
 
 def main():
