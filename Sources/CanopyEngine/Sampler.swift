@@ -61,7 +61,8 @@ public struct ExcludedTokens: Sendable, Equatable {
 public struct SamplingWorkspace: Sendable {
     /// Candidate tokens, most likely first.
     var candidates: [(id: Int32, logit: Float)] = []
-    var probabilities: [Float] = []
+    /// exp((logit - top) / temperature) of each candidate, in the same order.
+    var weights: [Float] = []
     /// Logits after penalties.
     var adjusted: [Float] = []
 
@@ -143,46 +144,109 @@ public struct Sampler: Sendable {
         }
     }
 
+    /// The chain after penalties: temperature, top-k, top-p and min-p, then one draw.
+    ///
+    /// Candidates are ranked best first (see `before`) with their weights exp((logit - top) / T)
+    /// alongside (the best weighs 1; the softmax is weight / total). Without a top-k cut only
+    /// the tokens weighing at least a floor are ranked: the floor drops (to 0, every token)
+    /// only while the ranked tokens hold less mass than the top-p cut or the draw needs. The
+    /// tokens above a floor are a prefix of the full ranking, so the draw is the one a full
+    /// sort would give, for a few dozen comparisons instead of sorting the vocabulary (which
+    /// was a third of the daemon's CPU time when every request sampled).
     private mutating func choose(_ logits: UnsafePointer<Float>, count: Int, workspace: inout SamplingWorkspace) -> Int32 {
         if params.temperature == 0 || params.topK == 1 {
             return Self.argmax(logits, count: count)
         }
-        // Candidates sorted by logit, descending (lowest id first among equals).
+        let u = random.nextUnitFloat()
+        let temperature = params.temperature
+        var total: Float = 0
         if params.topK > 0 && params.topK < count {
+            // The softmax is over the k candidates only.
             Self.largest(logits, count: count, params.topK, into: &workspace.candidates)
-        } else {
-            workspace.candidates.removeAll(keepingCapacity: true)
-            for i in 0..<count { workspace.candidates.append((id: Int32(i), logit: logits[i])) }
-            workspace.candidates.withUnsafeMutableBufferPointer { Self.heapSort($0) }
+            total = Self.weigh(workspace.candidates, top: workspace.candidates[0].logit, temperature, into: &workspace.weights)
+            return Self.draw(u, workspace.candidates, workspace.weights, total: total, params, complete: true)
         }
-        let candidates = workspace.candidates
-        let top = candidates[0].logit
-        workspace.probabilities.removeAll(keepingCapacity: true)
-        for candidate in candidates { workspace.probabilities.append(expf((candidate.logit - top) / params.temperature)) }
-        return workspace.probabilities.withUnsafeMutableBufferPointer { probabilities in
-            let total = probabilities.reduce(0, +)
-            for i in probabilities.indices { probabilities[i] /= total }
+        // Room for every token up front: how deep the ranking goes depends on the draw, and
+        // growing on a deep one would allocate in steady state.
+        workspace.candidates.reserveCapacity(count)
+        workspace.weights.reserveCapacity(count)
+        var top = -Float.infinity
+        for i in 0..<count where logits[i] > top { top = logits[i] }
+        for i in 0..<count { total += expf((logits[i] - top) / temperature) }
+        // Mass the ranked prefix must hold: the nucleus, or the draw's target. With min-p
+        // every token under its floor is cut, so that floor is the last one.
+        let needed = params.topP < 1 ? params.topP * total : u * total
+        var level = params.minP > 0 ? Self.floors.count - 1 : 0
+        while true {
+            let floor = params.minP > 0 ? params.minP : Self.floors[level]
+            // weight >= floor  <=>  logit >= top + T ln(floor); floor 0 ranks every token.
+            let threshold = floor > 0 ? top + temperature * logf(floor) : -Float.infinity
+            Self.rank(logits, count: count, atLeast: threshold, into: &workspace.candidates)
+            let mass = Self.weigh(workspace.candidates, top: top, temperature, into: &workspace.weights)
+            let complete = level == Self.floors.count - 1
+            if complete || mass > needed {
+                return Self.draw(u, workspace.candidates, workspace.weights, total: total, params, complete: complete)
+            }
+            level += 1
+        }
+    }
 
-            var keep = probabilities.count
-            if params.topP < 1 {
-                var cumulative: Float = 0
-                for (i, p) in probabilities.enumerated() {
-                    cumulative += p
-                    if cumulative >= params.topP { keep = i + 1; break }
-                }
-            }
-            if params.minP > 0 {
-                let threshold = params.minP * probabilities[0]
-                while keep > 1 && probabilities[keep - 1] < threshold { keep -= 1 }
-            }
-            let kept = probabilities[0..<keep].reduce(0, +)
-            var target = random.nextUnitFloat() * kept
-            for i in 0..<keep {
-                target -= probabilities[i]
-                if target < 0 { return candidates[i].id }
-            }
-            return candidates[keep - 1].id
+    /// Weight floors the ranking steps down through, highest first; the last ranks every token.
+    private static let floors: [Float] = [1e-2, 1e-4, 1e-6, 0]
+
+    /// Fills `weights` with each candidate's exp((logit - top) / T), in order; returns their sum.
+    private static func weigh(
+        _ candidates: [(id: Int32, logit: Float)], top: Float, _ temperature: Float, into weights: inout [Float]
+    ) -> Float {
+        weights.removeAll(keepingCapacity: true)
+        var sum: Float = 0
+        for c in candidates {
+            let w = expf((c.logit - top) / temperature)
+            weights.append(w)
+            sum += w
         }
+        return sum
+    }
+
+    /// The top-p and min-p cuts and the draw over ranked candidates holding the mass they need
+    /// (all of the distribution's tokens when `complete`). `total` is the softmax's denominator.
+    private static func draw(
+        _ u: Float, _ candidates: [(id: Int32, logit: Float)], _ weights: [Float], total: Float,
+        _ params: SamplingParams, complete: Bool
+    ) -> Int32 {
+        var keep = weights.count
+        var kept = total
+        if params.topP < 1 {
+            var cumulative: Float = 0
+            for (i, w) in weights.enumerated() {
+                cumulative += w
+                if cumulative >= params.topP * total { keep = i + 1; break }
+            }
+            kept = cumulative
+        }
+        if params.minP > 0 {
+            while keep > 1 && weights[keep - 1] < params.minP { keep -= 1 }
+        }
+        if keep < weights.count || params.minP > 0 || complete {
+            kept = 0
+            for w in weights[0..<keep] { kept += w }
+        }
+        var target = u * kept
+        for i in 0..<keep {
+            target -= weights[i]
+            if target < 0 { return candidates[i].id }
+        }
+        return candidates[keep - 1].id
+    }
+
+    /// The tokens whose logit is at least `threshold`, ranked best first into `ranked`; its
+    /// storage is reused.
+    private static func rank(
+        _ logits: UnsafePointer<Float>, count: Int, atLeast threshold: Float, into ranked: inout [(id: Int32, logit: Float)]
+    ) {
+        ranked.removeAll(keepingCapacity: true)
+        for i in 0..<count where logits[i] >= threshold { ranked.append((id: Int32(i), logit: logits[i])) }
+        ranked.withUnsafeMutableBufferPointer { heapSort($0) }
     }
 
     /// Whether candidate `a` ranks before `b`: higher logit, then lower id (a total order).

@@ -71,7 +71,9 @@ struct SteadyStateAllocationTests {
         #expect(failedPasses == 0)
     }
 
-    /// Engine steps with several greedy and sampled streams decoding together.
+    /// Engine steps with a greedy stream and three seeded sampled ones decoding together: top-k
+    /// with top-p, top-p alone and no cut at all (the sampler's ranking reaches as deep as the
+    /// draw needs, which varies from token to token).
     @Test func engineDecodeStep() throws {
         let loaded = try EngineFixtures.model()
         let c = loaded.config
@@ -85,11 +87,12 @@ struct SteadyStateAllocationTests {
         let preparer = PromptPreparer(loaded: loaded, defaultMaxTokens: nil, cacheCapacity: 256 * config.blockSize)
         for i in 0..<4 {
             var sampling = SamplingParams()
-            if i % 2 == 1 {
-                sampling.temperature = 0.8
-                sampling.topK = 40
-                sampling.topP = 0.95
-                sampling.seed = UInt64(i)
+            sampling.seed = UInt64(i)
+            switch i {
+            case 0: sampling.temperature = 0
+            case 1: (sampling.temperature, sampling.topK, sampling.topP) = (0.8, 40, 0.95)
+            case 2: (sampling.temperature, sampling.topP) = (0.8, 0.9)
+            default: sampling.temperature = 1
             }
             var stop = StopParams()
             stop.maxTokens = 200

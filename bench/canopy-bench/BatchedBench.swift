@@ -42,6 +42,12 @@ struct BatchedBench: ParsableCommand {
     @Option(help: "Bytes of the KV swap tier for preempted sequences (--kv-swap-space); 0 = off, recompute only.")
     var kvSwapSpace: Int = 0
 
+    @Option(help: "Sampling temperature; 0 (the default) decodes greedily, as llama-batched-bench does.")
+    var temperature: Float = 0
+
+    @Option(help: "Top-p cut when sampling (1 = off).")
+    var topP: Float = 1
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory, weightPrefetch: !noWeightPrefetch)
@@ -66,7 +72,9 @@ struct BatchedBench: ParsableCommand {
                 var request = Request(
                     id: "b\(i)",
                     prompt: .tokenIDs((0..<promptTokens).map { _ in Int32.random(in: 0..<vocabulary, using: &random) }))
-                request.sampling.temperature = 0
+                request.sampling.temperature = temperature
+                request.sampling.topP = topP
+                request.sampling.seed = UInt64(i + 1)
                 request.stop.maxTokens = genTokens
                 request.stop.ignoreEndOfGeneration = true
                 done.enter()
