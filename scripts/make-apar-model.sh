@@ -15,7 +15,7 @@
 #                   fraction, items covered, repetition) -> $WORK/eval.md.
 #
 # Each step is skipped when its output exists, so an interrupted run continues where it
-# stopped; `rm -rf $WORK` starts over. Took 55 minutes on 2 cores here (37 of them step 3).
+# stopped; `rm -rf $WORK` starts over. Took 46-55 minutes on 2 cores (23-37 of them step 3).
 #
 # Env: BIN (.build/release), BASE (models/SmolLM2-135M-Instruct.Q4_1.gguf),
 # OUT (models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf), WORK (models/apar-work),
