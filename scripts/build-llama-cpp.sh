@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench, and
-# llama-quantize for the K-quant rows) that `make bench` compares Canopy against.
+# Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench,
+# llama-quantize for the K-quant rows, and llama-lookup for the speculative table:
+# n-gram prompt-lookup decoding, run with --spec-draft-n-max 0 as its own no-speculation
+# anchor, see bench/run-llama-lookup.sh) that `make bench` compares Canopy against.
 #
 # The source is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36 (the same
 # build the test fixtures were produced with), kept in a cache outside the repository:
@@ -46,8 +48,14 @@ case "$isa" in
     *) echo "build-llama-cpp: LLAMA_ISA=$isa is not one of native, avx2, scalar" >&2; exit 1 ;;
 esac
 bin="$build/bin"
+targets=(llama-bench llama-batched-bench llama-quantize llama-lookup)
 
-if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] && [ -x "$bin/llama-quantize" ]; then
+all_built() {
+    local t
+    for t in "${targets[@]}"; do [ -x "$bin/$t" ] || return 1; done
+}
+
+if all_built; then
     echo "$bin"
     exit 0
 fi
@@ -78,9 +86,8 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     "${isa_flags[@]}" -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
-echo "build-llama-cpp: building llama-bench llama-batched-bench llama-quantize with -j$jobs" >&2
-cmake --build "$build" --config Release -j "$jobs" --target llama-bench llama-batched-bench llama-quantize >&2
+echo "build-llama-cpp: building ${targets[*]} with -j$jobs" >&2
+cmake --build "$build" --config Release -j "$jobs" --target "${targets[@]}" >&2
 
-[ -x "$bin/llama-bench" ] && [ -x "$bin/llama-batched-bench" ] \
-    || { echo "build-llama-cpp: build finished but binaries are missing in $bin" >&2; exit 1; }
+all_built || { echo "build-llama-cpp: build finished but binaries are missing in $bin" >&2; exit 1; }
 echo "$bin"

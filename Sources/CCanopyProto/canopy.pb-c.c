@@ -1357,6 +1357,51 @@ void   canopy__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &canopy__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__speculation_stats__init
+                     (Canopy__V1__SpeculationStats         *message)
+{
+  static const Canopy__V1__SpeculationStats init_value = CANOPY__V1__SPECULATION_STATS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__speculation_stats__get_packed_size
+                     (const Canopy__V1__SpeculationStats *message)
+{
+  assert(message->base.descriptor == &canopy__v1__speculation_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__speculation_stats__pack
+                     (const Canopy__V1__SpeculationStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__speculation_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__speculation_stats__pack_to_buffer
+                     (const Canopy__V1__SpeculationStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__speculation_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__SpeculationStats *
+       canopy__v1__speculation_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__SpeculationStats *)
+     protobuf_c_message_unpack (&canopy__v1__speculation_stats__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__speculation_stats__free_unpacked
+                     (Canopy__V1__SpeculationStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__speculation_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__kvswap_stats__init
                      (Canopy__V1__KVSwapStats         *message)
 {
@@ -1896,7 +1941,7 @@ const ProtobufCMessageDescriptor canopy__v1__stop_params__descriptor =
   (ProtobufCMessageInit) canopy__v1__stop_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descriptors[8] =
 {
   {
     "request_id",
@@ -1982,6 +2027,18 @@ static const ProtobufCFieldDescriptor canopy__v1__generate_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "speculative_tokens",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Canopy__V1__GenerateRequest, optional_speculative_tokens_case),
+    offsetof(Canopy__V1__GenerateRequest, speculative_tokens),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__generate_request__field_indices_by_name[] = {
   3,   /* field[3] = messages */
@@ -1990,13 +2047,14 @@ static const unsigned canopy__v1__generate_request__field_indices_by_name[] = {
   2,   /* field[2] = prompt_ids */
   0,   /* field[0] = request_id */
   4,   /* field[4] = sampling */
+  7,   /* field[7] = speculative_tokens */
   5,   /* field[5] = stop */
 };
 static const ProtobufCIntRange canopy__v1__generate_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 4 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor canopy__v1__generate_request__descriptor =
 {
@@ -2006,7 +2064,7 @@ const ProtobufCMessageDescriptor canopy__v1__generate_request__descriptor =
   "Canopy__V1__GenerateRequest",
   "canopy.v1",
   sizeof(Canopy__V1__GenerateRequest),
-  7,
+  8,
   canopy__v1__generate_request__field_descriptors,
   canopy__v1__generate_request__field_indices_by_name,
   2,  canopy__v1__generate_request__number_ranges,
@@ -3202,7 +3260,7 @@ const ProtobufCMessageDescriptor canopy__v1__info_request__descriptor =
   (ProtobufCMessageInit) canopy__v1__info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[9] =
+static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[12] =
 {
   {
     "kv_cache_memory_bytes",
@@ -3312,6 +3370,42 @@ static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "speculative",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__EngineConfig, speculative),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "speculative_tokens",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__EngineConfig, speculative_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "speculative_step_tokens",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__EngineConfig, speculative_step_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
   1,   /* field[1] = block_size */
@@ -3323,11 +3417,14 @@ static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
   4,   /* field[4] = max_sequences */
   5,   /* field[5] = max_waiting_requests */
   6,   /* field[6] = prefix_caching */
+  9,   /* field[9] = speculative */
+  11,   /* field[11] = speculative_step_tokens */
+  10,   /* field[10] = speculative_tokens */
 };
 static const ProtobufCIntRange canopy__v1__engine_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
 {
@@ -3337,7 +3434,7 @@ const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
   "Canopy__V1__EngineConfig",
   "canopy.v1",
   sizeof(Canopy__V1__EngineConfig),
-  9,
+  12,
   canopy__v1__engine_config__field_descriptors,
   canopy__v1__engine_config__field_indices_by_name,
   1,  canopy__v1__engine_config__number_ranges,
@@ -3737,7 +3834,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[25] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[26] =
 {
   {
     "waiting_sequences",
@@ -4039,6 +4136,18 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "speculation",
+    26,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, speculation),
+    &canopy__v1__speculation_stats__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   24,   /* field[24] = apar_forks */
@@ -4062,6 +4171,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   5,   /* field[5] = requests_completed */
   19,   /* field[19] = requests_failed */
   1,   /* field[1] = running_sequences */
+  25,   /* field[25] = speculation */
   2,   /* field[2] = steps */
   15,   /* field[15] = uptime_seconds */
   0,   /* field[0] = waiting_sequences */
@@ -4070,7 +4180,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 25 }
+  { 0, 26 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -4080,11 +4190,114 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  25,
+  26,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,
   (ProtobufCMessageInit) canopy__v1__stats_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__speculation_stats__field_descriptors[6] =
+{
+  {
+    "chunks",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, chunks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "proposed_tokens",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, proposed_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "accepted_tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, accepted_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acceptance_rate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, acceptance_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_per_chunk",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, tokens_per_chunk),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drafting_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, drafting_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__speculation_stats__field_indices_by_name[] = {
+  3,   /* field[3] = acceptance_rate */
+  2,   /* field[2] = accepted_tokens */
+  0,   /* field[0] = chunks */
+  5,   /* field[5] = drafting_seconds */
+  1,   /* field[1] = proposed_tokens */
+  4,   /* field[4] = tokens_per_chunk */
+};
+static const ProtobufCIntRange canopy__v1__speculation_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor canopy__v1__speculation_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.SpeculationStats",
+  "SpeculationStats",
+  "Canopy__V1__SpeculationStats",
+  "canopy.v1",
+  sizeof(Canopy__V1__SpeculationStats),
+  6,
+  canopy__v1__speculation_stats__field_descriptors,
+  canopy__v1__speculation_stats__field_indices_by_name,
+  1,  canopy__v1__speculation_stats__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__speculation_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor canopy__v1__kvswap_stats__field_descriptors[11] =

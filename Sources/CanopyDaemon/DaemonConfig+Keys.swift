@@ -154,6 +154,34 @@ extension DaemonConfig {
             config.engine.aparChildToken = text
             return true
         },
+        ConfigKey(
+            name: "speculative",
+            help: "Speculative decoding: 'ngram' proposes tokens from each sequence's own context and verifies them in one pass; 'off' only when a request asks. Output is the same either way.",
+            expected: SpeculativeMode.allCases.map(\.rawValue).joined(separator: " or ")
+        ) { config, value in
+            guard let mode = SpeculativeMode(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                return false
+            }
+            config.engine.speculative = mode
+            return true
+        },
+        ConfigKey(
+            name: "spec-tokens", help: "Most proposed tokens a sequence verifies per step (requests may ask for fewer).",
+            expected: "an integer in \(SpeculativeMode.tokenRange.lowerBound)...\(SpeculativeMode.tokenRange.upperBound)"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: SpeculativeMode.tokenRange) else { return false }
+            config.engine.speculativeTokens = n
+            return true
+        },
+        ConfigKey(
+            name: "spec-step-tokens",
+            help: "Most decode tokens, proposals included, in a step that speculates; with this many sequences decoding nothing is proposed; 0 turns speculation off.",
+            expected: "an integer of at least 0"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 0...Int(Int32.max)) else { return false }
+            config.engine.speculativeStepTokens = n
+            return true
+        },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
             config, value in
             guard let n = ConfigValueParser.integer(value, in: 0...1024) else { return false }

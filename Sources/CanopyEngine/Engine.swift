@@ -234,7 +234,8 @@ public final class Engine: @unchecked Sendable {
     private func publishMetrics() {
         let metrics = EngineMetrics(
             counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
-            preemptions: core.preemptions, swapPreemptions: core.scheduler.swapPreemptions, kv: core.kv.stats)
+            preemptions: core.preemptions, swapPreemptions: core.scheduler.swapPreemptions, kv: core.kv.stats,
+            draftingSeconds: core.scheduler.draftingSeconds)
         condition.lock()
         snapshot = metrics
         pendingWaiting = core.waitingCount

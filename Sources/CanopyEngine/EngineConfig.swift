@@ -50,6 +50,22 @@ public struct EngineConfig: Sendable, Equatable {
     /// The text of an APAR model's child token (`--apar-child-token`).
     public var aparChildToken: String = AparTokens.defaultChildText
 
+    /// Speculative decoding (`--speculative`): `.ngram` proposes tokens from each
+    /// sequence's own context (see `NGramProposer`), `.off` proposes nothing unless a request
+    /// asks for it. Output is the same either way; only speed changes.
+    public var speculative: SpeculativeMode = .ngram
+    /// Most proposed tokens a sequence verifies per step (`--spec-tokens`), 1...32; each
+    /// sequence adapts below it to its acceptance.
+    public var speculativeTokens: Int = 8
+    /// Most decode tokens, proposals included, in a step that speculates
+    /// (`--spec-step-tokens`): with this many sequences decoding or more, nothing is
+    /// proposed (the step is already bound by arithmetic). 0 turns speculation off.
+    public var speculativeStepTokens: Int = 8
+
+    /// The most proposals per step a request gets when it does not choose
+    /// (`Request.speculativeTokens`).
+    var defaultSpeculativeTokens: Int { speculative == .off ? 0 : speculativeTokens }
+
     /// Creates the default configuration.
     public init() {}
 
@@ -78,6 +94,13 @@ public struct EngineConfig: Sendable, Equatable {
         }
         guard kvSwapSpace >= 0 else {
             throw .invalidConfiguration("KV swap space must be at least 0 bytes, got \(kvSwapSpace)")
+        }
+        guard SpeculativeMode.tokenRange.contains(speculativeTokens) else {
+            throw .invalidConfiguration(
+                "speculative tokens must be in \(SpeculativeMode.tokenRange.lowerBound)...\(SpeculativeMode.tokenRange.upperBound), got \(speculativeTokens)")
+        }
+        guard speculativeStepTokens >= 0 else {
+            throw .invalidConfiguration("speculative step tokens must be at least 0, got \(speculativeStepTokens)")
         }
         if let defaultMaxTokens, defaultMaxTokens < 1 {
             throw .invalidConfiguration("default max tokens must be at least 1, got \(defaultMaxTokens)")

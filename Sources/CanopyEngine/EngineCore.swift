@@ -32,7 +32,9 @@ final class EngineCore {
         self.kv = kv
         self.config = config
         scheduler = Scheduler(
-            kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences, costModel: costModel)
+            kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences,
+            contextLength: loaded.config.contextLength, speculativeStepTokens: config.speculativeStepTokens,
+            costModel: costModel)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(
             tokens: config.maxBatchedTokens, sequences: config.maxSequences,
@@ -49,6 +51,7 @@ final class EngineCore {
         request.key = key
         requests[key] = request
         request.forked = request.request.sampling.n == 1
+        request.speculativeTokens = request.request.speculativeTokens ?? config.defaultSpeculativeTokens
         let sequence = SequenceState(
             id: makeSequenceID(), sample: 0, request: request, tokens: request.promptIDs, tokenizer: loaded.tokenizer)
         request.sequences = [sequence]
@@ -85,7 +88,7 @@ final class EngineCore {
         for chunk in chunks {
             batch.append(
                 tokens: chunk.tokens, firstPosition: chunk.start, blockTable: kv.blockTable(chunk.sequence.id)[...],
-                blockSize: kv.blockSize, wantsLogits: chunk.wantsLogits)
+                blockSize: kv.blockSize, logitRows: chunk.logitRows)
         }
         let vocabulary = loaded.config.vocabularySize
         let needed = batch.logitCount * vocabulary
@@ -117,31 +120,91 @@ final class EngineCore {
         let tokenTime = monotonicSeconds()
         for chunk in chunks {
             let sequence = chunk.sequence
+            // Read before sampling: appending the sampled token changes what it says.
+            let rows = chunk.logitRows
+            defer { row += rows }
+            if chunk.drafted > 0 {
+                verify(chunk, firstRow: row, at: tokenTime)
+                continue
+            }
             sequence.computed += chunk.count
             guard chunk.wantsLogits else { continue }
-            defer { row += 1 }
             // A branch ended earlier in this loop (its request ran out of max_tokens).
             guard sequence.status != .finished else { continue }
             let children = sequence.request.forked ? [] : fork(sequence)
-            logits.withUnsafeBufferPointer { buffer in
-                let rowStart = buffer.baseAddress! + row * vocabulary
-                var token = sequence.sampler.sample(
-                    rowStart, count: vocabulary, history: sequence.history, excluding: excludedTokens(for: sequence),
-                    workspace: &sampling)
-                if let apar = sequence.request.apar, let forkSchedule, mayFork(sequence),
-                   forkSchedule(sequence.branch, sequence.generatedCount)
-                {
-                    token = SampledToken(id: apar.fork, logprob: nil, topLogprobs: [])
+            let token = sample(sequence, row: row)
+            accept(token, for: sequence, at: tokenTime)
+            for child in children {
+                let token = logits.withUnsafeBufferPointer { buffer in
+                    child.sampler.sample(
+                        buffer.baseAddress! + row * vocabulary, count: vocabulary, history: child.history,
+                        workspace: &sampling)
                 }
-                accept(token, for: sequence, at: tokenTime)
-                for child in children {
-                    let token = child.sampler.sample(rowStart, count: vocabulary, history: child.history, workspace: &sampling)
-                    accept(token, for: child, at: tokenTime)
-                }
+                accept(token, for: child, at: tokenTime)
             }
         }
         chunks.removeAll(keepingCapacity: true)
         return true
+    }
+
+    /// Samples `sequence`'s next token from logits row `row` of this step, under APAR's
+    /// rules (and the test-only forced forks).
+    private func sample(_ sequence: SequenceState, row: Int) -> SampledToken {
+        let vocabulary = loaded.config.vocabularySize
+        var token = logits.withUnsafeBufferPointer { buffer in
+            sequence.sampler.sample(
+                buffer.baseAddress! + row * vocabulary, count: vocabulary, history: sequence.history,
+                excluding: excludedTokens(for: sequence), workspace: &sampling)
+        }
+        if let apar = sequence.request.apar, let forkSchedule, mayFork(sequence),
+           forkSchedule(sequence.branch, sequence.generatedCount)
+        {
+            token = SampledToken(id: apar.fork, logprob: nil, topLogprobs: [])
+        }
+        return token
+    }
+
+    /// Verifies a speculating chunk: the sequence's last token and its proposals ran, with
+    /// logits after each (rows `firstRow...`). Position by position, the engine samples the
+    /// token exactly as a step without speculation would (same sampler, same random draw,
+    /// same penalties and rules) and accepts it; while that token equals the next proposal,
+    /// the logits after the proposal are valid for the next position too, and verification
+    /// goes on. So the output is the one decoding without speculation gives, token for token
+    /// (for a proposal q that is a point mass this is the lossless rule: a proposal is kept
+    /// with probability p(proposal), and otherwise the token is drawn from p without it).
+    ///
+    /// Then the KV slots of the rejected proposals are given back and the accepted ones
+    /// committed (cached). A control token (APAR) ends verification: its fork shares the KV
+    /// committed up to it.
+    private func verify(_ chunk: ScheduledChunk, firstRow: Int, at time: Double) {
+        let sequence = chunk.sequence
+        // A branch ended earlier in this loop (its request ran out of max_tokens); its blocks
+        // are already freed.
+        guard sequence.status != .finished else { return }
+        // Counted before accepting: the last token may complete the request, which publishes
+        // the counters.
+        counters.speculativeChunks += 1
+        counters.proposedTokens += chunk.drafted
+        var accepted = 0
+        for i in 0...chunk.drafted {
+            sequence.computed += 1  // window[i]'s K/V is in the cache and its logits are row i
+            let token = sample(sequence, row: firstRow + i)
+            if let apar = sequence.request.apar, apar.isControl(token.id) {
+                kv.commit(sequence.id, keeping: sequence.computed)
+                accept(token, for: sequence, at: time)
+                break
+            }
+            accept(token, for: sequence, at: time)
+            guard i < chunk.drafted, sequence.status != .finished,
+                  token.id == sequence.speculation.window[i + 1]
+            else { break }
+            accepted += 1
+            counters.acceptedTokens += 1
+        }
+        if sequence.registered && sequence.status != .finished {
+            kv.commit(sequence.id, keeping: sequence.computed)
+        }
+        sequence.speculation.record(proposed: chunk.drafted, accepted: accepted)
     }
 
     /// Cancels the requests held back for longer than `timeout` by a reader that took none

@@ -18,6 +18,11 @@ struct EngineCounters: Sendable, Equatable {
     var endToEndLatencySum = 0.0
     /// APAR forks (child branches started).
     var forks = 0
+    /// Speculative decoding: chunks that verified proposals, proposals verified, and
+    /// proposals accepted.
+    var speculativeChunks = 0
+    var proposedTokens = 0
+    var acceptedTokens = 0
 
     mutating func record(_ m: RequestMetrics, cancelled: Bool, failed: Bool) {
         if failed {
@@ -89,8 +94,13 @@ public struct EngineMetrics: Sendable, Equatable {
     public var weightStreaming: WeightStreamingStats?
     /// APAR forks since start (child branches started).
     public var forks = 0
+    /// Speculative decoding since start (`--speculative`).
+    public var speculation = SpeculationStats()
 
-    init(counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats) {
+    init(
+        counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats,
+        draftingSeconds: Double = 0
+    ) {
         waitingSequences = waiting
         runningSequences = running
         steps = c.steps
@@ -102,6 +112,9 @@ public struct EngineMetrics: Sendable, Equatable {
         promptTokens = c.promptTokens
         cachedPromptTokens = c.cachedPromptTokens
         forks = c.forks
+        speculation = SpeculationStats(
+            chunks: c.speculativeChunks, proposedTokens: c.proposedTokens, acceptedTokens: c.acceptedTokens,
+            draftingSeconds: draftingSeconds)
         self.preemptions = preemptions
         self.swapPreemptions = swapPreemptions
         self.kv = kv

@@ -34,6 +34,12 @@ public struct PromptPreparer: Sendable {
         try request.sampling.validate()
         try request.stop.validate()
         try request.parallel.validate()
+        if let tokens = request.speculativeTokens, tokens != 0, !SpeculativeMode.tokenRange.contains(tokens) {
+            let range = SpeculativeMode.tokenRange
+            throw .invalidParameter(
+                name: "speculative_tokens",
+                reason: "must be 0 (off) or in \(range.lowerBound)...\(range.upperBound), got \(tokens)")
+        }
         let tokenizer = loaded.tokenizer
         let ids: [Int32]
         switch request.prompt {

@@ -22,6 +22,10 @@ public struct Request: Sendable {
     public var stop: StopParams
     /// APAR parallel decoding (used by models with APAR tokens).
     public var parallel = ParallelParams()
+    /// Most speculative proposals per step for this request (0 turns speculation off for
+    /// it, up to `SpeculativeMode.tokenRange.upperBound`); nil takes the engine's setting.
+    /// Changes speed only, never the output.
+    public var speculativeTokens: Int?
 
     /// Creates a request with default sampling and stopping.
     public init(id: String, prompt: Prompt, sampling: SamplingParams = SamplingParams(), stop: StopParams = StopParams()) {

@@ -5,12 +5,22 @@ struct ScheduledChunk {
     let sequence: SequenceState
     /// Position of the chunk's first token (the sequence's `computed` before the step).
     let start: Int
-    /// Number of tokens run (one for a decode step).
+    /// Number of tokens run (one for a decode step, one more than `drafted` when it
+    /// speculates).
     let count: Int
-    /// The token ids run.
-    var tokens: ArraySlice<Int32> { sequence.tokens[start..<(start + count)] }
-    /// Whether the chunk reaches the sequence's last token, so its logits are sampled.
-    var wantsLogits: Bool { start + count == sequence.tokens.count }
+    /// Speculative proposals verified after the sequence's last token (their slots are
+    /// tentative until the engine commits the accepted ones).
+    var drafted = 0
+    /// The token ids run: the sequence's own, or its last token and the proposals.
+    var tokens: ArraySlice<Int32> {
+        drafted > 0 ? sequence.speculation.window[...] : sequence.tokens[start..<(start + count)]
+    }
+    /// How many of the chunk's last tokens want logits: every token of a speculating chunk,
+    /// else one when the chunk reaches the sequence's last token (it is sampled), else none.
+    /// Meaningful until the step appends the sampled tokens.
+    var logitRows: Int { drafted > 0 ? count : (start + count == sequence.tokens.count ? 1 : 0) }
+    /// Whether the chunk's logits are sampled.
+    var wantsLogits: Bool { logitRows > 0 }
 }
 
 /// Decides what each step runs, as vLLM's scheduler does: running decodes first, then
@@ -20,6 +30,14 @@ struct ScheduledChunk {
 /// written to the tier, read back when it resumes) when `costModel` estimates that to be
 /// cheaper than recomputing it; otherwise, or when the tier is full or fails, its blocks are
 /// freed and its tokens recomputed later.
+///
+/// Speculative decoding (see `SpeculationState`) rides on the decodes: while nothing waits
+/// to be prefilled, a decoding sequence may add proposed tokens to its chunk, as long as
+/// the step's decode tokens stay within `speculativeStepTokens` and each proposal is
+/// expected to pay for itself (`proposalThreshold`). With few sequences a proposal costs a
+/// fraction of a step; with many the step is already bound by arithmetic and nothing is
+/// proposed, so speculation does not lower throughput. Proposals never cause a preemption:
+/// a sequence whose proposals do not fit decodes without them.
 ///
 /// Not thread-safe: owned by the engine thread.
 final class Scheduler {
@@ -35,12 +53,25 @@ final class Scheduler {
     private(set) var swapPreemptions = 0
     /// Swap-versus-recompute estimates; the engine feeds it prefill timings.
     var costModel: PreemptionCostModel
+    /// The model's context length: proposals never run past it.
+    let contextLength: Int
+    /// Most decode tokens, proposals included, of a step that speculates.
+    let speculativeStepTokens: Int
+    /// Where proposals come from.
+    let proposer = NGramProposer(maximumN: 4, minimumN: 2)
+    /// Seconds spent finding proposals since start.
+    private(set) var draftingSeconds = 0.0
     /// Per-step working storage, kept so that scheduling allocates nothing in steady state.
     private var order: [SequenceState] = []
     private var scheduled = Set<ObjectIdentifier>()
 
-    init(kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, costModel: PreemptionCostModel = PreemptionCostModel()) {
+    init(
+        kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int = .max,
+        speculativeStepTokens: Int = 0, costModel: PreemptionCostModel = PreemptionCostModel()
+    ) {
         self.kv = kv
+        self.contextLength = contextLength
+        self.speculativeStepTokens = speculativeStepTokens
         self.costModel = costModel
         self.maxBatchedTokens = maxBatchedTokens
         self.maxSequences = maxSequences
@@ -90,11 +121,26 @@ final class Scheduler {
         for sequence in running where sequence.uncomputed == 1 && !sequence.request.isHeldBack(now: now) {
             order.append(sequence)
         }
-        for sequence in running where sequence.uncomputed > 1 { order.append(sequence) }
+        let decodes = order.count
+        var prefilling = !waiting.isEmpty
+        for sequence in running where sequence.uncomputed > 1 {
+            order.append(sequence)
+            prefilling = true
+        }
         defer { order.removeAll(keepingCapacity: true) }
+        var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
+        let threshold = Self.proposalThreshold(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
+            if proposals > 0, let chunk = reserveSpeculating(sequence, proposals: proposals, threshold: threshold) {
+                scheduled.insert(ObjectIdentifier(sequence))
+                chunks.append(chunk)
+                budget -= chunk.count
+                proposals -= chunk.drafted
+                continue
+            }
+            if sequence.uncomputed == 1 { sequence.speculation.recordPlainStep() }
             var chunk = reserve(sequence, budget: budget)
             while chunk == nil {
                 guard let victim = running.last(where: { !scheduled.contains(ObjectIdentifier($0)) }) else { break }
@@ -146,6 +192,40 @@ final class Scheduler {
         assert(kv.tokenCount(sequence.id) == start, "KV manager and scheduler disagree on sequence \(sequence.id)")
         guard kv.reserveSlots(sequence.id, tokens: sequence.tokens[start..<(start + count)]) else { return nil }
         return ScheduledChunk(sequence: sequence, start: start, count: count)
+    }
+
+    /// What one more token costs a decode step, as a share of a one-token step: a step of
+    /// `n` tokens takes about `1 + tokenCost × (n − 1)` one-token steps (measured with
+    /// `canopy-bench batched` on a 2-core Zen 3, `bench/results/2026-12-03-3fa34fa-few-token-decode.md`:
+    /// 1.23, 1.54 and 1.86 for 2, 3 and 4 tokens).
+    static let tokenCost = 0.3
+
+    /// The expected tokens a proposal must yield to pay for itself in a step with `decodes`
+    /// decoding sequences: the tokens per unit of time the step makes without it,
+    /// `decodes / (1 + tokenCost × (decodes − 1))`, times the proposal's cost `tokenCost`.
+    /// 0.3 for one sequence; it rises towards 1 as the step fills.
+    static func proposalThreshold(decodes: Int) -> Double {
+        let d = Double(max(decodes, 1))
+        return tokenCost * d / (1 + tokenCost * (d - 1))
+    }
+
+    /// A decode chunk with up to `proposals` proposed tokens after the sequence's last one,
+    /// their slots reserved as tentative; nil — nothing changed — when the sequence does not
+    /// speculate, has no proposal, or the blocks for them are not free.
+    private func reserveSpeculating(_ sequence: SequenceState, proposals: Int, threshold: Double) -> ScheduledChunk? {
+        let limit = min(
+            proposals, sequence.speculation.length(threshold: threshold), sequence.room(contextLength: contextLength))
+        guard sequence.uncomputed == 1, sequence.request.forked, limit > 0 else { return nil }
+        let started = monotonicSeconds()
+        sequence.speculation.window.removeAll(keepingCapacity: true)
+        sequence.speculation.window.append(sequence.tokens[sequence.tokens.count - 1])
+        let drafted = proposer.propose(following: sequence.tokens, limit: limit, into: &sequence.speculation.window)
+        draftingSeconds += monotonicSeconds() - started
+        let start = sequence.computed
+        guard drafted > 0,
+              kv.reserveSlots(sequence.id, tokens: sequence.speculation.window[...], tentative: drafted)
+        else { return nil }
+        return ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted)
     }
 
     /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.

@@ -50,6 +50,8 @@ final class SequenceState {
     var lastTokenTime: Double?
     var gapSum = 0.0
     var gapCount = 0
+    /// Speculative decoding: what this step verifies, and how much to propose next.
+    var speculation: SpeculationState
 
     init(id: SequenceID, sample: Int, request: RequestState, tokens: [Int32], tokenizer: Tokenizer) {
         self.id = id
@@ -65,6 +67,7 @@ final class SequenceState {
         history = request.request.sampling.hasPenalties ? TokenHistory(prompt: request.promptIDs) : nil
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         stops = StopStringMatcher(stops: request.request.stop.stopStrings)
+        speculation = SpeculationState(maximum: request.speculativeTokens)
         reserveOutputStorage()
     }
 
@@ -86,6 +89,7 @@ final class SequenceState {
         history = parent.history
         detokenizer = parent.detokenizer
         stops = parent.stops
+        speculation = SpeculationState(maximum: parent.request.speculativeTokens)
         reserveOutputStorage()
     }
 
@@ -110,6 +114,7 @@ final class SequenceState {
         history = parent.history
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         stops = StopStringMatcher(stops: parent.request.request.stop.stopStrings)
+        speculation = SpeculationState(maximum: parent.request.speculativeTokens)
         reserveOutputStorage()
         tokens.append(childToken)
         history?.append(childToken)
@@ -133,6 +138,13 @@ final class SequenceState {
     /// Tokens still to run through the model before the next sample.
     var uncomputed: Int { tokens.count - computed }
 
+    /// Tokens the sequence may still generate after the one it is about to sample: what
+    /// `max_tokens` leaves (all branches of an APAR request count) and the context length.
+    func room(contextLength: Int) -> Int {
+        let generated = request.apar == nil ? generatedCount : request.generatedTotal
+        return min(request.maxTokens - generated - 1, contextLength - tokens.count)
+    }
+
     /// Releases text held by the detokenizer and the stop matcher at the end of generation;
     /// reports whether that text completed a stop string (then only the text before it).
     func flushPending() -> (String, Bool) {
@@ -155,6 +167,9 @@ final class RequestState {
     var forked = false
     /// The request's APAR tokens when it may fork (see `ParallelParams`), else nil.
     let apar: AparTokens?
+    /// Most speculative proposals per step for each of its sequences (0: none); set when the
+    /// engine takes the request.
+    var speculativeTokens = 0
     var firstScheduled: Double?
     var firstToken: Double?
     var cachedPromptTokens = 0

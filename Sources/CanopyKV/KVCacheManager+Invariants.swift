@@ -11,7 +11,7 @@ extension KVCacheManager {
     ///   serials are unique over both tiers and a hash is filed in at most one tier; every
     ///   cached block sits only at full positions of the tables that reference it;
     /// - each sequence (resident or swapped out) holds `ceil(tokenCount / blockSize)` blocks
-    ///   and the ids of its partly filled block; a swapped-out sequence's kept (shared)
+    ///   and the ids of the tokens past its settled blocks; only settled blocks are cached; a swapped-out sequence's kept (shared)
     ///   blocks count as references; `stats.usedBlocks + stats.freeBlocks ==
     ///   stats.totalBlocks`;
     /// - every swap slot is exactly one of free, a cached prefix block (in the tier's LRU
@@ -30,10 +30,13 @@ extension KVCacheManager {
             if state.blocks.count != expectedBlocks {
                 problems.append("sequence \(id): \(state.blocks.count) blocks for \(state.tokenCount) tokens")
             }
-            if state.tail.count != state.tokenCount % size {
-                problems.append("sequence \(id): \(state.tail.count) tail tokens for \(state.tokenCount) tokens")
+            if state.settled % size != 0 || state.settled > state.tokenCount
+                || state.tail.count != state.tokenCount - state.settled
+            {
+                problems.append(
+                    "sequence \(id): \(state.tail.count) tail tokens, \(state.settled) settled, for \(state.tokenCount) tokens")
             }
-            let fullBlocks = state.tokenCount / size
+            let fullBlocks = state.settled / size
             for (index, block) in state.blocks.enumerated() {
                 if block == -1, let slot = swapped[id]?.slots[index], slot >= 0 { continue }
                 guard block >= 0, Int(block) < total else {

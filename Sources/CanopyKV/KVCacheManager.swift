@@ -107,6 +107,9 @@ public final class KVCacheManager {
     /// Token positions per block.
     public var blockSize: Int { arena.layout.blockSize }
 
+    /// Tentative tokens a sequence's storage is sized for up front (more grow it once).
+    static let tentativeCapacity = 32
+
     /// Starts a new high-water mark of used blocks (`KVCacheStats.peakUsedBlocks`) from now.
     public func resetPeakUsedBlocks() {
         counters.peakUsedBlocks = usedBlockCount
@@ -153,7 +156,7 @@ public final class KVCacheManager {
         var state = SequenceState()
         let expectedBlocks = (max(expectedLength, promptTokens.count) + blockSize - 1) / blockSize
         state.blocks.reserveCapacity(min(expectedBlocks, refCounts.count))
-        state.tail.reserveCapacity(blockSize)
+        state.tail.reserveCapacity(blockSize + Self.tentativeCapacity)
         if prefixCaching {
             let size = blockSize
             let reusable = (promptTokens.count - 1) / size
@@ -176,6 +179,7 @@ public final class KVCacheManager {
                 state.lastCached = blockKeys[Int(block)]!.serial
             }
             state.tokenCount = state.blocks.count * size
+            state.settled = state.tokenCount
         }
         counters.prefixHits += state.tokenCount
         sequences[id] = state
@@ -201,6 +205,11 @@ public final class KVCacheManager {
     /// one; after a hash collision with a different prefix, or once the parent was evicted,
     /// the sequence's later blocks are not cached (correctness never depends on the hash).
     ///
+    /// The last `tentative` tokens (speculative proposals, not yet verified) are reserved
+    /// but not final: blocks they fill are not cached until `commit(_:keeping:)` keeps them,
+    /// and `commit` can give their slots back. Until then the sequence must not be forked,
+    /// swapped out or reserved again.
+    ///
     /// Token `i` of `tokens` then lives at position `p = tokenCount + i` (the count before the
     /// call): offset `p % blockSize` of block `blockTable(id)[p / blockSize]`.
     ///
@@ -208,9 +217,11 @@ public final class KVCacheManager {
     /// tokens.count)` blocks are free or evictable. Allocates nothing with prefix caching off
     /// once the sequence's arrays have grown (the engine's decode loop relies on this); with
     /// it on, each block that fills records its key.
-    /// Precondition: `id` registered. O(tokens.count + copies × blockBytes).
-    public func reserveSlots(_ id: SequenceID, tokens: ArraySlice<Int32>) -> Bool {
+    /// Precondition: `id` registered, `0 <= tentative <= tokens.count`.
+    /// O(tokens.count + copies × blockBytes).
+    public func reserveSlots(_ id: SequenceID, tokens: ArraySlice<Int32>, tentative: Int = 0) -> Bool {
         guard var state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        precondition(tentative >= 0 && tentative <= tokens.count, "tentative tokens outside the reservation")
         let needed = blocksNeeded(state, appending: tokens.count)
         guard needed <= freeList.count + evictable.count else { return false }
         if tokens.isEmpty { return true }
@@ -227,12 +238,41 @@ public final class KVCacheManager {
             if state.tokenCount % size == 0 { state.blocks.append(allocate()) }
             state.tail.append(token)
             state.tokenCount += 1
-            if state.tail.count == size {
-                blockFilled(state.blocks[state.blocks.count - 1], in: &state)
-            }
         }
+        settle(&state, through: state.tokenCount - tentative)
         sequences[id] = state
         return true
+    }
+
+    /// Ends a tentative reservation (`reserveSlots(_:tokens:tentative:)`): keeps the first
+    /// `count` reserved tokens, gives back the slots past them (blocks no longer needed are
+    /// released; they were never cached), and registers the blocks the kept tokens fill in
+    /// the prefix cache, so only verified tokens are ever cached. A no-op when `count` is the
+    /// token count and nothing is tentative.
+    /// Precondition: `id` registered and resident; `count` is at least the tokens before the
+    /// tentative reservation and at most `tokenCount(id)`. O(tokens dropped + blocks filled).
+    public func commit(_ id: SequenceID, keeping count: Int) {
+        guard var state = sequences[id] else { preconditionFailure("unknown sequence \(id)") }
+        precondition(count >= state.settled && count <= state.tokenCount, "commit outside the tentative tokens")
+        sequences[id] = nil
+        let size = blockSize
+        state.tail.removeLast(state.tokenCount - count)
+        state.tokenCount = count
+        let keptBlocks = (count + size - 1) / size
+        while state.blocks.count > keptBlocks { release(state.blocks.removeLast()) }
+        settle(&state, through: count)
+        sequences[id] = state
+    }
+
+    /// Offers every full block that ends at or before token `limit` and is not yet settled to
+    /// the prefix cache, in order.
+    private func settle(_ state: inout SequenceState, through limit: Int) {
+        let size = blockSize
+        while state.settled + size <= limit {
+            blockFilled(state.blocks[state.settled / size], tokens: state.tail[0..<size], in: &state)
+            state.tail.removeFirst(size)
+            state.settled += size
+        }
     }
 
     /// `reserveSlots`, returning one slot per token in order, or nil — changing nothing — when
@@ -360,24 +400,23 @@ public final class KVCacheManager {
     /// block then stays uncached and is freed, not kept, when released). If the same prefix
     /// sits in the swap tier, the new block takes over that entry (and its serial, so the
     /// entry's children still chain to it) and the tier's copy is dropped.
-    private func blockFilled(_ block: Int32, in state: inout SequenceState) {
-        defer { state.tail.removeAll(keepingCapacity: true) }
+    private func blockFilled(_ block: Int32, tokens: ArraySlice<Int32>, in state: inout SequenceState) {
         guard prefixCaching, state.linked else { return }
         if let parent = state.lastCached, !isLive(serial: parent, hash: state.lastFullHash) {
             state.linked = false  // the parent's rows were evicted: nothing can chain to it
             return
         }
-        let hash = chainHash(state.lastFullHash, state.tail[...])
+        let hash = chainHash(state.lastFullHash, tokens)
         let serial: UInt64
         if let existing = cachedBlock[hash] {
-            guard let key = blockKeys[Int(existing)], key.matches(parent: state.lastCached, tokens: state.tail[...])
+            guard let key = blockKeys[Int(existing)], key.matches(parent: state.lastCached, tokens: tokens)
             else {
                 state.linked = false  // hash collision with a different prefix
                 return
             }
             serial = key.serial
         } else if let slot = tierCached[hash] {
-            guard let key = slotKeys[Int(slot)], key.matches(parent: state.lastCached, tokens: state.tail[...])
+            guard let key = slotKeys[Int(slot)], key.matches(parent: state.lastCached, tokens: tokens)
             else {
                 state.linked = false  // hash collision with a different prefix
                 return
@@ -392,7 +431,7 @@ public final class KVCacheManager {
             cachedBlock[hash] = block
             blockKeys[Int(block)] = PrefixBlockKey(
                 hash: hash, serial: serial, parentHash: state.lastFullHash, parent: state.lastCached,
-                tokens: state.tail)
+                tokens: Array(tokens))
         }
         state.lastFullHash = hash
         state.lastCached = serial

@@ -25,11 +25,19 @@ public struct ForwardBatch: Sendable {
         /// the sequence in logical order, covering every position up to
         /// `firstPosition + tokenCount - 1`.
         public var blockTableRange: Range<Int>
-        /// Whether the logits after the slice's last token are wanted.
-        public var wantsLogits: Bool
+        /// How many of the slice's last tokens want the logits that follow them: 0, 1 (the
+        /// next token after the slice), or more when speculative decoding verifies proposed
+        /// tokens (every proposal's successor is judged). At most `tokenCount`.
+        public var logitRows: Int
 
-        /// Row of the slice's last token in the batch (the row whose logits it wants).
+        /// Whether the logits after the slice's last token are wanted.
+        public var wantsLogits: Bool { logitRows > 0 }
+
+        /// Row of the slice's last token in the batch (the last row whose logits it wants).
         public var lastToken: Int { tokenStart + tokenCount - 1 }
+
+        /// Batch rows whose logits the slice wants, in order (the slice's last `logitRows`).
+        public var logitTokens: Range<Int> { (tokenStart + tokenCount - logitRows)..<(tokenStart + tokenCount) }
     }
 
     /// Token ids to run.
@@ -40,7 +48,7 @@ public struct ForwardBatch: Sendable {
     public private(set) var blockTables: [Int32] = []
     /// The sequences, in batch order.
     public private(set) var sequences: [SequenceSlice] = []
-    /// Number of slices that want logits (rows of the forward pass's result).
+    /// Number of logit rows the pass returns: the slices' `logitRows` added up.
     public private(set) var logitCount = 0
 
     /// Creates an empty batch.
@@ -65,15 +73,18 @@ public struct ForwardBatch: Sendable {
     }
 
     /// Appends `tokens` of one sequence at positions `firstPosition...`, whose K/V blocks
-    /// (in logical order) are `blockTable`, each holding `blockSize` positions.
+    /// (in logical order) are `blockTable`, each holding `blockSize` positions; the logits
+    /// after the slice's last `logitRows` tokens are returned, in order.
     ///
     /// Allocates nothing once the batch's storage has grown to size. O(tokens + blocks).
-    /// - Precondition: `tokens` is not empty and `blockTable` covers every position.
+    /// - Precondition: `tokens` is not empty, `blockTable` covers every position, and
+    ///   `0 <= logitRows <= tokens.count`.
     public mutating func append(
         tokens newTokens: ArraySlice<Int32>, firstPosition: Int, blockTable: ArraySlice<Int32>,
-        blockSize: Int, wantsLogits: Bool
+        blockSize: Int, logitRows: Int
     ) {
         precondition(!newTokens.isEmpty, "a slice needs at least one token")
+        precondition(logitRows >= 0 && logitRows <= newTokens.count, "logit rows outside the slice")
         precondition(blockSize > 0 && firstPosition >= 0, "bad block size or position")
         let tableCount = blockTable.count
         precondition(tableCount * blockSize >= firstPosition + newTokens.count, "block table too short")
@@ -81,14 +92,23 @@ public struct ForwardBatch: Sendable {
         blockTables.append(contentsOf: blockTable)
         sequences.append(SequenceSlice(
             tokenStart: tokens.count, tokenCount: newTokens.count, firstPosition: firstPosition,
-            blockTableRange: tableStart..<(tableStart + tableCount), wantsLogits: wantsLogits))
+            blockTableRange: tableStart..<(tableStart + tableCount), logitRows: logitRows))
         var position = firstPosition
         for token in newTokens {
             tokens.append(token)
             slots.append((block: blockTables[tableStart + position / blockSize], offset: position % blockSize))
             position += 1
         }
-        if wantsLogits { logitCount += 1 }
+        logitCount += logitRows
+    }
+
+    /// Appends a slice that wants the logits after its last token, or none.
+    public mutating func append(
+        tokens newTokens: ArraySlice<Int32>, firstPosition: Int, blockTable: ArraySlice<Int32>,
+        blockSize: Int, wantsLogits: Bool
+    ) {
+        append(tokens: newTokens, firstPosition: firstPosition, blockTable: blockTable, blockSize: blockSize,
+               logitRows: wantsLogits ? 1 : 0)
     }
 
     /// `append(tokens:firstPosition:blockTable:blockSize:wantsLogits:)` for whole arrays.

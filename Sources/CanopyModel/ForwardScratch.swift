@@ -194,8 +194,8 @@ extension ForwardScratch {
         }
     }
 
-    /// The head of every architecture: the final RMSNorm of each slice's last token that
-    /// wants logits (packed into `normed`), then the output projection into `logits`; chunk
+    /// The head of every architecture: the final RMSNorm of each token that wants logits
+    /// (each slice's last `logitRows`, packed into `normed`), then the output projection into `logits`; chunk
     /// by chunk (each acquired from `residency`) when the placement streams it.
     func writeLogits(
         _ batch: ForwardBatch, norm: [Float], output: WeightMatrix, residency: WeightResidency?, config c: ModelConfig,
@@ -204,10 +204,12 @@ extension ForwardScratch {
         let e = c.embeddingLength
         var rows = 0
         norm.withUnsafeBufferPointer { w in
-            for slice in batch.sequences where slice.wantsLogits {
-                RMSNorm.apply(residual + slice.lastToken * e, weight: w.baseAddress!, count: e,
-                              epsilon: c.rmsNormEpsilon, output: normed + rows * e)
-                rows += 1
+            for slice in batch.sequences {
+                for token in slice.logitTokens {
+                    RMSNorm.apply(residual + token * e, weight: w.baseAddress!, count: e,
+                                  epsilon: c.rmsNormEpsilon, output: normed + rows * e)
+                    rows += 1
+                }
             }
         }
         guard rows > 0 else { return }

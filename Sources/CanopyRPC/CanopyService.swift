@@ -162,6 +162,9 @@ public struct CanopyService: RegistrableRPCService {
         info.engine.prefixCaching = e.prefixCaching
         info.engine.defaultMaxTokens = e.defaultMaxTokens.map { UInt32(clamping: $0) }
         info.engine.kvTotalBlocks = UInt32(clamping: engine.metrics().kv.totalBlocks)
+        info.engine.speculative = e.speculative.rawValue
+        info.engine.speculativeTokens = UInt32(clamping: e.speculativeTokens)
+        info.engine.speculativeStepTokens = UInt32(clamping: e.speculativeStepTokens)
         return info
     }
 

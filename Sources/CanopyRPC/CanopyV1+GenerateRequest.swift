@@ -79,17 +79,21 @@ extension CanopyV1 {
         public var stop: StopParams
         /// APAR forking; nil takes the engine's defaults.
         public var parallel: ParallelParams?
+        /// Most speculative proposals per step: 0 turns speculation off for this request,
+        /// 1...32 caps it, nil takes the daemon's setting. Changes speed only, never the output.
+        public var speculativeTokens: Int32?
 
         /// Creates a request.
         public init(
             requestID: String = "", input: Input?, sampling: SamplingParams = SamplingParams(), stop: StopParams = StopParams(),
-            parallel: ParallelParams? = nil
+            parallel: ParallelParams? = nil, speculativeTokens: Int32? = nil
         ) {
             self.requestID = requestID
             self.input = input
             self.sampling = sampling
             self.stop = stop
             self.parallel = parallel
+            self.speculativeTokens = speculativeTokens
         }
     }
 }
@@ -199,6 +203,11 @@ extension CanopyV1.GenerateRequest: ProtobufCRepresentable {
         c.pointee.sampling = try sampling.makeC(in: arena)
         c.pointee.stop = try stop.makeC(in: arena)
         c.pointee.parallel = try parallel?.makeC(in: arena)
+        if let speculativeTokens {
+            c.pointee.optional_speculative_tokens_case =
+                CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS_SPECULATIVE_TOKENS
+            c.pointee.speculative_tokens = speculativeTokens
+        }
         switch input {
         case nil:
             break
@@ -240,6 +249,9 @@ extension CanopyV1.GenerateRequest: ProtobufCRepresentable {
             requestID: CRead.string(m.request_id), input: input,
             sampling: CRead.message(m.sampling, CanopyV1.SamplingParams.init(c:)) ?? .init(),
             stop: CRead.message(m.stop, CanopyV1.StopParams.init(c:)) ?? .init(),
-            parallel: CRead.message(m.parallel, CanopyV1.ParallelParams.init(c:)))
+            parallel: CRead.message(m.parallel, CanopyV1.ParallelParams.init(c:)),
+            speculativeTokens: m.optional_speculative_tokens_case
+                == CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS_SPECULATIVE_TOKENS
+                ? m.speculative_tokens : nil)
     }
 }

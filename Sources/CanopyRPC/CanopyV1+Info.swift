@@ -27,6 +27,12 @@ extension CanopyV1 {
         public var defaultMaxTokens: UInt32?
         /// Blocks in the KV arena.
         public var kvTotalBlocks: UInt32 = 0
+        /// Speculative decoding mode: "off" or "ngram".
+        public var speculative = ""
+        /// Most proposed tokens a sequence verifies per step.
+        public var speculativeTokens: UInt32 = 0
+        /// Most decode tokens, proposals included, in a step that speculates; 0 is off.
+        public var speculativeStepTokens: UInt32 = 0
 
         /// Creates an empty configuration.
         public init() {}
@@ -100,6 +106,9 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
             c.pointee.default_max_tokens = defaultMaxTokens
         }
         c.pointee.kv_total_blocks = kvTotalBlocks
+        c.pointee.speculative = try arena.string(speculative)
+        c.pointee.speculative_tokens = speculativeTokens
+        c.pointee.speculative_step_tokens = speculativeStepTokens
         return c
     }
 
@@ -117,6 +126,9 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
             defaultMaxTokens = m.default_max_tokens
         }
         kvTotalBlocks = m.kv_total_blocks
+        speculative = CRead.string(m.speculative)
+        speculativeTokens = m.speculative_tokens
+        speculativeStepTokens = m.speculative_step_tokens
     }
 }
 

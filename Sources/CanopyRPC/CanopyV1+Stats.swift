@@ -65,6 +65,8 @@ extension CanopyV1 {
         public var kvSwap: KVSwapStats?
         /// APAR forks since start.
         public var aparForks: UInt64 = 0
+        /// Speculative decoding since start.
+        public var speculation = SpeculationStats()
         /// KV cache statistics.
         public var kv = KVCacheStats()
         /// Mean queue time of finished requests, seconds.
@@ -152,6 +154,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.preemptions_recomputed = preemptionsRecomputed
         c.pointee.kv_swap = try kvSwap?.makeC(in: arena)
         c.pointee.apar_forks = aparForks
+        c.pointee.speculation = try speculation.makeC(in: arena)
         c.pointee.kv = try kv.makeC(in: arena)
         c.pointee.mean_queue_seconds = meanQueueSeconds
         c.pointee.mean_time_to_first_token_seconds = meanTimeToFirstTokenSeconds
@@ -184,6 +187,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         preemptionsRecomputed = m.preemptions_recomputed
         kvSwap = CRead.message(m.kv_swap, CanopyV1.KVSwapStats.init(c:))
         aparForks = m.apar_forks
+        speculation = CRead.message(m.speculation, CanopyV1.SpeculationStats.init(c:)) ?? .init()
         kv = CRead.message(m.kv, CanopyV1.KVCacheStats.init(c:)) ?? .init()
         meanQueueSeconds = m.mean_queue_seconds
         meanTimeToFirstTokenSeconds = m.mean_time_to_first_token_seconds

@@ -40,6 +40,7 @@ enum EngineMapping {
         request.stop.stopStrings = stop.stop
         request.stop.stopTokenIDs = Set(stop.stopTokenIDs)
         request.stop.ignoreEndOfGeneration = stop.ignoreEOS
+        request.speculativeTokens = message.speculativeTokens.map(Int.init)
         if let parallel = message.parallel {
             request.parallel.enabled = parallel.apar
             if let depth = parallel.maxDepth { request.parallel.maxDepth = Int(depth) }
@@ -146,6 +147,7 @@ enum EngineMapping {
         s.preemptionsSwapped = UInt64(clamping: m.swapPreemptions)
         s.preemptionsRecomputed = UInt64(clamping: m.recomputePreemptions)
         s.aparForks = UInt64(clamping: m.forks)
+        s.speculation = CanopyV1.SpeculationStats(m.speculation)
         s.kvSwap = CanopyV1.KVSwapStats(m.kv)
         s.kv.totalBlocks = UInt32(clamping: m.kv.totalBlocks)
         s.kv.usedBlocks = UInt32(clamping: m.kv.usedBlocks)

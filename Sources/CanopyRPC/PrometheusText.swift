@@ -33,6 +33,11 @@ public enum PrometheusText {
         counter("canopy_requests_cancelled_total", "Requests cancelled by their client.", stats.requestsCancelled)
         counter("canopy_requests_failed_total", "Requests the engine failed mid-flight (out of memory, unreadable model file).", stats.requestsFailed)
         counter("canopy_apar_forks_total", "APAR forks: child branches started.", stats.aparForks)
+        let spec = stats.speculation
+        counter("canopy_speculative_chunks_total", "Sequence steps that verified speculative proposals.", spec.chunks)
+        counter("canopy_speculative_proposed_tokens_total", "Speculative tokens proposed and verified.", spec.proposedTokens)
+        counter("canopy_speculative_accepted_tokens_total", "Speculative tokens accepted (equal to the model's choice).", spec.acceptedTokens)
+        counter("canopy_speculative_drafting_seconds_total", "Seconds spent finding speculative proposals.", spec.draftingSeconds)
         counter("canopy_prompt_tokens_total", "Prompt tokens of finished requests.", stats.promptTokens)
         counter("canopy_cached_prompt_tokens_total", "Prompt tokens of finished requests served from the prefix cache.", stats.cachedPromptTokens)
         counter("canopy_preemptions_total", "Sequences preempted (blocks swapped out, or freed and recomputed later).", stats.preemptions)

@@ -42,6 +42,10 @@ struct Canopyd: AsyncParsableCommand {
     var kvSwapSpace: String?
     @Option(help: "Text of an APAR model's fork token (default [SplitMask]).") var aparForkToken: String?
     @Option(help: "Text of an APAR model's child token (default [SplitSop]).") var aparChildToken: String?
+    @Option(help: "Speculative decoding: ngram (default) or off; output is the same either way.") var speculative: String?
+    @Option(help: "Most proposed tokens a sequence verifies per step, 1...32 (default 8).") var specTokens: String?
+    @Option(help: "Most decode tokens, proposals included, in a step that speculates (default 8; 0 = off).")
+    var specStepTokens: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
@@ -58,6 +62,7 @@ struct Canopyd: AsyncParsableCommand {
             ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
             ("expert-cache", expertCache), ("weight-memory", weightMemory),
             ("kv-swap-space", kvSwapSpace), ("apar-fork-token", aparForkToken), ("apar-child-token", aparChildToken),
+            ("speculative", speculative), ("spec-tokens", specTokens), ("spec-step-tokens", specStepTokens),
             ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel),
         ]

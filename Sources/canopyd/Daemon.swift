@@ -73,6 +73,13 @@ struct Daemon {
             let kv = engine.metrics().kv
             logger.info("KV swap: \(kv.swapSlots) blocks (\(kv.swapSlots * kv.swapSlotBytes) bytes) in an unlinked file in \(engineConfig.kvSwapDirectory ?? "?")")
         }
+        if engineConfig.speculativeStepTokens == 0 {
+            logger.info("speculative decoding: off (spec-step-tokens = 0)")
+        } else if engineConfig.speculative == .off {
+            logger.info("speculative decoding: off unless a request asks (speculative_tokens)")
+        } else {
+            logger.info("speculative decoding: \(engineConfig.speculative.rawValue), up to \(engineConfig.speculativeTokens) tokens per sequence, steps of up to \(engineConfig.speculativeStepTokens) decode tokens")
+        }
         logger.info("model ready", metadata: [
             "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",
             "kv_blocks": "\(engine.metrics().kv.totalBlocks)",

@@ -155,6 +155,8 @@ import Testing
             long.stop.maxTokens = 1_000_000
             let e6 = await status(long)
             #expect(e6?.code == .invalidArgument && e6!.message.contains("max_tokens"))
+            let e7 = await status(CanopyV1.GenerateRequest(input: .prompt("Hi"), speculativeTokens: 33))
+            #expect(e7?.code == .invalidArgument && e7!.message.contains("speculative_tokens"))
 
             await #expect { try await client.detokenize(.init(ids: [-3])) } throws: {
                 ($0 as? RPCError)?.code == .invalidArgument && ($0 as! RPCError).message.contains("-3")

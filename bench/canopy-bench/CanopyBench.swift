@@ -8,7 +8,7 @@ struct CanopyBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "canopy-bench",
         abstract: "Measure a model's speed in-process (JSON lines on stdout).",
-        subcommands: [SingleStreamBench.self, BatchedBench.self, BandwidthBench.self, MoEBench.self],
+        subcommands: [SingleStreamBench.self, BatchedBench.self, SpeculativeBench.self, BandwidthBench.self, MoEBench.self],
         defaultSubcommand: SingleStreamBench.self)
 }
 

@@ -45,12 +45,22 @@ struct InfoCommand: AsyncParsableCommand {
             ("max sequences", "\(e.maxSequences)"),
             ("max waiting", "\(e.maxWaitingRequests)"),
             ("default max tokens", e.defaultMaxTokens.map { "\($0)" } ?? "up to the context length"),
+            ("speculative", speculation(e)),
             ("weight memory", info.weightPlacement.isEmpty ? "all resident" : info.weightPlacement),
         ]
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { key, value in
             key + ":" + String(repeating: " ", count: width - key.count + 1) + value + "\n"
         }.joined()
+    }
+
+    /// The speculative decoding settings in a few words, e.g. `ngram, up to 8 tokens, in
+    /// steps of up to 8 decode tokens`.
+    static func speculation(_ e: CanopyV1.EngineConfig) -> String {
+        guard !e.speculative.isEmpty else { return "unknown (older server)" }
+        guard e.speculativeStepTokens > 0 else { return "off (speculative step tokens 0)" }
+        guard e.speculative != "off" else { return "off unless a request asks" }
+        return "\(e.speculative), up to \(e.speculativeTokens) tokens, in steps of up to \(e.speculativeStepTokens) decode tokens"
     }
 }
 
@@ -66,6 +76,9 @@ private struct InfoJSON: Encodable {
         let prefix_caching: Bool
         let default_max_tokens: UInt32?
         let kv_total_blocks: UInt32
+        let speculative: String
+        let speculative_tokens: UInt32
+        let speculative_step_tokens: UInt32
     }
 
     let model_path: String
@@ -91,7 +104,9 @@ private struct InfoJSON: Encodable {
             kv_cache_memory_bytes: e.kvCacheMemoryBytes, block_size: e.blockSize, kv_precision: e.kvPrecision,
             max_batched_tokens: e.maxBatchedTokens, max_sequences: e.maxSequences,
             max_waiting_requests: e.maxWaitingRequests, prefix_caching: e.prefixCaching,
-            default_max_tokens: e.defaultMaxTokens, kv_total_blocks: e.kvTotalBlocks)
+            default_max_tokens: e.defaultMaxTokens, kv_total_blocks: e.kvTotalBlocks,
+            speculative: e.speculative, speculative_tokens: e.speculativeTokens,
+            speculative_step_tokens: e.speculativeStepTokens)
         model_path = i.modelPath
         architecture = i.architecture
         context_length = i.contextLength

@@ -58,6 +58,11 @@ struct SamplingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "APAR models: most branches alive at once (server default 32).")
     var aparMaxBranches: Int32?
 
+    @Option(
+        parsing: .unconditional,
+        help: "Most speculative tokens proposed per step, 1...32; 0 turns speculation off (default: the server's). Output is the same.")
+    var speculativeTokens: Int32?
+
     /// The sampling parameters these flags describe.
     var samplingParams: CanopyV1.SamplingParams {
         var params = CanopyV1.SamplingParams()
@@ -92,6 +97,8 @@ struct SamplingOptions: ParsableArguments {
 
     /// A request for `input` with these flags.
     func request(_ input: CanopyV1.GenerateRequest.Input) -> CanopyV1.GenerateRequest {
-        CanopyV1.GenerateRequest(input: input, sampling: samplingParams, stop: stopParams, parallel: parallelParams)
+        CanopyV1.GenerateRequest(
+            input: input, sampling: samplingParams, stop: stopParams, parallel: parallelParams,
+            speculativeTokens: speculativeTokens)
     }
 }

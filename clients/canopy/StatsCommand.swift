@@ -40,6 +40,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("batched tokens", "\(s.batchedTokens)"),
             ("preemptions", "\(s.preemptions) (\(s.preemptionsSwapped) swapped, \(s.preemptionsRecomputed) recomputed)"),
             ("apar forks", "\(s.aparForks)"),
+            ("speculation", speculation(s.speculation)),
             ("kv blocks total", "\(kv.totalBlocks)"),
             ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
             ("kv blocks used at peak", "\(kv.peakUsedBlocks)"),
@@ -55,6 +56,16 @@ struct StatsCommand: AsyncParsableCommand {
         ]
         for (name, value) in rows + swapRows(s) + weightRows(s) + expertRows(s) { table.add([name, value]) }
         return table.render()
+    }
+
+    /// One line for speculative decoding: proposed and accepted tokens, the acceptance rate,
+    /// tokens per speculating step and the seconds spent drafting.
+    static func speculation(_ spec: CanopyV1.SpeculationStats) -> String {
+        guard spec.proposedTokens > 0 else { return "none proposed" }
+        return "\(spec.proposedTokens) proposed, \(spec.acceptedTokens) accepted "
+            + "(\(Format.number(100 * spec.acceptanceRate, digits: 1)) %), "
+            + "\(Format.number(spec.tokensPerChunk, digits: 2)) tokens per step, "
+            + "\(Format.number(spec.draftingSeconds, digits: 3)) s drafting"
     }
 
     /// KV swap tier rows (`--kv-swap-space`), when there is a tier.

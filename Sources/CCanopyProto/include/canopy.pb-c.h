@@ -45,6 +45,7 @@ typedef struct Canopy__V1__InfoResponse Canopy__V1__InfoResponse;
 typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
+typedef struct Canopy__V1__SpeculationStats Canopy__V1__SpeculationStats;
 typedef struct Canopy__V1__KVSwapStats Canopy__V1__KVSwapStats;
 typedef struct Canopy__V1__ExpertLayerLoad Canopy__V1__ExpertLayerLoad;
 typedef struct Canopy__V1__WeightStreamingStats Canopy__V1__WeightStreamingStats;
@@ -250,6 +251,12 @@ typedef enum {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__GENERATE_REQUEST__INPUT__CASE)
 } Canopy__V1__GenerateRequest__InputCase;
 
+typedef enum {
+  CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS__NOT_SET = 0,
+  CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS_SPECULATIVE_TOKENS = 13
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS__CASE)
+} Canopy__V1__GenerateRequest__OptionalSpeculativeTokensCase;
+
 struct  Canopy__V1__GenerateRequest
 {
   ProtobufCMessage base;
@@ -278,10 +285,14 @@ struct  Canopy__V1__GenerateRequest
      */
     Canopy__V1__ChatMessages *messages;
   };
+  Canopy__V1__GenerateRequest__OptionalSpeculativeTokensCase optional_speculative_tokens_case;
+  union {
+    int32_t speculative_tokens;
+  };
 };
 #define CANOPY__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NULL, NULL, CANOPY__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, NULL, NULL, NULL, CANOPY__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0}, CANOPY__V1__GENERATE_REQUEST__OPTIONAL_SPECULATIVE_TOKENS__NOT_SET, {0} }
 
 
 typedef enum {
@@ -680,6 +691,14 @@ struct  Canopy__V1__EngineConfig
   uint32_t max_waiting_requests;
   protobuf_c_boolean prefix_caching;
   uint32_t kv_total_blocks;
+  /*
+   * Speculative decoding (--speculative, --spec-tokens, --spec-step-tokens): "off" or
+   * "ngram", the most proposed tokens per step, and the most decode tokens in a step that
+   * speculates (0 = off).
+   */
+  char *speculative;
+  uint32_t speculative_tokens;
+  uint32_t speculative_step_tokens;
   Canopy__V1__EngineConfig__OptionalDefaultMaxTokensCase optional_default_max_tokens_case;
   union {
     uint32_t default_max_tokens;
@@ -687,7 +706,7 @@ struct  Canopy__V1__EngineConfig
 };
 #define CANOPY__V1__ENGINE_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__engine_config__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
+    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
 
 
 struct  Canopy__V1__InfoResponse
@@ -816,14 +835,55 @@ struct  Canopy__V1__StatsResponse
   /*
    * APAR forks since start (child branches started).
    */
-  /*
-   * Fields 26..99 are free for additions.
-   */
   uint64_t apar_forks;
+  /*
+   * Speculative decoding since start (--speculative).
+   */
+  /*
+   * Fields 27..99 are free for additions.
+   */
+  Canopy__V1__SpeculationStats *speculation;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL }
+
+
+/*
+ * Speculative decoding (--speculative): tokens proposed from each sequence's own context
+ * and verified in one forward pass with its next token.
+ */
+struct  Canopy__V1__SpeculationStats
+{
+  ProtobufCMessage base;
+  /*
+   * sequence steps that verified proposals
+   */
+  uint64_t chunks;
+  /*
+   * proposed tokens verified
+   */
+  uint64_t proposed_tokens;
+  /*
+   * of those, tokens equal to what the model chose
+   */
+  uint64_t accepted_tokens;
+  /*
+   * accepted / proposed; 0 before any proposal
+   */
+  double acceptance_rate;
+  /*
+   * tokens a speculating step produced: (accepted + chunks) / chunks
+   */
+  double tokens_per_chunk;
+  /*
+   * seconds spent finding proposals
+   */
+  double drafting_seconds;
+};
+#define CANOPY__V1__SPECULATION_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__speculation_stats__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1550,6 +1610,25 @@ Canopy__V1__StatsResponse *
 void   canopy__v1__stats_response__free_unpacked
                      (Canopy__V1__StatsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__SpeculationStats methods */
+void   canopy__v1__speculation_stats__init
+                     (Canopy__V1__SpeculationStats         *message);
+size_t canopy__v1__speculation_stats__get_packed_size
+                     (const Canopy__V1__SpeculationStats   *message);
+size_t canopy__v1__speculation_stats__pack
+                     (const Canopy__V1__SpeculationStats   *message,
+                      uint8_t             *out);
+size_t canopy__v1__speculation_stats__pack_to_buffer
+                     (const Canopy__V1__SpeculationStats   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__SpeculationStats *
+       canopy__v1__speculation_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__speculation_stats__free_unpacked
+                     (Canopy__V1__SpeculationStats *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__KVSwapStats methods */
 void   canopy__v1__kvswap_stats__init
                      (Canopy__V1__KVSwapStats         *message);
@@ -1718,6 +1797,9 @@ typedef void (*Canopy__V1__KVCacheStats_Closure)
 typedef void (*Canopy__V1__StatsResponse_Closure)
                  (const Canopy__V1__StatsResponse *message,
                   void *closure_data);
+typedef void (*Canopy__V1__SpeculationStats_Closure)
+                 (const Canopy__V1__SpeculationStats *message,
+                  void *closure_data);
 typedef void (*Canopy__V1__KVSwapStats_Closure)
                  (const Canopy__V1__KVSwapStats *message,
                   void *closure_data);
@@ -1834,6 +1916,7 @@ extern const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__speculation_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvswap_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__weight_streaming_stats__descriptor;

@@ -27,6 +27,8 @@ SAMPLING_FIELDS = (
 STOP_FIELDS = ("max_tokens", "stop", "stop_token_ids", "ignore_eos")
 # APAR parallel decoding: keyword argument -> ParallelParams field.
 PARALLEL_FIELDS = {"apar": "apar", "apar_max_depth": "max_depth", "apar_max_branches": "max_branches"}
+# Keyword arguments of `generate` that are fields of `GenerateRequest` itself.
+REQUEST_FIELDS = ("speculative_tokens",)
 
 _FINISH_REASONS = {
     pb.FINISH_REASON_UNSPECIFIED: "unspecified",
@@ -214,8 +216,11 @@ class CanopyClient:
         unchanged) or `messages` (rendered with the model's chat template; dicts with "role"
         and "content", or (role, content) pairs) must be given. `params` are the sampling
         parameters (temperature, top_k, top_p, min_p, seed, repetition_penalty,
-        frequency_penalty, presence_penalty, n, logprobs) and the stopping ones (max_tokens,
-        stop, stop_token_ids, ignore_eos); those not given take the server's defaults.
+        frequency_penalty, presence_penalty, n, logprobs), the stopping ones (max_tokens,
+        stop, stop_token_ids, ignore_eos), APAR's (apar, apar_max_depth, apar_max_branches)
+        and `speculative_tokens` (0 turns speculative decoding off for this request, 1...32
+        caps the tokens proposed per step; it changes speed only, never the output); those
+        not given take the server's defaults.
         Refusals surface as `CanopyError` when the stream is iterated.
         """
         request = build_request(prompt, prompt_ids, messages, request_id=request_id, **params)
@@ -249,7 +254,8 @@ class CanopyClient:
         return self._unary(self.stub.Info, pb.InfoRequest(), timeout)
 
     def stats(self, *, timeout: float | None = None) -> pb.StatsResponse:
-        """Engine metrics, including the KV cache block counts in `.kv`."""
+        """Engine metrics, including the KV cache block counts in `.kv` and speculative
+        decoding's counters in `.speculation`."""
         return self._unary(self.stub.Stats, pb.StatsRequest(), timeout)
 
     def _timeout(self, timeout: float | None) -> float | None:
@@ -275,7 +281,8 @@ def build_request(prompt: str | None = None, prompt_ids: Iterable[int] | None = 
              (("prompt", prompt), ("prompt_ids", prompt_ids), ("messages", messages)) if value is not None]
     if len(given) != 1:
         raise ValueError(f"give exactly one of prompt, prompt_ids or messages (got {given or 'none'})")
-    unknown = sorted(set(params) - set(SAMPLING_FIELDS) - set(STOP_FIELDS) - set(PARALLEL_FIELDS))
+    unknown = sorted(set(params) - set(SAMPLING_FIELDS) - set(STOP_FIELDS) - set(PARALLEL_FIELDS)
+                     - set(REQUEST_FIELDS))
     if unknown:
         raise TypeError(f"unknown generate parameter(s): {', '.join(unknown)}")
 
@@ -302,6 +309,9 @@ def build_request(prompt: str | None = None, prompt_ids: Iterable[int] | None = 
     for name, field_name in PARALLEL_FIELDS.items():
         if params.get(name) is not None:
             setattr(request.parallel, field_name, params[name])
+    for name in REQUEST_FIELDS:
+        if params.get(name) is not None:
+            setattr(request, name, params[name])
     return request
 
 

@@ -125,6 +125,8 @@ def invalid_requests(cache_tokens: int):
         ("max_tokens negative", {"prompt": "Hello", "max_tokens": -5}, "max_tokens"),
         ("max_tokens huge", {"prompt": "Hello", "max_tokens": 2_000_000_000}, "max_tokens"),
         ("empty stop string", {**ok, "stop": [""]}, "stop"),
+        ("speculative_tokens too large", {**ok, "speculative_tokens": 33}, "speculative_tokens"),
+        ("speculative_tokens negative", {**ok, "speculative_tokens": -1}, "speculative_tokens"),
         # This daemon's KV cache holds fewer positions than the model's context, so the cache
         # is the limit a long prompt meets; test_prompt_beyond_the_context covers the context.
         ("prompt beyond the KV cache", {"prompt_ids": [100] * (cache_tokens + 10), "max_tokens": 1}, "KV cache"),

@@ -86,7 +86,7 @@ class StopParams(_message.Message):
     def __init__(self, max_tokens: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., ignore_eos: _Optional[bool] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("request_id", "prompt", "prompt_ids", "messages", "sampling", "stop", "parallel")
+    __slots__ = ("request_id", "prompt", "prompt_ids", "messages", "sampling", "stop", "parallel", "speculative_tokens")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class GenerateRequest(_message.Message):
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_TOKENS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     prompt: str
     prompt_ids: TokenIds
@@ -101,7 +102,8 @@ class GenerateRequest(_message.Message):
     sampling: SamplingParams
     stop: StopParams
     parallel: ParallelParams
-    def __init__(self, request_id: _Optional[str] = ..., prompt: _Optional[str] = ..., prompt_ids: _Optional[_Union[TokenIds, _Mapping]] = ..., messages: _Optional[_Union[ChatMessages, _Mapping]] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., stop: _Optional[_Union[StopParams, _Mapping]] = ..., parallel: _Optional[_Union[ParallelParams, _Mapping]] = ...) -> None: ...
+    speculative_tokens: int
+    def __init__(self, request_id: _Optional[str] = ..., prompt: _Optional[str] = ..., prompt_ids: _Optional[_Union[TokenIds, _Mapping]] = ..., messages: _Optional[_Union[ChatMessages, _Mapping]] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., stop: _Optional[_Union[StopParams, _Mapping]] = ..., parallel: _Optional[_Union[ParallelParams, _Mapping]] = ..., speculative_tokens: _Optional[int] = ...) -> None: ...
 
 class ParallelParams(_message.Message):
     __slots__ = ("apar", "max_depth", "max_branches")
@@ -292,7 +294,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class EngineConfig(_message.Message):
-    __slots__ = ("kv_cache_memory_bytes", "block_size", "kv_precision", "max_batched_tokens", "max_sequences", "max_waiting_requests", "prefix_caching", "default_max_tokens", "kv_total_blocks")
+    __slots__ = ("kv_cache_memory_bytes", "block_size", "kv_precision", "max_batched_tokens", "max_sequences", "max_waiting_requests", "prefix_caching", "default_max_tokens", "kv_total_blocks", "speculative", "speculative_tokens", "speculative_step_tokens")
     KV_CACHE_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     KV_PRECISION_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +304,9 @@ class EngineConfig(_message.Message):
     PREFIX_CACHING_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     KV_TOTAL_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_STEP_TOKENS_FIELD_NUMBER: _ClassVar[int]
     kv_cache_memory_bytes: int
     block_size: int
     kv_precision: str
@@ -311,7 +316,10 @@ class EngineConfig(_message.Message):
     prefix_caching: bool
     default_max_tokens: int
     kv_total_blocks: int
-    def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ...) -> None: ...
+    speculative: str
+    speculative_tokens: int
+    speculative_step_tokens: int
+    def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ..., speculative: _Optional[str] = ..., speculative_tokens: _Optional[int] = ..., speculative_step_tokens: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template", "weight_placement", "weight_read_bytes_per_pass")
@@ -376,7 +384,7 @@ class KVCacheStats(_message.Message):
     def __init__(self, total_blocks: _Optional[int] = ..., used_blocks: _Optional[int] = ..., free_blocks: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., prefix_queries: _Optional[int] = ..., prefix_hits: _Optional[int] = ..., evictions: _Optional[int] = ..., copy_on_writes: _Optional[int] = ..., peak_used_blocks: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap", "apar_forks")
+    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap", "apar_forks", "speculation")
     WAITING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     RUNNING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -402,6 +410,7 @@ class StatsResponse(_message.Message):
     PREEMPTIONS_RECOMPUTED_FIELD_NUMBER: _ClassVar[int]
     KV_SWAP_FIELD_NUMBER: _ClassVar[int]
     APAR_FORKS_FIELD_NUMBER: _ClassVar[int]
+    SPECULATION_FIELD_NUMBER: _ClassVar[int]
     waiting_sequences: int
     running_sequences: int
     steps: int
@@ -427,7 +436,24 @@ class StatsResponse(_message.Message):
     preemptions_recomputed: int
     kv_swap: KVSwapStats
     apar_forks: int
-    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ..., apar_forks: _Optional[int] = ...) -> None: ...
+    speculation: SpeculationStats
+    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ..., apar_forks: _Optional[int] = ..., speculation: _Optional[_Union[SpeculationStats, _Mapping]] = ...) -> None: ...
+
+class SpeculationStats(_message.Message):
+    __slots__ = ("chunks", "proposed_tokens", "accepted_tokens", "acceptance_rate", "tokens_per_chunk", "drafting_seconds")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    PROPOSED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTANCE_RATE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    DRAFTING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    chunks: int
+    proposed_tokens: int
+    accepted_tokens: int
+    acceptance_rate: float
+    tokens_per_chunk: float
+    drafting_seconds: float
+    def __init__(self, chunks: _Optional[int] = ..., proposed_tokens: _Optional[int] = ..., accepted_tokens: _Optional[int] = ..., acceptance_rate: _Optional[float] = ..., tokens_per_chunk: _Optional[float] = ..., drafting_seconds: _Optional[float] = ...) -> None: ...
 
 class KVSwapStats(_message.Message):
     __slots__ = ("slots", "slot_bytes", "free_slots", "cached_blocks", "swapped_sequences", "swap_out_blocks", "swap_out_bytes", "swap_in_blocks", "swap_in_bytes", "prefix_swap_hits", "failures")

@@ -1,0 +1,11 @@
+/// Where speculative proposals come from (`--speculative`).
+public enum SpeculativeMode: String, Sendable, CaseIterable {
+    /// No proposals unless a request asks for them.
+    case off
+    /// Prompt lookup: n-grams of the sequence's own context (`NGramProposer`).
+    case ngram
+
+    /// Proposals per step a sequence may verify: the one range the engine, the daemon's
+    /// flags and the request field all check against.
+    public static let tokenRange = 1...32
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import CanopyEngine
+import CanopyKernels
+import CanopyModel
+import Foundation
+
+/// Speculative decoding through the serving engine: the same prompts at each concurrency,
+/// with speculation off and on (n-gram proposals, chosen per request), in the same process.
+/// One JSON line per (streams, mode): generated tokens/s over the wall time (prompts
+/// included), decode steps, proposals and acceptance, and whether every request's tokens
+/// equal the run without speculation (greedy: they must).
+struct SpeculativeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speculative",
+        abstract: "Tokens/s with speculation off and on at each stream count: one JSON line per run.")
+
+    @Option(help: "Path of the GGUF model file.")
+    var model: String
+
+    @Option(help: "JSONL file of prompts: one object per line with a \"text\" field (rendered chat prompt).")
+    var prompts: String
+
+    @Option(help: "Comma-separated numbers of concurrent requests.")
+    var streams: String = "1,8,32"
+
+    @Option(help: "Most generated tokens per request (requests also stop at end of generation).")
+    var genTokens: Int = 128
+
+    @Option(help: "Most proposals per sequence per step (--spec-tokens).")
+    var specTokens: Int = 8
+
+    @Option(help: "Most decode tokens in a step that speculates (--spec-step-tokens).")
+    var stepTokens: Int = EngineConfig().speculativeStepTokens
+
+    @Option(help: "Kernel worker threads; 0 means one per physical core.")
+    var threads: Int = 2
+
+    @Option(help: "Requests per run at least (the prompts repeat to fill it); at least the stream count.")
+    var requests: Int = 0
+
+    func run() throws {
+        try configureKernels(threads: threads)
+        let loaded = try LoadedModel(path: model)
+        let texts = try String(contentsOfFile: prompts, encoding: .utf8).split(separator: "\n").compactMap { line -> String? in
+            guard let data = line.data(using: .utf8),
+                  let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { return nil }
+            return object["text"] as? String
+        }
+        guard !texts.isEmpty else { throw ValidationError("no prompts with a \"text\" field in \(prompts)") }
+        var config = EngineConfig()
+        config.maxSequences = 64
+        config.speculativeStepTokens = stepTokens
+        // Every request starts from its own prompt; the cache would let a repeated prompt skip
+        // its prefill in one mode and not the other.
+        config.prefixCaching = false
+        let engine = try Engine(loaded: loaded, config: config)
+        for count in streams.split(separator: ",").compactMap({ Int($0) }) {
+            let total = max(count, requests, texts.count)
+            var reference: [[Int32]] = []
+            for (mode, tokens) in [("off", 0), ("ngram", specTokens)] {
+                let before = engine.metrics()
+                let start = DispatchTime.now()
+                let outputs = try runAll(engine, texts: texts, total: total, concurrency: count, speculativeTokens: tokens)
+                let elapsed = seconds(since: start)
+                let after = engine.metrics()
+                let generated = outputs.reduce(0) { $0 + $1.tokens.count }
+                // Decode-only rate (what llama-lookup reports): tokens after each request's
+                // first over the time from its first token to its end, summed.
+                let decodeTokens = outputs.reduce(0) { $0 + max(0, $1.tokens.count - 1) }
+                let decodeSeconds = outputs.reduce(0.0) { $0 + $1.decodeSeconds }
+                if mode == "off" { reference = outputs.map(\.tokens) }
+                let identical = outputs.map(\.tokens) == reference
+                let proposed = after.speculation.proposedTokens - before.speculation.proposedTokens
+                let accepted = after.speculation.acceptedTokens - before.speculation.acceptedTokens
+                let steps = after.steps - before.steps
+                let line = #"{"streams": \#(count), "mode": "\#(mode)", "requests": \#(total), "seconds": \#(elapsed), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(Double(generated) / elapsed), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(proposed == 0 ? 0 : Double(accepted) / Double(proposed)), "identical_to_off": \#(identical)}"#
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+        engine.shutdown()
+    }
+
+    /// Runs `total` greedy requests over `texts` (cycled), `concurrency` at a time; returns
+    /// each request's generated token ids and decode time, in request order.
+    private func runAll(
+        _ engine: Engine, texts: [String], total: Int, concurrency: Int, speculativeTokens: Int
+    ) throws -> [Outcome] {
+        let slots = DispatchSemaphore(value: concurrency)
+        let done = DispatchGroup()
+        let results = ResultBox(count: total)
+        for i in 0..<total {
+            slots.wait()
+            var request = Request(id: "s\(i)", prompt: .text(texts[i % texts.count]))
+            request.sampling.temperature = 0
+            request.stop.maxTokens = genTokens
+            request.speculativeTokens = speculativeTokens
+            done.enter()
+            try engine.submit(request) { event in
+                if case .completed(let output) = event {
+                    let m = output.metrics
+                    results.set(i, Outcome(
+                        tokens: output.samples.first?.tokenIDs ?? [], decodeSeconds: m.endToEndLatency - m.timeToFirstToken))
+                    slots.signal()
+                    done.leave()
+                }
+            }
+        }
+        done.wait()
+        return results.values
+    }
+}
+
+/// One request's generated tokens and the seconds from its first token to its end.
+private struct Outcome: Sendable {
+    var tokens: [Int32] = []
+    var decodeSeconds = 0.0
+}
+
+/// Per-request outputs written from the engine thread, read after all completed.
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Outcome]
+    init(count: Int) { stored = Array(repeating: Outcome(), count: count) }
+    func set(_ i: Int, _ outcome: Outcome) { lock.withLock { stored[i] = outcome } }
+    var values: [Outcome] { lock.withLock { stored } }
+}

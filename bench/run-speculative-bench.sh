@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The speculative decoding table of `make bench`: the input-grounded prompts of
+# bench/speculative_prompts.py (summarise, rewrite, extract, code edit: answers that repeat
+# their prompt), greedy, up to GEN_TOKENS tokens each, in the same run:
+#   - Canopy (canopy-bench speculative, the serving engine in one process) at 1, 8 and 32
+#     concurrent requests, with speculation off and on (n-gram proposals, --spec-tokens
+#     SPEC_TOKENS), checking that every request's tokens are the same both ways;
+#   - llama.cpp's llama-lookup (bench/run-llama-lookup.sh) on the same prompts and model, one
+#     stream, with drafting off (--spec-draft-n-max 0) and on (SPEC_TOKENS).
+# Canopy's tokens/s are generated tokens over the wall time of the whole workload, prompts
+# included (which dilutes its speed-up a little); llama-lookup's are its own decode-only
+# figures. Prints a markdown table and writes it to bench/results/<date>-<sha>-speculative.md.
+#
+# Env: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), CANOPY_BENCH (.build/release/canopy-bench),
+#      GEN_TOKENS (128), SPEC_TOKENS (8), STREAMS (1,8,32), THREADS (2), SKIP_LLAMA=1 to leave
+#      llama-lookup out.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+BENCH=${CANOPY_BENCH:-.build/release/canopy-bench}
+GEN_TOKENS=${GEN_TOKENS:-128}
+SPEC_TOKENS=${SPEC_TOKENS:-8}
+STREAMS=${STREAMS:-1,8,32}
+THREADS=${THREADS:-2}
+[[ -f $MODEL ]] || { echo "speculative-bench: $MODEL not found (make model)" >&2; exit 2; }
+[[ -x $BENCH ]] || { echo "speculative-bench: $BENCH not found (swift build -c release --product canopy-bench)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 bench/speculative_prompts.py "$work/prompts.jsonl"
+
+echo "speculative-bench: canopy at $STREAMS streams" >&2
+"$BENCH" speculative --model "$MODEL" --prompts "$work/prompts.jsonl" --streams "$STREAMS" \
+    --gen-tokens "$GEN_TOKENS" --spec-tokens "$SPEC_TOKENS" --threads "$THREADS" | tee "$work/canopy.jsonl" >&2
+if [[ ${SKIP_LLAMA:-0} != 1 ]]; then
+    echo "speculative-bench: llama-lookup" >&2
+    MODEL="$MODEL" GEN_TOKENS="$GEN_TOKENS" SPEC_TOKENS="$SPEC_TOKENS" THREADS="$THREADS" \
+        bash bench/run-llama-lookup.sh "$work/prompts.jsonl" "$work/llama.json" >&2
+fi
+
+sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+out=bench/results/$(date -u +%Y-%m-%d)-$sha-speculative.md
+mkdir -p bench/results
+python3 - "$work" "$sha" "$MODEL" "$GEN_TOKENS" "$SPEC_TOKENS" <<'PY' | tee "$out"
+import json, os, platform, sys
+work, sha, model, gen, spec = sys.argv[1:]
+rows = [json.loads(line) for line in open(os.path.join(work, "canopy.jsonl")) if line.strip()]
+prompts = sum(1 for line in open(os.path.join(work, "prompts.jsonl")) if line.strip())
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+print(f"# Speculative decoding, commit {sha}\n")
+print(f"{prompts} input-grounded prompts (bench/speculative_prompts.py), greedy, up to {gen} tokens, "
+      f"{spec} proposals at most per step; model {os.path.basename(model)}; {os.cpu_count()} cores, {cpu}.\n")
+print("| engine | streams | off tokens/s | on tokens/s | speed-up | acceptance | tokens per step (on) | output identical |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+by = {(r["streams"], r["mode"]): r for r in rows}
+for streams in sorted({r["streams"] for r in rows}):
+    off, on = by[(streams, "off")], by[(streams, "ngram")]
+    per_step = on["generated_tokens"] / on["steps"] if on["steps"] else 0
+    print(f"| canopy | {streams} | {off['gen_tokens_per_s']:.1f} | {on['gen_tokens_per_s']:.1f} | "
+          f"{on['gen_tokens_per_s'] / off['gen_tokens_per_s']:.2f}x | {100 * on['acceptance']:.1f} % | "
+          f"{per_step:.2f} | {'yes' if on['identical_to_off'] else 'NO'} |")
+llama = os.path.join(work, "llama.json")
+if os.path.exists(llama):
+    d = json.load(open(llama))
+    t = d["totals"]
+    print(f"| llama-lookup | 1 | {t['off']['tokens_per_s']:.1f} | {t['on']['tokens_per_s']:.1f} | "
+          f"{t['speedup']:.2f}x | {100 * t['acceptance']:.1f} % | | |")
+print("\nCanopy: generated tokens over the wall time of all requests (prompts included), "
+      "speculation chosen per request in one engine; at 8 and 32 streams the step is compute-bound "
+      "and the engine proposes little or nothing (--spec-step-tokens). llama-lookup: its decode-only "
+      "speed, --spec-draft-n-max 0 (off) and the same maximum (on).")
+PY

@@ -1,0 +1,104 @@
+"""Speculative decoding through the daemon: a request's `speculative_tokens` changes speed,
+never the tokens; Stats, Prometheus, `canopy stats` and `canopy info` report it; an out-of-range
+value is INVALID_ARGUMENT; `--speculative off` proposes nothing unless a request asks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import grpc
+import pytest
+
+from canopy_client import CanopyError, Token
+
+SENTENCE = "The quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat."
+# A prompt whose answer repeats its own text: n-gram lookup proposes from the context.
+MESSAGES = [{"role": "user", "content": f"Repeat exactly, three times: {SENTENCE}"}]
+REQUEST = dict(temperature=0, max_tokens=64)
+
+
+def greedy(client, **kw) -> list[int]:
+    return [e.id for e in client.generate(messages=MESSAGES, **REQUEST, **kw) if isinstance(e, Token)]
+
+
+def prometheus_value(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} missing from the Prometheus text")
+
+
+def test_speculation_keeps_greedy_tokens_and_is_counted(client):
+    before = client.stats().speculation
+    plain = greedy(client, speculative_tokens=0)
+    after_plain = client.stats().speculation
+    assert after_plain.proposed_tokens == before.proposed_tokens, "speculative_tokens=0 proposed tokens"
+    speculated = greedy(client, speculative_tokens=8)
+    assert speculated == plain
+    assert greedy(client) == plain, "the daemon's default setting changes the tokens"
+    stats = client.stats()
+    spec = stats.speculation
+    assert spec.proposed_tokens > before.proposed_tokens, spec
+    assert spec.chunks > before.chunks
+    assert 0 < spec.accepted_tokens <= spec.proposed_tokens, spec
+    assert spec.acceptance_rate == pytest.approx(spec.accepted_tokens / spec.proposed_tokens)
+    assert spec.tokens_per_chunk == pytest.approx((spec.accepted_tokens + spec.chunks) / spec.chunks)
+    assert spec.drafting_seconds >= 0
+    for name, value in (("proposed_tokens", spec.proposed_tokens), ("accepted_tokens", spec.accepted_tokens),
+                        ("chunks", spec.chunks)):
+        assert prometheus_value(stats.prometheus_text, f"canopy_speculative_{name}_total") == value
+    assert "# TYPE canopy_speculative_drafting_seconds_total counter" in stats.prometheus_text
+
+
+@pytest.mark.parametrize("value", [33, -1])
+def test_out_of_range_speculative_tokens_is_invalid_argument(client, value):
+    with pytest.raises(CanopyError) as error:
+        client.generate(messages=MESSAGES, temperature=0, max_tokens=2, speculative_tokens=value).result()
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "speculative_tokens" in error.value.details, error.value.details
+
+
+def test_info_reports_the_settings(client):
+    engine = client.info().engine
+    assert (engine.speculative, engine.speculative_tokens, engine.speculative_step_tokens) == ("ngram", 8, 8)
+
+
+def test_speculative_off_proposes_only_when_a_request_asks(start_daemon, client):
+    expected = greedy(client, speculative_tokens=0)
+    daemon = start_daemon("--speculative", "off", "--spec-tokens", "4", "--spec-step-tokens", "16")
+    with daemon.client(timeout=120) as off:
+        engine = off.info().engine
+        assert (engine.speculative, engine.speculative_tokens, engine.speculative_step_tokens) == ("off", 4, 16)
+        assert greedy(off) == expected
+        assert off.stats().speculation.proposed_tokens == 0
+        assert greedy(off, speculative_tokens=8) == expected
+        assert off.stats().speculation.proposed_tokens > 0
+
+
+def test_bad_daemon_setting_names_the_flag(canopyd_path, model_path, workdir):
+    config = workdir / "empty.conf"
+    config.touch()
+    result = subprocess.run(
+        [str(canopyd_path), "--config", str(config), "--model", str(model_path), "--socket", str(workdir / "s.sock"),
+         "--spec-tokens", "33"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--spec-tokens" in result.stderr and "1...32" in result.stderr, result.stderr
+
+
+def test_cli_speculative_tokens_stats_and_info(canopy_path, daemon, client):
+    def cli(*args):
+        result = subprocess.run([str(canopy_path), "--socket", str(daemon.socket), *args],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"canopy {' '.join(args)} failed:\n{result.stderr}"
+        return result.stdout
+
+    prompt = MESSAGES[0]["content"]
+    outputs = [json.loads(cli("generate", "--json", "--chat", "--temperature", "0", "--max-tokens", "64",
+                              "--speculative-tokens", n, prompt))["samples"][0]["token_ids"] for n in ("0", "8")]
+    assert outputs[0] == outputs[1] == greedy(client, speculative_tokens=0)
+    table = cli("stats")
+    line = next(line for line in table.splitlines() if "speculation" in line)
+    assert "proposed" in line and "accepted" in line and "tokens per step" in line, line
+    assert "speculative" in cli("info")
+    assert json.loads(cli("info", "--json"))["engine"]["speculative"] == "ngram"
