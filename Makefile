@@ -14,7 +14,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model apar-model build run run-batch build-tests test test-isa bench bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make apar-model - fine-tune the default model into an APAR model that forks (CPU, about an hour)"
 	@echo "make bench-apar - APAR model vs its base model, same quantization (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
+	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
 	@echo "make setup | model | build | clean"
 
 # Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
@@ -107,10 +108,16 @@ verify-systemd:
 
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
+	$(MAKE) bench-speculative
 	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
 	else echo "bench: offloading table skipped (needs root and cgroup v1 memory; run make bench-offload as root)"; fi
+
+# Speculative decoding off and on at 1/8/32 streams on input-grounded prompts, and llama-lookup, same run.
+bench-speculative: setup model
+	$(SWIFT) build -c release --product canopy-bench
+	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-speculative-bench.sh
 
 # The base model (AR) vs the APAR model, 50 held-out prompts at 1 and 16 requests and on a small KV arena.
 bench-apar: build
