@@ -60,7 +60,10 @@ public struct EngineConfig: Sendable, Equatable {
     /// Most decode tokens, proposals included, in a step that speculates
     /// (`--spec-step-tokens`): with this many sequences decoding or more, nothing is
     /// proposed (the step is already bound by arithmetic). 0 turns speculation off.
-    public var speculativeStepTokens: Int = 8
+    /// 4 because the integer kernels share each weight block's unpacking between up to 4
+    /// tokens: a step of 2, 3 or 4 tokens costs 1.23, 1.54 and 1.86 one-token steps on a
+    /// 2-core Zen 3, and a 5th token 2.66 (`bench/results/2026-12-03-3fa34fa-few-token-decode.md`).
+    public var speculativeStepTokens: Int = 4
 
     /// The most proposals per step a request gets when it does not choose
     /// (`Request.speculativeTokens`).

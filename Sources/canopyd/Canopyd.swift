@@ -42,9 +42,11 @@ struct Canopyd: AsyncParsableCommand {
     var kvSwapSpace: String?
     @Option(help: "Text of an APAR model's fork token (default [SplitMask]).") var aparForkToken: String?
     @Option(help: "Text of an APAR model's child token (default [SplitSop]).") var aparChildToken: String?
-    @Option(help: "Speculative decoding: ngram (default) or off; output is the same either way.") var speculative: String?
-    @Option(help: "Most proposed tokens a sequence verifies per step, 1...32 (default 8).") var specTokens: String?
-    @Option(help: "Most decode tokens, proposals included, in a step that speculates (default 8; 0 = off).")
+    @Option(help: "Speculative decoding: ngram or off (default \(EngineConfig().speculative.rawValue)); output is the same either way.")
+    var speculative: String?
+    @Option(help: "Most proposed tokens a sequence verifies per step, \(SpeculativeMode.tokenRange.lowerBound)...\(SpeculativeMode.tokenRange.upperBound) (default \(EngineConfig().speculativeTokens)).")
+    var specTokens: String?
+    @Option(help: "Most decode tokens, proposals included, in a step that speculates (default \(EngineConfig().speculativeStepTokens); 0 = off).")
     var specStepTokens: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?

@@ -11,7 +11,7 @@ import Testing
         let config = try DaemonConfig.load(configFile: nil, flags: model)
         #expect(config.engine.speculative == .ngram)
         #expect(config.engine.speculativeTokens == 8)
-        #expect(config.engine.speculativeStepTokens == 8)
+        #expect(config.engine.speculativeStepTokens == EngineConfig().speculativeStepTokens)
     }
 
     @Test func valuesParse() throws {

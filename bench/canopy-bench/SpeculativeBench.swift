@@ -58,45 +58,57 @@ struct SpeculativeBench: ParsableCommand {
         // its prefill in one mode and not the other.
         config.prefixCaching = false
         let engine = try Engine(loaded: loaded, config: config)
+        let modes = [("off", 0), ("ngram", specTokens)]
         for count in streams.split(separator: ",").compactMap({ Int($0) }) {
             let total = max(count, requests, texts.count)
-            var reference: [[Int32]] = []
-            var best: [String: String] = [:]
-            var bestRate: [String: Double] = [:]
-            var mismatched = false
+            var best: [String: Run] = [:]
+            var reference: [[Int32]]?
             for _ in 0..<max(1, repeats) {
-                for (mode, tokens) in [("off", 0), ("ngram", specTokens)] {
-                    let before = engine.metrics()
-                    let start = DispatchTime.now()
-                    let outputs = try runAll(engine, texts: texts, total: total, concurrency: count, speculativeTokens: tokens)
-                    let elapsed = seconds(since: start)
-                    let after = engine.metrics()
-                    let generated = outputs.reduce(0) { $0 + $1.tokens.count }
-                    // Decode-only rate (what llama-lookup reports): tokens after each request's
-                    // first over the time from its first token to its end, summed.
-                    let decodeTokens = outputs.reduce(0) { $0 + max(0, $1.tokens.count - 1) }
-                    let decodeSeconds = outputs.reduce(0.0) { $0 + $1.decodeSeconds }
-                    if mode == "off" && reference.isEmpty { reference = outputs.map(\.tokens) }
-                    let identical = outputs.map(\.tokens) == reference
-                    let proposed = after.speculation.proposedTokens - before.speculation.proposedTokens
-                    let accepted = after.speculation.acceptedTokens - before.speculation.acceptedTokens
-                    let steps = after.steps - before.steps
-                    let rate = Double(generated) / elapsed
-                    let line = #"{"streams": \#(count), "mode": "\#(mode)", "requests": \#(total), "seconds": \#(elapsed), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(proposed == 0 ? 0 : Double(accepted) / Double(proposed)), "identical_to_off": \#(identical)}"#
-                    FileHandle.standardError.write(Data((line + "\n").utf8))
-                    if !identical { mismatched = true }
-                    if rate > bestRate[mode] ?? 0 { bestRate[mode] = rate; best[mode] = line }
+                var runs = [String: Run]()
+                if count == 1 {
+                    // One request at a time: alternate the modes request by request, so that both
+                    // see the same moments of a machine whose speed drifts.
+                    for i in 0..<total {
+                        for (mode, tokens) in modes {
+                            let run = try measure(engine, texts: [texts[i % texts.count]], total: 1, concurrency: 1, speculativeTokens: tokens)
+                            runs[mode, default: Run()].add(run)
+                        }
+                    }
+                } else {
+                    for (mode, tokens) in modes {
+                        runs[mode] = try measure(engine, texts: texts, total: total, concurrency: count, speculativeTokens: tokens)
+                    }
+                }
+                if reference == nil { reference = runs["off"]!.outputs.map(\.tokens) }
+                for (mode, _) in modes {
+                    var run = runs[mode]!
+                    run.identical = run.outputs.map(\.tokens) == reference!
+                    FileHandle.standardError.write(Data((run.line(streams: count, mode: mode) + "\n").utf8))
+                    let identical = run.identical && (best[mode]?.identical ?? true)
+                    if run.rate > best[mode]?.rate ?? 0 { best[mode] = run }
+                    best[mode]!.identical = identical
                 }
             }
-            // Any run whose tokens differed from the first run without speculation marks both lines.
-            for mode in ["off", "ngram"] {
-                let line = mismatched
-                    ? best[mode]!.replacingOccurrences(of: #""identical_to_off": true"#, with: #""identical_to_off": false"#)
-                    : best[mode]!
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            for (mode, _) in modes {
+                FileHandle.standardOutput.write(Data((best[mode]!.line(streams: count, mode: mode) + "\n").utf8))
             }
         }
         engine.shutdown()
+    }
+
+    /// Runs the requests (see `runAll`) and the engine's counters around them.
+    private func measure(
+        _ engine: Engine, texts: [String], total: Int, concurrency: Int, speculativeTokens: Int
+    ) throws -> Run {
+        let before = engine.metrics()
+        let start = DispatchTime.now()
+        let outputs = try runAll(engine, texts: texts, total: total, concurrency: concurrency, speculativeTokens: speculativeTokens)
+        let elapsed = seconds(since: start)
+        let after = engine.metrics()
+        return Run(
+            outputs: outputs, seconds: elapsed, steps: after.steps - before.steps,
+            proposed: after.speculation.proposedTokens - before.speculation.proposedTokens,
+            accepted: after.speculation.acceptedTokens - before.speculation.acceptedTokens)
     }
 
     /// Runs `total` greedy requests over `texts` (cycled), `concurrency` at a time; returns
@@ -126,6 +138,36 @@ struct SpeculativeBench: ParsableCommand {
         }
         done.wait()
         return results.values
+    }
+}
+
+/// The requests of one mode: outputs, wall seconds and the engine's counters.
+private struct Run {
+    var outputs: [Outcome] = []
+    var seconds = 0.0
+    var steps = 0
+    var proposed = 0
+    var accepted = 0
+    var identical = true
+
+    mutating func add(_ other: Run) {
+        outputs += other.outputs
+        seconds += other.seconds
+        steps += other.steps
+        proposed += other.proposed
+        accepted += other.accepted
+    }
+
+    var generated: Int { outputs.reduce(0) { $0 + $1.tokens.count } }
+    var rate: Double { Double(generated) / seconds }
+
+    /// One JSON line. Decode-only rate (what llama-lookup reports): tokens after each
+    /// request's first over the time from its first token to its end, summed.
+    func line(streams: Int, mode: String) -> String {
+        let decodeTokens = outputs.reduce(0) { $0 + max(0, $1.tokens.count - 1) }
+        let decodeSeconds = outputs.reduce(0.0) { $0 + $1.decodeSeconds }
+        let acceptance = proposed == 0 ? 0 : Double(accepted) / Double(proposed)
+        return #"{"streams": \#(streams), "mode": "\#(mode)", "requests": \#(outputs.count), "seconds": \#(seconds), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(acceptance), "identical_to_off": \#(identical)}"#
     }
 }
 
