@@ -8,9 +8,14 @@
 // reaches `tasks`: it never waits for a worker that claimed nothing, which matters when the
 // machine is oversubscribed and a worker is not even scheduled.
 //
-// Why the arguments a worker reads belong to its generation: the caller rewrites them only
-// after every iteration of the previous loop was claimed and finished, and a claim succeeds
-// only while the generation is unchanged, i.e. before any such rewrite.
+// Why the arguments a worker reads belong to its generation: before rewriting them the
+// caller closes the previous loop by storing a new generation whose index is already past
+// any task count (`closed`), and only then publishes the loop under the generation after
+// that. A claim succeeds only while the word is unchanged since the worker read the
+// arguments, so every successful claim was made with arguments of its own generation. (Without
+// the closing store, a late worker could read the next loop's `tasks` while the word still
+// showed the finished loop, find its index below that count, claim it, and run the next
+// loop's function on a stale index: a crash seen under speculative decoding's mixed steps.)
 //
 // Sleeping without lost wake-ups: a worker increments `sleepers` and re-checks `state` under
 // `sleep_lock` before waiting; the caller stores `state` and then reads `sleepers` (both
@@ -149,11 +154,14 @@ void canopy_pool_run(canopy_pool *pool, int64_t tasks, canopy_task_fn fn, void *
         for (int64_t i = 0; i < tasks; i++) fn(context, i);
         return;
     }
+    // Close the previous loop first: no claim made with its word can succeed after this.
+    const uint32_t closed = generation_of(atomic_load_explicit(&pool->state, memory_order_relaxed)) + 1;
+    atomic_store(&pool->state, (uint64_t)closed << 32 | 0xFFFFFFFFu);
     atomic_store_explicit(&pool->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool->context, context, memory_order_relaxed);
     atomic_store_explicit(&pool->tasks, tasks, memory_order_relaxed);
     atomic_store_explicit(&pool->completed, 0, memory_order_relaxed);
-    const uint32_t gen = generation_of(atomic_load_explicit(&pool->state, memory_order_relaxed)) + 1;
+    const uint32_t gen = closed + 1;
     atomic_store(&pool->state, (uint64_t)gen << 32);  // seq_cst: publishes the fields above
     if (atomic_load(&pool->sleepers) > 0) {
         pthread_mutex_lock(&pool->sleep_lock);
