@@ -64,6 +64,10 @@ public struct EngineConfig: Sendable, Equatable {
     /// tokens: a step of 2, 3 or 4 tokens costs 1.23, 1.54 and 1.86 one-token steps on a
     /// 2-core Zen 3, and a 5th token 2.66 (`bench/results/2026-12-03-3fa34fa-few-token-decode.md`).
     public var speculativeStepTokens: Int = 4
+    /// What one more token costs a decode step, as a share of a one-token step: proposals
+    /// are made only while they are expected to pay for it (see `Scheduler.proposalThreshold`).
+    /// Measured 0.3 on a 2-core Zen 3; 0 proposes whenever there is a proposal (tests).
+    public var speculativeTokenCost: Double = Scheduler.tokenCost
 
     /// The most proposals per step a request gets when it does not choose
     /// (`Request.speculativeTokens`).
@@ -101,6 +105,9 @@ public struct EngineConfig: Sendable, Equatable {
         guard SpeculativeMode.tokenRange.contains(speculativeTokens) else {
             throw .invalidConfiguration(
                 "speculative tokens must be in \(SpeculativeMode.tokenRange.lowerBound)...\(SpeculativeMode.tokenRange.upperBound), got \(speculativeTokens)")
+        }
+        guard speculativeTokenCost >= 0, speculativeTokenCost.isFinite else {
+            throw .invalidConfiguration("speculative token cost must be a finite number ≥ 0, got \(speculativeTokenCost)")
         }
         guard speculativeStepTokens >= 0 else {
             throw .invalidConfiguration("speculative step tokens must be at least 0, got \(speculativeStepTokens)")

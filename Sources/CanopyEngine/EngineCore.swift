@@ -34,6 +34,7 @@ final class EngineCore {
         scheduler = Scheduler(
             kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences,
             contextLength: loaded.config.contextLength, speculativeStepTokens: config.speculativeStepTokens,
+            speculativeTokenCost: config.speculativeTokenCost,
             costModel: costModel)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(

@@ -57,6 +57,8 @@ final class Scheduler {
     let contextLength: Int
     /// Most decode tokens, proposals included, of a step that speculates.
     let speculativeStepTokens: Int
+    /// What one more token costs a step, as a share of a one-token step.
+    let speculativeTokenCost: Double
     /// Where proposals come from.
     let proposer = NGramProposer(maximumN: 4, minimumN: 2)
     /// Seconds spent finding proposals since start.
@@ -67,8 +69,10 @@ final class Scheduler {
 
     init(
         kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int = .max,
-        speculativeStepTokens: Int = 0, costModel: PreemptionCostModel = PreemptionCostModel()
+        speculativeStepTokens: Int = 0, speculativeTokenCost: Double = Scheduler.tokenCost,
+        costModel: PreemptionCostModel = PreemptionCostModel()
     ) {
+        self.speculativeTokenCost = speculativeTokenCost
         self.kv = kv
         self.contextLength = contextLength
         self.speculativeStepTokens = speculativeStepTokens
@@ -129,7 +133,7 @@ final class Scheduler {
         }
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
-        let threshold = Self.proposalThreshold(decodes: decodes)
+        let threshold = Self.proposalThreshold(decodes: decodes, cost: speculativeTokenCost)
         for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
@@ -198,15 +202,17 @@ final class Scheduler {
     /// `n` tokens takes about `1 + tokenCost × (n − 1)` one-token steps (measured with
     /// `canopy-bench batched` on a 2-core Zen 3, `bench/results/2026-12-03-3fa34fa-few-token-decode.md`:
     /// 1.23, 1.54 and 1.86 for 2, 3 and 4 tokens).
+    /// The default of `EngineConfig.speculativeTokenCost`.
     static let tokenCost = 0.3
 
     /// The expected tokens a proposal must yield to pay for itself in a step with `decodes`
     /// decoding sequences: the tokens per unit of time the step makes without it,
-    /// `decodes / (1 + tokenCost × (decodes − 1))`, times the proposal's cost `tokenCost`.
-    /// 0.3 for one sequence; it rises towards 1 as the step fills.
-    static func proposalThreshold(decodes: Int) -> Double {
+    /// `decodes / (1 + cost × (decodes − 1))`, times the proposal's cost `cost` (see
+    /// `tokenCost`). 0.3 for one sequence at the default cost; it rises towards 1 as the step
+    /// fills. A cost of 0 proposes whenever there is a proposal.
+    static func proposalThreshold(decodes: Int, cost: Double = tokenCost) -> Double {
         let d = Double(max(decodes, 1))
-        return tokenCost * d / (1 + tokenCost * (d - 1))
+        return cost * d / (1 + cost * (d - 1))
     }
 
     /// A decode chunk with up to `proposals` proposed tokens after the sequence's last one,

@@ -30,6 +30,7 @@ struct SpeculativeDecodingTests {
         let records = try EngineFixtures.records()
         var config = EngineConfig()
         config.speculativeStepTokens = 256  // speculate at any batch size
+        config.speculativeTokenCost = 0  // propose whatever the batch
         let engine = try Engine(loaded: loaded, config: config)
         defer { engine.shutdown() }
         // Each prompt, and each prompt twice over (text that repeats its input).
@@ -60,6 +61,7 @@ struct SpeculativeDecodingTests {
         let records = try EngineFixtures.records()
         var config = EngineConfig()
         config.speculativeStepTokens = 512
+        config.speculativeTokenCost = 0  // propose whatever the batch
         let engine = try Engine(loaded: loaded, config: config)
         defer { engine.shutdown() }
         var requests: [Request] = []
