@@ -59,7 +59,8 @@ final class Scheduler {
     let speculativeStepTokens: Int
     /// What one more token costs a step, as a share of a one-token step.
     let speculativeTokenCost: Double
-    /// Where proposals come from.
+    /// Where proposals come from. Single-token matches are left out: on the speculative
+    /// bench's prompts they were rejected often enough to cost more steps' work than they saved.
     let proposer = NGramProposer(maximumN: 4, minimumN: 2)
     /// Seconds spent finding proposals since start.
     private(set) var draftingSeconds = 0.0
@@ -68,14 +69,13 @@ final class Scheduler {
     private var scheduled = Set<ObjectIdentifier>()
 
     init(
-        kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int = .max,
-        speculativeStepTokens: Int = 0, speculativeTokenCost: Double = Scheduler.tokenCost,
-        costModel: PreemptionCostModel = PreemptionCostModel()
+        kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int,
+        speculativeStepTokens: Int, speculativeTokenCost: Double, costModel: PreemptionCostModel
     ) {
-        self.speculativeTokenCost = speculativeTokenCost
         self.kv = kv
         self.contextLength = contextLength
         self.speculativeStepTokens = speculativeStepTokens
+        self.speculativeTokenCost = speculativeTokenCost
         self.costModel = costModel
         self.maxBatchedTokens = maxBatchedTokens
         self.maxSequences = maxSequences
@@ -198,19 +198,12 @@ final class Scheduler {
         return ScheduledChunk(sequence: sequence, start: start, count: count)
     }
 
-    /// What one more token costs a decode step, as a share of a one-token step: a step of
-    /// `n` tokens takes about `1 + tokenCost × (n − 1)` one-token steps (measured with
-    /// `canopy-bench batched` on a 2-core Zen 3, `bench/results/2026-12-03-3fa34fa-few-token-decode.md`:
-    /// 1.23, 1.54 and 1.86 for 2, 3 and 4 tokens).
-    /// The default of `EngineConfig.speculativeTokenCost`.
-    static let tokenCost = 0.3
-
     /// The expected tokens a proposal must yield to pay for itself in a step with `decodes`
     /// decoding sequences: the tokens per unit of time the step makes without it,
     /// `decodes / (1 + cost × (decodes − 1))`, times the proposal's cost `cost` (see
-    /// `tokenCost`). 0.3 for one sequence at the default cost; it rises towards 1 as the step
-    /// fills. A cost of 0 proposes whenever there is a proposal.
-    static func proposalThreshold(decodes: Int, cost: Double = tokenCost) -> Double {
+    /// `EngineConfig.speculativeTokenCost`). 0.3 for one sequence at the default cost; it
+    /// rises towards 1 as the step fills. A cost of 0 proposes whenever there is a proposal.
+    static func proposalThreshold(decodes: Int, cost: Double) -> Double {
         let d = Double(max(decodes, 1))
         return cost * d / (1 + cost * (d - 1))
     }
