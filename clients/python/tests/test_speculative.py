@@ -5,6 +5,7 @@ value is INVALID_ARGUMENT; `--speculative off` proposes nothing unless a request
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import grpc
@@ -59,9 +60,19 @@ def test_out_of_range_speculative_tokens_is_invalid_argument(client, value):
     assert "speculative_tokens" in error.value.details, error.value.details
 
 
-def test_info_reports_the_settings(client):
+def help_default(canopyd_path, flag: str) -> str:
+    """The default `canopyd --help` documents for `flag` (the help text asks EngineConfig)."""
+    text = " ".join(subprocess.run([str(canopyd_path), "--help"], capture_output=True, text=True, check=True).stdout.split())
+    match = re.search(rf"--{flag} <[^>]+> .*?\(default (\w+)", text)
+    assert match, f"--{flag} documents no default in canopyd --help"
+    return match.group(1)
+
+
+def test_info_reports_the_settings(client, canopyd_path):
     engine = client.info().engine
-    assert (engine.speculative, engine.speculative_tokens, engine.speculative_step_tokens) == ("ngram", 8, 8)
+    documented = tuple(help_default(canopyd_path, flag) for flag in ("speculative", "spec-tokens", "spec-step-tokens"))
+    assert documented[0] == "ngram"  # on by default: speculation never changes the output
+    assert (engine.speculative, str(engine.speculative_tokens), str(engine.speculative_step_tokens)) == documented
 
 
 def test_speculative_off_proposes_only_when_a_request_asks(start_daemon, client):
