@@ -37,25 +37,48 @@ public final class Engine: @unchecked Sendable {
 
     private let core: EngineCore
 
-    /// Allocates the KV arena and starts the engine thread.
-    public convenience init(loaded: LoadedModel, config: EngineConfig = EngineConfig()) throws(EngineError) {
-        try self.init(loaded: loaded, config: config, costModel: nil)
+    /// The draft model proposing speculative tokens, if any (`--draft-model`).
+    public let draft: LoadedModel?
+
+    /// Allocates the KV arena and starts the engine thread. With a `draft` model (which
+    /// `config.speculative` must then be `.draft` or `.off`), the draft proposes speculative
+    /// tokens, and `kvCacheMemory` holds both models' KV caches, each for the same number of
+    /// tokens. Throws `.invalidConfiguration` for a bad setting or a draft whose vocabulary
+    /// is not the model's.
+    public convenience init(loaded: LoadedModel, draft: LoadedModel? = nil, config: EngineConfig = EngineConfig()) throws(EngineError) {
+        try self.init(loaded: loaded, draft: draft, config: config, costModel: nil)
     }
 
-    /// `Engine(loaded:config:)` with the preemption cost model's starting estimates given
-    /// (tests); nil starts from the defaults and a probe of the swap tier.
-    init(loaded: LoadedModel, config: EngineConfig, costModel initialCostModel: PreemptionCostModel?) throws(EngineError) {
+    /// `Engine(loaded:draft:config:)` with the preemption cost model's starting estimates
+    /// given (tests); nil starts from the defaults and a probe of the swap tier.
+    init(
+        loaded: LoadedModel, draft: LoadedModel? = nil, config: EngineConfig, costModel initialCostModel: PreemptionCostModel?
+    ) throws(EngineError) {
         try config.validate()
+        if config.speculative == .draft, draft == nil {
+            throw .invalidConfiguration("speculative decoding by a draft model needs one: give --draft-model PATH")
+        }
+        if draft != nil, config.speculative == .ngram {
+            throw .invalidConfiguration("a draft model is given but speculative decoding is set to ngram: use draft, or drop the draft model")
+        }
+        if let draft { try DraftModel.checkVocabulary(draft: draft, target: loaded) }
         self.loaded = loaded
         self.config = config
+        self.draft = draft
         let c = loaded.config
         let layout = PagedKVLayout(
             blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
             headDimension: c.headDimension, precision: config.kvPrecision)
-        let blocks = config.kvCacheMemory / layout.blockBytes
+        let draftBlockBytes = draft.map {
+            PagedKVLayout(
+                blockSize: config.blockSize, layers: $0.config.blockCount, kvHeads: $0.config.headCountKV,
+                headDimension: $0.config.headDimension, precision: config.kvPrecision
+            ).blockBytes
+        } ?? 0
+        let blocks = config.kvCacheMemory / (layout.blockBytes + draftBlockBytes)
         guard blocks >= 1 else {
             throw .invalidConfiguration(
-                "KV cache memory \(config.kvCacheMemory) bytes holds no block; one block of \(config.blockSize) tokens needs \(layout.blockBytes) bytes")
+                "KV cache memory \(config.kvCacheMemory) bytes holds no block; one block of \(config.blockSize) tokens needs \(layout.blockBytes + draftBlockBytes) bytes\(draft == nil ? "" : " (the model's and the draft model's)")")
         }
         var swapTier: KVSwapTier?
         if config.kvSwapSpace > 0 {
@@ -74,7 +97,12 @@ public final class Engine: @unchecked Sendable {
         } else if let measured = swapTier?.measureThroughput() {
             costModel = PreemptionCostModel(swapBytesPerSecond: measured)
         }
-        core = EngineCore(loaded: loaded, kv: kv, config: config, costModel: costModel)
+        let drafter = try draft.map { draft throws(EngineError) in
+            try DraftModel(
+                draft, target: loaded, blockCount: blocks, blockSize: config.blockSize, precision: config.kvPrecision,
+                chunkTokens: config.maxBatchedTokens)
+        }
+        core = EngineCore(loaded: loaded, kv: kv, drafter: drafter, config: config, costModel: costModel)
         aparTokens = AparTokens.find(
             in: loaded.tokenizer, forkText: config.aparForkToken, childText: config.aparChildToken)
         preparer = PromptPreparer(
@@ -182,7 +210,8 @@ public final class Engine: @unchecked Sendable {
         return metrics
     }
 
-    /// Checks the KV block manager's invariants (reference counts, free lists, prefix map)
+    /// Checks the KV block managers' invariants (reference counts, free lists, prefix map;
+    /// the draft model's too, which must then hold no block)
     /// once the engine is idle; returns the violations found (empty when all hold). For tests
     /// and debugging: waits for idleness first.
     public func kvInvariantViolations() -> [String] {
@@ -190,7 +219,14 @@ public final class Engine: @unchecked Sendable {
         defer { condition.unlock() }
         waitForIdleLocked()
         // The engine thread is parked in `condition.wait()` and cannot run while we hold the lock.
-        return core.kv.invariantViolations()
+        var violations = core.kv.invariantViolations()
+        if let drafter = core.scheduler.drafter {
+            violations += drafter.kv.invariantViolations().map { "draft KV: " + $0 }
+            // Idle: no sequence left, so the draft may keep cached blocks but hold none.
+            let held = drafter.kv.stats.usedBlocks
+            if held > 0 { violations.append("draft KV: \(held) blocks held with no sequence running") }
+        }
+        return violations
     }
 
     /// Testing only: forces forks on a schedule (see `EngineCore.forkSchedule`); set before

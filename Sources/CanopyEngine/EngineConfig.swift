@@ -51,8 +51,11 @@ public struct EngineConfig: Sendable, Equatable {
     public var aparChildToken: String = AparTokens.defaultChildText
 
     /// Speculative decoding (`--speculative`): `.ngram` proposes tokens from each
-    /// sequence's own context (see `NGramProposer`), `.off` proposes nothing unless a request
-    /// asks for it. Output is the same either way; only speed changes.
+    /// sequence's own context (see `NGramProposer`), `.draft` has the draft model given to
+    /// `Engine(loaded:draft:config:)` propose them (see `DraftModel`), `.off` proposes nothing
+    /// unless a request asks for it (from the draft model when there is one, else by n-gram
+    /// lookup). Greedy output is the same either way; sampled output is distributed the
+    /// same (identical with n-gram proposals); only speed changes.
     public var speculative: SpeculativeMode = .ngram
     /// Most proposed tokens a sequence verifies per step (`--spec-tokens`), 1...32; each
     /// sequence adapts below it to its acceptance.
@@ -70,6 +73,11 @@ public struct EngineConfig: Sendable, Equatable {
     /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3 (the measurement above), so 0.3.
     /// 0 proposes whenever there is a proposal (tests).
     public var speculativeTokenCost: Double = 0.3
+    /// What the draft model's work for one proposal costs, as a share of a one-token step of
+    /// the served model, added to `speculativeTokenCost` for draft proposals; nil estimates
+    /// it as the ratio of the two models' file sizes (a decode step reads every weight once).
+    /// 0 makes draft proposals as cheap as n-gram ones (tests).
+    public var speculativeDraftCost: Double?
 
     /// The most proposals per step a request gets when it does not choose
     /// (`Request.speculativeTokens`).
@@ -110,6 +118,9 @@ public struct EngineConfig: Sendable, Equatable {
         }
         guard speculativeTokenCost >= 0, speculativeTokenCost.isFinite else {
             throw .invalidConfiguration("speculative token cost must be a finite number ≥ 0, got \(speculativeTokenCost)")
+        }
+        if let speculativeDraftCost, !(speculativeDraftCost >= 0 && speculativeDraftCost.isFinite) {
+            throw .invalidConfiguration("speculative draft cost must be a finite number ≥ 0, got \(speculativeDraftCost)")
         }
         guard speculativeStepTokens >= 0 else {
             throw .invalidConfiguration("speculative step tokens must be at least 0, got \(speculativeStepTokens)")

@@ -11,15 +11,18 @@ final class EngineCore {
     let scheduler: Scheduler
     private var requests: [UInt64: RequestState] = [:]
     private var nextSequenceID: SequenceID = 0
-    private(set) var counters = EngineCounters()
+    // Internal rather than private where `EngineCore+Verify.swift` uses them too.
+    var counters = EngineCounters()
     /// Called when a request's counters are final, just before its `.completed` event (the
     /// engine publishes its metrics snapshot here).
     var willComplete: (() -> Void)?
     // Per-step storage, reused so that a decode step allocates nothing in steady state.
     private var chunks: [ScheduledChunk] = []
     private var batch = ForwardBatch()
-    private var logits: [Float] = []
-    private var sampling = SamplingWorkspace()
+    var logits: [Float] = []
+    var sampling = SamplingWorkspace()
+    /// The target distribution a draft-model proposal is judged on (`verify`).
+    var targetProbabilities: [Float] = []
     private var stalled: [UInt64] = []
     private let config: EngineConfig
     /// Testing only: when set and it returns true for a branch about to be sampled (given
@@ -27,14 +30,20 @@ final class EngineCore {
     /// taking the sampled token (forced forks on a model that never forks by itself).
     var forkSchedule: ((_ branch: Int, _ generated: Int) -> Bool)?
 
-    init(loaded: LoadedModel, kv: KVCacheManager, config: EngineConfig, costModel: PreemptionCostModel = PreemptionCostModel()) {
+    init(
+        loaded: LoadedModel, kv: KVCacheManager, drafter: DraftModel?, config: EngineConfig,
+        costModel: PreemptionCostModel = PreemptionCostModel()
+    ) {
         self.loaded = loaded
         self.kv = kv
         self.config = config
+        // A decode step reads every weight once: the draft's step costs its share of the bytes.
+        let draftCost = config.speculativeDraftCost
+            ?? drafter.map { Double($0.loaded.file.fileSize) / Double(max(loaded.file.fileSize, 1)) } ?? 0
         scheduler = Scheduler(
             kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences,
             contextLength: loaded.config.contextLength, speculativeStepTokens: config.speculativeStepTokens,
-            speculativeTokenCost: config.speculativeTokenCost,
+            speculativeTokenCost: config.speculativeTokenCost, drafter: drafter, draftTokenCost: draftCost,
             costModel: costModel)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(
@@ -150,7 +159,7 @@ final class EngineCore {
 
     /// Samples `sequence`'s next token from logits row `row` of this step, under APAR's
     /// rules (and the test-only forced forks).
-    private func sample(_ sequence: SequenceState, row: Int) -> SampledToken {
+    func sample(_ sequence: SequenceState, row: Int) -> SampledToken {
         let vocabulary = loaded.config.vocabularySize
         var token = logits.withUnsafeBufferPointer { buffer in
             sequence.sampler.sample(
@@ -163,49 +172,6 @@ final class EngineCore {
             token = SampledToken(id: apar.fork, logprob: nil, topLogprobs: [])
         }
         return token
-    }
-
-    /// Verifies a speculating chunk: the sequence's last token and its proposals ran, with
-    /// logits after each (rows `firstRow...`). Position by position, the engine samples the
-    /// token exactly as a step without speculation would (same sampler, same random draw,
-    /// same penalties and rules) and accepts it; while that token equals the next proposal,
-    /// the logits after the proposal are valid for the next position too, and verification
-    /// goes on. So the output is the one decoding without speculation gives, token for token
-    /// (for a proposal q that is a point mass this is the lossless rule: a proposal is kept
-    /// with probability p(proposal), and otherwise the token is drawn from p without it).
-    ///
-    /// Then the KV slots of the rejected proposals are given back and the accepted ones
-    /// committed (cached). A control token (APAR) ends verification: its fork shares the KV
-    /// committed up to it.
-    private func verify(_ chunk: ScheduledChunk, firstRow: Int, at time: Double) {
-        let sequence = chunk.sequence
-        // A branch ended earlier in this loop (its request ran out of max_tokens); its blocks
-        // are already freed.
-        guard sequence.status != .finished else { return }
-        // Counted before accepting: the last token may complete the request, which publishes
-        // the counters.
-        counters.speculativeChunks += 1
-        counters.proposedTokens += chunk.drafted
-        var accepted = 0
-        for i in 0...chunk.drafted {
-            sequence.computed += 1  // window[i]'s K/V is in the cache and its logits are row i
-            let token = sample(sequence, row: firstRow + i)
-            if let apar = sequence.request.apar, apar.isControl(token.id) {
-                kv.commit(sequence.id, keeping: sequence.computed)
-                accept(token, for: sequence, at: time)
-                break
-            }
-            accept(token, for: sequence, at: time)
-            guard i < chunk.drafted, sequence.status != .finished,
-                  token.id == sequence.speculation.window[i + 1]
-            else { break }
-            accepted += 1
-            counters.acceptedTokens += 1
-        }
-        if sequence.registered && sequence.status != .finished {
-            kv.commit(sequence.id, keeping: sequence.computed)
-        }
-        sequence.speculation.record(proposed: chunk.drafted, accepted: accepted)
     }
 
     /// Cancels the requests held back for longer than `timeout` by a reader that took none
@@ -263,7 +229,7 @@ final class EngineCore {
     /// The tokens `sequence` may not sample now under APAR's rules (see `AparTokens`): the
     /// child token always; the fork token right after a control token or when the branch
     /// may not fork.
-    private func excludedTokens(for sequence: SequenceState) -> ExcludedTokens {
+    func excludedTokens(for sequence: SequenceState) -> ExcludedTokens {
         guard let apar = sequence.request.apar else { return .none }
         let afterControl = sequence.tokens.last.map(apar.isControl) ?? false
         return afterControl || !mayFork(sequence) ? ExcludedTokens(apar.child, apar.fork) : ExcludedTokens(apar.child)
@@ -304,7 +270,7 @@ final class EngineCore {
 
     /// Appends a sampled token, emits its text, and ends the sequence when a stop condition
     /// holds.
-    private func accept(_ sampled: SampledToken, for sequence: SequenceState, at time: Double) {
+    func accept(_ sampled: SampledToken, for sequence: SequenceState, at time: Double) {
         let request = sequence.request
         let token = sampled.id
         sequence.tokens.append(token)

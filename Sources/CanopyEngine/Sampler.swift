@@ -105,31 +105,83 @@ public struct Sampler: Sendable {
         workspace: inout SamplingWorkspace
     ) -> SampledToken {
         precondition(count > 0, "no logits to sample from")
-        var result: SampledToken
-        let penalized = params.hasPenalties && history != nil
-        if penalized || !excluded.isEmpty {
-            var adjusted = workspace.adjusted
-            workspace.adjusted = []  // taken out so choose can use the rest of the workspace
-            adjusted.removeAll(keepingCapacity: true)
-            adjusted.append(contentsOf: UnsafeBufferPointer(start: logits, count: count))
-            let id = adjusted.withUnsafeMutableBufferPointer { buffer in
-                if penalized, let history { applyPenalties(buffer.baseAddress!, history: history) }
-                if excluded.first >= 0 && Int(excluded.first) < count { buffer[Int(excluded.first)] = -.infinity }
-                if excluded.second >= 0 && Int(excluded.second) < count { buffer[Int(excluded.second)] = -.infinity }
-                return choose(buffer.baseAddress!, count: count, workspace: &workspace)
-            }
-            workspace.adjusted = adjusted
-            result = SampledToken(id: id, logprob: nil, topLogprobs: [])
-        } else {
-            result = SampledToken(id: choose(logits, count: count, workspace: &workspace), logprob: nil, topLogprobs: [])
+        let id = Self.withAdjusted(params, logits, count: count, history: history, excluding: excluded, workspace: &workspace) {
+            adjusted, workspace in choose(adjusted, count: count, workspace: &workspace)
         }
+        var result = SampledToken(id: id, logprob: nil, topLogprobs: [])
         if let n = params.logprobs {
             (result.logprob, result.topLogprobs) = Self.logprobs(logits, count: count, chosen: result.id, top: n)
         }
         return result
     }
 
-    private func applyPenalties(_ logits: UnsafeMutablePointer<Float>, history: TokenHistory) {
+    /// The distribution `sample` draws from for these logits, written to `probabilities`
+    /// (`count` values summing to 1; 0 for every token a cut removes, or that is excluded):
+    /// penalties, temperature, top-k, top-p and min-p applied exactly as `sample` applies
+    /// them; greedy is a point mass on the argmax. Speculative decoding with a draft model
+    /// judges proposals on it (`DraftVerdict`). Draws nothing. O(vocabulary), plus ranking
+    /// the tokens a cut needs.
+    public func distribution(
+        _ logits: UnsafePointer<Float>, count: Int, history: TokenHistory?, excluding excluded: ExcludedTokens = .none,
+        workspace: inout SamplingWorkspace, into probabilities: UnsafeMutablePointer<Float>
+    ) {
+        precondition(count > 0, "no logits to weigh")
+        Self.withAdjusted(params, logits, count: count, history: history, excluding: excluded, workspace: &workspace) {
+            adjusted, workspace in
+            probabilities.update(repeating: 0, count: count)
+            if isGreedy {
+                probabilities[Int(Self.argmax(adjusted, count: count))] = 1
+                return
+            }
+            let temperature = params.temperature
+            if params.topK == 0 || params.topK >= count, params.topP >= 1, params.minP == 0 {
+                // No cut: the whole softmax (what `draw` gives with every token kept).
+                var top = -Float.infinity
+                for i in 0..<count where adjusted[i] > top { top = adjusted[i] }
+                var total: Float = 0
+                for i in 0..<count { total += expf((adjusted[i] - top) / temperature) }
+                for i in 0..<count { probabilities[i] = expf((adjusted[i] - top) / temperature) / total }
+                return
+            }
+            let ranked = rankCandidates(adjusted, count: count, workspace: &workspace) { total in
+                params.topP < 1 ? params.topP * total : total
+            }
+            let (keep, kept) = Self.cut(workspace.weights, total: ranked.total, params, complete: ranked.complete)
+            for i in 0..<keep { probabilities[Int(workspace.candidates[i].id)] = workspace.weights[i] / kept }
+        }
+    }
+
+    /// A uniform draw in [0, 1) from this sampler's own stream (the draft-model rule's
+    /// acceptance test and residual draw use it, so a seeded request stays reproducible).
+    public mutating func nextUniform() -> Float { random.nextUnitFloat() }
+
+    /// Whether this sampler always takes the argmax (temperature 0 or top-k 1).
+    public var isGreedy: Bool { params.temperature == 0 || params.topK == 1 }
+
+    /// Runs `body` on the logits after penalties (when `history` is given and the request
+    /// has any) and exclusions; on `logits` itself when neither applies.
+    private static func withAdjusted<T>(
+        _ params: SamplingParams, _ logits: UnsafePointer<Float>, count: Int, history: TokenHistory?, excluding excluded: ExcludedTokens,
+        workspace: inout SamplingWorkspace,
+        _ body: (UnsafePointer<Float>, inout SamplingWorkspace) -> T
+    ) -> T {
+        let penalized = params.hasPenalties && history != nil
+        guard penalized || !excluded.isEmpty else { return body(logits, &workspace) }
+        var adjusted = workspace.adjusted
+        workspace.adjusted = []  // taken out so body can use the rest of the workspace
+        adjusted.removeAll(keepingCapacity: true)
+        adjusted.append(contentsOf: UnsafeBufferPointer(start: logits, count: count))
+        let result = adjusted.withUnsafeMutableBufferPointer { buffer in
+            if penalized, let history { applyPenalties(params, buffer.baseAddress!, history: history) }
+            if excluded.first >= 0 && Int(excluded.first) < count { buffer[Int(excluded.first)] = -.infinity }
+            if excluded.second >= 0 && Int(excluded.second) < count { buffer[Int(excluded.second)] = -.infinity }
+            return body(UnsafePointer(buffer.baseAddress!), &workspace)
+        }
+        workspace.adjusted = adjusted
+        return result
+    }
+
+    private static func applyPenalties(_ params: SamplingParams, _ logits: UnsafeMutablePointer<Float>, history: TokenHistory) {
         if params.repetitionPenalty != 1 {
             func penalize(_ token: Int32) {
                 let i = Int(token)
@@ -154,17 +206,35 @@ public struct Sampler: Sendable {
     /// sort would give, for a few dozen comparisons instead of sorting the vocabulary (which
     /// was a third of the daemon's CPU time when every request sampled).
     private mutating func choose(_ logits: UnsafePointer<Float>, count: Int, workspace: inout SamplingWorkspace) -> Int32 {
-        if params.temperature == 0 || params.topK == 1 {
-            return Self.argmax(logits, count: count)
-        }
+        if isGreedy { return Self.argmax(logits, count: count) }
         let u = random.nextUnitFloat()
+        let ranked = rankCandidates(logits, count: count, workspace: &workspace) { total in
+            params.topP < 1 ? params.topP * total : u * total
+        }
+        let (keep, kept) = Self.cut(workspace.weights, total: ranked.total, params, complete: ranked.complete)
+        var target = u * kept
+        for i in 0..<keep {
+            target -= workspace.weights[i]
+            if target < 0 { return workspace.candidates[i].id }
+        }
+        return workspace.candidates[keep - 1].id
+    }
+
+    /// Ranks candidates best first into `workspace.candidates`, their weights
+    /// exp((logit - top) / T) into `workspace.weights`: the k best under a top-k cut, else
+    /// the tokens above the highest floor whose ranked mass exceeds `needed(total)` (every
+    /// token at the last floor). Returns the softmax's denominator over the candidates'
+    /// universe (the k, or the whole vocabulary) and whether every token of it was ranked.
+    private func rankCandidates(
+        _ logits: UnsafePointer<Float>, count: Int, workspace: inout SamplingWorkspace, needed: (Float) -> Float
+    ) -> (total: Float, complete: Bool) {
         let temperature = params.temperature
-        var total: Float = 0
         if params.topK > 0 && params.topK < count {
             // The softmax is over the k candidates only.
             Self.largest(logits, count: count, params.topK, into: &workspace.candidates)
-            total = Self.weigh(workspace.candidates, top: workspace.candidates[0].logit, temperature, into: &workspace.weights)
-            return Self.draw(u, workspace.candidates, workspace.weights, total: total, params, complete: true)
+            let total = Self.weigh(
+                workspace.candidates, top: workspace.candidates[0].logit, temperature, into: &workspace.weights)
+            return (total, true)
         }
         // Room for every token up front: how deep the ranking goes depends on the draw, and
         // growing on a deep one would allocate in steady state.
@@ -172,21 +242,20 @@ public struct Sampler: Sendable {
         workspace.weights.reserveCapacity(count)
         var top = -Float.infinity
         for i in 0..<count where logits[i] > top { top = logits[i] }
+        var total: Float = 0
         for i in 0..<count { total += expf((logits[i] - top) / temperature) }
         // Mass the ranked prefix must hold: the nucleus, or the draw's target. With min-p
         // every token under its floor is cut, so that floor is the last one.
-        let needed = params.topP < 1 ? params.topP * total : u * total
+        let mass = needed(total)
         var level = params.minP > 0 ? Self.floors.count - 1 : 0
         while true {
             let floor = params.minP > 0 ? params.minP : Self.floors[level]
             // weight >= floor  <=>  logit >= top + T ln(floor); floor 0 ranks every token.
             let threshold = floor > 0 ? top + temperature * logf(floor) : -Float.infinity
             Self.rank(logits, count: count, atLeast: threshold, into: &workspace.candidates)
-            let mass = Self.weigh(workspace.candidates, top: top, temperature, into: &workspace.weights)
+            let ranked = Self.weigh(workspace.candidates, top: top, temperature, into: &workspace.weights)
             let complete = level == Self.floors.count - 1
-            if complete || mass > needed {
-                return Self.draw(u, workspace.candidates, workspace.weights, total: total, params, complete: complete)
-            }
+            if complete || ranked > mass { return (total, complete) }
             level += 1
         }
     }
@@ -208,12 +277,11 @@ public struct Sampler: Sendable {
         return sum
     }
 
-    /// The top-p and min-p cuts and the draw over ranked candidates holding the mass they need
-    /// (all of the distribution's tokens when `complete`). `total` is the softmax's denominator.
-    private static func draw(
-        _ u: Float, _ candidates: [(id: Int32, logit: Float)], _ weights: [Float], total: Float,
-        _ params: SamplingParams, complete: Bool
-    ) -> Int32 {
+    /// The top-p and min-p cuts over ranked candidates holding the mass they need (all of
+    /// the distribution's tokens when `complete`): how many of the first candidates are kept,
+    /// and the mass to draw them by (their sum after a cut; the softmax's denominator `total`
+    /// when nothing was cut from a partial ranking).
+    private static func cut(_ weights: [Float], total: Float, _ params: SamplingParams, complete: Bool) -> (Int, Float) {
         var keep = weights.count
         var kept = total
         if params.topP < 1 {
@@ -231,12 +299,7 @@ public struct Sampler: Sendable {
             kept = 0
             for w in weights[0..<keep] { kept += w }
         }
-        var target = u * kept
-        for i in 0..<keep {
-            target -= weights[i]
-            if target < 0 { return candidates[i].id }
-        }
-        return candidates[keep - 1].id
+        return (keep, kept)
     }
 
     /// The tokens whose logit is at least `threshold`, ranked best first into `ranked`; its

@@ -11,6 +11,10 @@ struct ScheduledChunk {
     /// Speculative proposals verified after the sequence's last token (their slots are
     /// tentative until the engine commits the accepted ones).
     var drafted = 0
+    /// For proposals a draft model sampled: the row of `DraftModel.distributions` holding
+    /// the first one's draft distribution (the others follow). nil for point-mass proposals
+    /// (n-gram lookup, greedy drafts), verified by comparison.
+    var draftRow: Int?
     /// The token ids run: the sequence's own, or its last token and the proposals.
     var tokens: ArraySlice<Int32> {
         drafted > 0 ? sequence.speculation.window[...] : sequence.tokens[start..<(start + count)]
@@ -59,9 +63,14 @@ final class Scheduler {
     let speculativeStepTokens: Int
     /// What one more token costs a step, as a share of a one-token step.
     let speculativeTokenCost: Double
-    /// Where proposals come from. Single-token matches are left out: on the speculative
-    /// bench's prompts they were rejected often enough to cost more steps' work than they saved.
+    /// Where proposals come from when there is no draft model. Single-token matches are left
+    /// out: on the speculative bench's prompts they were rejected often enough to cost more
+    /// steps' work than they saved.
     let proposer = NGramProposer(maximumN: 4, minimumN: 2)
+    /// The draft model that proposes instead, if any (`--draft-model`).
+    let drafter: DraftModel?
+    /// What the draft's work for one proposal adds to `speculativeTokenCost`.
+    let draftTokenCost: Double
     /// Seconds spent finding proposals since start.
     private(set) var draftingSeconds = 0.0
     /// Per-step working storage, kept so that scheduling allocates nothing in steady state.
@@ -70,9 +79,12 @@ final class Scheduler {
 
     init(
         kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int,
-        speculativeStepTokens: Int, speculativeTokenCost: Double, costModel: PreemptionCostModel
+        speculativeStepTokens: Int, speculativeTokenCost: Double, drafter: DraftModel?, draftTokenCost: Double,
+        costModel: PreemptionCostModel
     ) {
         self.kv = kv
+        self.drafter = drafter
+        self.draftTokenCost = drafter == nil ? 0 : draftTokenCost
         self.contextLength = contextLength
         self.speculativeStepTokens = speculativeStepTokens
         self.speculativeTokenCost = speculativeTokenCost
@@ -116,6 +128,7 @@ final class Scheduler {
         var budget = maxBatchedTokens
         chunks.removeAll(keepingCapacity: true)
         scheduled.removeAll(keepingCapacity: true)
+        drafter?.beginStep()
         var preempted = false
 
         // Running sequences: decodes first, then chunked prefills, each oldest first. `order`
@@ -133,7 +146,7 @@ final class Scheduler {
         }
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
-        let threshold = Self.proposalThreshold(decodes: decodes, cost: speculativeTokenCost)
+        let threshold = Self.proposalThreshold(decodes: decodes, cost: speculativeTokenCost + draftTokenCost)
         for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
@@ -218,17 +231,24 @@ final class Scheduler {
         let started = monotonicSeconds()
         sequence.speculation.window.removeAll(keepingCapacity: true)
         sequence.speculation.window.append(sequence.tokens[sequence.tokens.count - 1])
-        let drafted = proposer.propose(following: sequence.tokens, limit: limit, into: &sequence.speculation.window)
+        var drafted = 0
+        var draftRow: Int?
+        if let drafter {
+            (drafted, draftRow) = drafter.propose(for: sequence, limit: limit, into: &sequence.speculation.window)
+        } else {
+            drafted = proposer.propose(following: sequence.tokens, limit: limit, into: &sequence.speculation.window)
+        }
         draftingSeconds += monotonicSeconds() - started
         let start = sequence.computed
         guard drafted > 0,
               kv.reserveSlots(sequence.id, tokens: sequence.speculation.window[...], tentative: drafted)
         else { return nil }
-        return ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted)
+        return ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted, draftRow: draftRow)
     }
 
     /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.
     private func release(_ sequence: SequenceState) {
+        drafter?.forget(sequence.id)
         if sequence.registered { kv.free(sequence.id) }
         sequence.registered = false
         sequence.computed = 0
@@ -238,6 +258,7 @@ final class Scheduler {
     /// cost model prefers that and the swap succeeds, else freed for recomputation of all
     /// its tokens.
     private func preempt(_ sequence: SequenceState) {
+        drafter?.forget(sequence.id)
         if !swapOut(sequence) { release(sequence) }
         sequence.status = .waiting
         sequence.request.preemptions += 1

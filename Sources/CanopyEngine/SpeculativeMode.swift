@@ -4,6 +4,8 @@ public enum SpeculativeMode: String, Sendable, CaseIterable {
     case off
     /// Prompt lookup: n-grams of the sequence's own context (`NGramProposer`).
     case ngram
+    /// A draft model with the same vocabulary proposes (`--draft-model`, `DraftModel`).
+    case draft
 
     /// Proposals per step a sequence may verify: the one range the engine, the daemon's
     /// flags and the request field all check against.

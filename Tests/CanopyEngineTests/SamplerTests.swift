@@ -136,6 +136,83 @@ struct SamplerTests {
         #expect(mismatches * 100 <= draws, "\(mismatches) of \(draws) draws differ from the reference")
     }
 
+    /// The distribution `Sampler.distribution` reports is the chain written out in float64
+    /// (penalties on a history, an excluded token, temperature, top-k, top-p, min-p), and
+    /// greedy is a point mass on the argmax; draws from `sample` stay in its support.
+    @Test func distributionIsTheReferenceChain() {
+        func reference(_ raw: [Float], _ p: SamplingParams, _ history: TokenHistory, excluded: Int) -> [Double] {
+            var logits = raw.map(Double.init)
+            let seen = history.promptTokens.union(history.generatedCounts.keys)
+            for t in seen {
+                let i = Int(t)
+                logits[i] = logits[i] > 0 ? logits[i] / Double(p.repetitionPenalty) : logits[i] * Double(p.repetitionPenalty)
+            }
+            for (t, n) in history.generatedCounts {
+                logits[Int(t)] -= Double(p.frequencyPenalty) * Double(n) + Double(p.presencePenalty)
+            }
+            logits[excluded] = -.infinity
+            var order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            if p.topK > 0 && p.topK < order.count { order = Array(order.prefix(p.topK)) }
+            let top = logits[order[0]]
+            let weights = order.map { exp((logits[$0] - top) / Double(p.temperature)) }
+            let total = weights.reduce(0, +)
+            var keep = weights.count
+            if p.topP < 1 {
+                var cumulative = 0.0
+                for (i, w) in weights.enumerated() {
+                    cumulative += w / total
+                    if cumulative >= Double(p.topP) { keep = i + 1; break }
+                }
+            }
+            while keep > 1 && weights[keep - 1] < Double(p.minP) { keep -= 1 }
+            let kept = weights[0..<keep].reduce(0, +)
+            var result = [Double](repeating: 0, count: raw.count)
+            for i in 0..<keep { result[order[i]] = weights[i] / kept }
+            return result
+        }
+        var gaussian = RandomStream(seed: 5)
+        let logits = (0..<500).map { _ in (gaussian.nextUnitFloat() - 0.5) * 12 }
+        var history = TokenHistory(prompt: [1, 2, 3, 400])
+        for t: Int32 in [3, 3, 7, 9] { history.append(t) }
+        var workspace = SamplingWorkspace()
+        var probabilities = [Float](repeating: -1, count: logits.count)
+        for (temperature, topK, topP, minP) in [(Float(1), 0, Float(1), Float(0)), (0.7, 0, 0.9, 0), (1.3, 40, 1, 0),
+                                                (0.8, 0, 1, 0.05), (1, 0, 0.5, 0.01)] {
+            var p = SamplingParams()
+            (p.temperature, p.topK, p.topP, p.minP) = (temperature, topK, topP, minP)
+            (p.repetitionPenalty, p.frequencyPenalty, p.presencePenalty) = (1.1, 0.2, 0.3)
+            p.seed = 11
+            var sampler = Sampler(params: p)
+            let excluded = ExcludedTokens(Int32(logits.indices.max { logits[$0] < logits[$1] }!))
+            logits.withUnsafeBufferPointer { l in
+                probabilities.withUnsafeMutableBufferPointer { out in
+                    sampler.distribution(
+                        l.baseAddress!, count: l.count, history: history, excluding: excluded, workspace: &workspace,
+                        into: out.baseAddress!)
+                }
+            }
+            let expected = reference(logits, p, history, excluded: Int(excluded.first))
+            let error = zip(probabilities, expected).map { abs(Double($0) - $1) }.max()!
+            #expect(error < 1e-5, "T \(temperature) k \(topK) p \(topP) min-p \(minP): off by \(error)")
+            for _ in 0..<200 {
+                let id = logits.withUnsafeBufferPointer {
+                    sampler.sample($0.baseAddress!, count: $0.count, history: history, excluding: excluded, workspace: &workspace).id
+                }
+                #expect(expected[Int(id)] > 0, "drew \(id), outside the distribution")
+            }
+        }
+        var greedy = SamplingParams()
+        greedy.temperature = 0
+        logits.withUnsafeBufferPointer { l in
+            probabilities.withUnsafeMutableBufferPointer { out in
+                Sampler(params: greedy).distribution(
+                    l.baseAddress!, count: l.count, history: nil, workspace: &workspace, into: out.baseAddress!)
+            }
+        }
+        let argmax = Int(logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: $0.count) })
+        #expect(probabilities[argmax] == 1 && probabilities.reduce(0, +) == 1)
+    }
+
     @Test func validationNamesTheParameter() {
         var p = SamplingParams()
         p.temperature = -1

@@ -10,16 +10,33 @@ import Testing
 /// decides: the token that replaces or follows a proposal, or one drawn from a proposal's
 /// logits), grouped by the tokens before it, against the target distribution computed
 /// independently (the model's logits for that context, the sampling chain in float64).
-/// Pearson's chi-square over all groups and positions, at significance 0.001.
+/// Pearson's chi-square over all groups and positions, at significance 0.001. For n-gram
+/// proposals (point masses, verified by comparison) and for a draft model's sampled
+/// proposals (judged by the min(1, p/q) rule with the residual draw).
 @Suite("Speculative sampling distribution")
 struct SpeculativeSamplingTests {
-    @Test func sampledTokensMatchTheTarget() throws {
+    @Test func ngramSampledTokensMatchTheTarget() throws {
+        try checkDistribution(draft: nil, runs: 4000)
+    }
+
+    /// The draft is the target with noise on every weight: it agrees often, not always, so
+    /// both the acceptance test and the residual draw decide many tokens (about 58% of
+    /// proposals are kept). More runs than for n-gram proposals: a residual drawn from p
+    /// without the proposal instead of max(0, p − q) gave z ≈ 3.5 at 4000 runs, and z ≈ 7.4
+    /// at 16000 (the correct rule: z between 0.6 and 2 over three runs).
+    @Test func draftSampledTokensMatchTheTarget() throws {
+        try checkDistribution(draft: TinyModel.load(seed: 1, noise: 0.1), runs: 16000)
+    }
+
+    private func checkDistribution(draft: LoadedModel?, runs: Int) throws {
         let loaded = try TinyModel.load()
         var config = EngineConfig()
         config.speculativeStepTokens = 4096  // speculate at any batch size
         config.speculativeTokenCost = 0  // propose whatever the batch
+        config.speculativeDraftCost = 0
+        config.speculative = draft == nil ? .ngram : .draft
         config.maxSequences = 64
-        let engine = try Engine(loaded: loaded, config: config)
+        let engine = try Engine(loaded: loaded, draft: draft, config: config)
         defer { engine.shutdown() }
 
         // A prompt the model continues predictably: its own greedy continuation of a phrase,
@@ -34,7 +51,6 @@ struct SpeculativeSamplingTests {
         sampling.frequencyPenalty = 0.05
         sampling.presencePenalty = 0.1
 
-        let runs = 4000
         let length = 4
         var outputs: [[Int32]] = []
         // In waves of `maxSequences`: the engine proposes nothing while requests wait.
@@ -57,6 +73,9 @@ struct SpeculativeSamplingTests {
         engine.waitUntilIdle()
         let stats = engine.metrics().speculation
         #expect(stats.acceptedTokens >= runs / 20, "too little speculation to test: \(stats)")
+        if draft != nil {
+            #expect(stats.proposedTokens - stats.acceptedTokens >= runs / 20, "too few rejections to test: \(stats)")
+        }
 
         var statistic = 0.0
         var freedom = 0

@@ -83,7 +83,7 @@ struct SteadyStateAllocationTests {
             blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
             headDimension: c.headDimension, precision: config.kvPrecision)
         let kv = KVCacheManager(layout: layout, blockCount: 256, prefixCaching: false)
-        let core = EngineCore(loaded: loaded, kv: kv, config: config)
+        let core = EngineCore(loaded: loaded, kv: kv, drafter: nil, config: config)
         let preparer = PromptPreparer(loaded: loaded, defaultMaxTokens: nil, cacheCapacity: 256 * config.blockSize)
         for i in 0..<4 {
             var sampling = SamplingParams()

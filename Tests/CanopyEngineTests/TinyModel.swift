@@ -28,8 +28,10 @@ enum TinyModel {
         return symbols
     }
 
-    /// Writes the model to a temporary file and loads it.
-    static func load(seed: UInt64 = 1) throws -> LoadedModel {
+    /// Writes the model to a temporary file and loads it. `noise` adds that much uniform
+    /// noise (from another stream) to every weight of the `seed` model: a draft model that
+    /// mostly agrees with it. `renaming` changes a token's text (a vocabulary that differs).
+    static func load(seed: UInt64 = 1, noise: Float = 0, renaming: (id: Int, text: String)? = nil) throws -> LoadedModel {
         let embedding = 32, layers = 2, heads = 4, kvHeads = 2, ffn = 64
         let headDim = embedding / heads
         var writer = GGUFWriter()
@@ -44,15 +46,19 @@ enum TinyModel {
         writer.add("llama.attention.layer_norm_rms_epsilon", .float32(1e-5))
         writer.add("tokenizer.ggml.model", .string("gpt2"))
         writer.add("tokenizer.ggml.pre", .string("gpt2"))
-        let tokens = byteSymbols() + ["Ġt", "<|im_end|>"]
+        var tokens = byteSymbols() + ["Ġt", "<|im_end|>"]
+        if let renaming { tokens[renaming.id] = renaming.text }
         writer.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
         writer.add("tokenizer.ggml.token_type", .array(tokens.indices.map { .int32($0 == 257 ? 3 : 1) }))
         writer.add("tokenizer.ggml.merges", .array([.string("Ġ t")]))
         writer.add("tokenizer.ggml.eos_token_id", .uint32(UInt32(endOfGeneration)))
 
         var random = RandomStream(seed: seed)
+        var perturbation = RandomStream(seed: seed &+ 0x5EED)
         func weights(_ count: Int, scale: Float) -> [Float] {
-            (0..<count).map { _ in (random.nextUnitFloat() * 2 - 1) * scale }
+            (0..<count).map { _ in
+                (random.nextUnitFloat() * 2 - 1) * scale + (perturbation.nextUnitFloat() * 2 - 1) * noise
+            }
         }
         let kvWidth = kvHeads * headDim
         writer.addTensor(name: "token_embd.weight", dimensions: [embedding, vocabulary], floats: weights(embedding * vocabulary, scale: 1))
@@ -69,7 +75,7 @@ enum TinyModel {
             writer.addTensor(name: p + "ffn_down.weight", dimensions: [ffn, embedding], floats: weights(ffn * embedding, scale: 0.3))
         }
         writer.addTensor(name: "output_norm.weight", dimensions: [embedding], floats: weights(embedding, scale: 0.2).map { $0 + 1 })
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-tiny-\(seed)-\(getpid()).gguf").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-tiny-\(seed)-\(noise)-\(renaming?.id ?? -1)-\(getpid()).gguf").path
         try writer.write(to: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         // The mapping stays valid after the file is unlinked.
