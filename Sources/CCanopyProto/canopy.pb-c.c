@@ -3260,7 +3260,7 @@ const ProtobufCMessageDescriptor canopy__v1__info_request__descriptor =
   (ProtobufCMessageInit) canopy__v1__info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[12] =
+static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[13] =
 {
   {
     "kv_cache_memory_bytes",
@@ -3406,10 +3406,23 @@ static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "draft_model",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__EngineConfig, draft_model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
   1,   /* field[1] = block_size */
   7,   /* field[7] = default_max_tokens */
+  12,   /* field[12] = draft_model */
   0,   /* field[0] = kv_cache_memory_bytes */
   2,   /* field[2] = kv_precision */
   8,   /* field[8] = kv_total_blocks */
@@ -3424,7 +3437,7 @@ static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__engine_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
 {
@@ -3434,7 +3447,7 @@ const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
   "Canopy__V1__EngineConfig",
   "canopy.v1",
   sizeof(Canopy__V1__EngineConfig),
-  12,
+  13,
   canopy__v1__engine_config__field_descriptors,
   canopy__v1__engine_config__field_indices_by_name,
   1,  canopy__v1__engine_config__number_ranges,

@@ -56,6 +56,19 @@ public enum ConfigValueParser {
         return parse(text).map { .some($0) }
     }
 
+    /// `auto` (any case) as `.some(nil)`, else what `parse` makes of the text: for settings
+    /// whose value is estimated unless given. nil when `parse` refuses the text.
+    public static func autoOr<T>(_ text: String, _ parse: (String) -> T?) -> T?? {
+        if text.trimmingCharacters(in: .whitespaces).lowercased() == "auto" { return .some(nil) }
+        return parse(text).map { .some($0) }
+    }
+
+    /// A finite decimal number of at least 0, e.g. `0`, `0.25`.
+    public static func nonNegativeNumber(_ text: String) -> Double? {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0 else { return nil }
+        return value
+    }
+
     /// A duration above zero, in seconds (for engine settings kept as `Double`).
     public static func positiveSeconds(_ text: String) -> Double? {
         guard let duration = duration(text), duration > .zero else { return nil }

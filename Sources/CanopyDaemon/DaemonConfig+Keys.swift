@@ -156,13 +156,22 @@ extension DaemonConfig {
         },
         ConfigKey(
             name: "speculative",
-            help: "Speculative decoding: 'ngram' proposes tokens from each sequence's own context and verifies them in one pass; 'off' only when a request asks. Output is the same either way.",
-            expected: SpeculativeMode.allCases.map(\.rawValue).joined(separator: " or ")
+            help: "Speculative decoding: 'ngram' proposes tokens from each sequence's own context, 'draft' has the draft model (draft-model) propose them, and the model verifies them in one pass; 'off' only when a request asks. Unset: draft with a draft model, else ngram. Greedy output is the same either way; sampled output follows the same distribution.",
+            expected: Self.speculativeModes
         ) { config, value in
             guard let mode = SpeculativeMode(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
                 return false
             }
             config.engine.speculative = mode
+            return true
+        },
+        ConfigKey(
+            name: "draft-model",
+            help: "Path of a GGUF draft model with the served model's tokenizer (a smaller model of the same family) that proposes speculative tokens; makes 'speculative' default to draft.",
+            expected: "a file path"
+        ) { config, value in
+            guard let path = ConfigValueParser.text(value) else { return false }
+            config.setDraftModel(path)
             return true
         },
         ConfigKey(
@@ -180,6 +189,15 @@ extension DaemonConfig {
         ) { config, value in
             guard let n = ConfigValueParser.integer(value, in: 0...Int(Int32.max)) else { return false }
             config.engine.speculativeStepTokens = n
+            return true
+        },
+        ConfigKey(
+            name: "spec-draft-cost",
+            help: "What the draft model's work for one proposal costs, as a share of one decode step of the served model; proposals are made while they are expected to pay for it. 'auto' estimates it as the draft's file size over the model's.",
+            expected: "a number of at least 0, or 'auto'"
+        ) { config, value in
+            guard let cost = ConfigValueParser.autoOr(value, ConfigValueParser.nonNegativeNumber) else { return false }
+            config.engine.speculativeDraftCost = cost
             return true
         },
         ConfigKey(name: "threads", help: "Kernel worker threads; 0 means one per core.", expected: "an integer in 0...1024") {
@@ -221,4 +239,10 @@ extension DaemonConfig {
             return true
         },
     ]
+
+    /// The speculative modes as a value description: `off, ngram or draft`.
+    public static var speculativeModes: String {
+        let names = SpeculativeMode.allCases.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
 }

@@ -11,6 +11,9 @@ import Logging
 public struct DaemonConfig: Sendable, Equatable {
     /// The GGUF model to serve (`model`). Required.
     public var modelPath: String?
+    /// The GGUF draft model that proposes speculative tokens (`draft-model`), or nil. Set it
+    /// with `setDraftModel(_:)`, which also decides the speculative mode's default.
+    public internal(set) var draftModelPath: String?
     /// The Unix socket to listen on (`socket`); `nil` derives it (`SocketPathResolver`).
     public var socketPath: String?
     /// The engine's memory and batching settings.
@@ -25,6 +28,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var allowedGIDs: [gid_t] = []
     /// The least severe level logged to stderr (`log-level`).
     public var logLevel: Logger.Level = .info
+    /// Where each setting given explicitly came from, by key (`speculative`, ...); settings
+    /// left at their defaults are absent. Rules that depend on whether the user chose a
+    /// value (see `setDraftModel(_:)`) and errors that point at the line to fix read it.
+    public private(set) var sources: [String: ConfigSource] = [:]
 
     /// Where the packaged service reads its configuration.
     public static let defaultConfigPath = "/etc/canopy/canopyd.conf"
@@ -64,11 +71,14 @@ public struct DaemonConfig: Sendable, Equatable {
         guard setting.apply(&self, value) else {
             throw .invalidValue(source: source, key: key, value: value, expected: setting.expected)
         }
+        sources[key] = source
     }
 
-    /// Checks that a model is configured and that the engine limits are in range.
+    /// Checks that a model is configured, that the engine limits are in range and that the
+    /// speculative mode and the draft model go together (`validateSpeculation()`).
     public func validate() throws(DaemonConfigError) {
         guard let modelPath, !modelPath.isEmpty else { throw .missingModel }
+        try validateSpeculation()
         do {
             try engine.validate()
         } catch {

@@ -29,6 +29,11 @@ public enum DaemonConfigError: Error, CustomStringConvertible, Equatable {
     case missingModel
     /// The values parse but do not work together (e.g. engine limits out of range).
     case inconsistent(String)
+    /// `speculative = draft` without a draft model (`draft-model`); `speculativeSource` is
+    /// where the mode was set.
+    case draftModelMissing(speculativeSource: ConfigSource?)
+    /// A draft model together with `speculative = ngram`, which would never use it.
+    case draftModelUnused(speculativeSource: ConfigSource?, draftModel: String)
 
     public var description: String {
         switch self {
@@ -49,6 +54,24 @@ public enum DaemonConfigError: Error, CustomStringConvertible, Equatable {
             return "no model configured: set 'model = /path/to/model.gguf' in the configuration file or pass --model"
         case .inconsistent(let message):
             return "invalid configuration: \(message)"
+        case .draftModelMissing(let source):
+            return "\(Self.setting("speculative", "draft", at: source)) needs a draft model: pass --draft-model PATH or set "
+                + "'draft-model = PATH' in the configuration file (a smaller model with the served model's tokenizer), "
+                + "or choose speculative = ngram or off"
+        case .draftModelUnused(let source, let draftModel):
+            return "\(Self.setting("speculative", "ngram", at: source)) never uses the draft model \(draftModel): "
+                + "drop the speculative setting (with a draft model it defaults to draft), set it to draft "
+                + "(or off: the draft proposes only for requests that ask), or remove draft-model"
+        }
+    }
+
+    /// How the user wrote `key = value` at `source`: `--key value` on the command line,
+    /// `path:line: key = value` in a file.
+    private static func setting(_ key: String, _ value: String, at source: ConfigSource?) -> String {
+        switch source {
+        case .flag: return "--\(key) \(value)"
+        case let source?: return "\(source): \(key) = \(value)"
+        case nil: return "\(key) = \(value)"
         }
     }
 }

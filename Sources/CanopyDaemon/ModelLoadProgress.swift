@@ -12,6 +12,8 @@ public struct ModelLoadProgress: Sendable {
     public let path: String
     /// Percentage between progress lines (1...100).
     public let step: Int
+    /// What the file is, in the lines: "model", or "draft model" for `--draft-model`.
+    public let role: String
     /// Receives each line, without a trailing newline.
     public let sink: @Sendable (String) -> Void
 
@@ -20,10 +22,15 @@ public struct ModelLoadProgress: Sendable {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// Progress for loading `path`, a line every `step` percent, written to `sink`.
-    public init(path: String, step: Int = 25, sink: @escaping @Sendable (String) -> Void = ModelLoadProgress.stderrSink) {
+    /// Progress for loading `path`, the `role` file ("loading \(role) name ..."), a line every
+    /// `step` percent, written to `sink`.
+    public init(
+        path: String, role: String = "model", step: Int = 25,
+        sink: @escaping @Sendable (String) -> Void = ModelLoadProgress.stderrSink
+    ) {
         precondition((1...100).contains(step), "step must be a percentage in 1...100")
         self.path = path
+        self.role = role
         self.step = step
         self.sink = sink
     }
@@ -36,12 +43,12 @@ public struct ModelLoadProgress: Sendable {
         let name = (path as NSString).lastPathComponent
         let start = ContinuousClock.now
         let size = prefetch { percent, size in
-            sink("loading model \(name) (\(Self.megabytes(size))): \(percent)%")
+            sink("loading \(role) \(name) (\(Self.megabytes(size))): \(percent)%")
         }
         let value = try load()
         let elapsed = ContinuousClock.now - start
         let sizeText = size.map { " (\(Self.megabytes($0)))" } ?? ""
-        sink("loaded model \(name)\(sizeText) in \(Self.seconds(elapsed))")
+        sink("loaded \(role) \(name)\(sizeText) in \(Self.seconds(elapsed))")
         return value
     }
 

@@ -165,6 +165,7 @@ public struct CanopyService: RegistrableRPCService {
         info.engine.speculative = e.speculative.rawValue
         info.engine.speculativeTokens = UInt32(clamping: e.speculativeTokens)
         info.engine.speculativeStepTokens = UInt32(clamping: e.speculativeStepTokens)
+        info.engine.draftModel = engine.draft?.file.path ?? ""
         return info
     }
 

@@ -27,12 +27,15 @@ extension CanopyV1 {
         public var defaultMaxTokens: UInt32?
         /// Blocks in the KV arena.
         public var kvTotalBlocks: UInt32 = 0
-        /// Speculative decoding mode: "off" or "ngram".
+        /// Speculative decoding mode: "off", "ngram" or "draft".
         public var speculative = ""
         /// Most proposed tokens a sequence verifies per step.
         public var speculativeTokens: UInt32 = 0
         /// Most decode tokens, proposals included, in a step that speculates; 0 is off.
         public var speculativeStepTokens: UInt32 = 0
+        /// The draft model's path as the daemon was given it (`--draft-model`); empty when
+        /// there is none.
+        public var draftModel = ""
 
         /// Creates an empty configuration.
         public init() {}
@@ -109,6 +112,7 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
         c.pointee.speculative = try arena.string(speculative)
         c.pointee.speculative_tokens = speculativeTokens
         c.pointee.speculative_step_tokens = speculativeStepTokens
+        c.pointee.draft_model = try arena.string(draftModel)
         return c
     }
 
@@ -129,6 +133,7 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
         speculative = CRead.string(m.speculative)
         speculativeTokens = m.speculative_tokens
         speculativeStepTokens = m.speculative_step_tokens
+        draftModel = CRead.string(m.draft_model)
     }
 }
 

@@ -42,12 +42,16 @@ struct Canopyd: AsyncParsableCommand {
     var kvSwapSpace: String?
     @Option(help: "Text of an APAR model's fork token (default [SplitMask]).") var aparForkToken: String?
     @Option(help: "Text of an APAR model's child token (default [SplitSop]).") var aparChildToken: String?
-    @Option(help: "Speculative decoding: ngram or off (default \(EngineConfig().speculative.rawValue)); output is the same either way.")
+    @Option(help: "Speculative decoding: \(DaemonConfig.speculativeModes) (default \(EngineConfig().speculative.rawValue), or \(SpeculativeMode.draft.rawValue) with --draft-model); greedy output is the same either way.")
     var speculative: String?
+    @Option(help: "GGUF draft model with the served model's tokenizer that proposes speculative tokens (default none).")
+    var draftModel: String?
     @Option(help: "Most proposed tokens a sequence verifies per step, \(SpeculativeMode.tokenRange.lowerBound)...\(SpeculativeMode.tokenRange.upperBound) (default \(EngineConfig().speculativeTokens)).")
     var specTokens: String?
     @Option(help: "Most decode tokens, proposals included, in a step that speculates (default \(EngineConfig().speculativeStepTokens); 0 = off).")
     var specStepTokens: String?
+    @Option(help: "What the draft's work for one proposal costs, as a share of a decode step of the model (default \(EngineConfig().speculativeDraftCost.map { "\($0)" } ?? "auto"): the draft's file size over the model's).")
+    var specDraftCost: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
@@ -64,7 +68,8 @@ struct Canopyd: AsyncParsableCommand {
             ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
             ("expert-cache", expertCache), ("weight-memory", weightMemory),
             ("kv-swap-space", kvSwapSpace), ("apar-fork-token", aparForkToken), ("apar-child-token", aparChildToken),
-            ("speculative", speculative), ("spec-tokens", specTokens), ("spec-step-tokens", specStepTokens),
+            ("speculative", speculative), ("draft-model", draftModel), ("spec-tokens", specTokens),
+            ("spec-step-tokens", specStepTokens), ("spec-draft-cost", specDraftCost),
             ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel),
         ]

@@ -53,14 +53,20 @@ struct Daemon {
         var engineConfig = settings.engineConfig
         engineConfig.kvSwapDirectory = StateDirectory.resolve(socketPath: socketPath)
         let loaded: LoadedModel
-        let engine: Engine
         do {
             loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in
                 try LoadedModel(
                     path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes,
                     weightMemoryBytes: settings.engineConfig.weightMemoryBytes)
             }
-            engine = try Engine(loaded: loaded, config: engineConfig)
+        } catch {
+            throw DaemonFailure(message: "\(error)")
+        }
+        let draft = try settings.draftModelPath.map(Self.loadDraft)
+        let engine: Engine
+        do {
+            // Refuses a draft whose vocabulary is not the model's, with a message saying so.
+            engine = try Engine(loaded: loaded, draft: draft, config: engineConfig)
         } catch {
             throw DaemonFailure(message: "\(error)")
         }
@@ -73,13 +79,7 @@ struct Daemon {
             let kv = engine.metrics().kv
             logger.info("KV swap: \(kv.swapSlots) blocks (\(kv.swapSlots * kv.swapSlotBytes) bytes) in an unlinked file in \(engineConfig.kvSwapDirectory ?? "?")")
         }
-        if engineConfig.speculativeStepTokens == 0 {
-            logger.info("speculative decoding: off (spec-step-tokens = 0)")
-        } else if engineConfig.speculative == .off {
-            logger.info("speculative decoding: off unless a request asks (speculative_tokens)")
-        } else {
-            logger.info("speculative decoding: \(engineConfig.speculative.rawValue), up to \(engineConfig.speculativeTokens) tokens per sequence, steps of up to \(engineConfig.speculativeStepTokens) decode tokens")
-        }
+        logger.info("speculative decoding: \(Self.speculation(engineConfig, draft: draft))")
         logger.info("model ready", metadata: [
             "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",
             "kv_blocks": "\(engine.metrics().kv.totalBlocks)",
@@ -128,7 +128,7 @@ struct Daemon {
                 server.beginShutdown()
             })
         signals.install()
-        let fileWatch = Self.watchModelFile(loaded, path: modelPath, server: server, logger: logger)
+        let fileWatch = Self.watchModelFiles(loaded, path: modelPath, draft: draft, server: server, logger: logger)
         defer { fileWatch.cancel() }
         _ = try? notifier.ready(status: "serving \(URL(fileURLWithPath: modelPath).lastPathComponent)")
         logger.info("ready", metadata: ["socket": "\(activation == nil ? socketPath : "inherited fd")"])
@@ -142,15 +142,52 @@ struct Daemon {
         logger.info("stopped")
     }
 
-    /// Checks the model file once a second. The weights were read into memory, so a file
-    /// truncated or rewritten underneath cannot crash the daemon or corrupt its answers; but
-    /// a restart would load something else (or fail), and routed experts behind an expert
-    /// cache are still read from the file. So on the first change the daemon stops taking
-    /// requests (Health NOT_SERVING with the reason, running requests finish) and says so.
-    static func watchModelFile(_ loaded: LoadedModel, path: String, server: CanopyServer, logger: Logger) -> Task<Void, Never> {
+    /// Loads the draft model at `path` (`--draft-model`) with progress lines. It is loaded
+    /// without the served model's `--expert-cache` and `--weight-memory` budgets: those size
+    /// the served model, and a draft is small by design (streaming its weights every pass
+    /// would cost more than its proposals save).
+    static func loadDraft(_ path: String) throws(DaemonFailure) -> LoadedModel {
+        do {
+            return try ModelLoadProgress(path: path, role: "draft model").run { () throws(ModelLoadError) in
+                try LoadedModel(path: path)
+            }
+        } catch {
+            throw DaemonFailure(message: "cannot load the draft model \(path): \(error)")
+        }
+    }
+
+    /// The speculative decoding settings in a line for the log, naming the draft model's
+    /// file when there is one.
+    static func speculation(_ config: EngineConfig, draft: LoadedModel?) -> String {
+        let draftName = draft.map { URL(fileURLWithPath: $0.file.path).lastPathComponent }
+        if config.speculativeStepTokens == 0 {
+            return "off (spec-step-tokens = 0)" + (draftName.map { "; the draft model \($0) is loaded but unused" } ?? "")
+        }
+        if config.speculative == .off {
+            return "off unless a request asks (speculative_tokens)" + (draftName.map { "; then the draft model \($0) proposes" } ?? "")
+        }
+        let proposer = config.speculative == .draft ? draftName.map { " (draft model \($0))" } ?? "" : ""
+        return "\(config.speculative.rawValue)\(proposer), up to \(config.speculativeTokens) tokens per sequence, steps of up to \(config.speculativeStepTokens) decode tokens"
+    }
+
+    /// Checks the model file, and the draft model's, once a second. The weights were read
+    /// into memory, so a file truncated or rewritten underneath cannot crash the daemon or
+    /// corrupt its answers; but a restart would load something else (or fail), and routed
+    /// experts behind an expert cache are still read from the file. So on the first change of
+    /// the model file the daemon stops taking requests (Health NOT_SERVING with the reason,
+    /// running requests finish) and says so. A changed draft only warns: the model verifies
+    /// every proposal, so answers stay right, and only the next start is at risk.
+    static func watchModelFiles(
+        _ loaded: LoadedModel, path: String, draft: LoadedModel?, server: CanopyServer, logger: Logger
+    ) -> Task<Void, Never> {
         Task.detached {
+            var draftWarned = draft == nil
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
+                if !draftWarned, let draft, let change = draft.fileChange() {
+                    logger.warning("the draft model file \(draft.file.path) changed since it was loaded (\(change)): serving goes on with the loaded draft; check it before restarting canopyd")
+                    draftWarned = true
+                }
                 guard let change = loaded.fileChange() else { continue }
                 let reason = "the model file \(path) changed since it was loaded (\(change))"
                 logger.error("\(reason): taking no new requests (Health NOT_SERVING); running ones finish; restart canopyd")

@@ -28,6 +28,17 @@ import Testing
         #expect(percents == percents.sorted())
     }
 
+    @Test func linesNameTheRole() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("draft.gguf")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 1000)))
+        let lines = Mutex<[String]>([])
+        ModelLoadProgress(path: path, role: "draft model") { line in lines.withLock { $0.append(line) } }.run {}
+        let recorded = lines.withLock { $0 }
+        #expect(recorded.first == "loading draft model draft.gguf (0.0 MB): 0%")
+        #expect(recorded.last?.hasPrefix("loaded draft model draft.gguf (0.0 MB) in ") == true, "\(recorded)")
+    }
+
     @Test func loaderErrorsPropagateAndMissingFilesSkipPrefetch() {
         let lines = Mutex<[String]>([])
         let progress = ModelLoadProgress(path: "/nonexistent/model.gguf") { line in lines.withLock { $0.append(line) } }

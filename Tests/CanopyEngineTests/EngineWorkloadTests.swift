@@ -8,11 +8,12 @@ import Testing
 /// A randomized workload on a tiny model with a small KV pool, so that prefix sharing,
 /// forks, copy-on-write, cancellation, eviction and preemption all happen many times; again
 /// with a KV swap tier (`swapBlocks` slots), so that swapping and the tier's prefix cache
-/// mix with all of that.
+/// mix with all of that; and with a draft model proposing for every sequence, so that its
+/// own KV cache follows all of that too (it must end holding no block).
 @Suite("Engine workload")
 struct EngineWorkloadTests {
-    @Test(arguments: [0, 32])
-    func randomizedWorkloadKeepsTheCacheConsistent(swapBlocks: Int) throws {
+    @Test(arguments: [(0, false), (32, false), (0, true)])
+    func randomizedWorkloadKeepsTheCacheConsistent(swapBlocks: Int, drafting: Bool) throws {
         let loaded = try TinyModel.load()
         var config = EngineConfig()
         config.blockSize = 4
@@ -23,7 +24,15 @@ struct EngineWorkloadTests {
         config.maxSequences = 10
         config.defaultMaxTokens = 16
         config.kvSwapSpace = layout.blockBytes * swapBlocks
-        let engine = try Engine(loaded: loaded, config: config)
+        var draft: LoadedModel?
+        if drafting {
+            // The draft's cache takes its share of the same memory.
+            config.kvCacheMemory *= 2
+            (config.speculative, config.speculativeStepTokens) = (.draft, 64)
+            (config.speculativeTokenCost, config.speculativeDraftCost) = (0, 0)
+            draft = try TinyModel.load(seed: 1, noise: 0.1)
+        }
+        let engine = try Engine(loaded: loaded, draft: draft, config: config)
 
         var random = RandomStream(seed: 7)
         let prefixes: [[Int32]] = (0..<4).map { _ in (0..<12).map { _ in Int32(Int.random(in: 0..<256, using: &random)) } }
@@ -68,8 +77,9 @@ struct EngineWorkloadTests {
         }
         engine.waitUntilIdle()
         let metrics = engine.metrics()
-        #expect(engine.kvInvariantViolations().isEmpty)
+        #expect(engine.kvInvariantViolations().isEmpty, "\(engine.kvInvariantViolations())")
         #expect(metrics.kv.usedBlocks == 0, "blocks leaked: \(metrics.kv)")
+        if drafting { #expect(metrics.speculation.proposedTokens > 100, "\(metrics.speculation)") }
         #expect(metrics.kv.usedBlocks + metrics.kv.freeBlocks == metrics.kv.totalBlocks)
         #expect(metrics.kv.swapSlots == swapBlocks && metrics.kv.swappedSequences == 0)
         if swapBlocks > 0 {

@@ -3,8 +3,8 @@ import Testing
 @testable import CanopyRPC
 
 /// Speculative decoding on the wire: the request's `speculative_tokens` (presence kept, an
-/// explicit 0 included) reaches the engine request, and Stats carries the engine's counters,
-/// also as Prometheus counters.
+/// explicit 0 included) reaches the engine request, Stats carries the engine's counters,
+/// also as Prometheus counters, and Info the settings and the draft model.
 @Suite struct SpeculationRPCTests {
     @Test func speculativeTokensRoundTripsAndMapsToTheEngineRequest() throws {
         for value: Int32? in [nil, 0, 1, 8, 32, 33, -1] {
@@ -47,5 +47,21 @@ import Testing
         var info = CanopyV1.InfoResponse()
         (info.engine.speculative, info.engine.speculativeTokens, info.engine.speculativeStepTokens) = ("ngram", 8, 0)
         #expect(try ProtobufCCodec.decode(CanopyV1.InfoResponse.self, from: ProtobufCCodec.encode(info)) == info)
+        info.engine.draftModel = "/models/draft.gguf"
+        #expect(try ProtobufCCodec.decode(CanopyV1.InfoResponse.self, from: ProtobufCCodec.encode(info)) == info)
+    }
+
+    /// Info names the draft model the engine was given (its path as loaded), and none without.
+    @Test func infoReportsTheDraftModel() throws {
+        let loaded = try RPCFixtures.model()
+        var config = RPCFixtures.engineConfig
+        config.speculative = .draft
+        let drafted = try Engine(loaded: loaded, draft: loaded, config: config)
+        defer { drafted.shutdown(drain: false) }
+        let info = CanopyService(engine: drafted).info().engine
+        #expect(info.speculative == "draft" && info.draftModel == RPCFixtures.modelPath)
+        let plain = try Engine(loaded: loaded, config: RPCFixtures.engineConfig)
+        defer { plain.shutdown(drain: false) }
+        #expect(CanopyService(engine: plain).info().engine.draftModel == "")
     }
 }

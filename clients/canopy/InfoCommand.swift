@@ -46,6 +46,7 @@ struct InfoCommand: AsyncParsableCommand {
             ("max waiting", "\(e.maxWaitingRequests)"),
             ("default max tokens", e.defaultMaxTokens.map { "\($0)" } ?? "up to the context length"),
             ("speculative", speculation(e)),
+            ("draft model", e.draftModel.isEmpty ? "none" : e.draftModel),
             ("weight memory", info.weightPlacement.isEmpty ? "all resident" : info.weightPlacement),
         ]
         let width = rows.map(\.0.count).max() ?? 0
@@ -79,6 +80,7 @@ private struct InfoJSON: Encodable {
         let speculative: String
         let speculative_tokens: UInt32
         let speculative_step_tokens: UInt32
+        let draft_model: String
     }
 
     let model_path: String
@@ -106,7 +108,7 @@ private struct InfoJSON: Encodable {
             max_waiting_requests: e.maxWaitingRequests, prefix_caching: e.prefixCaching,
             default_max_tokens: e.defaultMaxTokens, kv_total_blocks: e.kvTotalBlocks,
             speculative: e.speculative, speculative_tokens: e.speculativeTokens,
-            speculative_step_tokens: e.speculativeStepTokens)
+            speculative_step_tokens: e.speculativeStepTokens, draft_model: e.draftModel)
         model_path = i.modelPath
         architecture = i.architecture
         context_length = i.contextLength

@@ -692,13 +692,18 @@ struct  Canopy__V1__EngineConfig
   protobuf_c_boolean prefix_caching;
   uint32_t kv_total_blocks;
   /*
-   * Speculative decoding (--speculative, --spec-tokens, --spec-step-tokens): "off" or
-   * "ngram", the most proposed tokens per step, and the most decode tokens in a step that
-   * speculates (0 = off).
+   * Speculative decoding (--speculative, --spec-tokens, --spec-step-tokens): "off",
+   * "ngram" or "draft", the most proposed tokens per step, and the most decode tokens in a
+   * step that speculates (0 = off).
    */
   char *speculative;
   uint32_t speculative_tokens;
   uint32_t speculative_step_tokens;
+  /*
+   * The draft model's path as the daemon was given it (--draft-model); empty when none. A
+   * draft proposes under "draft", and under "off" for requests that ask (speculative_tokens).
+   */
+  char *draft_model;
   Canopy__V1__EngineConfig__OptionalDefaultMaxTokensCase optional_default_max_tokens_case;
   union {
     uint32_t default_max_tokens;
@@ -706,7 +711,7 @@ struct  Canopy__V1__EngineConfig
 };
 #define CANOPY__V1__ENGINE_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__engine_config__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
+    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
 
 
 struct  Canopy__V1__InfoResponse
@@ -851,7 +856,8 @@ struct  Canopy__V1__StatsResponse
 
 /*
  * Speculative decoding (--speculative): tokens proposed from each sequence's own context
- * and verified in one forward pass with its next token.
+ * (ngram) or by the draft model (draft, --draft-model) and verified in one forward pass with
+ * its next token.
  */
 struct  Canopy__V1__SpeculationStats
 {

@@ -250,7 +250,10 @@ class CanopyClient:
         return self._unary(self.stub.Health, pb.HealthRequest(), timeout)
 
     def info(self, *, timeout: float | None = None) -> pb.InfoResponse:
-        """The served model and the engine configuration."""
+        """The served model and the engine configuration. `.engine` holds the settings, among
+        them speculative decoding's: `speculative` ("off", "ngram" or "draft"),
+        `speculative_tokens`, `speculative_step_tokens` and `draft_model` (the draft model's
+        path as the daemon was given it, "" when there is none)."""
         return self._unary(self.stub.Info, pb.InfoRequest(), timeout)
 
     def stats(self, *, timeout: float | None = None) -> pb.StatsResponse:

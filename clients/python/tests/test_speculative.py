@@ -1,6 +1,8 @@
 """Speculative decoding through the daemon: a request's `speculative_tokens` changes speed,
 never the tokens; Stats, Prometheus, `canopy stats` and `canopy info` report it; an out-of-range
-value is INVALID_ARGUMENT; `--speculative off` proposes nothing unless a request asks."""
+value is INVALID_ARGUMENT; `--speculative off` proposes nothing unless a request asks; a draft
+model (`--draft-model`) proposes, Info and `canopy info` name it, and settings that do not go
+with it stop canopyd at startup with a message saying what to do."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import grpc
 import pytest
 
 from canopy_client import CanopyError, Token
+from conftest import REPO
 
 SENTENCE = "The quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat."
 # A prompt whose answer repeats its own text: n-gram lookup proposes from the context.
@@ -73,6 +76,7 @@ def test_info_reports_the_settings(client, canopyd_path):
     documented = tuple(help_default(canopyd_path, flag) for flag in ("speculative", "spec-tokens", "spec-step-tokens"))
     assert documented[0] == "ngram"  # on by default: speculation never changes the output
     assert (engine.speculative, str(engine.speculative_tokens), str(engine.speculative_step_tokens)) == documented
+    assert engine.draft_model == ""
 
 
 def test_speculative_off_proposes_only_when_a_request_asks(start_daemon, client):
@@ -113,3 +117,67 @@ def test_cli_speculative_tokens_stats_and_info(canopy_path, daemon, client):
     assert "proposed" in line and "accepted" in line and "tokens per step" in line, line
     assert "speculative" in cli("info")
     assert json.loads(cli("info", "--json"))["engine"]["speculative"] == "ngram"
+
+
+def startup_failure(daemon) -> str:
+    """The log of a canopyd that must exit non-zero before serving."""
+    try:
+        status = daemon.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"canopyd kept running:\n{daemon.output()}")
+    log = daemon.output()
+    assert status != 0, log
+    assert not daemon.socket.exists(), log
+    return log
+
+
+def test_draft_model_proposes_and_keeps_greedy_tokens(start_daemon, model_path, canopy_path):
+    # The model as its own draft agrees with it on every greedy token. Its estimated cost
+    # (its file size over the model's: 1) says such a draft never pays, so it is declared
+    # free here (--spec-draft-cost 0); the test below checks the estimate holds it back.
+    daemon = start_daemon("--draft-model", str(model_path), "--spec-draft-cost", "0")
+    with daemon.client(timeout=120) as drafted:
+        engine = drafted.info().engine
+        assert (engine.speculative, engine.draft_model) == ("draft", str(model_path))
+        plain = greedy(drafted, speculative_tokens=0)
+        assert drafted.stats().speculation.proposed_tokens == 0
+        assert greedy(drafted) == plain
+        assert greedy(drafted, speculative_tokens=4) == plain
+        spec = drafted.stats().speculation
+        assert spec.proposed_tokens > 0 and spec.accepted_tokens == spec.proposed_tokens, spec
+    assert f"speculative decoding: draft (draft model {model_path.name})" in daemon.output()
+
+    def cli(*args):
+        result = subprocess.run([str(canopy_path), "--socket", str(daemon.socket), *args],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"canopy {' '.join(args)} failed:\n{result.stderr}"
+        return result.stdout
+
+    assert re.search(rf"^draft model: +{re.escape(str(model_path))}$", cli("info"), flags=re.MULTILINE)
+    assert json.loads(cli("info", "--json"))["engine"]["draft_model"] == str(model_path)
+
+
+def test_estimated_draft_cost_holds_back_a_draft_as_large_as_the_model(start_daemon, model_path):
+    daemon = start_daemon("--draft-model", str(model_path))
+    with daemon.client(timeout=120) as drafted:
+        assert drafted.info().engine.speculative == "draft"
+        greedy(drafted, speculative_tokens=4)
+        assert drafted.stats().speculation.proposed_tokens == 0
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--speculative", "ngram", "--draft-model", "{model}"], ["--speculative ngram never uses the draft model", "draft-model"]),
+    (["--speculative", "draft"], ["--speculative draft needs a draft model", "--draft-model PATH"]),
+    (["--draft-model", "/nonexistent/draft.gguf"], ["cannot load the draft model /nonexistent/draft.gguf"]),
+], ids=["ngram-with-draft", "draft-without-draft", "missing-draft"])
+def test_draft_settings_that_cannot_work_fail_at_startup(start_daemon, model_path, flags, words):
+    daemon = start_daemon(*(flag.format(model=model_path) for flag in flags), wait=False)
+    log = startup_failure(daemon)
+    assert all(word in log for word in words), log
+
+
+def test_draft_with_another_vocabulary_fails_at_startup(start_daemon):
+    # The APAR fixture's byte-level vocabulary (260 tokens) is not the model's.
+    other = REPO / "Tests" / "Fixtures" / "apar-tiny" / "apar-tiny.gguf"
+    log = startup_failure(start_daemon("--draft-model", str(other), wait=False))
+    assert "the draft model's vocabulary has 260 tokens" in log and "the served model's tokenizer" in log, log
