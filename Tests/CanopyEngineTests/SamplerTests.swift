@@ -90,26 +90,13 @@ struct SamplerTests {
     /// where the nucleus reaches deep into the vocabulary or stops at its first token.
     @Test func drawsEqualAFullSortReference() {
         func reference(_ logits: [Float], _ p: SamplingParams, _ u: Float) -> Int32 {
-            var order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-            if p.topK > 0 && p.topK < order.count { order = Array(order.prefix(p.topK)) }
-            let top = Double(logits[order[0]])
-            let weights = order.map { exp((Double(logits[$0]) - top) / Double(p.temperature)) }
-            let total = weights.reduce(0, +)
-            var keep = weights.count
-            if p.topP < 1 {
-                var cumulative = 0.0
-                for (i, w) in weights.enumerated() {
-                    cumulative += w / total
-                    if cumulative >= Double(p.topP) { keep = i + 1; break }
-                }
+            let nucleus = Self.referenceNucleus(logits.map(Double.init), p)
+            var target = Double(u) * nucleus.reduce(0) { $0 + $1.weight }
+            for candidate in nucleus {
+                target -= candidate.weight
+                if target < 0 { return Int32(candidate.id) }
             }
-            while keep > 1 && weights[keep - 1] < Double(p.minP) { keep -= 1 }
-            var target = Double(u) * weights[0..<keep].reduce(0, +)
-            for i in 0..<keep {
-                target -= weights[i]
-                if target < 0 { return Int32(order[i]) }
-            }
-            return Int32(order[keep - 1])
+            return Int32(nucleus[nucleus.count - 1].id)
         }
         var gaussian = RandomStream(seed: 99)
         func normal() -> Float {
@@ -151,23 +138,10 @@ struct SamplerTests {
                 logits[Int(t)] -= Double(p.frequencyPenalty) * Double(n) + Double(p.presencePenalty)
             }
             logits[excluded] = -.infinity
-            var order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-            if p.topK > 0 && p.topK < order.count { order = Array(order.prefix(p.topK)) }
-            let top = logits[order[0]]
-            let weights = order.map { exp((logits[$0] - top) / Double(p.temperature)) }
-            let total = weights.reduce(0, +)
-            var keep = weights.count
-            if p.topP < 1 {
-                var cumulative = 0.0
-                for (i, w) in weights.enumerated() {
-                    cumulative += w / total
-                    if cumulative >= Double(p.topP) { keep = i + 1; break }
-                }
-            }
-            while keep > 1 && weights[keep - 1] < Double(p.minP) { keep -= 1 }
-            let kept = weights[0..<keep].reduce(0, +)
+            let nucleus = Self.referenceNucleus(logits, p)
+            let kept = nucleus.reduce(0) { $0 + $1.weight }
             var result = [Double](repeating: 0, count: raw.count)
-            for i in 0..<keep { result[order[i]] = weights[i] / kept }
+            for candidate in nucleus { result[candidate.id] = candidate.weight / kept }
             return result
         }
         var gaussian = RandomStream(seed: 5)
@@ -211,6 +185,28 @@ struct SamplerTests {
         }
         let argmax = Int(logits.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: $0.count) })
         #expect(probabilities[argmax] == 1 && probabilities.reduce(0, +) == 1)
+    }
+
+    /// The chain after penalties in float64, the plain way: every token sorted (higher logit,
+    /// then lower id), the top-k cut, softmax weights at the temperature, the top-p cut
+    /// (the shortest prefix reaching `topP` of the mass), then the min-p cut. Returns the
+    /// kept candidates best first with their unnormalised weights.
+    static func referenceNucleus(_ logits: [Double], _ p: SamplingParams) -> [(id: Int, weight: Double)] {
+        var order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        if p.topK > 0 && p.topK < order.count { order = Array(order.prefix(p.topK)) }
+        let top = logits[order[0]]
+        let weights = order.map { exp((logits[$0] - top) / Double(p.temperature)) }
+        let total = weights.reduce(0, +)
+        var keep = weights.count
+        if p.topP < 1 {
+            var cumulative = 0.0
+            for (i, w) in weights.enumerated() {
+                cumulative += w / total
+                if cumulative >= Double(p.topP) { keep = i + 1; break }
+            }
+        }
+        while keep > 1 && weights[keep - 1] < Double(p.minP) { keep -= 1 }
+        return (0..<keep).map { (id: order[$0], weight: weights[$0]) }
     }
 
     @Test func validationNamesTheParameter() {
