@@ -48,6 +48,9 @@ struct BatchedBench: ParsableCommand {
     @Option(help: "Top-p cut when sampling (1 = off).")
     var topP: Float = 1
 
+    @Option(help: "Speculative decoding: off (the default: llama-batched-bench does not speculate, and the generated text of random prompts repeats itself, which n-gram proposals would turn into speed) or ngram.")
+    var speculative: String = SpeculativeMode.off.rawValue
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model, weightMemoryBytes: weightMemory, weightPrefetch: !noWeightPrefetch)
@@ -62,6 +65,10 @@ struct BatchedBench: ParsableCommand {
         // Distinct random prompts: no prefix-cache help, as in llama-batched-bench.
         config.prefixCaching = false
         config.kvSwapSpace = kvSwapSpace
+        guard let mode = SpeculativeMode(rawValue: speculative), mode != .draft else {
+            throw ValidationError("--speculative must be off or ngram, got \(speculative)")
+        }
+        config.speculative = mode
         let engine = try Engine(loaded: loaded, config: config)
         var random = SystemRandomNumberGenerator()
         let vocabulary = Int32(loaded.config.vocabularySize)
