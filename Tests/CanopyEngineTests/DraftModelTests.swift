@@ -11,12 +11,6 @@ import Testing
 /// output is the output without speculation; a draft with another vocabulary is refused.
 @Suite("Draft model", .serialized)
 struct DraftModelTests {
-    private func runAll(_ engine: Engine, _ requests: [Request]) throws -> [RequestOutput] {
-        let collectors = requests.map { _ in EventCollector() }
-        for (request, collector) in zip(requests, collectors) { try engine.submit(request, onEvent: collector.handler) }
-        return try collectors.map { try #require($0.wait()) }
-    }
-
     private func speculating(_ request: Request, _ tokens: Int) -> Request {
         var copy = request
         copy.speculativeTokens = tokens
@@ -47,7 +41,7 @@ struct DraftModelTests {
         for (i, request) in requests.enumerated() {
             #expect(try engine.run(speculating(request, 6)).samples[0].tokenIDs == off[i], "request \(i), alone")
         }
-        for (i, output) in try runAll(engine, requests.map { speculating($0, 6) }).enumerated() {
+        for (i, output) in try engine.runAll(requests.map { speculating($0, 6) }).enumerated() {
             #expect(output.samples[0].tokenIDs == off[i], "request \(i), batched")
         }
         engine.waitUntilIdle()
@@ -77,7 +71,7 @@ struct DraftModelTests {
             request.sampling.minP = i % 4 == 3 ? 0.02 : 0
             requests.append(speculating(request, 4))
         }
-        let outputs = try runAll(engine, requests)
+        let outputs = try engine.runAll(requests)
         #expect(outputs.allSatisfy { $0.samples[0].tokenIDs.count == 32 })
         engine.waitUntilIdle()
         let stats = engine.metrics().speculation

@@ -2,6 +2,7 @@ import CanopyEngine
 import CanopyModel
 import CanopyTestFixtures
 import Foundation
+import Testing
 
 /// Fixtures and the default model for engine tests.
 enum EngineFixtures {
@@ -63,6 +64,14 @@ extension Engine {
         try submit(request, onEvent: collector.handler)
         guard let output = collector.wait() else { throw CocoaError(.userCancelled) }
         return output
+    }
+
+    /// Submits every request at once (they run concurrently) and waits for their results,
+    /// in order.
+    func runAll(_ requests: [Request]) throws -> [RequestOutput] {
+        let collectors = requests.map { _ in EventCollector() }
+        for (request, collector) in zip(requests, collectors) { try submit(request, onEvent: collector.handler) }
+        return try collectors.map { try #require($0.wait()) }
     }
 }
 

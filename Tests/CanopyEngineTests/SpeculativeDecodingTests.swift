@@ -10,13 +10,6 @@ import Testing
 /// that token.
 @Suite("Speculative decoding", .serialized)
 struct SpeculativeDecodingTests {
-    /// Runs `requests` concurrently and returns their outputs in order.
-    private func runAll(_ engine: Engine, _ requests: [Request]) throws -> [RequestOutput] {
-        let collectors = requests.map { _ in EventCollector() }
-        for (request, collector) in zip(requests, collectors) { try engine.submit(request, onEvent: collector.handler) }
-        return try collectors.map { try #require($0.wait()) }
-    }
-
     private func with(_ request: Request, speculativeTokens: Int) -> Request {
         var copy = request
         copy.speculativeTokens = speculativeTokens
@@ -43,7 +36,7 @@ struct SpeculativeDecodingTests {
             let on = try engine.run(with(request, speculativeTokens: 8)).samples[0].tokenIDs
             #expect(on == off[i], "request \(i) differs with speculation, alone")
         }
-        let batched = try runAll(engine, requests.map { with($0, speculativeTokens: 8) })
+        let batched = try engine.runAll(requests.map { with($0, speculativeTokens: 8) })
         for (i, output) in batched.enumerated() {
             #expect(output.samples[0].tokenIDs == off[i], "request \(i) differs with speculation, batched")
         }
@@ -82,8 +75,8 @@ struct SpeculativeDecodingTests {
             }
             requests.append(request)
         }
-        let off = try runAll(engine, requests.map { with($0, speculativeTokens: 0) })
-        let on = try runAll(engine, requests.map { with($0, speculativeTokens: 8) })
+        let off = try engine.runAll(requests.map { with($0, speculativeTokens: 0) })
+        let on = try engine.runAll(requests.map { with($0, speculativeTokens: 8) })
         for i in requests.indices {
             #expect(on[i].samples.count == off[i].samples.count)
             for (a, b) in zip(on[i].samples, off[i].samples) {
