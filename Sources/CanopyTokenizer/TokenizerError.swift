@@ -25,7 +25,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
                 + "re-convert the model with a current GGUF converter"
         case .unsupportedTokenizerModel(let name):
             return "tokenizer model '\(name)' is not supported (tokenizer.ggml.model); "
-                + "Canopy supports byte-level BPE ('gpt2') vocabularies only"
+                + "Canopy supports byte-level BPE ('gpt2') and SentencePiece ('llama') vocabularies"
         case .unsupportedPreTokenizer(let name):
             return "pre-tokenizer '\(name)' is not supported (tokenizer.ggml.pre); supported: "
                 + PreTokenizer.supportedNames.joined(separator: ", ")

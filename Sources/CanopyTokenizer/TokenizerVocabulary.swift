@@ -34,6 +34,8 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var tokens: [String]
     /// Raw token types (see `TokenType`), same length as `tokens`.
     public var tokenTypes: [Int32]
+    /// SentencePiece merge scores (`tokenizer.ggml.scores`), one per token, or empty.
+    public var scores: [Float]
     /// BPE merges, "left right", lowest rank first.
     public var merges: [String]
     /// Beginning-of-sequence token (`tokenizer.ggml.bos_token_id`).
@@ -50,21 +52,25 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var addBOS: Bool
     /// Whether `encode(addSpecial: true)` appends EOS.
     public var addEOS: Bool
+    /// Whether SentencePiece text gets a space before it at the start and after a special
+    /// token (`tokenizer.ggml.add_space_prefix`).
+    public var addSpacePrefix: Bool
     /// The Jinja chat template string, if the model ships one.
     public var chatTemplate: String?
 
     /// Creates a vocabulary; `validate()` is run by `Tokenizer.init`, not here.
     public init(
         model: String, preTokenizer: String?, tokens: [String], tokenTypes: [Int32],
-        merges: [String], bosTokenID: TokenID? = nil, eosTokenID: TokenID? = nil,
+        merges: [String], scores: [Float] = [], bosTokenID: TokenID? = nil, eosTokenID: TokenID? = nil,
         eotTokenID: TokenID? = nil, unknownTokenID: TokenID? = nil, paddingTokenID: TokenID? = nil,
-        addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil
+        addBOS: Bool = false, addEOS: Bool = false, addSpacePrefix: Bool = false, chatTemplate: String? = nil
     ) {
         self.model = model
         self.preTokenizer = preTokenizer
         self.tokens = tokens
         self.tokenTypes = tokenTypes
         self.merges = merges
+        self.scores = scores
         self.bosTokenID = bosTokenID
         self.eosTokenID = eosTokenID
         self.eotTokenID = eotTokenID
@@ -72,6 +78,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         self.paddingTokenID = paddingTokenID
         self.addBOS = addBOS
         self.addEOS = addEOS
+        self.addSpacePrefix = addSpacePrefix
         self.chatTemplate = chatTemplate
     }
 
@@ -106,6 +113,9 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         }
         if addEOS && eosTokenID == nil {
             throw .invalidVocabulary("add_eos_token is true but no eos_token_id is set")
+        }
+        if !scores.isEmpty && scores.count != tokens.count {
+            throw .invalidVocabulary("\(tokens.count) tokens but \(scores.count) scores")
         }
     }
 }

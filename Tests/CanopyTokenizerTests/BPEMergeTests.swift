@@ -62,8 +62,11 @@ import Testing
     @Test func inconsistentVocabulariesAreRejected() {
         let bad = TokenizerVocabulary(model: "gpt2", preTokenizer: "gpt2", tokens: ["a", "b"], tokenTypes: [1], merges: [])
         #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: bad) }
-        let spm = TokenizerVocabulary(model: "llama", preTokenizer: nil, tokens: ["a"], tokenTypes: [1], merges: [])
-        #expect(throws: TokenizerError.unsupportedTokenizerModel("llama")) { try Tokenizer(vocabulary: spm) }
+        let wordPiece = TokenizerVocabulary(model: "bert", preTokenizer: nil, tokens: ["a"], tokenTypes: [1], merges: [])
+        #expect(throws: TokenizerError.unsupportedTokenizerModel("bert")) { try Tokenizer(vocabulary: wordPiece) }
+        let spmScores = TokenizerVocabulary(
+            model: "llama", preTokenizer: nil, tokens: ["a", "b"], tokenTypes: [1, 1], merges: [], scores: [0])
+        #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: spmScores) }
         let badMerge = TokenizerVocabulary(model: "gpt2", preTokenizer: "gpt2", tokens: ["a"], tokenTypes: [1], merges: ["ab"])
         #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: badMerge) }
     }

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Writes Tests/Fixtures/gemma3-tokenizer/tokenizer.jsonl: llama.cpp's token ids for a set of
+texts under Gemma 3's SentencePiece vocabulary, the reference CanopyTokenizerTests compares
+with.
+
+llama.cpp is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36, built by
+scripts/build-llama-cpp.sh; its `llama-tokenize` reads each text verbatim from a file (-f).
+The model is gemma-3-270m-q4_k_m.gguf from `make model MODEL=gemma3-270m` (only its
+vocabulary matters).
+
+Usage: python3 scripts/make-gemma3-tokenizer-fixture.py [MODEL] [LLAMA_BIN_DIR]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+model = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "models/gemma-3-270m-q4_k_m.gguf")
+bin_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.expanduser("~/.cache/canopy/llama.cpp-0.3.36/build/bin")
+out = os.path.join(repo, "Tests/Fixtures/gemma3-tokenizer/tokenizer.jsonl")
+
+texts = [
+    "Hello world",
+    " Hello world",
+    "Hello  world   three spaces",
+    "The quick brown fox jumps over the lazy dog.",
+    "line one\nline two\n\nline four\n\n\n",
+    "\ttabs\tand trailing spaces   ",
+    "Zürich 2024: ½ price — ¡olé! naïve café",
+    "日本語のテキストと中文文本，还有한국어。",
+    "Emoji: 🇫🇷 👩‍💻 🎉🎉🎉",
+    "def f(x):\n    return x ** 2  # square\n",
+    "for (int i = 0; i < n; ++i) { sum += a[i]; }",
+    "URLs: https://example.com/a?b=c&d=e#frag",
+    "Numbers 3.14159, 1e-9, 1,000,000 and 0x1F",
+    "Rare characters byte-fall back: \U0001D54F \U00010400 \u0378 \x01\x02",
+    "<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n",
+    "Text mentioning <start_of_turn> and <eos> literally",
+    "<b>bold</b> and <h1>heading</h1>",
+    "a",
+    " ",
+    "▁ already escaped ▁▁",
+    "ﬁ ligature, Ⅻ roman, ١٢٣ arabic digits, ９ fullwidth",
+    "Mixed\r\nline\rendings\n",
+    "CamelCaseIdentifiersAndsnake_case_names",
+    "    indented four\n        indented eight",
+    "Repeated words words words words words words words words",
+]
+cases = []
+for text in texts:
+    cases.append((text, True, True))
+    cases.append((text, False, True))
+for text in texts[14:17]:
+    cases.append((text, True, False))
+
+records = []
+with tempfile.TemporaryDirectory() as work:
+    path = os.path.join(work, "text.txt")
+    for text, parse_special, add_special in cases:
+        with open(path, "wb") as f:
+            f.write(text.encode("utf-8"))
+        cmd = [os.path.join(bin_dir, "llama-tokenize"), "-m", model, "-f", path, "--ids", "--log-disable"]
+        if not parse_special:
+            cmd.append("--no-parse-special")
+        if not add_special:
+            cmd.append("--no-bos")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        line = [l for l in result.stdout.splitlines() if l.startswith("[")][-1]
+        ids = json.loads(line)
+        records.append({"text": text, "parse_special": parse_special, "add_special": add_special, "ids": ids})
+
+with open(out, "w", encoding="utf-8") as f:
+    for r in records:
+        f.write(json.dumps(r, ensure_ascii=False) + "\n")
+print(f"wrote {len(records)} records to {out}")
