@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench,
-# llama-quantize for the K-quant rows, and llama-lookup for the speculative table:
+# llama-quantize for the K-quant rows, llama-lookup for the speculative table:
 # n-gram prompt-lookup decoding, run with --spec-draft-n-max 0 as its own no-speculation
-# anchor, see bench/run-llama-lookup.sh) that `make bench` compares Canopy against.
+# anchor, see bench/run-llama-lookup.sh, and llama-perplexity for the perplexity table and
+# the perplexity test fixture) that `make bench` compares Canopy against.
 #
 # The source is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36 (the same
 # build the test fixtures were produced with), kept in a cache outside the repository:
@@ -48,7 +49,7 @@ case "$isa" in
     *) echo "build-llama-cpp: LLAMA_ISA=$isa is not one of native, avx2, scalar" >&2; exit 1 ;;
 esac
 bin="$build/bin"
-targets=(llama-bench llama-batched-bench llama-quantize llama-lookup)
+targets=(llama-bench llama-batched-bench llama-quantize llama-lookup llama-perplexity)
 
 all_built() {
     local t

@@ -2,7 +2,7 @@ import ArgumentParser
 import CanopyEngine
 import CanopyKernels
 
-/// Engine flags shared by the commands that run a model in-process.
+/// Engine flags of the commands that run an engine in-process (`batch`).
 struct EngineOptions: ParsableArguments {
     @Option(help: "KV cache size, bytes or with a K/M/G suffix (e.g. 512M).")
     var kvCacheMemory: String = "512M"
@@ -37,21 +37,12 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Text of an APAR model's child token.")
     var aparChildToken: String = AparTokens.defaultChildText
 
-    @Option(help: "Kernel worker threads; 0 means one per physical core.")
-    var threads: Int = 0
-
-    func validate() throws {
-        guard (0...1024).contains(threads) else { throw ValidationError("--threads must be in 0...1024, got \(threads)") }
-        do {
-            _ = try InstructionSet.environmentCap()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-    }
+    /// `--threads` (validated by its own group).
+    @OptionGroup var kernel: KernelOptions
 
     /// Sizes the kernels' worker pool; call before loading the model.
     func configureThreads() {
-        WorkerPool.configure(threads: threads)
+        kernel.configureThreads()
     }
 
     /// The engine configuration these flags describe.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,31 @@ def test_batch_with_kv_swap_gives_the_roomy_tokens_and_reports_the_swaps(canopy_
     assert len(report) == 1, tight.stderr
     swapped = int(report[0].split("(")[1].split(" swapped")[0])
     assert swapped > 0, report[0]
+
+
+PERPLEXITY_FIXTURE = Path(__file__).resolve().parents[3] / "Tests" / "Fixtures" / "perplexity"
+
+
+def test_perplexity_agrees_with_llama_perplexity(canopy_path, model_path):
+    """`canopy perplexity` (in-process) on the committed text at the settings of its llama.cpp
+    reference (Tests/Fixtures/perplexity): --json within 0.5 % of llama-perplexity's PPL, the
+    text output in llama-perplexity's form with the same value, a progress line per chunk on
+    stderr; a text shorter than two contexts is refused with its token count."""
+    reference = json.loads((PERPLEXITY_FIXTURE / "reference.json").read_text())
+    args = ["perplexity", "--model", str(model_path), "--file", str(PERPLEXITY_FIXTURE / "text.txt"),
+            "--ctx", str(reference["ctx"]), "--chunks", str(reference["chunks"]), "--threads", "2"]
+    ours = json.loads(run_cli(canopy_path, *args, "--json").stdout)
+    assert ours["chunks"] == reference["chunks"] and len(ours["running_ppl"]) == reference["chunks"]
+    assert ours["scored_tokens"] == reference["chunks"] * (reference["ctx"] - reference["ctx"] // 2 - 1)
+    assert abs(ours["ppl"] / reference["ppl"] - 1) < 0.005, (ours["ppl"], reference["ppl"])
+
+    text = run_cli(canopy_path, *args)
+    running, final = text.stdout.splitlines()[:2]
+    assert running == "".join(f"[{i}]{v:.4f}," for i, v in enumerate(ours["running_ppl"], 1))
+    assert final.startswith(f"Final estimate: PPL = {ours['ppl']:.4f} +/- "), final
+    progress = [line for line in text.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in progress] == [f"[{i}/{reference['chunks']}" for i in range(1, reference["chunks"] + 1)]
+
+    short = run_cli(canopy_path, "perplexity", "--model", str(model_path), "--file",
+                    str(PERPLEXITY_FIXTURE / "README.md"), "--ctx", "4096", check=False)
+    assert short.returncode == 1 and "needs at least 8192" in short.stderr, short.stderr
