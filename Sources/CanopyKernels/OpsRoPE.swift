@@ -1,18 +1,30 @@
 import Foundation
 
-/// Rotary position embedding in llama.cpp's "normal" mode: dimension pairs `(2i, 2i+1)` are
-/// rotated together by the angle `position · base^(-2i/dims)`.
+/// Rotary position embedding: pair `i` of a head's rotated dimensions turns by the angle
+/// `position · base^(-2i/dims)`. Which two values form pair `i` is the style: `(2i, 2i+1)`
+/// in llama.cpp's "normal" mode (Llama), `(i, i + dims/2)` in its NeoX mode (Gemma, Qwen).
 public struct RoPE: Sendable {
+    /// How the rotated dimensions pair up.
+    public enum Style: Sendable {
+        /// Adjacent values `(2i, 2i+1)` (`LLAMA_ROPE_TYPE_NORM`).
+        case normal
+        /// Halves `(i, i + dims/2)` (`LLAMA_ROPE_TYPE_NEOX`, Hugging Face's `rotate_half`).
+        case neox
+    }
+
     /// Number of leading dimensions of each head that are rotated (the rest pass through).
     public let dimensions: Int
     /// The frequency base (`rope.freq_base`, 10000 for the original Llama).
     public let frequencyBase: Float
+    /// How the rotated dimensions pair up.
+    public let style: Style
 
     /// Creates the rotation for heads whose first `dimensions` values rotate.
-    public init(dimensions: Int, frequencyBase: Float) {
+    public init(dimensions: Int, frequencyBase: Float, style: Style = .normal) {
         precondition(dimensions > 0 && dimensions % 2 == 0, "RoPE needs an even, positive dimension count")
         self.dimensions = dimensions
         self.frequencyBase = frequencyBase
+        self.style = style
     }
 
     /// Fills `cosines` and `sines` (each `dimensions / 2` long) for one position.
@@ -38,13 +50,16 @@ public struct RoPE: Sendable {
         cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>
     ) {
         precondition(dimensions <= headDimension, "RoPE dimensions exceed the head size")
+        let half = dimensions / 2
+        // The first value of pair i is at first·i, its partner `partner` after it.
+        let (first, partner) = style == .normal ? (2, 1) : (1, half)
         for h in 0..<heads {
             let head = x + h * headDimension
-            for i in 0..<(dimensions / 2) {
-                let x0 = head[2 * i]
-                let x1 = head[2 * i + 1]
-                head[2 * i] = x0 * cosines[i] - x1 * sines[i]
-                head[2 * i + 1] = x0 * sines[i] + x1 * cosines[i]
+            for i in 0..<half {
+                let x0 = head[first * i]
+                let x1 = head[first * i + partner]
+                head[first * i] = x0 * cosines[i] - x1 * sines[i]
+                head[first * i + partner] = x0 * sines[i] + x1 * cosines[i]
             }
         }
     }

@@ -49,11 +49,17 @@ public enum PagedAttention {
     /// `attend(sequences:...)` for the batch `plan` was prepared for, at `layer`: the same
     /// results, with no allocation (the plan holds every buffer the call needs).
     ///
-    /// - Precondition: `plan` was prepared, and its sequences' block tables are still valid.
+    /// With a `window` (sliding-window layers: Gemma, Mistral), the query at position `p`
+    /// attends only to positions `p - window + 1 ... p` (llama.cpp's standard SWA mask);
+    /// its result for those keys is the same computation as without a window.
+    ///
+    /// - Precondition: `plan` was prepared, and its sequences' block tables are still valid;
+    ///   `window`, when given, is positive.
     public static func attend(
         plan: PagedAttentionPlan, queries: UnsafePointer<Float>, arena: UnsafeRawPointer, layer: Int,
-        output: UnsafeMutablePointer<Float>
+        output: UnsafeMutablePointer<Float>, window: Int? = nil
     ) {
+        precondition(window.map { $0 > 0 } ?? true, "attention window must be positive")
         guard let layout = plan.layout else { preconditionFailure("attention plan was never prepared") }
         precondition(layer >= 0 && layer < layout.layers, "layer \(layer) outside 0..<\(layout.layers)")
         guard !plan.items.isEmpty else { return }
@@ -63,7 +69,7 @@ public enum PagedAttention {
         plan.kernel = PagedAttentionKernel(
             arena: arena, layout: layout, layer: layer, headCount: headCount, group: group,
             queries: queries, partials: plan.partials, chunkSize: plan.chunkSize, slotFloats: plan.slotFloats,
-            maxVectors: plan.largestTileRows * group, scale: 1 / Float(hd).squareRoot())
+            maxVectors: plan.largestTileRows * group, scale: 1 / Float(hd).squareRoot(), window: window)
         plan.output = output
         defer { plan.kernel = nil }
         plan.phase = .tiles

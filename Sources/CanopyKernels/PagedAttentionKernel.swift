@@ -25,6 +25,8 @@ struct PagedAttentionKernel {
     /// Query vectors in the largest tile.
     let maxVectors: Int
     let scale: Float
+    /// Keys a query sees, itself included (sliding-window layers); nil: all before it.
+    let window: Int?
 
     /// Distance between score rows: the chunk rounded up to whole `SIMD8` groups, so the
     /// vector exponential may run past a row's last key without touching the next row.
@@ -88,12 +90,15 @@ struct PagedAttentionKernel {
                                keyBuffer: keyBuffer, valueBuffer: valueBuffer)
             for row in Swift.max(rowLo, chunkStart - firstPosition)..<item.rowHi {
                 let count = Swift.min(keys, firstPosition + row + 1 - chunkStart)
+                // Keys before the row's window are skipped; a row may see none of this chunk.
+                let skip = window.map { Swift.max(0, firstPosition + row - $0 + 1 - chunkStart) } ?? 0
+                guard skip < count else { continue }
                 let slots = partials + partialOffsets[row] + slotBase * slotFloats
                 for e in 0..<group {
                     let v = (row - rowLo) * group + e
                     update(query: qt + v * hd, scores: scores + v * pitch,
                            runMax: runMax + v, runSum: runSum + v, accumulator: slots + e * slotFloats,
-                           keyRows: UnsafePointer(keyRows), valueRows: valueRows, count: count)
+                           keyRows: UnsafePointer(keyRows + skip), valueRows: valueRows + skip, count: count - skip)
                 }
             }
             chunkStart += keys

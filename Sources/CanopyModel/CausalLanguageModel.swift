@@ -43,7 +43,7 @@ extension CausalLanguageModel {
 /// The architectures Canopy can build, keyed by `general.architecture`.
 public enum ModelArchitectures {
     /// Names of the supported architectures.
-    public static let supported = ["llama", "qwen2moe"]
+    public static let supported = ["llama", "gemma3", "qwen2moe"]
 
     /// Builds the model the file describes.
     public static func load(
@@ -52,6 +52,8 @@ public enum ModelArchitectures {
         switch config.architecture {
         case "llama":
             return try LlamaModel(store: store, config: config, precision: precision)
+        case "gemma3":
+            return try Gemma3Model(store: store, config: config, precision: precision)
         case "qwen2moe":
             return try Qwen2MoEModel(store: store, config: config, precision: precision)
         default:

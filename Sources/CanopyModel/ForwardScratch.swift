@@ -19,6 +19,10 @@ final class ForwardScratch: @unchecked Sendable {
     let up: UnsafeMutablePointer<Float>
     let cosines: UnsafeMutablePointer<Float>
     let sines: UnsafeMutablePointer<Float>
+    /// RoPE angles at the sliding-window layers' base (`ModelConfig.slidingWindowRopeBase`);
+    /// empty for models without sliding-window layers.
+    let localCosines: UnsafeMutablePointer<Float>
+    let localSines: UnsafeMutablePointer<Float>
     /// [query, key, value]: outputs of the grouped attention projections.
     let projections: [UnsafeMutablePointer<Float>]
     /// [gate, up]: outputs of the grouped feed-forward input products.
@@ -57,6 +61,7 @@ final class ForwardScratch: @unchecked Sendable {
         projections = [query, key, value]
         feedForwardInputs = [gate, up]
         headOutput = headChunkRows > 0 ? buffers[10] : nil
+        (localCosines, localSines) = (buffers[11], buffers[12])
     }
 
     /// The byte size of each buffer for `n` tokens, each rounded up to whole cache lines
@@ -68,6 +73,8 @@ final class ForwardScratch: @unchecked Sendable {
             n * c.feedForwardLength, n * c.feedForwardLength,
             n * c.ropeDimensionCount / 2, n * c.ropeDimensionCount / 2,
             min(n, headGroup) * headChunkRows,
+            c.slidingWindow == nil ? 0 : n * c.ropeDimensionCount / 2,
+            c.slidingWindow == nil ? 0 : n * c.ropeDimensionCount / 2,
         ]
         return sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
     }
@@ -167,9 +174,10 @@ extension ForwardScratch {
     /// The start of every architecture: each token's embedding row into `residual` (read
     /// from the file when `residency`'s placement reads the table by row), and its RoPE
     /// angles (which depend only on the position) into `cosines`/`sines`, once for all
-    /// layers.
+    /// layers; with a `localRope`, also its angles into `localCosines`/`localSines`.
     func loadInputs(
-        _ batch: ForwardBatch, embedding: WeightMatrix, residency: WeightResidency?, rope: RoPE, config c: ModelConfig
+        _ batch: ForwardBatch, embedding: WeightMatrix, residency: WeightResidency?, rope: RoPE,
+        localRope: RoPE? = nil, config c: ModelConfig
     ) {
         let e = c.embeddingLength
         let rowRead = residency?.placement.embeddingRows != nil ? residency : nil
@@ -190,6 +198,8 @@ extension ForwardScratch {
             for i in 0..<slice.tokenCount {
                 let t = slice.tokenStart + i
                 rope.angles(position: slice.firstPosition + i, cosines: cosines + t * half, sines: sines + t * half)
+                localRope?.angles(
+                    position: slice.firstPosition + i, cosines: localCosines + t * half, sines: localSines + t * half)
             }
         }
     }

@@ -24,6 +24,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     let outputNorm: [Float]
     let output: WeightMatrix
     let rope: RoPE
+    let steps: LayerSteps
     let scratchPool: ForwardScratchPool
     /// Per block: [query, key, value] and [gate, up], built once so a pass allocates nothing.
     let projectionGroups: [[WeightMatrix]]
@@ -54,6 +55,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         outputNorm = try store.vector("output_norm.weight", count: e)
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+        steps = LayerSteps(config: config, precision: precision)
         scratchPool = ForwardScratchPool(config: config, store: store)
         projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
         feedForwardGroups = blocks.map { block in
@@ -90,69 +92,26 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
-        let c = config
         let n = batch.count
-        normalizeAndMultiply(projectionGroups[layer], norm: block.attentionNorm, tokens: n, outputs: scratch.projections,
-                             scratch: scratch)
-        // Each token rotates its own rows and writes its own KV slot: disjoint memory.
-        batch.slots.withUnsafeBufferPointer { slots in
-            scratch.tokenLoops.run(.rotateAndStore(TokenLoops.RotateAndStore(
-                rope: rope, headCount: c.headCount, kvHeadCount: c.headCountKV, headDimension: c.headDimension,
-                query: scratch.query, key: scratch.key, value: scratch.value, cosines: scratch.cosines,
-                sines: scratch.sines, slots: slots.baseAddress!, kv: kv, layer: layer)), tokens: n)
-        }
-        if kv.layout.precision == .f16 {
-            // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
-            // dot; doing the same keeps our greedy choices on its side of near ties.
-            HalfFloat.roundRowToHalf(scratch.query, count: n * c.queryWidth)
-        }
-        // Every token's K/V row is stored; now each query attends over its sequence's pages.
-        PagedAttention.attend(
-            plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed)
-        MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
-        addResidual(scratch, tokens: n)
+        steps.normalizeAndMultiply(projectionGroups[layer], norm: block.attentionNorm, tokens: n,
+                                   outputs: scratch.projections, scratch: scratch)
+        steps.attend(layer: layer, batch: batch, kv: kv, scratch: scratch, rope: rope, cosines: scratch.cosines,
+                     sines: scratch.sines, output: block.attentionOutput)
+        steps.addResidual(scratch, tokens: n)
     }
 
     private func feedForward(block: Block, layer: Int, tokens n: Int, scratch: ForwardScratch) {
         let e = config.embeddingLength
         switch block.feedForward {
         case .dense(let gate, _, let down):
-            normalizeAndMultiply(feedForwardGroups[layer], norm: block.feedForwardNorm, tokens: n,
-                                 outputs: scratch.feedForwardInputs, scratch: scratch)
+            steps.normalizeAndMultiply(feedForwardGroups[layer], norm: block.feedForwardNorm, tokens: n,
+                                       outputs: scratch.feedForwardInputs, scratch: scratch)
             scratch.tokenLoops.run(.swiGLU(gate: scratch.gate, up: scratch.up, width: gate.rows), tokens: n)
             MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
         case .experts(let experts):
-            normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
+            steps.normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
         }
-        addResidual(scratch, tokens: n)
-    }
-
-    /// outputs = group · RMSNorm(residual): fused into the activation quantization when the
-    /// group runs on the C integer kernels (the same bits), else through `scratch.normed`.
-    private func normalizeAndMultiply(
-        _ group: [WeightMatrix], norm: [Float], tokens n: Int, outputs: [UnsafeMutablePointer<Float>],
-        scratch: ForwardScratch
-    ) {
-        let fused = norm.withUnsafeBufferPointer { w in
-            MatMul.multiplyNormalized(group, input: scratch.residual, normWeight: w.baseAddress!,
-                                      epsilon: config.rmsNormEpsilon, tokens: n, outputs: outputs, precision: precision)
-        }
-        guard !fused else { return }
-        normalize(norm: norm, tokens: n, scratch: scratch)
-        MatMul.multiply(group, input: scratch.normed, tokens: n, outputs: outputs, precision: precision)
-    }
-
-    /// normed = RMSNorm(residual) · norm, row by row.
-    private func normalize(norm: [Float], tokens n: Int, scratch: ForwardScratch) {
-        norm.withUnsafeBufferPointer { w in
-            scratch.tokenLoops.run(.normalize(input: scratch.residual, weight: w.baseAddress!, width: config.embeddingLength,
-                                              epsilon: config.rmsNormEpsilon, output: scratch.normed), tokens: n)
-        }
-    }
-
-    /// residual += normed, token rows split across the worker pool.
-    private func addResidual(_ scratch: ForwardScratch, tokens n: Int) {
-        scratch.tokenLoops.run(.add(target: scratch.residual, source: scratch.normed, width: config.embeddingLength), tokens: n)
+        steps.addResidual(scratch, tokens: n)
     }
 }

@@ -33,6 +33,16 @@ public struct ModelConfig: Sendable, Equatable {
     public var rmsNormEpsilon: Float
     /// Mixture-of-experts hyperparameters; nil for a dense model.
     public var experts: ExpertConfig?
+    /// Keys a sliding-window layer's query sees, itself included
+    /// (`{arch}.attention.sliding_window`); nil when every layer attends to the whole context.
+    public var slidingWindow: Int?
+    /// Every `slidingWindowPattern`-th layer attends globally, the others through the
+    /// window (`{arch}.attention.sliding_window_pattern`); nil when the file does not say
+    /// (the architecture's default applies).
+    public var slidingWindowPattern: Int?
+    /// RoPE base of the sliding-window layers (`{arch}.rope.freq_base_swa`); nil when the
+    /// file does not say (llama.cpp's default is 10000).
+    public var slidingWindowRopeBase: Float?
 
     /// Width of all query heads together.
     public var queryWidth: Int { headCount * headDimension }
@@ -94,5 +104,18 @@ public struct ModelConfig: Sendable, Equatable {
             throw .missingMetadata(key: "\(arch).vocab_size")
         }
         experts = try ExpertConfig(gguf: file, architecture: arch, feedForwardLength: feedForwardLength)
+        if let window = file.int("\(arch).attention.sliding_window"), window > 0 {
+            slidingWindow = window
+        }
+        if let pattern = file.int("\(arch).attention.sliding_window_pattern") {
+            guard pattern > 0 else {
+                throw .invalidMetadata(key: "\(arch).attention.sliding_window_pattern", reason: "must be positive")
+            }
+            slidingWindowPattern = pattern
+        }
+        if let base = file.float("\(arch).rope.freq_base_swa") {
+            guard base > 0 else { throw .invalidMetadata(key: "\(arch).rope.freq_base_swa", reason: "must be positive") }
+            slidingWindowRopeBase = Float(base)
+        }
     }
 }

@@ -61,7 +61,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
-        rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+        rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase, style: .neox)
         expertLoad = ExpertLoadCounters.forModel(config)
         scratchPool = ForwardScratchPool(config: config, store: store)
     }
@@ -128,8 +128,10 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         for t in 0..<n {
             let cosines = scratch.cosines + t * half
             let sines = scratch.sines + t * half
-            rotateNeoX(scratch.query + t * c.queryWidth, heads: c.headCount, cosines: cosines, sines: sines)
-            rotateNeoX(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, cosines: cosines, sines: sines)
+            rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
+                        cosines: cosines, sines: sines)
+            rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
+                        cosines: cosines, sines: sines)
             let slot = batch.slots[t]
             PagedAttention.store(
                 key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
@@ -151,25 +153,6 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         for t in 0..<n {
             let row = x + t * width
             for i in 0..<width { row[i] += bias[i] }
-        }
-    }
-
-    /// NeoX-style RoPE (llama.cpp `LLAMA_ROPE_TYPE_NEOX`): within the rotated leading
-    /// `ropeDimensionCount` values of each head, value `i` pairs with `i + ropeDimensionCount/2`,
-    /// using the same angles as the Llama ("normal") rotation.
-    private func rotateNeoX(
-        _ x: UnsafeMutablePointer<Float>, heads: Int, cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>
-    ) {
-        let d = config.headDimension
-        let half = config.ropeDimensionCount / 2
-        for h in 0..<heads {
-            let head = x + h * d
-            for i in 0..<half {
-                let x0 = head[i]
-                let x1 = head[i + half]
-                head[i] = x0 * cosines[i] - x1 * sines[i]
-                head[i + half] = x0 * sines[i] + x1 * cosines[i]
-            }
         }
     }
 }

@@ -1,7 +1,7 @@
 import CanopyKernels
 
-/// The per-token loops of a forward pass — RMSNorm, RoPE with the K/V write, SwiGLU and the
-/// residual adds — as one reusable pool job.
+/// The per-token loops of a forward pass — RMSNorm (of rows or of heads), RoPE with the K/V
+/// write, SwiGLU/GeGLU, scaling and the residual adds — as one reusable pool job.
 ///
 /// Token rows are independent, so ranges of them run in parallel without changing a result.
 /// Batches under 8 tokens run on the caller (a fork-join costs more than the loop). Handing
@@ -31,8 +31,16 @@ final class TokenLoops: PoolJob, @unchecked Sendable {
         /// output = RMSNorm(input) · weight, per row.
         case normalize(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, width: Int, epsilon: Float,
                        output: UnsafeMutablePointer<Float>)
+        /// Each of a row's `heads` heads of `headDimension` values replaced, in place, by
+        /// RMSNorm(head) · weight (Gemma's and Qwen3's query/key norms).
+        case normalizeHeads(values: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int,
+                            weight: UnsafePointer<Float>, epsilon: Float)
         /// gate = silu(gate) · up.
         case swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, width: Int)
+        /// gate = gelu(gate) · up (see `Activation.geGLU`).
+        case geGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, width: Int)
+        /// values *= factor.
+        case scale(values: UnsafeMutablePointer<Float>, factor: Float, width: Int)
         /// target += source.
         case add(target: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, width: Int)
         /// Rotates each token's query and key heads, then writes its key and value rows.
@@ -68,9 +76,19 @@ final class TokenLoops: PoolJob, @unchecked Sendable {
             for t in rows {
                 RMSNorm.apply(input + t * width, weight: weight, count: width, epsilon: epsilon, output: output + t * width)
             }
+        case .normalizeHeads(let values, let heads, let headDimension, let weight, let epsilon):
+            for head in (rows.lowerBound * heads)..<(rows.upperBound * heads) {
+                let x = values + head * headDimension
+                RMSNorm.apply(x, weight: weight, count: headDimension, epsilon: epsilon, output: x)
+            }
         case .swiGLU(let gate, let up, let width):
             Activation.swiGLU(gate: gate + rows.lowerBound * width, up: up + rows.lowerBound * width,
                               count: rows.count * width)
+        case .geGLU(let gate, let up, let width):
+            Activation.geGLU(gate: gate + rows.lowerBound * width, up: up + rows.lowerBound * width,
+                             count: rows.count * width)
+        case .scale(let values, let factor, let width):
+            for i in (rows.lowerBound * width)..<(rows.upperBound * width) { values[i] *= factor }
         case .add(let target, let source, let width):
             for i in (rows.lowerBound * width)..<(rows.upperBound * width) { target[i] += source[i] }
         case .rotateAndStore(let r):

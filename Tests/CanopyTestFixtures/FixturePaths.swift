@@ -1,3 +1,4 @@
+import CanopyKernels
 import Foundation
 
 /// Where the tests' reference data and the default model live.
@@ -13,6 +14,14 @@ public enum FixturePaths {
             .appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
     }()
 
+    /// Gemma 3 270M (`make model MODEL=gemma3-270m`, fetched by `make test`):
+    /// `$CANOPY_GEMMA3_MODEL`, else `<repo>/models/gemma-3-270m-q4_k_m.gguf`.
+    public static let gemma3Model: String = {
+        if let path = ProcessInfo.processInfo.environment["CANOPY_GEMMA3_MODEL"], !path.isEmpty { return path }
+        return directory.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+    }()
+
     /// `relativePath` under ``directory``.
     public static func url(_ relativePath: String) -> URL {
         directory.appendingPathComponent(relativePath)
@@ -24,6 +33,16 @@ public enum FixturePaths {
         return data.withUnsafeBytes { raw in
             (0..<(data.count / 4)).map {
                 Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
+        }
+    }
+
+    /// Reads a little-endian IEEE half-float file under ``directory`` as floats.
+    public static func readHalfFloats(_ relativePath: String) throws -> [Float] {
+        let data = try Data(contentsOf: url(relativePath))
+        return data.withUnsafeBytes { raw in
+            (0..<(data.count / 2)).map {
+                HalfFloat.toFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))
             }
         }
     }

@@ -1,0 +1,169 @@
+import CanopyKernels
+
+/// Gemma 3 (`gemma3`), as llama.cpp's `src/models/gemma3.cpp` builds it. Its differences
+/// from Llama:
+/// - the token embedding is scaled by √(embedding width);
+/// - queries and keys are RMS-normalised per head (`attn_q_norm`, `attn_k_norm`) before a
+///   NeoX RoPE;
+/// - five of every six layers (`sliding_window_pattern`, default 6) attend through a sliding
+///   window (`sliding_window`) with their own RoPE base (`rope.freq_base_swa`, default
+///   10000); every sixth attends globally at `rope.freq_base`;
+/// - the attention and feed-forward outputs are RMS-normalised (`post_attention_norm`,
+///   `post_ffw_norm`) before their residual adds;
+/// - the feed-forward network is GELU-gated (`gelu(gate) · up`).
+/// The output projection is tied to the embedding when the file has no `output.weight`.
+public struct Gemma3Model: CausalLanguageModel {
+    /// Weights of one transformer block.
+    struct Block: Sendable {
+        var attentionNorm: [Float]
+        var attentionProjections: [WeightMatrix]  // query, key, value
+        var queryNorm: [Float]
+        var keyNorm: [Float]
+        var attentionOutput: WeightMatrix
+        var postAttentionNorm: [Float]
+        var feedForwardNorm: [Float]
+        var feedForwardInputs: [WeightMatrix]  // gate, up
+        var feedForwardDown: WeightMatrix
+        var postFeedForwardNorm: [Float]
+    }
+
+    /// Layers between two global-attention layers when the file does not say (llama.cpp's).
+    static let defaultSlidingWindowPattern = 6
+    /// RoPE base of sliding-window layers when the file does not say (llama.cpp's).
+    static let defaultSlidingWindowRopeBase: Float = 10_000
+
+    public let config: ModelConfig
+    /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
+    public let precision: MatMulPrecision
+    let store: WeightStore
+    let tokenEmbedding: WeightMatrix
+    let blocks: [Block]
+    let outputNorm: [Float]
+    let output: WeightMatrix
+    let globalRope: RoPE
+    let localRope: RoPE
+    /// Per layer, the attention window (nil: global attention).
+    private(set) var windows: [Int?]
+    /// Queries are scaled by `queryScale` before attention, whose own scale is
+    /// 1/√headDimension: 1 except for Gemma 3 27B (see `init`).
+    let queryScale: Float
+    let steps: LayerSteps
+    let scratchPool: ForwardScratchPool
+
+    /// Binds every weight the configuration implies, checking names and shapes.
+    public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
+        self.store = store
+        self.config = config
+        self.precision = precision
+        let e = config.embeddingLength
+        let d = config.headDimension
+        tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
+        var blocks: [Block] = []
+        for i in 0..<config.blockCount {
+            let p = "blk.\(i)."
+            blocks.append(Block(
+                attentionNorm: try store.vector(p + "attn_norm.weight", count: e),
+                attentionProjections: [
+                    try store.matrix(p + "attn_q.weight", rows: config.queryWidth, cols: e),
+                    try store.matrix(p + "attn_k.weight", rows: config.keyValueWidth, cols: e),
+                    try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
+                ],
+                queryNorm: try store.vector(p + "attn_q_norm.weight", count: d),
+                keyNorm: try store.vector(p + "attn_k_norm.weight", count: d),
+                attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
+                postAttentionNorm: try store.vector(p + "post_attention_norm.weight", count: e),
+                feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
+                feedForwardInputs: [
+                    try store.matrix(p + "ffn_gate.weight", rows: config.feedForwardLength, cols: e),
+                    try store.matrix(p + "ffn_up.weight", rows: config.feedForwardLength, cols: e),
+                ],
+                feedForwardDown: try store.matrix(p + "ffn_down.weight", rows: e, cols: config.feedForwardLength),
+                postFeedForwardNorm: try store.vector(p + "post_ffw_norm.weight", count: e)))
+        }
+        self.blocks = blocks
+        outputNorm = try store.vector("output_norm.weight", count: e)
+        output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
+        globalRope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase, style: .neox)
+        localRope = RoPE(
+            dimensions: config.ropeDimensionCount,
+            frequencyBase: config.slidingWindowRopeBase ?? Self.defaultSlidingWindowRopeBase, style: .neox)
+        let pattern = config.slidingWindowPattern ?? Self.defaultSlidingWindowPattern
+        windows = (0..<config.blockCount).map { layer in
+            // As llama.cpp's `set_swa_pattern`: the last layer of every group is global.
+            guard let window = config.slidingWindow, layer % pattern < pattern - 1 else { return nil }
+            return window
+        }
+        // Gemma's attention scale is 1/√headDimension, except for the 27B model (62 blocks),
+        // which uses 1/√(embedding / heads) (llama.cpp's `f_attention_scale`).
+        let scale = config.blockCount == 62
+            ? 1 / Float(e / config.headCount).squareRoot() : 1 / Float(d).squareRoot()
+        queryScale = scale * Float(d).squareRoot()
+        steps = LayerSteps(config: config, precision: precision)
+        scratchPool = ForwardScratchPool(config: config, store: store)
+    }
+
+    public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
+        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, store: store) { scratch, logits in
+            forward(batch, kv: kv, scratch: scratch, logits: logits)
+        }
+    }
+
+    private func forward(
+        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, logits: UnsafeMutablePointer<Float>
+    ) {
+        let n = batch.count
+        let e = config.embeddingLength
+        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: globalRope,
+                           localRope: localRope, config: config)
+        scratch.tokenLoops.run(.scale(values: scratch.residual, factor: Float(e).squareRoot(), width: e), tokens: n)
+
+        let residency = store.residency
+        for (layer, block) in blocks.enumerated() {
+            residency?.acquire(layer)
+            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
+            feedForward(block: block, tokens: n, scratch: scratch)
+            residency?.release(layer)
+        }
+
+        scratch.writeLogits(batch, norm: outputNorm, output: output, residency: residency, config: config,
+                            precision: precision, into: logits)
+    }
+
+    private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
+        let c = config
+        let n = batch.count
+        steps.normalizeAndMultiply(block.attentionProjections, norm: block.attentionNorm, tokens: n,
+                                   outputs: scratch.projections, scratch: scratch)
+        steps.normalizeHeads(scratch.query, heads: c.headCount, norm: block.queryNorm, tokens: n, scratch: scratch)
+        steps.normalizeHeads(scratch.key, heads: c.headCountKV, norm: block.keyNorm, tokens: n, scratch: scratch)
+        if queryScale != 1 {
+            scratch.tokenLoops.run(.scale(values: scratch.query, factor: queryScale, width: c.queryWidth), tokens: n)
+        }
+        let window = windows[layer]
+        steps.attend(
+            layer: layer, batch: batch, kv: kv, scratch: scratch, rope: window == nil ? globalRope : localRope,
+            cosines: window == nil ? scratch.cosines : scratch.localCosines,
+            sines: window == nil ? scratch.sines : scratch.localSines, window: window, output: block.attentionOutput)
+        steps.normalize(scratch.normed, norm: block.postAttentionNorm, tokens: n, into: scratch.normed, scratch: scratch)
+        steps.addResidual(scratch, tokens: n)
+    }
+
+    private func feedForward(block: Block, tokens n: Int, scratch: ForwardScratch) {
+        steps.normalizeAndMultiply(block.feedForwardInputs, norm: block.feedForwardNorm, tokens: n,
+                                   outputs: scratch.feedForwardInputs, scratch: scratch)
+        scratch.tokenLoops.run(.geGLU(gate: scratch.gate, up: scratch.up, width: config.feedForwardLength), tokens: n)
+        MatMul.multiply(block.feedForwardDown, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
+        steps.normalize(scratch.normed, norm: block.postFeedForwardNorm, tokens: n, into: scratch.normed, scratch: scratch)
+        steps.addResidual(scratch, tokens: n)
+    }
+}
+
+extension Gemma3Model {
+    /// The same model with every layer attending globally: for tests that check the sliding
+    /// windows matter.
+    func withoutSlidingWindows() -> Gemma3Model {
+        var copy = self
+        copy.windows = windows.map { _ in nil }
+        return copy
+    }
+}

@@ -1,0 +1,90 @@
+import CanopyKernels
+
+/// The steps transformer blocks are made of, shared by the architectures as llama.cpp's
+/// `build_norm` / `build_attn` / `build_ffn` are: an architecture file is a short
+/// composition of these plus its own differences, and every architecture gets the same fast
+/// paths (the fused norm + grouped product, the paged attention, the pooled token loops).
+///
+/// Each step works on one pass's `ForwardScratch` and computes the same bits whichever
+/// architecture calls it, so batch invariance holds for all of them.
+struct LayerSteps: Sendable {
+    let config: ModelConfig
+    let precision: MatMulPrecision
+
+    /// outputs = group · RMSNorm(residual)·norm: fused into the activation quantization when
+    /// the group runs on the C integer kernels (the same bits), else through `scratch.normed`.
+    func normalizeAndMultiply(
+        _ group: [WeightMatrix], norm: [Float], tokens n: Int, outputs: [UnsafeMutablePointer<Float>],
+        scratch: ForwardScratch
+    ) {
+        let fused = norm.withUnsafeBufferPointer { w in
+            MatMul.multiplyNormalized(group, input: scratch.residual, normWeight: w.baseAddress!,
+                                      epsilon: config.rmsNormEpsilon, tokens: n, outputs: outputs, precision: precision)
+        }
+        guard !fused else { return }
+        normalize(norm: norm, tokens: n, scratch: scratch)
+        MatMul.multiply(group, input: scratch.normed, tokens: n, outputs: outputs, precision: precision)
+    }
+
+    /// normed = RMSNorm(residual) · norm, row by row.
+    func normalize(norm: [Float], tokens n: Int, scratch: ForwardScratch) {
+        normalize(scratch.residual, norm: norm, tokens: n, into: scratch.normed, scratch: scratch)
+    }
+
+    /// output = RMSNorm(input) · norm over rows of the embedding width (`output` may be
+    /// `input`: a post-norm in place).
+    func normalize(
+        _ input: UnsafePointer<Float>, norm: [Float], tokens n: Int, into output: UnsafeMutablePointer<Float>,
+        scratch: ForwardScratch
+    ) {
+        norm.withUnsafeBufferPointer { w in
+            scratch.tokenLoops.run(.normalize(input: input, weight: w.baseAddress!, width: config.embeddingLength,
+                                              epsilon: config.rmsNormEpsilon, output: output), tokens: n)
+        }
+    }
+
+    /// Each head of `values` (query or key rows, `heads` per token) replaced by
+    /// RMSNorm(head) · norm (Gemma's and Qwen3's q/k norms, before RoPE).
+    func normalizeHeads(
+        _ values: UnsafeMutablePointer<Float>, heads: Int, norm: [Float], tokens n: Int, scratch: ForwardScratch
+    ) {
+        norm.withUnsafeBufferPointer { w in
+            scratch.tokenLoops.run(.normalizeHeads(values: values, heads: heads, headDimension: config.headDimension,
+                                                   weight: w.baseAddress!, epsilon: config.rmsNormEpsilon), tokens: n)
+        }
+    }
+
+    /// Rotates the batch's queries and keys (`scratch.query`, `scratch.key`) with `rope` at
+    /// the angles `cosines`/`sines`, stores every token's K/V row in its slot, attends
+    /// (through the last `window` positions only, when given), and multiplies the mixed
+    /// heads by `output` into `scratch.normed`.
+    func attend(
+        layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, rope: RoPE,
+        cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>, window: Int? = nil, output: WeightMatrix
+    ) {
+        let c = config
+        let n = batch.count
+        // Each token rotates its own rows and writes its own KV slot: disjoint memory.
+        batch.slots.withUnsafeBufferPointer { slots in
+            scratch.tokenLoops.run(.rotateAndStore(TokenLoops.RotateAndStore(
+                rope: rope, headCount: c.headCount, kvHeadCount: c.headCountKV, headDimension: c.headDimension,
+                query: scratch.query, key: scratch.key, value: scratch.value, cosines: cosines,
+                sines: sines, slots: slots.baseAddress!, kv: kv, layer: layer)), tokens: n)
+        }
+        if kv.layout.precision == .f16 {
+            // llama.cpp's flash attention converts queries to the cache's f16 before the K·Q
+            // dot; doing the same keeps our greedy choices on its side of near ties.
+            HalfFloat.roundRowToHalf(scratch.query, count: n * c.queryWidth)
+        }
+        // Every token's K/V row is stored; now each query attends over its sequence's pages.
+        PagedAttention.attend(
+            plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed,
+            window: window)
+        MatMul.multiply(output, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
+    }
+
+    /// residual += normed, token rows split across the worker pool.
+    func addResidual(_ scratch: ForwardScratch, tokens n: Int) {
+        scratch.tokenLoops.run(.add(target: scratch.residual, source: scratch.normed, width: config.embeddingLength), tokens: n)
+    }
+}
