@@ -108,6 +108,15 @@ public final class Tokenizer: Sendable {
         self.eotTokenID = eot
     }
 
+    /// The tokenizer family, for logs: "SentencePiece" or "byte-level BPE (pre-tokenizer
+    /// NAME)", with the vocabulary size.
+    public var summary: String {
+        switch segmenter {
+        case .bytePairs: return "byte-level BPE (pre-tokenizer \(vocabulary.preTokenizer ?? "default")), \(vocabularySize) tokens"
+        case .sentencePiece: return "SentencePiece, \(vocabularySize) tokens"
+        }
+    }
+
     /// Number of tokens in the vocabulary (valid ids are `0..<vocabularySize`).
     public var vocabularySize: Int { vocabulary.tokens.count }
     /// Beginning-of-sequence token, if the vocabulary defines one.

@@ -81,7 +81,8 @@ struct Daemon {
         }
         logger.info("speculative decoding: \(Self.speculation(engineConfig, draft: draft))")
         logger.info("model ready", metadata: [
-            "architecture": "\(loaded.config.architecture)", "context": "\(loaded.config.contextLength)",
+            "architecture": "\(loaded.config.architecture)", "tokenizer": "\(loaded.tokenizer.summary)",
+            "context": "\(loaded.config.contextLength)",
             "kv_blocks": "\(engine.metrics().kv.totalBlocks)",
         ])
 

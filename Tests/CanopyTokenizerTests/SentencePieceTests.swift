@@ -72,6 +72,7 @@ import Testing
         let tokenizer = try Gemma3.tokenizer()
         #expect(tokenizer.vocabularySize == 262_144)
         #expect(tokenizer.preTokenizer == nil)
+        #expect(tokenizer.summary == "SentencePiece, 262144 tokens")
         #expect(tokenizer.bosTokenID == 2 && tokenizer.eosTokenID == 1)
         #expect(tokenizer.vocabulary.addBOS && !tokenizer.vocabulary.addSpacePrefix)
         #expect(tokenizer.tokenID(forText: "<end_of_turn>") == 106)

@@ -40,6 +40,7 @@ import Testing
         #expect(tokenizer.bosTokenID == 1)
         #expect(tokenizer.eosTokenID == 2)
         #expect(tokenizer.preTokenizer == .smollm)
+        #expect(tokenizer.summary == "byte-level BPE (pre-tokenizer smollm), 49152 tokens")
         #expect(tokenizer.tokenID(forText: "<|im_end|>") == 2)
         #expect(tokenizer.tokenText(0) == "<|endoftext|>")
         // eos (<|im_end|>) and <|endoftext|> end generation; ordinary tokens do not.
