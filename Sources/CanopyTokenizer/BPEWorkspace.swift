@@ -2,7 +2,7 @@
 /// the merge loop allocates nothing per word.
 struct BPEWorkspace {
     /// A candidate merge of the adjacent symbols at `left` and `right`.
-    struct Pair {
+    struct Pair: HeapOrdered {
         var rank: Int32
         var left: Int32
         var right: Int32
@@ -17,51 +17,16 @@ struct BPEWorkspace {
         }
     }
 
-    /// A binary min-heap of pairs.
-    struct Heap {
-        var items: [Pair] = []
-
-        mutating func push(_ item: Pair) {
-            items.append(item)
-            var child = items.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard items[child].precedes(items[parent]) else { break }
-                items.swapAt(child, parent)
-                child = parent
-            }
-        }
-
-        mutating func pop() -> Pair? {
-            guard let last = items.popLast() else { return nil }
-            guard !items.isEmpty else { return last }
-            let top = items[0]
-            items[0] = last
-            var parent = 0
-            let n = items.count
-            while true {
-                let l = 2 * parent + 1
-                guard l < n else { break }
-                var best = l
-                if l + 1 < n && items[l + 1].precedes(items[l]) { best = l + 1 }
-                guard items[best].precedes(items[parent]) else { break }
-                items.swapAt(best, parent)
-                parent = best
-            }
-            return top
-        }
-    }
-
     /// Current symbol of each position; -1 once merged into its left neighbour.
     var symbols: [Int32] = []
     var prev: [Int32] = []
     var next: [Int32] = []
-    var heap = Heap()
+    var heap = BinaryHeap<Pair>()
 
     mutating func reset() {
         symbols.removeAll(keepingCapacity: true)
         prev.removeAll(keepingCapacity: true)
         next.removeAll(keepingCapacity: true)
-        heap.items.removeAll(keepingCapacity: true)
+        heap.removeAll(keepingCapacity: true)
     }
 }

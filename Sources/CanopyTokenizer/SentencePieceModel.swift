@@ -75,7 +75,7 @@ struct SentencePieceModel: Sendable {
         var previous = (0..<count).map { $0 - 1 }
         var next = (0..<count).map { $0 + 1 < count ? $0 + 1 : -1 }
 
-        var queue = BigramQueue()
+        var queue = BinaryHeap<Bigram>()
         func consider(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0 else { return }
             let size = length[left] + length[right]
@@ -122,7 +122,7 @@ struct SentencePieceModel: Sendable {
 }
 
 /// A candidate merge of two adjacent pieces.
-private struct Bigram {
+private struct Bigram: HeapOrdered {
     let score: Float
     let left: Int
     let right: Int
@@ -131,40 +131,5 @@ private struct Bigram {
     /// Pops first: the higher score, then the leftmost.
     func precedes(_ other: Bigram) -> Bool {
         score > other.score || (score == other.score && left < other.left)
-    }
-}
-
-/// A binary heap of bigrams, best (see `Bigram.precedes`) on top.
-private struct BigramQueue {
-    private var heap: [Bigram] = []
-
-    mutating func push(_ bigram: Bigram) {
-        heap.append(bigram)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].precedes(heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> Bigram? {
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var best = parent
-                if left < heap.count, heap[left].precedes(heap[best]) { best = left }
-                if right < heap.count, heap[right].precedes(heap[best]) { best = right }
-                if best == parent { break }
-                heap.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return top
     }
 }
