@@ -30,6 +30,9 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
     let outputNorm: [Float]
     let output: WeightMatrix
     let rope: RoPE
+    let steps: LayerSteps
+    /// Per block, [query, key, value]: one grouped product (fused with the norm).
+    let projectionGroups: [[WeightMatrix]]
     let scratchPool: ForwardScratchPool
 
     /// Binds every weight the configuration implies, checking names and shapes.
@@ -63,6 +66,8 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase, style: .neox)
         expertLoad = ExpertLoadCounters.forModel(config)
+        steps = LayerSteps(config: config, precision: precision)
+        projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
         scratchPool = ForwardScratchPool(config: config, store: store)
     }
 
@@ -86,7 +91,7 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             residency?.acquire(layer)
             defer { residency?.release(layer) }
             attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            normalize(scratch, weight: block.feedForwardNorm, tokens: n)
+            steps.normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             switch block.feedForward {
             case .dense(let gate, let up, let down):
                 let ffn = SwiGLUWeights(gate: gate, up: up, down: down)
@@ -95,56 +100,24 @@ public struct Qwen2MoEModel: CausalLanguageModel, ExpertLoadReporting {
             case .experts(let experts):
                 experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)
             }
-            for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+            steps.addResidual(scratch, tokens: n)
         }
 
         scratch.writeLogits(batch, norm: outputNorm, output: output, residency: store.residency, config: c,
                            precision: precision, into: logits)
     }
 
-    /// RMS-normalises every residual row into `scratch.normed`.
-    private func normalize(_ scratch: ForwardScratch, weight: [Float], tokens n: Int) {
-        let e = config.embeddingLength
-        weight.withUnsafeBufferPointer { w in
-            for t in 0..<n {
-                RMSNorm.apply(scratch.residual + t * e, weight: w.baseAddress!, count: e,
-                              epsilon: config.rmsNormEpsilon, output: scratch.normed + t * e)
-            }
-        }
-    }
-
+    /// Llama's attention step with the projections' biases added before RoPE.
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
-        let c = config
         let n = batch.count
-        let e = c.embeddingLength
-        normalize(scratch, weight: block.attentionNorm, tokens: n)
-        MatMul.multiply(block.query, input: scratch.normed, tokens: n, output: scratch.query, precision: precision)
-        MatMul.multiply(block.key, input: scratch.normed, tokens: n, output: scratch.key, precision: precision)
-        MatMul.multiply(block.value, input: scratch.normed, tokens: n, output: scratch.value, precision: precision)
+        steps.normalizeAndMultiply(projectionGroups[layer], norm: block.attentionNorm, tokens: n,
+                                   outputs: scratch.projections, scratch: scratch)
         addBias(block.queryBias, to: scratch.query, tokens: n)
         addBias(block.keyBias, to: scratch.key, tokens: n)
         addBias(block.valueBias, to: scratch.value, tokens: n)
-        let half = c.ropeDimensionCount / 2
-        for t in 0..<n {
-            let cosines = scratch.cosines + t * half
-            let sines = scratch.sines + t * half
-            rope.rotate(scratch.query + t * c.queryWidth, heads: c.headCount, headDimension: c.headDimension,
-                        cosines: cosines, sines: sines)
-            rope.rotate(scratch.key + t * c.keyValueWidth, heads: c.headCountKV, headDimension: c.headDimension,
-                        cosines: cosines, sines: sines)
-            let slot = batch.slots[t]
-            PagedAttention.store(
-                key: scratch.key + t * c.keyValueWidth, value: scratch.value + t * c.keyValueWidth,
-                arena: kv.base, layout: kv.layout, layer: layer, block: slot.block, offset: slot.offset)
-        }
-        if kv.layout.precision == .f16 {
-            // As in LlamaModel: llama.cpp's flash attention rounds queries to the f16 cache type.
-            for i in 0..<(n * c.queryWidth) { scratch.query[i] = HalfFloat.roundedToHalf(scratch.query[i]) }
-        }
-        PagedAttention.attend(
-            plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed)
-        MatMul.multiply(block.attentionOutput, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
-        for i in 0..<(n * e) { scratch.residual[i] += scratch.normed[i] }
+        steps.attend(layer: layer, batch: batch, kv: kv, scratch: scratch, rope: rope, cosines: scratch.cosines,
+                     sines: scratch.sines, output: block.attentionOutput)
+        steps.addResidual(scratch, tokens: n)
     }
 
     private func addBias(_ bias: [Float]?, to x: UnsafeMutablePointer<Float>, tokens n: Int) {
