@@ -12,9 +12,10 @@ Usage: python3 scripts/make-gemma3-tokenizer-fixture.py [MODEL] [LLAMA_BIN_DIR]
 """
 import json
 import os
-import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_tokenize_records import llama_tokenize_records  # noqa: E402
 
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 model = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "models/gemma-3-270m-q4_k_m.gguf")
@@ -55,21 +56,7 @@ for text in texts:
 for text in texts[14:17]:
     cases.append((text, True, False))
 
-records = []
-with tempfile.TemporaryDirectory() as work:
-    path = os.path.join(work, "text.txt")
-    for text, parse_special, add_special in cases:
-        with open(path, "wb") as f:
-            f.write(text.encode("utf-8"))
-        cmd = [os.path.join(bin_dir, "llama-tokenize"), "-m", model, "-f", path, "--ids", "--log-disable"]
-        if not parse_special:
-            cmd.append("--no-parse-special")
-        if not add_special:
-            cmd.append("--no-bos")
-        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        line = [l for l in result.stdout.splitlines() if l.startswith("[")][-1]
-        ids = json.loads(line)
-        records.append({"text": text, "parse_special": parse_special, "add_special": add_special, "ids": ids})
+records = llama_tokenize_records(bin_dir, model, cases)
 
 with open(out, "w", encoding="utf-8") as f:
     for r in records:

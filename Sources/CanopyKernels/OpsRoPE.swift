@@ -1,8 +1,9 @@
 import Foundation
 
 /// Rotary position embedding: pair `i` of a head's rotated dimensions turns by the angle
-/// `position · base^(-2i/dims)`. Which two values form pair `i` is the style: `(2i, 2i+1)`
-/// in llama.cpp's "normal" mode (Llama), `(i, i + dims/2)` in its NeoX mode (Gemma, Qwen).
+/// `position · base^(-2i/dims)`, divided by the pair's frequency factor when the model has
+/// them. Which two values form pair `i` is the style: `(2i, 2i+1)` in llama.cpp's "normal"
+/// mode (Llama), `(i, i + dims/2)` in its NeoX mode (Gemma, Qwen, Phi-3).
 public struct RoPE: Sendable {
     /// How the rotated dimensions pair up.
     public enum Style: Sendable {
@@ -18,13 +19,19 @@ public struct RoPE: Sendable {
     public let frequencyBase: Float
     /// How the rotated dimensions pair up.
     public let style: Style
+    /// Per pair, a divisor of its angle (`rope_freqs.weight`: Llama 3.1's long-context
+    /// scaling slows the low frequencies down); nil: every factor is 1.
+    public let frequencyFactors: [Float]?
 
     /// Creates the rotation for heads whose first `dimensions` values rotate.
-    public init(dimensions: Int, frequencyBase: Float, style: Style = .normal) {
+    /// - Precondition: `frequencyFactors`, when given, has `dimensions / 2` values.
+    public init(dimensions: Int, frequencyBase: Float, style: Style = .normal, frequencyFactors: [Float]? = nil) {
         precondition(dimensions > 0 && dimensions % 2 == 0, "RoPE needs an even, positive dimension count")
+        precondition(frequencyFactors.map { $0.count == dimensions / 2 } ?? true, "RoPE needs one factor per pair")
         self.dimensions = dimensions
         self.frequencyBase = frequencyBase
         self.style = style
+        self.frequencyFactors = frequencyFactors
     }
 
     /// Fills `cosines` and `sines` (each `dimensions / 2` long) for one position.
@@ -36,6 +43,15 @@ public struct RoPE: Sendable {
     ) {
         let thetaScale = powf(frequencyBase, -2 / Float(dimensions))
         var theta = Float(position)
+        if let factors = frequencyFactors {
+            // ggml divides the advanced angle by the pair's factor before cos/sin.
+            for i in 0..<(dimensions / 2) {
+                cosines[i] = cosf(theta / factors[i])
+                sines[i] = sinf(theta / factors[i])
+                theta *= thetaScale
+            }
+            return
+        }
         for i in 0..<(dimensions / 2) {
             cosines[i] = cosf(theta)
             sines[i] = sinf(theta)

@@ -39,25 +39,3 @@ extension CausalLanguageModel {
         return logits
     }
 }
-
-/// The architectures Canopy can build, keyed by `general.architecture`.
-public enum ModelArchitectures {
-    /// Names of the supported architectures.
-    public static let supported = ["llama", "gemma3", "qwen2moe"]
-
-    /// Builds the model the file describes.
-    public static func load(
-        store: WeightStore, config: ModelConfig, precision: MatMulPrecision
-    ) throws(ModelError) -> any CausalLanguageModel {
-        switch config.architecture {
-        case "llama":
-            return try LlamaModel(store: store, config: config, precision: precision)
-        case "gemma3":
-            return try Gemma3Model(store: store, config: config, precision: precision)
-        case "qwen2moe":
-            return try Qwen2MoEModel(store: store, config: config, precision: precision)
-        default:
-            throw .unsupportedArchitecture(config.architecture)
-        }
-    }
-}

@@ -15,11 +15,7 @@ import CanopyKernels
 public struct Gemma3Model: CausalLanguageModel {
     /// Weights of one transformer block.
     struct Block: Sendable {
-        var attentionNorm: [Float]
-        var attentionProjections: [WeightMatrix]  // query, key, value
-        var queryNorm: [Float]
-        var keyNorm: [Float]
-        var attentionOutput: WeightMatrix
+        var attention: AttentionWeights
         var postAttentionNorm: [Float]
         var feedForwardNorm: [Float]
         var feedForwardInputs: [WeightMatrix]  // gate, up
@@ -62,15 +58,7 @@ public struct Gemma3Model: CausalLanguageModel {
         for i in 0..<config.blockCount {
             let p = "blk.\(i)."
             blocks.append(Block(
-                attentionNorm: try store.vector(p + "attn_norm.weight", count: e),
-                attentionProjections: [
-                    try store.matrix(p + "attn_q.weight", rows: config.queryWidth, cols: e),
-                    try store.matrix(p + "attn_k.weight", rows: config.keyValueWidth, cols: e),
-                    try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
-                ],
-                queryNorm: try store.vector(p + "attn_q_norm.weight", count: d),
-                keyNorm: try store.vector(p + "attn_k_norm.weight", count: d),
-                attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
+                attention: try AttentionWeights(store: store, config: config, prefix: p, headNorms: .required),
                 postAttentionNorm: try store.vector(p + "post_attention_norm.weight", count: e),
                 feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
                 feedForwardInputs: [
@@ -83,10 +71,10 @@ public struct Gemma3Model: CausalLanguageModel {
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
-        globalRope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase, style: .neox)
-        localRope = RoPE(
-            dimensions: config.ropeDimensionCount,
-            frequencyBase: config.slidingWindowRopeBase ?? Self.defaultSlidingWindowRopeBase, style: .neox)
+        globalRope = try RoPE(config: config, style: .neox, store: store)
+        localRope = try RoPE(
+            config: config, style: .neox, store: store,
+            frequencyBase: config.slidingWindowRopeBase ?? Self.defaultSlidingWindowRopeBase)
         let pattern = config.slidingWindowPattern ?? Self.defaultSlidingWindowPattern
         windows = (0..<config.blockCount).map { layer in
             // As llama.cpp's `set_swa_pattern`: the last layer of every group is global.
@@ -132,10 +120,7 @@ public struct Gemma3Model: CausalLanguageModel {
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
         let c = config
         let n = batch.count
-        steps.normalizeAndMultiply(block.attentionProjections, norm: block.attentionNorm, tokens: n,
-                                   outputs: scratch.projections, scratch: scratch)
-        steps.normalizeHeads(scratch.query, heads: c.headCount, norm: block.queryNorm, tokens: n, scratch: scratch)
-        steps.normalizeHeads(scratch.key, heads: c.headCountKV, norm: block.keyNorm, tokens: n, scratch: scratch)
+        steps.projectAttention(block.attention, tokens: n, scratch: scratch)
         if queryScale != 1 {
             scratch.tokenLoops.run(.scale(values: scratch.query, factor: queryScale, width: c.queryWidth), tokens: n)
         }
@@ -143,7 +128,7 @@ public struct Gemma3Model: CausalLanguageModel {
         steps.attend(
             layer: layer, batch: batch, kv: kv, scratch: scratch, rope: window == nil ? globalRope : localRope,
             cosines: window == nil ? scratch.cosines : scratch.localCosines,
-            sines: window == nil ? scratch.sines : scratch.localSines, window: window, output: block.attentionOutput)
+            sines: window == nil ? scratch.sines : scratch.localSines, window: window, output: block.attention.output)
         steps.normalize(scratch.normed, norm: block.postAttentionNorm, tokens: n, into: scratch.normed, scratch: scratch)
         steps.addResidual(scratch, tokens: n)
     }

@@ -26,6 +26,32 @@ struct LayerSteps: Sendable {
         MatMul.multiply(group, input: scratch.normed, tokens: n, outputs: outputs, precision: precision)
     }
 
+    /// The attention inputs of one block: `scratch.query`, `.key` and `.value` =
+    /// [q, k, v] · RMSNorm(residual)·norm, plus the biases when the block has them, then
+    /// each query and key head RMS-normalised when it has head norms (before RoPE, as Qwen3
+    /// and Gemma 3 do).
+    func projectAttention(_ w: AttentionWeights, tokens n: Int, scratch: ForwardScratch) {
+        let c = config
+        normalizeAndMultiply(w.projections, norm: w.norm, tokens: n, outputs: scratch.projections, scratch: scratch)
+        addBias(w.queryBias, to: scratch.query, tokens: n, scratch: scratch)
+        addBias(w.keyBias, to: scratch.key, tokens: n, scratch: scratch)
+        addBias(w.valueBias, to: scratch.value, tokens: n, scratch: scratch)
+        if let norm = w.queryNorm {
+            normalizeHeads(scratch.query, heads: c.headCount, norm: norm, tokens: n, scratch: scratch)
+        }
+        if let norm = w.keyNorm {
+            normalizeHeads(scratch.key, heads: c.headCountKV, norm: norm, tokens: n, scratch: scratch)
+        }
+    }
+
+    /// Every token row of `values` += `bias` (no-op for nil).
+    func addBias(_ bias: [Float]?, to values: UnsafeMutablePointer<Float>, tokens n: Int, scratch: ForwardScratch) {
+        guard let bias else { return }
+        bias.withUnsafeBufferPointer { b in
+            scratch.tokenLoops.run(.addRow(target: values, row: b.baseAddress!, width: b.count), tokens: n)
+        }
+    }
+
     /// normed = RMSNorm(residual) · norm, row by row.
     func normalize(norm: [Float], tokens n: Int, scratch: ForwardScratch) {
         normalize(scratch.residual, norm: norm, tokens: n, into: scratch.normed, scratch: scratch)

@@ -1,21 +1,21 @@
 import CanopyKernels
 
-/// The Llama architecture as GGUF describes it: token embedding, pre-norm blocks of
-/// grouped-query attention with RoPE and a SwiGLU feed-forward network, a final RMSNorm and
-/// an output projection (tied to the embedding when the file has no `output.weight`).
+/// The Llama family as GGUF describes it: token embedding, pre-norm blocks of grouped-query
+/// attention with RoPE and a SwiGLU feed-forward network (or routed experts, Mixtral-style),
+/// a final RMSNorm and an output projection (tied to the embedding when the file has no
+/// `output.weight`). `llama`, `qwen2`, `qwen2moe`, `qwen3` and `phi3` files run on it; what sets each
+/// apart is its `LlamaVariant`.
 public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     /// Weights of one transformer block.
     struct Block: Sendable {
-        var attentionNorm: [Float]
-        var query: WeightMatrix
-        var key: WeightMatrix
-        var value: WeightMatrix
-        var attentionOutput: WeightMatrix
+        var attention: AttentionWeights
         var feedForwardNorm: [Float]
         var feedForward: FeedForwardWeights
     }
 
     public let config: ModelConfig
+    /// What this architecture changes in the Llama block.
+    public let variant: LlamaVariant
     /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
     public let precision: MatMulPrecision
     let store: WeightStore
@@ -26,16 +26,21 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     let rope: RoPE
     let steps: LayerSteps
     let scratchPool: ForwardScratchPool
-    /// Per block: [query, key, value] and [gate, up], built once so a pass allocates nothing.
-    let projectionGroups: [[WeightMatrix]]
+    /// Per block, [gate, up], built once so a pass allocates nothing.
     let feedForwardGroups: [[WeightMatrix]]
     /// Tokens routed per block and expert (Mixtral-style files); nil for dense models.
     public let expertLoad: ExpertLoadCounters?
 
     /// Binds every weight the configuration implies, checking names and shapes.
-    public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
+    public init(
+        store: WeightStore, config: ModelConfig, precision: MatMulPrecision, variant: LlamaVariant = .llama
+    ) throws(ModelError) {
+        if variant.requiresExperts, config.experts == nil {
+            throw .missingMetadata(key: "\(config.architecture).expert_count")
+        }
         self.store = store
         self.config = config
+        self.variant = variant
         self.precision = precision
         let e = config.embeddingLength
         tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
@@ -43,21 +48,16 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         for i in 0..<config.blockCount {
             let p = "blk.\(i)."
             blocks.append(Block(
-                attentionNorm: try store.vector(p + "attn_norm.weight", count: e),
-                query: try store.matrix(p + "attn_q.weight", rows: config.queryWidth, cols: e),
-                key: try store.matrix(p + "attn_k.weight", rows: config.keyValueWidth, cols: e),
-                value: try store.matrix(p + "attn_v.weight", rows: config.keyValueWidth, cols: e),
-                attentionOutput: try store.matrix(p + "attn_output.weight", rows: e, cols: config.queryWidth),
+                attention: try AttentionWeights(store: store, config: config, prefix: p, headNorms: variant.headNorms),
                 feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
                 feedForward: try FeedForwardWeights(store: store, config: config, prefix: p)))
         }
         self.blocks = blocks
         outputNorm = try store.vector("output_norm.weight", count: e)
         output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
-        rope = RoPE(dimensions: config.ropeDimensionCount, frequencyBase: config.ropeFrequencyBase)
+        rope = try RoPE(config: config, style: variant.ropeStyle, store: store)
         steps = LayerSteps(config: config, precision: precision)
         scratchPool = ForwardScratchPool(config: config, store: store)
-        projectionGroups = blocks.map { [$0.query, $0.key, $0.value] }
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
             return []
@@ -92,12 +92,10 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
-        let n = batch.count
-        steps.normalizeAndMultiply(projectionGroups[layer], norm: block.attentionNorm, tokens: n,
-                                   outputs: scratch.projections, scratch: scratch)
+        steps.projectAttention(block.attention, tokens: batch.count, scratch: scratch)
         steps.attend(layer: layer, batch: batch, kv: kv, scratch: scratch, rope: rope, cosines: scratch.cosines,
-                     sines: scratch.sines, output: block.attentionOutput)
-        steps.addResidual(scratch, tokens: n)
+                     sines: scratch.sines, output: block.attention.output)
+        steps.addResidual(scratch, tokens: batch.count)
     }
 
     private func feedForward(block: Block, layer: Int, tokens n: Int, scratch: ForwardScratch) {

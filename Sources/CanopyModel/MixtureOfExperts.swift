@@ -3,7 +3,8 @@ import Foundation
 
 /// The feed-forward weights of one block: a single SwiGLU network, or routed experts.
 enum FeedForwardWeights: Sendable {
-    /// One SwiGLU network (`ffn_gate`, `ffn_up`, `ffn_down`).
+    /// One SwiGLU network (`ffn_gate`, `ffn_up`, `ffn_down`; gate and up may be one fused
+    /// tensor in the file).
     case dense(gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix)
     /// Routed experts, with an optional shared expert.
     case experts(MixtureOfExperts)
@@ -18,10 +19,17 @@ enum FeedForwardWeights: Sendable {
             self = .experts(try MixtureOfExperts(store: store, config: config, experts: experts, prefix: p, block: block))
         } else {
             let f = config.feedForwardLength
-            self = .dense(
-                gate: try store.matrix(p + "ffn_gate.weight", rows: f, cols: e),
-                up: try store.matrix(p + "ffn_up.weight", rows: f, cols: e),
-                down: try store.matrix(p + "ffn_down.weight", rows: e, cols: f))
+            let down = try store.matrix(p + "ffn_down.weight", rows: e, cols: f)
+            if store.contains(p + "ffn_gate.weight") {
+                self = .dense(
+                    gate: try store.matrix(p + "ffn_gate.weight", rows: f, cols: e),
+                    up: try store.matrix(p + "ffn_up.weight", rows: f, cols: e), down: down)
+            } else {
+                // Phi-3's layout: gate and up stacked in one `ffn_up` of 2f rows, the gate
+                // first (ggml_swiglu applies SiLU to the first half).
+                let fused = try store.matrix(p + "ffn_up.weight", rows: 2 * f, cols: e)
+                self = .dense(gate: fused.rows(0..<f), up: fused.rows(f..<(2 * f)), down: down)
+            }
         }
     }
 }

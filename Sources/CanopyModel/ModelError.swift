@@ -14,6 +14,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case tensorShapeMismatch(name: String, expected: [Int], actual: [Int])
     /// A tensor is stored in a type Canopy cannot compute with.
     case unsupportedTensorType(name: String, type: GGMLType)
+    /// The file uses a feature of its architecture Canopy does not implement (named for
+    /// the user, e.g. Phi-3's LongRoPE factors).
+    case unsupportedFeature(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "tensor '\(name)' has dimensions \(actual), expected \(expected) from the model metadata"
         case .unsupportedTensorType(let name, let type):
             return "tensor '\(name)' is stored as \(type), which Canopy cannot compute with yet"
+        case .unsupportedFeature(let feature):
+            return "the model uses \(feature), which Canopy does not implement yet"
         }
     }
 }

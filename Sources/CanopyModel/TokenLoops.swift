@@ -1,7 +1,7 @@
 import CanopyKernels
 
 /// The per-token loops of a forward pass — RMSNorm (of rows or of heads), RoPE with the K/V
-/// write, SwiGLU/GeGLU, scaling and the residual adds — as one reusable pool job.
+/// write, SwiGLU/GeGLU, scaling, biases and the residual adds — as one reusable pool job.
 ///
 /// Token rows are independent, so ranges of them run in parallel without changing a result.
 /// Batches under 8 tokens run on the caller (a fork-join costs more than the loop). Handing
@@ -43,6 +43,8 @@ final class TokenLoops: PoolJob, @unchecked Sendable {
         case scale(values: UnsafeMutablePointer<Float>, factor: Float, width: Int)
         /// target += source.
         case add(target: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, width: Int)
+        /// target += row, the same `row` for every token (a bias).
+        case addRow(target: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, width: Int)
         /// Rotates each token's query and key heads, then writes its key and value rows.
         case rotateAndStore(RotateAndStore)
     }
@@ -91,6 +93,11 @@ final class TokenLoops: PoolJob, @unchecked Sendable {
             for i in (rows.lowerBound * width)..<(rows.upperBound * width) { values[i] *= factor }
         case .add(let target, let source, let width):
             for i in (rows.lowerBound * width)..<(rows.upperBound * width) { target[i] += source[i] }
+        case .addRow(let target, let row, let width):
+            for t in rows {
+                let x = target + t * width
+                for i in 0..<width { x[i] += row[i] }
+            }
         case .rotateAndStore(let r):
             let half = r.rope.dimensions / 2
             let queryWidth = r.headCount * r.headDimension

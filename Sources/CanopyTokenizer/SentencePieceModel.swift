@@ -11,9 +11,8 @@
 /// is one), so only single characters can need the byte fallback. Immutable; `encode` keeps
 /// its working state on the stack of the call.
 struct SentencePieceModel: Sendable {
-    /// Vocabulary text (as stored, "▁" for spaces) → id; the last id wins on duplicates.
-    let idForText: [String: TokenID]
-    /// The same map keyed by bytes, for lookups without building strings.
+    /// Vocabulary text (as stored, "▁" for spaces) as bytes → id; the last id wins on
+    /// duplicates. Keyed by bytes so merges look pieces up without building strings.
     private let idForBytes: [WordKey: TokenID]
     /// Merge priority of each token (`tokenizer.ggml.scores`).
     private let scores: [Float]
@@ -31,24 +30,33 @@ struct SentencePieceModel: Sendable {
         guard scores.isEmpty || scores.count == tokens.count else {
             throw .invalidVocabulary("\(tokens.count) tokens but \(scores.count) scores")
         }
-        var idForText: [String: TokenID] = [:]
         var idForBytes: [WordKey: TokenID] = [:]
-        idForText.reserveCapacity(tokens.count)
         idForBytes.reserveCapacity(tokens.count)
         for (i, text) in tokens.enumerated() {
-            idForText[text] = TokenID(i)
             idForBytes[WordKey(ArraySlice(text.utf8))] = TokenID(i)
         }
-        let hex = Array("0123456789ABCDEF".utf8)
         byteToken = (0..<256).map { b -> TokenID? in
-            let name: [UInt8] = Array("<0x".utf8) + [hex[b >> 4], hex[b & 15], UInt8(ascii: ">")]
-            return idForBytes[WordKey(ArraySlice(name))] ?? idForBytes[WordKey([UInt8(b)][...])]
+            idForBytes[WordKey(Self.byteTokenText(UInt8(b))[...])] ?? idForBytes[WordKey([UInt8(b)][...])]
         }
-        self.idForText = idForText
         self.idForBytes = idForBytes
         self.scores = scores.isEmpty ? [Float](repeating: 0, count: tokens.count) : scores
         self.unknownToken = unknownToken
     }
+
+    /// The text of byte `b`'s fallback token, `<0xXX>` (upper-case hex).
+    static func byteTokenText(_ b: UInt8) -> [UInt8] {
+        let hex = Array("0123456789ABCDEF".utf8)
+        return Array("<0x".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)], UInt8(ascii: ">")]
+    }
+
+    /// The byte a fallback token's text `<0xXX>` stands for; nil for other texts.
+    static func byteValue(ofByteToken text: String) -> UInt8? {
+        guard text.utf8.count == 6, text.hasPrefix("<0x"), text.hasSuffix(">") else { return nil }
+        return UInt8(text.dropFirst(3).prefix(2), radix: 16)
+    }
+
+    /// The id whose stored text is exactly `text`, if any.
+    func id(forText text: String) -> TokenID? { idForBytes[WordKey(ArraySlice(text.utf8))] }
 
     /// Appends the tokens of one text fragment to `output`; with `spacePrefix` a space is
     /// written before it (`add_space_prefix` after a special token or at the start).

@@ -14,6 +14,8 @@ struct SpecialTokenMatcher: Sendable {
         /// Control and unknown tokens are matched only when parsing special tokens;
         /// user-defined tokens are always matched (llama.cpp behaviour).
         let needsParseSpecial: Bool
+        /// Whitespace right after a match is dropped (llama.cpp's `LLAMA_TOKEN_ATTR_RSTRIP`).
+        var stripsSpaceAfter = false
     }
 
     /// Sorted by byte length, longest first; equal lengths by id for determinism.
@@ -55,6 +57,9 @@ struct SpecialTokenMatcher: Sendable {
                     if match > start { next.append(.text(start..<match)) }
                     next.append(.token(candidate.id))
                     start = match + candidate.bytes.count
+                    if candidate.stripsSpaceAfter {
+                        while start < range.upperBound, Self.isSpace(utf8[start]) { start += 1 }
+                    }
                     searchFrom = start
                 }
                 if start < range.upperBound { next.append(.text(start..<range.upperBound)) }
@@ -63,6 +68,9 @@ struct SpecialTokenMatcher: Sendable {
         }
         return fragments
     }
+
+    /// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
 
     /// Whether `span` shares a byte with any of `ranges` (ascending, disjoint).
     private static func overlaps(_ span: Range<Int>, _ ranges: [Range<Int>]) -> Bool {

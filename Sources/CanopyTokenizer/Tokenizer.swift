@@ -21,11 +21,17 @@ public final class Tokenizer: Sendable {
     private enum Segmenter {
         case bytePairs(BPEModel, PreTokenizer)
         case sentencePiece(SentencePieceModel)
+
+        /// The id whose stored text is exactly `text` (the last id on duplicates).
+        func id(forText text: String) -> TokenID? {
+            switch self {
+            case .bytePairs(let bpe, _): return bpe.idForText[text]
+            case .sentencePiece(let spm): return spm.id(forText: text)
+            }
+        }
     }
 
     private let segmenter: Segmenter
-    /// Vocabulary text → id (the last id on duplicates).
-    private let idForText: [String: TokenID]
     private let specials: SpecialTokenMatcher
     /// Effective types: end-of-generation markers are promoted to control, as llama.cpp does.
     private let types: [TokenType]
@@ -44,30 +50,27 @@ public final class Tokenizer: Sendable {
     public init(vocabulary: TokenizerVocabulary) throws(TokenizerError) {
         try vocabulary.validate()
         let segmenter: Segmenter
-        let idForText: [String: TokenID]
         switch vocabulary.model {
         case "gpt2":
             let pre = try PreTokenizer(name: vocabulary.preTokenizer)
             let bpe = try BPEModel(
                 tokens: vocabulary.tokens, merges: vocabulary.merges, ignoresMerges: pre.ignoresMerges)
             segmenter = .bytePairs(bpe, pre)
-            idForText = bpe.idForText
             self.preTokenizer = pre
         case "llama":
             let spm = try SentencePieceModel(
                 tokens: vocabulary.tokens, scores: vocabulary.scores, unknownToken: vocabulary.unknownTokenID)
             segmenter = .sentencePiece(spm)
-            idForText = spm.idForText
             self.preTokenizer = nil
         default:
             throw .unsupportedTokenizerModel(vocabulary.model)
         }
-        let sentencePiece = vocabulary.model == "llama"
+        let sentencePiece = if case .sentencePiece = segmenter { true } else { false }
         var types = (0..<vocabulary.tokens.count).map { vocabulary.tokenType(TokenID($0)) }
         var endOfGeneration = Set<TokenID>()
         var eot = vocabulary.eotTokenID
         for text in Self.endOfGenerationTexts {
-            guard let id = idForText[text] else { continue }
+            guard let id = segmenter.id(forText: text) else { continue }
             endOfGeneration.insert(id)
             if types[Int(id)] != .control { types[Int(id)] = .control }
             if eot == nil && text != "<|endoftext|>" && text != "<|end_of_text|>" { eot = id }
@@ -75,24 +78,27 @@ public final class Tokenizer: Sendable {
         if let id = vocabulary.eosTokenID { endOfGeneration.insert(id) }
         if let id = eot { endOfGeneration.insert(id) }
 
+        // llama.cpp strips the whitespace after every special token but <unk>, <s> and
+        // <|endoftext|> in models named Phi-3 (`llama_vocab::impl::load`, by `general.name`).
+        let name = vocabulary.modelName?.lowercased() ?? ""
+        let stripsAfterSpecials = name.contains("phi-3") || name.contains("phi3")
+        let keepsSpaceAfter: Set<String> = ["<unk>", "<s>", "<|endoftext|>"]
         var candidates: [SpecialTokenMatcher.Candidate] = []
         var pieces: [[UInt8]] = []
         pieces.reserveCapacity(types.count)
         for (i, text) in vocabulary.tokens.enumerated() {
             switch types[i] {
-            case .control, .unknown:
-                candidates.append(.init(id: TokenID(i), bytes: Array(text.utf8), needsParseSpecial: true))
-                pieces.append(Array(text.utf8))
-            case .userDefined:
-                candidates.append(.init(id: TokenID(i), bytes: Array(text.utf8), needsParseSpecial: false))
+            case .control, .unknown, .userDefined:
+                candidates.append(.init(
+                    id: TokenID(i), bytes: Array(text.utf8), needsParseSpecial: types[i] != .userDefined,
+                    stripsSpaceAfter: stripsAfterSpecials && !keepsSpaceAfter.contains(text)))
                 pieces.append(Array(text.utf8))
             case .normal where sentencePiece:
                 pieces.append(Self.unescapingSpaces(Array(text.utf8)))
             case .normal:
                 pieces.append(ByteUnicodeMapping.decode(text))
             case .byte where sentencePiece:
-                // "<0xXX>": the byte itself.
-                pieces.append(UInt8(text.dropFirst(3).prefix(2), radix: 16).map { [$0] } ?? [])
+                pieces.append(SentencePieceModel.byteValue(ofByteToken: text).map { [$0] } ?? [])
             case .undefined, .unused, .byte:
                 // llama.cpp renders these as nothing (and byte tokens in BPE vocabularies).
                 pieces.append([])
@@ -100,7 +106,6 @@ public final class Tokenizer: Sendable {
         }
         self.vocabulary = vocabulary
         self.segmenter = segmenter
-        self.idForText = idForText
         self.types = types
         self.pieces = pieces
         self.specials = SpecialTokenMatcher(candidates: candidates)
@@ -131,7 +136,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The id whose stored text is exactly `text`, if any.
-    public func tokenID(forText text: String) -> TokenID? { idForText[text] }
+    public func tokenID(forText text: String) -> TokenID? { segmenter.id(forText: text) }
 
     /// The effective type of token `id` (end-of-generation markers count as control).
     public func tokenType(_ id: TokenID) -> TokenType {

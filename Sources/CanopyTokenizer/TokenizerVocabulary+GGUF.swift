@@ -37,6 +37,6 @@ extension TokenizerVocabulary {
             addBOS: gguf.bool("tokenizer.ggml.add_bos_token") ?? sentencePiece,
             addEOS: gguf.bool("tokenizer.ggml.add_eos_token") ?? false,
             addSpacePrefix: gguf.bool("tokenizer.ggml.add_space_prefix") ?? sentencePiece,
-            chatTemplate: gguf.string("tokenizer.chat_template"))
+            chatTemplate: gguf.string("tokenizer.chat_template"), modelName: gguf.string("general.name"))
     }
 }

@@ -57,13 +57,17 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var addSpacePrefix: Bool
     /// The Jinja chat template string, if the model ships one.
     public var chatTemplate: String?
+    /// The model's name (`general.name`): llama.cpp keys a few tokenizer quirks on it (see
+    /// `Tokenizer.init`).
+    public var modelName: String?
 
     /// Creates a vocabulary; `validate()` is run by `Tokenizer.init`, not here.
     public init(
         model: String, preTokenizer: String?, tokens: [String], tokenTypes: [Int32],
         merges: [String], scores: [Float] = [], bosTokenID: TokenID? = nil, eosTokenID: TokenID? = nil,
         eotTokenID: TokenID? = nil, unknownTokenID: TokenID? = nil, paddingTokenID: TokenID? = nil,
-        addBOS: Bool = false, addEOS: Bool = false, addSpacePrefix: Bool = false, chatTemplate: String? = nil
+        addBOS: Bool = false, addEOS: Bool = false, addSpacePrefix: Bool = false, chatTemplate: String? = nil,
+        modelName: String? = nil
     ) {
         self.model = model
         self.preTokenizer = preTokenizer
@@ -80,6 +84,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix
         self.chatTemplate = chatTemplate
+        self.modelName = modelName
     }
 
     /// The type of token `id`; `.undefined` for raw values outside the known set.

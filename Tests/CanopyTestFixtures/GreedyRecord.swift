@@ -44,6 +44,17 @@ public struct GreedyRecord: Decodable, Sendable {
         return .success(step)
     }
 
+    /// At the first step where `ours` differs from llama.cpp's tokens, how far below
+    /// llama.cpp's top-1 logit our choice is (`.infinity` when it is not in llama.cpp's
+    /// top-5); nil when no step differs.
+    public func gapAtDivergence(_ ours: [Int32]) -> Double? {
+        let step = identicalPrefix(of: ours)
+        guard step < min(ours.count, greedy_ids.count) else { return nil }
+        let top = top5_per_step[step]
+        guard let entry = top.first(where: { Int32($0[0]) == ours[step] }) else { return .infinity }
+        return top[0][1] - entry[1]
+    }
+
     /// Why our tokens do not follow llama.cpp's.
     public struct ComparisonFailure: Error, CustomStringConvertible, Sendable {
         public let description: String
