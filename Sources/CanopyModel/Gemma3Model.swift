@@ -31,11 +31,8 @@ public struct Gemma3Model: CausalLanguageModel {
     public let config: ModelConfig
     /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
     public let precision: MatMulPrecision
-    let store: WeightStore
-    let tokenEmbedding: WeightMatrix
+    let ends: DecoderEnds
     let blocks: [Block]
-    let outputNorm: [Float]
-    let output: WeightMatrix
     let globalRope: RoPE
     let localRope: RoPE
     /// Per layer, the attention window (nil: global attention).
@@ -44,16 +41,14 @@ public struct Gemma3Model: CausalLanguageModel {
     /// 1/√headDimension: 1 except for Gemma 3 27B (see `init`).
     let queryScale: Float
     let steps: LayerSteps
-    let scratchPool: ForwardScratchPool
 
     /// Binds every weight the configuration implies, checking names and shapes.
     public init(store: WeightStore, config: ModelConfig, precision: MatMulPrecision) throws(ModelError) {
-        self.store = store
         self.config = config
         self.precision = precision
         let e = config.embeddingLength
         let d = config.headDimension
-        tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
+        ends = try DecoderEnds(store: store, config: config, embeddingScale: Float(e).squareRoot())
         var blocks: [Block] = []
         for i in 0..<config.blockCount {
             let p = "blk.\(i)."
@@ -69,8 +64,6 @@ public struct Gemma3Model: CausalLanguageModel {
                 postFeedForwardNorm: try store.vector(p + "post_ffw_norm.weight", count: e)))
         }
         self.blocks = blocks
-        outputNorm = try store.vector("output_norm.weight", count: e)
-        output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         globalRope = try RoPE(config: config, style: .neox, store: store)
         localRope = try RoPE(
             config: config, style: .neox, store: store,
@@ -87,34 +80,14 @@ public struct Gemma3Model: CausalLanguageModel {
             ? 1 / Float(e / config.headCount).squareRoot() : 1 / Float(d).squareRoot()
         queryScale = scale * Float(d).squareRoot()
         steps = LayerSteps(config: config, precision: precision)
-        scratchPool = ForwardScratchPool(config: config, store: store)
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
-        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, store: store) { scratch, logits in
-            forward(batch, kv: kv, scratch: scratch, logits: logits)
+        try ends.run(batch, kv: kv, logits: logits, config: config, precision: precision, rope: globalRope,
+                     localRope: localRope) { layer, scratch in
+            attention(block: blocks[layer], layer: layer, batch: batch, kv: kv, scratch: scratch)
+            feedForward(block: blocks[layer], tokens: batch.count, scratch: scratch)
         }
-    }
-
-    private func forward(
-        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, logits: UnsafeMutablePointer<Float>
-    ) {
-        let n = batch.count
-        let e = config.embeddingLength
-        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: globalRope,
-                           localRope: localRope, config: config)
-        scratch.tokenLoops.run(.scale(values: scratch.residual, factor: Float(e).squareRoot(), width: e), tokens: n)
-
-        let residency = store.residency
-        for (layer, block) in blocks.enumerated() {
-            residency?.acquire(layer)
-            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            feedForward(block: block, tokens: n, scratch: scratch)
-            residency?.release(layer)
-        }
-
-        scratch.writeLogits(batch, norm: outputNorm, output: output, residency: residency, config: config,
-                            precision: precision, into: logits)
     }
 
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {

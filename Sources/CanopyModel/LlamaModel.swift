@@ -18,14 +18,10 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     public let variant: LlamaVariant
     /// How matrix products treat activations; `.quantizedActivations` follows llama.cpp.
     public let precision: MatMulPrecision
-    let store: WeightStore
-    let tokenEmbedding: WeightMatrix
+    let ends: DecoderEnds
     let blocks: [Block]
-    let outputNorm: [Float]
-    let output: WeightMatrix
     let rope: RoPE
     let steps: LayerSteps
-    let scratchPool: ForwardScratchPool
     /// Per block, [gate, up], built once so a pass allocates nothing.
     let feedForwardGroups: [[WeightMatrix]]
     /// Tokens routed per block and expert (Mixtral-style files); nil for dense models.
@@ -38,12 +34,11 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         if variant.requiresExperts, config.experts == nil {
             throw .missingMetadata(key: "\(config.architecture).expert_count")
         }
-        self.store = store
         self.config = config
         self.variant = variant
         self.precision = precision
         let e = config.embeddingLength
-        tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabularySize, cols: e)
+        ends = try DecoderEnds(store: store, config: config)
         var blocks: [Block] = []
         for i in 0..<config.blockCount {
             let p = "blk.\(i)."
@@ -53,11 +48,8 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
                 feedForward: try FeedForwardWeights(store: store, config: config, prefix: p)))
         }
         self.blocks = blocks
-        outputNorm = try store.vector("output_norm.weight", count: e)
-        output = try store.outputProjection(config: config, tiedTo: tokenEmbedding)
         rope = try RoPE(config: config, style: variant.ropeStyle, store: store)
         steps = LayerSteps(config: config, precision: precision)
-        scratchPool = ForwardScratchPool(config: config, store: store)
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
             return []
@@ -66,29 +58,10 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
-        try scratchPool.withPass(batch, kv: kv, logits: logits, config: config, store: store) { scratch, logits in
-            forward(batch, kv: kv, scratch: scratch, logits: logits)
+        try ends.run(batch, kv: kv, logits: logits, config: config, precision: precision, rope: rope) { layer, scratch in
+            attention(block: blocks[layer], layer: layer, batch: batch, kv: kv, scratch: scratch)
+            feedForward(block: blocks[layer], layer: layer, tokens: batch.count, scratch: scratch)
         }
-    }
-
-    private func forward(
-        _ batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch, logits: UnsafeMutablePointer<Float>
-    ) {
-        let n = batch.count
-        let c = config
-
-        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: rope, config: c)
-
-        let residency = store.residency
-        for (layer, block) in blocks.enumerated() {
-            residency?.acquire(layer)
-            attention(block: block, layer: layer, batch: batch, kv: kv, scratch: scratch)
-            feedForward(block: block, layer: layer, tokens: n, scratch: scratch)
-            residency?.release(layer)
-        }
-
-        scratch.writeLogits(batch, norm: outputNorm, output: output, residency: store.residency, config: c,
-                           precision: precision, into: logits)
     }
 
     private func attention(block: Block, layer: Int, batch: ForwardBatch, kv: KVStorage, scratch: ForwardScratch) {
