@@ -176,8 +176,108 @@ INLINE void one_token(canopy_weight_type type, const kquant_plan *p, const kbloc
     }
 }
 
+/// Word k of `v` (both 128-bit halves alike) in every 16-bit lane.
+INLINE __m256i broadcast_word(__m256i v, int k) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(((2 * k + 1) << 8) | (2 * k))));
+}
+
+/// isum and msum of a packed Q4_K block with one Q8_K block, straight from the packed bytes:
+/// the same exact integers as unpack + one_token, without storing the unpacked copy (for a
+/// single token the stores and reloads cost more than the dot itself).
+INLINE void q4k_sums(const uint8_t *p, const uint8_t *xb, int32_t *isum, int32_t *msum) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, p + 4, 4);
+    memcpy(&w1, p + 8, 4);
+    memcpy(&w2, p + 12, 4);
+    const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
+    const uint64_t sc8 = (w0 & low6) | (uint64_t)((w2 & low4) | (((w0 >> 6) & low2) << 4)) << 32;
+    const uint64_t mn8 = (w1 & low6) | (uint64_t)(((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)) << 32;
+    // Word j of each half: the scale of sub-block j.
+    const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i acc = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 4; i++) {
+        // Sub-block 2i: the low nibbles of qs[32i..]; 2i + 1: the high ones.
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * i));
+        const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        const __m256i xl = _mm256_loadu_si256((const __m256i *)(xb + 4 + 64 * i));
+        const __m256i xh = _mm256_loadu_si256((const __m256i *)(xb + 4 + 64 * i + 32));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), broadcast_word(sc, 2 * i)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), broadcast_word(sc, 2 * i + 1)));
+    }
+    *isum = hsum(acc);
+    *msum = hsum(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + 260)), kq_widen_pairs(mn8)));
+}
+
+/// isum of a packed Q6_K block with one Q8_K block (offset 32 through the bsums), in registers.
+INLINE int32_t q6k_isum(const uint8_t *p, const uint8_t *xb) {
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+    // 32 values c: the low 16 take sc[2c], the high 16 sc[2c + 1] (as derive_scales).
+    const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256i acc = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + 260)),
+                                    _mm256_mullo_epi16(sc, _mm256_set1_epi16(-32)));
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+        const __m256i u[4] = {
+            _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+            _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), _mm256_and_si256(qh, m30)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+        };
+#pragma clang loop unroll(full)
+        for (int s = 0; s < 4; s++) {
+            const int c = 4 * h + s;
+            const __m256i scale = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc, _mm256_set1_epi32(c)), spread);
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(xb + 4 + 32 * c));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u[s], x), scale));
+        }
+    }
+    return hsum(acc);
+}
+
+/// One token against packed Q4_K or Q6_K rows: one_token's float steps, integer sums from
+/// q4k_sums / q6k_isum, no unpacked copy.
+INLINE void one_token_packed(canopy_weight_type type, const kquant_plan *p, int64_t r0, int64_t r1) {
+    const int64_t blocks = p->blocks, bb = kblock_bytes(type);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = p->weights + r * p->row_bytes;
+        // The row 4 ahead, as gemm_x86.inc's prefetch_ahead: more reads in flight.
+        if (r + 4 < r1)
+            for (int64_t o = 0; o < p->row_bytes; o += 64) _mm_prefetch((const char *)(row + 4 * p->row_bytes + o), _MM_HINT_T0);
+        float sum = 0;
+        for (int64_t b = 0; b < blocks; b++) {
+            const uint8_t *blk = row + b * bb, *xb = p->x + b * kq_q8k_bytes;
+            int32_t isum, msum = 0;
+            float d, dmin = 0;
+            if (type == CANOPY_WEIGHT_Q4_K) {
+                q4k_sums(blk, xb, &isum, &msum);
+                d = le_half(blk);
+                dmin = le_half(blk + 2);
+            } else {
+                isum = q6k_isum(blk, xb);
+                d = le_half(blk + 208);
+            }
+            float dx;
+            memcpy(&dx, xb, 4);
+            sum += (dx * d) * (float)isum - (dx * dmin) * (float)msum;
+        }
+        p->y[r] = sum;
+    }
+}
+
 INLINE void rows_of_type(canopy_weight_type type, const kquant_plan *p, int64_t r0, int64_t r1) {
     const int64_t blocks = p->blocks, tokens = p->tokens, bb = kblock_bytes(type);
+    if (tokens == 1 && (type == CANOPY_WEIGHT_Q4_K || type == CANOPY_WEIGHT_Q6_K)) {
+        one_token_packed(type, p, r0, r1);
+        return;
+    }
     const int32_t offset = kblock_offset(type);
     const int64_t tiles = tokens > 1 ? (tokens + kq_tile - 1) / kq_tile : 0;
     const size_t wbytes = (size_t)(kq_row_group * blocks) * sizeof(kblock_wide);
