@@ -185,13 +185,8 @@ INLINE __m256i broadcast_word(__m256i v, int k) {
 /// the same exact integers as unpack + one_token, without storing the unpacked copy (for a
 /// single token the stores and reloads cost more than the dot itself).
 INLINE void q4k_sums(const uint8_t *p, const uint8_t *xb, int32_t *isum, int32_t *msum) {
-    uint32_t w0, w1, w2;
-    memcpy(&w0, p + 4, 4);
-    memcpy(&w1, p + 8, 4);
-    memcpy(&w2, p + 12, 4);
-    const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
-    const uint64_t sc8 = (w0 & low6) | (uint64_t)((w2 & low4) | (((w0 >> 6) & low2) << 4)) << 32;
-    const uint64_t mn8 = (w1 & low6) | (uint64_t)(((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)) << 32;
+    uint64_t sc8, mn8;
+    kq_scales_mins_k4(p, &sc8, &mn8);
     // Word j of each half: the scale of sub-block j.
     const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
     const __m256i m4 = _mm256_set1_epi8(0x0F);

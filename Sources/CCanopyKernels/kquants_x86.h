@@ -19,18 +19,25 @@ KQ_AVX2 __m256i kq_widen_pairs(uint64_t bytes) {
     return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
 }
 
-/// Q4_K / Q5_K: the 6-bit scales and mins come out of the three 32-bit words of the packed
-/// 12 bytes with byte-wise masks (scale_min_k4 for all eight sub-blocks at once).
-KQ_AVX2 __m256i kq_unpack_q45(const int five, const uint8_t *p, kblock *k) {
-    k->d = le_half(p);
-    k->dmin = le_half(p + 2);
+/// Q4_K / Q5_K: the eight 6-bit scales (byte j of *sc8: sub-block j) and mins (*mn8) come
+/// out of the three 32-bit words of the packed 12 bytes at p + 4 with byte-wise masks
+/// (scale_min_k4 for all eight sub-blocks at once).
+KQ_AVX2 void kq_scales_mins_k4(const uint8_t *p, uint64_t *sc8, uint64_t *mn8) {
     uint32_t w0, w1, w2;
     memcpy(&w0, p + 4, 4);
     memcpy(&w1, p + 8, 4);
     memcpy(&w2, p + 12, 4);
     const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
-    const uint64_t sc8 = (w0 & low6) | (uint64_t)((w2 & low4) | (((w0 >> 6) & low2) << 4)) << 32;
-    const uint64_t mn8 = (w1 & low6) | (uint64_t)(((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)) << 32;
+    *sc8 = (w0 & low6) | (uint64_t)((w2 & low4) | (((w0 >> 6) & low2) << 4)) << 32;
+    *mn8 = (w1 & low6) | (uint64_t)(((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)) << 32;
+}
+
+/// Q4_K / Q5_K unpacked to `k`; returns the 16 int16 scales.
+KQ_AVX2 __m256i kq_unpack_q45(const int five, const uint8_t *p, kblock *k) {
+    k->d = le_half(p);
+    k->dmin = le_half(p + 2);
+    uint64_t sc8, mn8;
+    kq_scales_mins_k4(p, &sc8, &mn8);
     const __m256i sc = kq_widen_pairs(sc8);
     _mm256_storeu_si256((__m256i *)k->sc, sc);
     _mm256_storeu_si256((__m256i *)k->mn, kq_widen_pairs(mn8));
