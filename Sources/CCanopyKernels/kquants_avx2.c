@@ -211,21 +211,12 @@ INLINE int32_t q6k_isum(const uint8_t *p, const uint8_t *xb) {
     // 32 values c: the low 16 take sc[2c], the high 16 sc[2c + 1] (as derive_scales).
     const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
                                             2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     __m256i acc = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + 260)),
                                     _mm256_mullo_epi16(sc, _mm256_set1_epi16(-32)));
 #pragma clang loop unroll(full)
     for (int h = 0; h < 2; h++) {
-        const __m256i qa = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
-        const __m256i qb = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-        const __m256i u[4] = {
-            _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
-            _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), _mm256_and_si256(qh, m30)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
-                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
-        };
+        __m256i u[4];
+        kq_q6_half(p, h, u);
 #pragma clang loop unroll(full)
         for (int s = 0; s < 4; s++) {
             const int c = 4 * h + s;

@@ -59,29 +59,33 @@ KQ_AVX2 __m256i kq_unpack_q45(const int five, const uint8_t *p, kblock *k) {
     return sc;
 }
 
-/// Q6_K: value 128h + 32s + l has nibble s >> 1 of ql[64h + 32(s & 1) + l] and, as bits
-/// 4-5, bits 2s, 2s + 1 of qh[32h + l].
+/// Q6_K: values 128h + 32s + l (s = 0..3, l = 0..31) of the block at p, as u[s]: value
+/// 128h + 32s + l has nibble s >> 1 of ql[64h + 32(s & 1) + l] and, as bits 4-5, bits 2s,
+/// 2s + 1 of qh[32h + l].
+KQ_AVX2 void kq_q6_half(const uint8_t *p, int h, __m256i u[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    const __m256i qa = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
+    const __m256i qb = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+    // Bits (2s, 2s + 1) to (4, 5) with 16-bit shifts; the 0x30 mask drops what crosses bytes.
+    u[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    u[1] = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), _mm256_and_si256(qh, m30));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
+
+/// Q6_K unpacked to `k` (u = q + 32); returns the 16 int16 scales.
 KQ_AVX2 __m256i kq_unpack_q6(const uint8_t *p, kblock *k) {
     k->d = le_half(p + 208);
     k->dmin = 0;
     const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
     _mm256_storeu_si256((__m256i *)k->sc, sc);
     _mm256_storeu_si256((__m256i *)k->mn, _mm256_setzero_si256());
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; h++) {
-        const __m256i qa = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
-        const __m256i qb = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-        // Bits (2s, 2s + 1) to (4, 5) with 16-bit shifts; the 0x30 mask drops what crosses bytes.
-        const __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30);
-        const __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30);
-        const __m256i h2 = _mm256_and_si256(qh, m30);
-        const __m256i h3 = _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30);
-        uint8_t *u = k->u + 128 * h;
-        _mm256_store_si256((__m256i *)u, _mm256_or_si256(_mm256_and_si256(qa, m4), h0));
-        _mm256_store_si256((__m256i *)(u + 32), _mm256_or_si256(_mm256_and_si256(qb, m4), h1));
-        _mm256_store_si256((__m256i *)(u + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), h2));
-        _mm256_store_si256((__m256i *)(u + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), h3));
+        __m256i u[4];
+        kq_q6_half(p, h, u);
+        for (int s = 0; s < 4; s++) _mm256_store_si256((__m256i *)(k->u + 128 * h + 32 * s), u[s]);
     }
     return sc;
 }
