@@ -51,7 +51,7 @@ let package = Package(
             dependencies: ["CanopyGGUF", "CanopyKernels", "CanopyTokenizer"],
             swiftSettings: numericSettings),
         // Requests, sampling, generation and the offline batch runner.
-        .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyKV", "CanopyKernels", "CanopyTokenizer"]),
+        .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyKV", "CanopyKernels", "CanopyTokenizer", "CanopyGGUF"]),
         // protoc-c output for Protos/canopy/v1/canopy.proto (regenerate: make protos).
         .target(name: "CCanopyProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
         // The gRPC layer: protobuf-c codec, message value types, the Canopy service and client.

@@ -1222,6 +1222,51 @@ void   canopy__v1__info_response__free_unpacked
   assert(message->base.descriptor == &canopy__v1__info_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__sampling_defaults__init
+                     (Canopy__V1__SamplingDefaults         *message)
+{
+  static const Canopy__V1__SamplingDefaults init_value = CANOPY__V1__SAMPLING_DEFAULTS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__sampling_defaults__get_packed_size
+                     (const Canopy__V1__SamplingDefaults *message)
+{
+  assert(message->base.descriptor == &canopy__v1__sampling_defaults__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__sampling_defaults__pack
+                     (const Canopy__V1__SamplingDefaults *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__sampling_defaults__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__sampling_defaults__pack_to_buffer
+                     (const Canopy__V1__SamplingDefaults *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__sampling_defaults__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__SamplingDefaults *
+       canopy__v1__sampling_defaults__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__SamplingDefaults *)
+     protobuf_c_message_unpack (&canopy__v1__sampling_defaults__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__sampling_defaults__free_unpacked
+                     (Canopy__V1__SamplingDefaults *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__sampling_defaults__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__stats_request__init
                      (Canopy__V1__StatsRequest         *message)
 {
@@ -1728,11 +1773,11 @@ static const ProtobufCFieldDescriptor canopy__v1__sampling_params__field_descrip
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_INT32,
-    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingParams, optional_top_k_case),
     offsetof(Canopy__V1__SamplingParams, top_k),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
@@ -1752,11 +1797,11 @@ static const ProtobufCFieldDescriptor canopy__v1__sampling_params__field_descrip
     4,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_FLOAT,
-    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingParams, optional_min_p_case),
     offsetof(Canopy__V1__SamplingParams, min_p),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
@@ -3454,7 +3499,7 @@ const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
   (ProtobufCMessageInit) canopy__v1__engine_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descriptors[16] =
+static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descriptors[17] =
 {
   {
     "model_path",
@@ -3648,6 +3693,18 @@ static const ProtobufCFieldDescriptor canopy__v1__info_response__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sampling_defaults",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__InfoResponse, sampling_defaults),
+    &canopy__v1__sampling_defaults__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__info_response__field_indices_by_name[] = {
   1,   /* field[1] = architecture */
@@ -3661,6 +3718,7 @@ static const unsigned canopy__v1__info_response__field_indices_by_name[] = {
   0,   /* field[0] = model_path */
   5,   /* field[5] = parameter_count */
   4,   /* field[4] = quantization */
+  16,   /* field[16] = sampling_defaults */
   8,   /* field[8] = server_version */
   6,   /* field[6] = tensor_count */
   3,   /* field[3] = vocab_size */
@@ -3670,7 +3728,7 @@ static const unsigned canopy__v1__info_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__info_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor =
 {
@@ -3680,11 +3738,114 @@ const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor =
   "Canopy__V1__InfoResponse",
   "canopy.v1",
   sizeof(Canopy__V1__InfoResponse),
-  16,
+  17,
   canopy__v1__info_response__field_descriptors,
   canopy__v1__info_response__field_indices_by_name,
   1,  canopy__v1__info_response__number_ranges,
   (ProtobufCMessageInit) canopy__v1__info_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__sampling_defaults__field_descriptors[6] =
+{
+  {
+    "temperature",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingDefaults, temperature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top_k",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingDefaults, top_k),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top_p",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingDefaults, top_p),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_p",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingDefaults, min_p),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "repetition_penalty",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SamplingDefaults, repetition_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keys_from_file",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Canopy__V1__SamplingDefaults, n_keys_from_file),
+    offsetof(Canopy__V1__SamplingDefaults, keys_from_file),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__sampling_defaults__field_indices_by_name[] = {
+  5,   /* field[5] = keys_from_file */
+  3,   /* field[3] = min_p */
+  4,   /* field[4] = repetition_penalty */
+  0,   /* field[0] = temperature */
+  1,   /* field[1] = top_k */
+  2,   /* field[2] = top_p */
+};
+static const ProtobufCIntRange canopy__v1__sampling_defaults__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor canopy__v1__sampling_defaults__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.SamplingDefaults",
+  "SamplingDefaults",
+  "Canopy__V1__SamplingDefaults",
+  "canopy.v1",
+  sizeof(Canopy__V1__SamplingDefaults),
+  6,
+  canopy__v1__sampling_defaults__field_descriptors,
+  canopy__v1__sampling_defaults__field_indices_by_name,
+  1,  canopy__v1__sampling_defaults__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__sampling_defaults__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define canopy__v1__stats_request__field_descriptors NULL

@@ -8,7 +8,8 @@ import Foundation
 /// `{"role", "content"}`), plus optional `max_tokens`, `temperature`, `top_k`, `top_p`,
 /// `min_p`, `seed`, `repetition_penalty`, `frequency_penalty`, `presence_penalty`, `n`,
 /// `logprobs`, `stop` (string or array of strings), `stop_token_ids` and `ignore_eos`.
-/// Unknown keys are rejected so a misspelt parameter is not silently ignored.
+/// Unknown keys are rejected so a misspelt parameter is not silently ignored. Sampling
+/// parameters a line leaves out take the model's `SamplingDefaults`.
 public enum BatchRequestDecoder {
     /// Keys a request line may carry.
     public static let knownKeys: Set<String> = [
@@ -23,8 +24,11 @@ public enum BatchRequestDecoder {
         public var description: String
     }
 
-    /// Parses `line`. On failure the error carries the line's `id` when one could be read.
-    public static func decode(_ line: String, lineNumber: Int) -> (id: Any, result: Result<Request, DecodeError>) {
+    /// Parses `line`, starting from `defaults` for the sampling parameters it leaves out. On
+    /// failure the error carries the line's `id` when one could be read.
+    public static func decode(
+        _ line: String, lineNumber: Int, defaults: SamplingDefaults
+    ) -> (id: Any, result: Result<Request, DecodeError>) {
         let fallbackID: Any = lineNumber
         guard let data = line.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
@@ -34,13 +38,13 @@ public enum BatchRequestDecoder {
         }
         let id = fields["id"] ?? fallbackID
         do {
-            return (id, .success(try request(from: fields, id: id)))
+            return (id, .success(try request(from: fields, id: id, defaults: defaults)))
         } catch {
             return (id, .failure(error))
         }
     }
 
-    private static func request(from fields: [String: Any], id: Any) throws(DecodeError) -> Request {
+    private static func request(from fields: [String: Any], id: Any, defaults: SamplingDefaults) throws(DecodeError) -> Request {
         let unknown = Set(fields.keys).subtracting(knownKeys)
         guard unknown.isEmpty else {
             throw DecodeError(description: "unknown field(s) \(unknown.sorted().joined(separator: ", ")); known: \(knownKeys.sorted().joined(separator: ", "))")
@@ -72,7 +76,7 @@ public enum BatchRequestDecoder {
             prompt = .messages(messages)
         }
 
-        var sampling = SamplingParams()
+        var sampling = defaults.params
         var stop = StopParams()
         if let v = fields["temperature"] { sampling.temperature = try Float(number(v, "temperature")) }
         if let v = fields["top_k"] { sampling.topK = try integer(v, "top_k") }

@@ -10,7 +10,8 @@ public struct BatchRunner {
     /// The engine requests run on.
     public let engine: Engine
 
-    /// Creates a runner; requests without `max_tokens` get the engine's default.
+    /// Creates a runner; requests without `max_tokens` or sampling parameters get the
+    /// engine's defaults.
     public init(engine: Engine) {
         self.engine = engine
     }
@@ -21,7 +22,7 @@ public struct BatchRunner {
         let group = DispatchGroup()
         for (index, line) in lines.enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
-            let (id, decoded) = BatchRequestDecoder.decode(line, lineNumber: index + 1)
+            let (id, decoded) = BatchRequestDecoder.decode(line, lineNumber: index + 1, defaults: engine.samplingDefaults)
             let box = JSONValueBox(value: id)
             switch decoded {
             case .failure(let error):

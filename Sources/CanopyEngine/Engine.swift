@@ -19,6 +19,9 @@ public final class Engine: @unchecked Sendable {
     /// The model's APAR tokens (found by the texts in the configuration), or nil: then no
     /// request forks.
     public let aparTokens: AparTokens?
+    /// What requests get for the sampling parameters they leave unset: the model file's
+    /// recommended settings, else llama.cpp's (see `SamplingDefaults`).
+    public let samplingDefaults: SamplingDefaults
 
     // Guarded by `condition`: the inbox the engine thread drains, and published state.
     private let condition = NSCondition()
@@ -65,6 +68,7 @@ public final class Engine: @unchecked Sendable {
         self.loaded = loaded
         self.config = config
         self.draft = draft
+        samplingDefaults = SamplingDefaults(file: loaded.file)
         let c = loaded.config
         let layout = PagedKVLayout(
             blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,

@@ -71,7 +71,8 @@ public struct CanopyService: RegistrableRPCService {
         if let reason = state.failureReason {
             throw RPCError(code: .unavailable, message: "canopyd takes no requests until it is restarted: \(reason)")
         }
-        let request = try EngineMapping.request(message, fallbackID: "req-" + UUID().uuidString)
+        let request = try EngineMapping.request(
+            message, fallbackID: "req-" + UUID().uuidString, defaults: engine.samplingDefaults)
         let submitted: (key: Engine.RequestKey, events: EngineEventStream)
         do {
             submitted = try engine.submit(request)
@@ -153,6 +154,7 @@ public struct CanopyService: RegistrableRPCService {
             info.weightPlacement = placement.description
             info.weightReadBytesPerPass = UInt64(clamping: placement.streamedBytesPerPass)
         }
+        info.samplingDefaults = CanopyV1.SamplingDefaults(engine.samplingDefaults)
         info.engine.kvCacheMemoryBytes = UInt64(clamping: e.kvCacheMemory)
         info.engine.blockSize = UInt32(clamping: e.blockSize)
         info.engine.kvPrecision = e.kvPrecision.rawValue

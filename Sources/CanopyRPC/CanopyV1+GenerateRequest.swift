@@ -15,19 +15,21 @@ extension CanopyV1 {
         }
     }
 
-    /// How the next token is chosen (`canopy.v1.SamplingParams`); nil means the engine default.
+    /// How the next token is chosen (`canopy.v1.SamplingParams`). A nil temperature, top-k,
+    /// top-p, min-p or repetition penalty takes the served model's sampling defaults
+    /// (`InfoResponse.samplingDefaults`); the other nil fields, the engine's.
     public struct SamplingParams: Sendable, Equatable {
-        /// Softmax temperature; 0 is greedy; engine default 1.
+        /// Softmax temperature; 0 is greedy.
         public var temperature: Float?
         /// Keep the `topK` most likely tokens; 0 disables the cut.
-        public var topK: Int32 = 0
-        /// Nucleus cut in (0, 1]; engine default 1 (disabled).
+        public var topK: Int32?
+        /// Nucleus cut in (0, 1]; 1 disables it.
         public var topP: Float?
         /// Drop tokens less likely than `minP` × the best one; 0 disables it.
-        public var minP: Float = 0
+        public var minP: Float?
         /// Seed of the request's random stream; nil draws one.
         public var seed: UInt64?
-        /// Repetition penalty; engine default 1 (disabled).
+        /// Repetition penalty; 1 disables it.
         public var repetitionPenalty: Float?
         /// OpenAI frequency penalty in [-2, 2].
         public var frequencyPenalty: Float = 0
@@ -118,13 +120,19 @@ extension CanopyV1.SamplingParams: ProtobufCRepresentable {
 
     public func makeC(in arena: ProtobufCArena) throws -> UnsafeMutablePointer<Canopy__V1__SamplingParams> {
         let c = try arena.message(Canopy__V1__SamplingParams.self, canopy__v1__sampling_params__init)
-        c.pointee.top_k = topK
-        c.pointee.min_p = minP
         c.pointee.frequency_penalty = frequencyPenalty
         c.pointee.presence_penalty = presencePenalty
         if let temperature {
             c.pointee.optional_temperature_case = CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TEMPERATURE_TEMPERATURE
             c.pointee.temperature = temperature
+        }
+        if let topK {
+            c.pointee.optional_top_k_case = CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K_TOP_K
+            c.pointee.top_k = topK
+        }
+        if let minP {
+            c.pointee.optional_min_p_case = CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P_MIN_P
+            c.pointee.min_p = minP
         }
         if let topP {
             c.pointee.optional_top_p_case = CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P_TOP_P
@@ -152,12 +160,12 @@ extension CanopyV1.SamplingParams: ProtobufCRepresentable {
     public init(c: UnsafePointer<Canopy__V1__SamplingParams>) {
         let m = c.pointee
         self.init()
-        topK = m.top_k
-        minP = m.min_p
         frequencyPenalty = m.frequency_penalty
         presencePenalty = m.presence_penalty
         if m.optional_temperature_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TEMPERATURE_TEMPERATURE { temperature = m.temperature }
+        if m.optional_top_k_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K_TOP_K { topK = m.top_k }
         if m.optional_top_p_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P_TOP_P { topP = m.top_p }
+        if m.optional_min_p_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P_MIN_P { minP = m.min_p }
         if m.optional_seed_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_SEED_SEED { seed = m.seed }
         if m.optional_repetition_penalty_case == CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_REPETITION_PENALTY_REPETITION_PENALTY {
             repetitionPenalty = m.repetition_penalty

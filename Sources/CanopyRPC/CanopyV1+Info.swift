@@ -76,6 +76,9 @@ extension CanopyV1 {
         public var weightPlacement = ""
         /// Bytes read from the model file per forward pass under `--weight-memory`.
         public var weightReadBytesPerPass: UInt64 = 0
+        /// What a request gets for each sampling parameter it leaves unset; nil from an
+        /// older server.
+        public var samplingDefaults: CanopyV1.SamplingDefaults?
 
         /// Creates an empty description.
         public init() {}
@@ -158,6 +161,7 @@ extension CanopyV1.InfoResponse: ProtobufCRepresentable {
         c.pointee.chat_template = try arena.string(chatTemplate)
         c.pointee.weight_placement = try arena.string(weightPlacement)
         c.pointee.weight_read_bytes_per_pass = weightReadBytesPerPass
+        c.pointee.sampling_defaults = try samplingDefaults?.makeC(in: arena)
         return c
     }
 
@@ -180,5 +184,6 @@ extension CanopyV1.InfoResponse: ProtobufCRepresentable {
         chatTemplate = CRead.string(m.chat_template)
         weightPlacement = CRead.string(m.weight_placement)
         weightReadBytesPerPass = m.weight_read_bytes_per_pass
+        samplingDefaults = CRead.message(m.sampling_defaults, CanopyV1.SamplingDefaults.init(c:))
     }
 }

@@ -8,10 +8,14 @@ import GRPCCore
 /// what the engine's types cannot express.
 enum EngineMapping {
     /// The engine request for `message`; `fallbackID` is used when the client sent none.
+    /// Sampling parameters the client left unset take `defaults`; those it set are used as
+    /// sent.
     ///
     /// - Throws: INVALID_ARGUMENT when no input is set or a value does not fit the engine's
     ///   types.
-    static func request(_ message: CanopyV1.GenerateRequest, fallbackID: String) throws(RPCError) -> Request {
+    static func request(
+        _ message: CanopyV1.GenerateRequest, fallbackID: String, defaults: SamplingDefaults
+    ) throws(RPCError) -> Request {
         let prompt: Request.Prompt
         switch message.input {
         case nil:
@@ -23,12 +27,13 @@ enum EngineMapping {
         case .messages(let messages):
             prompt = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
         }
-        var request = Request(id: message.requestID.isEmpty ? fallbackID : message.requestID, prompt: prompt)
+        var request = Request(
+            id: message.requestID.isEmpty ? fallbackID : message.requestID, prompt: prompt, sampling: defaults.params)
         let s = message.sampling
         if let temperature = s.temperature { request.sampling.temperature = temperature }
-        request.sampling.topK = Int(s.topK)
+        if let topK = s.topK { request.sampling.topK = Int(topK) }
         if let topP = s.topP { request.sampling.topP = topP }
-        request.sampling.minP = s.minP
+        if let minP = s.minP { request.sampling.minP = minP }
         request.sampling.seed = s.seed
         if let penalty = s.repetitionPenalty { request.sampling.repetitionPenalty = penalty }
         request.sampling.frequencyPenalty = s.frequencyPenalty

@@ -80,6 +80,10 @@ struct Daemon {
             logger.info("KV swap: \(kv.swapSlots) blocks (\(kv.swapSlots * kv.swapSlotBytes) bytes) in an unlinked file in \(engineConfig.kvSwapDirectory ?? "?")")
         }
         logger.info("speculative decoding: \(Self.speculation(engineConfig, draft: draft))")
+        logger.info("sampling defaults: \(CanopyV1.SamplingDefaults(engine.samplingDefaults))")
+        for ignored in engine.samplingDefaults.ignored {
+            logger.warning("model file's sampling setting not used: \(ignored)")
+        }
         logger.info("model ready", metadata: [
             "architecture": "\(loaded.config.architecture)", "tokenizer": "\(loaded.tokenizer.summary)",
             "context": "\(loaded.config.contextLength)",

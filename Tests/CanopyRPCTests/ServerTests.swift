@@ -101,7 +101,10 @@ import Testing
     @Test func chatMessagesSeveralSamplesAndLogprobs() async throws {
         try await RPCFixtures.withServer { _, client, engine, _ in
             let messages = [CanopyV1.ChatMessage(role: "user", content: "Name a colour.")]
-            var request = Request(id: "ref", prompt: .messages(messages.map { .init(role: $0.role, content: $0.content) }))
+            // The RPC request leaves top-k, top-p and min-p unset: it gets the model's defaults.
+            var request = Request(
+                id: "ref", prompt: .messages(messages.map { .init(role: $0.role, content: $0.content) }),
+                sampling: engine.samplingDefaults.params)
             request.sampling.temperature = 0.8
             request.sampling.seed = 7
             request.sampling.n = 2

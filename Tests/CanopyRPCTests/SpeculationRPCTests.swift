@@ -11,7 +11,7 @@ import Testing
             let message = CanopyV1.GenerateRequest(input: .prompt("x"), speculativeTokens: value)
             let decoded = try ProtobufCCodec.decode(CanopyV1.GenerateRequest.self, from: ProtobufCCodec.encode(message))
             #expect(decoded == message)
-            #expect(try EngineMapping.request(decoded, fallbackID: "r").speculativeTokens == value.map(Int.init))
+            #expect(try EngineMapping.request(decoded, fallbackID: "r", defaults: .llamaCpp).speculativeTokens == value.map(Int.init))
         }
         // speculative_tokens = 13 (VARINT) set to 0 is on the wire: presence, not a default.
         let zero = try ProtobufCCodec.encode(CanopyV1.GenerateRequest(input: nil, speculativeTokens: 0))

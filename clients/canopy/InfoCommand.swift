@@ -39,6 +39,7 @@ struct InfoCommand: AsyncParsableCommand {
             ("blocks", "\(info.blockCount)"),
             ("heads", "\(info.headCount) (kv \(info.headCountKV))"),
             ("chat template", info.chatTemplate.isEmpty ? "none" : info.chatTemplate),
+            ("sampling defaults", info.samplingDefaults?.description ?? "unknown (older server)"),
             ("kv cache", "\(Format.bytes(e.kvCacheMemoryBytes)), \(e.kvTotalBlocks) blocks of \(e.blockSize) tokens, \(e.kvPrecision)"),
             ("prefix caching", e.prefixCaching ? "on" : "off"),
             ("max batched tokens", "\(e.maxBatchedTokens)"),
@@ -99,6 +100,16 @@ private struct InfoJSON: Encodable {
     let chat_template: String
     let weight_placement: String
     let weight_read_bytes_per_pass: UInt64
+    let sampling_defaults: SamplingDefaults?
+
+    struct SamplingDefaults: Encodable {
+        let temperature: Float
+        let top_k: Int32
+        let top_p: Float
+        let min_p: Float
+        let repetition_penalty: Float
+        let keys_from_file: [String]
+    }
 
     init(_ i: CanopyV1.InfoResponse) {
         let e = i.engine
@@ -124,5 +135,10 @@ private struct InfoJSON: Encodable {
         chat_template = i.chatTemplate
         weight_placement = i.weightPlacement
         weight_read_bytes_per_pass = i.weightReadBytesPerPass
+        sampling_defaults = i.samplingDefaults.map {
+            SamplingDefaults(
+                temperature: $0.temperature, top_k: $0.topK, top_p: $0.topP, min_p: $0.minP,
+                repetition_penalty: $0.repetitionPenalty, keys_from_file: $0.keysFromFile)
+        }
     }
 }

@@ -10,16 +10,16 @@ struct SamplingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Most tokens to generate per sample (default: the server's).")
     var maxTokens: Int32?
 
-    @Option(parsing: .unconditional, help: "Softmax temperature; 0 is greedy (server default 1).")
+    @Option(parsing: .unconditional, help: "Softmax temperature; 0 is greedy (default: the model's, see `canopy info`).")
     var temperature: Float?
 
-    @Option(parsing: .unconditional, help: "Keep only the K most likely tokens (0 disables).")
+    @Option(parsing: .unconditional, help: "Keep only the K most likely tokens; 0 disables the cut (default: the model's).")
     var topK: Int32?
 
-    @Option(parsing: .unconditional, help: "Nucleus sampling: keep the smallest set with this much probability, in (0, 1].")
+    @Option(parsing: .unconditional, help: "Nucleus sampling: keep the smallest set with this much probability, in (0, 1]; 1 disables it (default: the model's).")
     var topP: Float?
 
-    @Option(parsing: .unconditional, help: "Drop tokens less likely than this fraction of the best one (0 disables).")
+    @Option(parsing: .unconditional, help: "Drop tokens less likely than this fraction of the best one; 0 disables it (default: the model's).")
     var minP: Float?
 
     @Option(parsing: .unconditional, help: "Seed of the request's random stream (default: random).")
@@ -67,9 +67,9 @@ struct SamplingOptions: ParsableArguments {
     var samplingParams: CanopyV1.SamplingParams {
         var params = CanopyV1.SamplingParams()
         params.temperature = temperature
-        if let topK { params.topK = topK }
+        params.topK = topK
         params.topP = topP
-        if let minP { params.minP = minP }
+        params.minP = minP
         params.seed = seed
         params.repetitionPenalty = repetitionPenalty
         if let frequencyPenalty { params.frequencyPenalty = frequencyPenalty }

@@ -83,6 +83,9 @@ static inline const ProtobufCMessageDescriptor *ccanopy_engine_config_descriptor
 static inline const ProtobufCMessageDescriptor *ccanopy_info_response_descriptor(void) {
     return &canopy__v1__info_response__descriptor;
 }
+static inline const ProtobufCMessageDescriptor *ccanopy_sampling_defaults_descriptor(void) {
+    return &canopy__v1__sampling_defaults__descriptor;
+}
 static inline const ProtobufCMessageDescriptor *ccanopy_stats_request_descriptor(void) {
     return &canopy__v1__stats_request__descriptor;
 }

@@ -42,6 +42,7 @@ typedef struct Canopy__V1__HealthResponse Canopy__V1__HealthResponse;
 typedef struct Canopy__V1__InfoRequest Canopy__V1__InfoRequest;
 typedef struct Canopy__V1__EngineConfig Canopy__V1__EngineConfig;
 typedef struct Canopy__V1__InfoResponse Canopy__V1__InfoResponse;
+typedef struct Canopy__V1__SamplingDefaults Canopy__V1__SamplingDefaults;
 typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
@@ -129,10 +130,22 @@ typedef enum {
 } Canopy__V1__SamplingParams__OptionalTemperatureCase;
 
 typedef enum {
+  CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K__NOT_SET = 0,
+  CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K_TOP_K = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K__CASE)
+} Canopy__V1__SamplingParams__OptionalTopKCase;
+
+typedef enum {
   CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P__NOT_SET = 0,
   CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P_TOP_P = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P__CASE)
 } Canopy__V1__SamplingParams__OptionalTopPCase;
+
+typedef enum {
+  CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P__NOT_SET = 0,
+  CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P_MIN_P = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P__CASE)
+} Canopy__V1__SamplingParams__OptionalMinPCase;
 
 typedef enum {
   CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_SEED__NOT_SET = 0,
@@ -159,19 +172,14 @@ typedef enum {
 } Canopy__V1__SamplingParams__OptionalLogprobsCase;
 
 /*
- * How the next token is chosen. Unset fields take the engine defaults (vLLM's).
+ * How the next token is chosen. Unset temperature, top_k, top_p, min_p and
+ * repetition_penalty take the served model's sampling defaults (InfoResponse.sampling_defaults:
+ * the model file's recommended settings, else llama.cpp's temperature 0.8, top-k 40,
+ * top-p 0.95, min-p 0.05); a field that is set is used exactly, so top_k = 0 disables the cut.
  */
 struct  Canopy__V1__SamplingParams
 {
   ProtobufCMessage base;
-  /*
-   * 0 = disabled
-   */
-  int32_t top_k;
-  /*
-   * 0 = disabled
-   */
-  float min_p;
   /*
    * in [-2, 2]
    */
@@ -184,9 +192,17 @@ struct  Canopy__V1__SamplingParams
   union {
     float temperature;
   };
+  Canopy__V1__SamplingParams__OptionalTopKCase optional_top_k_case;
+  union {
+    int32_t top_k;
+  };
   Canopy__V1__SamplingParams__OptionalTopPCase optional_top_p_case;
   union {
     float top_p;
+  };
+  Canopy__V1__SamplingParams__OptionalMinPCase optional_min_p_case;
+  union {
+    float min_p;
   };
   Canopy__V1__SamplingParams__OptionalSeedCase optional_seed_case;
   union {
@@ -207,7 +223,7 @@ struct  Canopy__V1__SamplingParams
 };
 #define CANOPY__V1__SAMPLING_PARAMS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__sampling_params__descriptor) \
-    , 0, 0, 0, 0, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TEMPERATURE__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_SEED__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_REPETITION_PENALTY__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_N__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_LOGPROBS__NOT_SET, {0} }
+    , 0, 0, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TEMPERATURE__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_K__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_TOP_P__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_MIN_P__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_SEED__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_REPETITION_PENALTY__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_N__NOT_SET, {0}, CANOPY__V1__SAMPLING_PARAMS__OPTIONAL_LOGPROBS__NOT_SET, {0} }
 
 
 typedef enum {
@@ -743,14 +759,42 @@ struct  Canopy__V1__InfoResponse
    * every weight is resident.
    */
   char *weight_placement;
-  /*
-   * Fields 17..99 are free for additions.
-   */
   uint64_t weight_read_bytes_per_pass;
+  /*
+   * What a request gets for each sampling parameter it leaves unset.
+   */
+  /*
+   * Fields 18..99 are free for additions.
+   */
+  Canopy__V1__SamplingDefaults *sampling_defaults;
 };
 #define CANOPY__V1__INFO_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__info_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL }
+
+
+/*
+ * The served model's sampling defaults: the model file's recommended settings
+ * (`general.sampling.temp`, `.top_k`, `.top_p`, `.min_p`, `.penalty_repeat`, as llama.cpp
+ * reads them), and llama.cpp's defaults for those the file does not carry.
+ */
+struct  Canopy__V1__SamplingDefaults
+{
+  ProtobufCMessage base;
+  float temperature;
+  int32_t top_k;
+  float top_p;
+  float min_p;
+  float repetition_penalty;
+  /*
+   * the general.sampling.* keys the values above came from
+   */
+  size_t n_keys_from_file;
+  char **keys_from_file;
+};
+#define CANOPY__V1__SAMPLING_DEFAULTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__sampling_defaults__descriptor) \
+    , 0, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Canopy__V1__StatsRequest
@@ -1559,6 +1603,25 @@ Canopy__V1__InfoResponse *
 void   canopy__v1__info_response__free_unpacked
                      (Canopy__V1__InfoResponse *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__SamplingDefaults methods */
+void   canopy__v1__sampling_defaults__init
+                     (Canopy__V1__SamplingDefaults         *message);
+size_t canopy__v1__sampling_defaults__get_packed_size
+                     (const Canopy__V1__SamplingDefaults   *message);
+size_t canopy__v1__sampling_defaults__pack
+                     (const Canopy__V1__SamplingDefaults   *message,
+                      uint8_t             *out);
+size_t canopy__v1__sampling_defaults__pack_to_buffer
+                     (const Canopy__V1__SamplingDefaults   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__SamplingDefaults *
+       canopy__v1__sampling_defaults__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__sampling_defaults__free_unpacked
+                     (Canopy__V1__SamplingDefaults *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__StatsRequest methods */
 void   canopy__v1__stats_request__init
                      (Canopy__V1__StatsRequest         *message);
@@ -1794,6 +1857,9 @@ typedef void (*Canopy__V1__EngineConfig_Closure)
 typedef void (*Canopy__V1__InfoResponse_Closure)
                  (const Canopy__V1__InfoResponse *message,
                   void *closure_data);
+typedef void (*Canopy__V1__SamplingDefaults_Closure)
+                 (const Canopy__V1__SamplingDefaults *message,
+                  void *closure_data);
 typedef void (*Canopy__V1__StatsRequest_Closure)
                  (const Canopy__V1__StatsRequest *message,
                   void *closure_data);
@@ -1919,6 +1985,7 @@ extern const ProtobufCMessageDescriptor canopy__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__info_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__info_response__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__sampling_defaults__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;

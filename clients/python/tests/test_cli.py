@@ -55,6 +55,11 @@ def test_cli_info_matches_python(cli, client):
     assert out["vocab_size"] == info.vocab_size == 49152
     assert out["context_length"] == info.context_length
     assert out["engine"]["kv_total_blocks"] == info.engine.kv_total_blocks
+    assert out["sampling_defaults"]["top_k"] == info.sampling_defaults.top_k == 40
+    assert out["sampling_defaults"]["keys_from_file"] == []
+    text = cli("info").stdout
+    line = next(l for l in text.splitlines() if l.startswith("sampling defaults:"))
+    assert line.split(":", 1)[1].strip() == "temperature 0.8, top-k 40, top-p 0.95, min-p 0.05 (llama.cpp's defaults)"
 
 
 def test_cli_stats(cli, client):

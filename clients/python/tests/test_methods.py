@@ -30,6 +30,11 @@ def test_info_describes_the_model(client, model_path):
     assert info.engine.kv_cache_memory_bytes == 96 << 20
     assert info.engine.kv_total_blocks > 0
     assert info.server_version
+    # SmolLM2's file carries no general.sampling.* keys: requests that set no sampling
+    # parameters get llama.cpp's defaults.
+    d = info.sampling_defaults
+    assert (round(d.temperature, 6), d.top_k, round(d.top_p, 6), round(d.min_p, 6)) == (0.8, 40, 0.95, 0.05)
+    assert d.repetition_penalty == 1 and list(d.keys_from_file) == []
 
 
 def test_tokenize_matches_llama_cpp(client):

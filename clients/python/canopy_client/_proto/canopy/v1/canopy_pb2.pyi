@@ -324,7 +324,7 @@ class EngineConfig(_message.Message):
     def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ..., speculative: _Optional[str] = ..., speculative_tokens: _Optional[int] = ..., speculative_step_tokens: _Optional[int] = ..., draft_model: _Optional[str] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template", "weight_placement", "weight_read_bytes_per_pass")
+    __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template", "weight_placement", "weight_read_bytes_per_pass", "sampling_defaults")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +341,7 @@ class InfoResponse(_message.Message):
     CHAT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_READ_BYTES_PER_PASS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
     model_path: str
     architecture: str
     context_length: int
@@ -357,7 +358,24 @@ class InfoResponse(_message.Message):
     chat_template: str
     weight_placement: str
     weight_read_bytes_per_pass: int
-    def __init__(self, model_path: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., quantization: _Optional[str] = ..., parameter_count: _Optional[int] = ..., tensor_count: _Optional[int] = ..., engine: _Optional[_Union[EngineConfig, _Mapping]] = ..., server_version: _Optional[str] = ..., embedding_length: _Optional[int] = ..., block_count: _Optional[int] = ..., head_count: _Optional[int] = ..., head_count_kv: _Optional[int] = ..., chat_template: _Optional[str] = ..., weight_placement: _Optional[str] = ..., weight_read_bytes_per_pass: _Optional[int] = ...) -> None: ...
+    sampling_defaults: SamplingDefaults
+    def __init__(self, model_path: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., quantization: _Optional[str] = ..., parameter_count: _Optional[int] = ..., tensor_count: _Optional[int] = ..., engine: _Optional[_Union[EngineConfig, _Mapping]] = ..., server_version: _Optional[str] = ..., embedding_length: _Optional[int] = ..., block_count: _Optional[int] = ..., head_count: _Optional[int] = ..., head_count_kv: _Optional[int] = ..., chat_template: _Optional[str] = ..., weight_placement: _Optional[str] = ..., weight_read_bytes_per_pass: _Optional[int] = ..., sampling_defaults: _Optional[_Union[SamplingDefaults, _Mapping]] = ...) -> None: ...
+
+class SamplingDefaults(_message.Message):
+    __slots__ = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "keys_from_file")
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    MIN_P_FIELD_NUMBER: _ClassVar[int]
+    REPETITION_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FROM_FILE_FIELD_NUMBER: _ClassVar[int]
+    temperature: float
+    top_k: int
+    top_p: float
+    min_p: float
+    repetition_penalty: float
+    keys_from_file: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., keys_from_file: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()
