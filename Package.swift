@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        // The OpenAI-compatible HTTP front (CanopyHTTP). Its default traits (swift-configuration,
+        // full Foundation) are off: nothing here uses them, and each adds build time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // Tensor element types, dequantization, dot products, matmuls and the small
@@ -66,6 +69,16 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The OpenAI-compatible HTTP API (`--http`, `--http-socket`) on the same engine and
+        // serving state as the gRPC service: /v1/models, /v1/completions, /v1/chat/completions
+        // (JSON and server-sent events), /health, /metrics.
+        .target(
+            name: "CanopyHTTP",
+            dependencies: [
+                "CanopyEngine", "CanopyRPC", "CanopyModel", "CanopyTokenizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Being a system service: config, socket path, lock, sd_notify, signals, peer credentials.
         .target(
             name: "CanopyDaemon",
@@ -77,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "canopyd",
             dependencies: [
-                "CanopyDaemon", "CanopyRPC", "CanopyEngine", "CanopyModel", "CanopyKernels",
+                "CanopyDaemon", "CanopyRPC", "CanopyHTTP", "CanopyEngine", "CanopyModel", "CanopyKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -112,6 +125,7 @@ let package = Package(
                 "CanopyDaemon", "CanopyEngine", "CanopyModel", "CanopyKernels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .testTarget(name: "CanopyHTTPTests", dependencies: ["CanopyHTTP", "CanopyEngine", "CanopyTokenizer"]),
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),

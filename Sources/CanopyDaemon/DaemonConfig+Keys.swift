@@ -231,6 +231,30 @@ extension DaemonConfig {
             return true
         },
         ConfigKey(
+            name: "http", help: "Serve the OpenAI-compatible HTTP API on this TCP address (PORT alone means 127.0.0.1:PORT); off by default.",
+            expected: "HOST:PORT or PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
+        ) { config, value in
+            guard let address = HTTPListenAddress(value) else { return false }
+            config.httpAddress = address
+            return true
+        },
+        ConfigKey(
+            name: "http-socket", help: "Serve the OpenAI-compatible HTTP API on this Unix socket too; off by default.",
+            expected: "an absolute path"
+        ) { config, value in
+            guard value.hasPrefix("/") else { return false }
+            config.httpSocketPath = value
+            return true
+        },
+        ConfigKey(
+            name: "http-token-file", help: "File whose first line is the bearer token HTTP clients must send (Authorization: Bearer ...).",
+            expected: "an absolute path"
+        ) { config, value in
+            guard value.hasPrefix("/") else { return false }
+            config.httpTokenFile = value
+            return true
+        },
+        ConfigKey(
             name: "log-level", help: "Least severe log level written to stderr.",
             expected: "trace, debug, info, notice, warning, error or critical"
         ) { config, value in

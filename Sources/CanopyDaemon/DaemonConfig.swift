@@ -28,6 +28,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public var allowedGIDs: [gid_t] = []
     /// The least severe level logged to stderr (`log-level`).
     public var logLevel: Logger.Level = .info
+    /// Where the OpenAI-compatible HTTP API listens on TCP (`http`); nil leaves it off.
+    public var httpAddress: HTTPListenAddress?
+    /// The Unix socket the HTTP API listens on (`http-socket`); nil leaves it off.
+    public var httpSocketPath: String?
+    /// A file whose first line is the bearer token HTTP clients must send (`http-token-file`).
+    public var httpTokenFile: String?
     /// Where each setting given explicitly came from, by key (`speculative`, ...); settings
     /// left at their defaults are absent. Rules that depend on whether the user chose a
     /// value (see `setDraftModel(_:)`) and errors that point at the line to fix read it.

@@ -171,7 +171,9 @@ public struct CanopyService: RegistrableRPCService {
         return info
     }
 
-    func stats() -> CanopyV1.StatsResponse {
+    /// The engine metrics with uptime and their Prometheus text: what `Stats` answers and
+    /// the HTTP front's `/metrics` serves.
+    public func stats() -> CanopyV1.StatsResponse {
         var stats = EngineMapping.stats(engine.metrics())
         stats.uptimeSeconds = state.uptimeSeconds
         stats.prometheusText = PrometheusText.render(stats)

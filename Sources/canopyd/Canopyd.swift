@@ -58,6 +58,9 @@ struct Canopyd: AsyncParsableCommand {
     var allowedUids: String?
     @Option(help: "Comma-separated primary gids/groups served (empty = all).") var allowedGids: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(help: "Serve the OpenAI-compatible HTTP API on HOST:PORT (PORT alone: loopback); off by default.") var http: String?
+    @Option(help: "Serve the OpenAI-compatible HTTP API on this Unix socket.") var httpSocket: String?
+    @Option(help: "File holding the bearer token HTTP clients must send.") var httpTokenFile: String?
 
     /// The flags that were given, as config keys.
     private var flags: [(key: String, value: String)] {
@@ -71,7 +74,8 @@ struct Canopyd: AsyncParsableCommand {
             ("speculative", speculative), ("draft-model", draftModel), ("spec-tokens", specTokens),
             ("spec-step-tokens", specStepTokens), ("spec-draft-cost", specDraftCost),
             ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
-            ("allowed-gids", allowedGids), ("log-level", logLevel),
+            ("allowed-gids", allowedGids), ("log-level", logLevel), ("http", http), ("http-socket", httpSocket),
+            ("http-token-file", httpTokenFile),
         ]
         return all.compactMap { key, value in value.map { (key: key, value: $0) } }
     }
