@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "canopy-bench", targets: ["canopy-bench"]),
         .executable(name: "canopyd", targets: ["canopyd"]),
         .library(name: "CanopyEngine", targets: ["CanopyEngine"]),
+        // What another package needs to call canopyd over gRPC; see clients/swift-example.
+        .library(name: "CanopyClient", targets: ["CanopyClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,11 +59,25 @@ let package = Package(
         .target(name: "CanopyEngine", dependencies: ["CanopyModel", "CanopyKV", "CanopyKernels", "CanopyTokenizer", "CanopyGGUF"]),
         // protoc-c output for Protos/canopy/v1/canopy.proto (regenerate: make protos).
         .target(name: "CCanopyProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
-        // The gRPC layer: protobuf-c codec, message value types, the Canopy service and client.
+        // The protocol's value types (`CanopyV1`), their protobuf-c codec and the method
+        // descriptors: what both ends share. Depends on neither the engine nor the kernels.
+        .target(
+            name: "CanopyWire",
+            dependencies: ["CCanopyProto", .product(name: "GRPCCore", package: "grpc-swift-2")]),
+        // The gRPC client of canopyd (the `CanopyClient` product): wire types and transport
+        // only, so another package can depend on it without building the engine.
+        .target(
+            name: "CanopyClient",
+            dependencies: [
+                "CanopyWire",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ]),
+        // The gRPC server: the Canopy service on an engine, peer filtering, serving state.
         .target(
             name: "CanopyRPC",
             dependencies: [
-                "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
+                "CanopyWire", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -75,7 +91,7 @@ let package = Package(
         .target(
             name: "CanopyHTTP",
             dependencies: [
-                "CanopyEngine", "CanopyRPC", "CanopyModel", "CanopyTokenizer",
+                "CanopyEngine", "CanopyRPC", "CanopyWire", "CanopyModel", "CanopyTokenizer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -90,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "canopyd",
             dependencies: [
-                "CanopyDaemon", "CanopyRPC", "CanopyHTTP", "CanopyEngine", "CanopyModel", "CanopyKernels",
+                "CanopyDaemon", "CanopyRPC", "CanopyWire", "CanopyHTTP", "CanopyEngine", "CanopyModel", "CanopyKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -98,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "CanopyEngine", "CanopyRPC",
+                "CanopyEngine", "CanopyClient", "CanopyWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ],
@@ -115,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "CanopyRPCTests",
             dependencies: [
-                "CanopyRPC", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
+                "CanopyRPC", "CanopyWire", "CanopyClient", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]),

@@ -2,8 +2,9 @@
 # Builds the llama.cpp reference binaries (llama-bench, llama-batched-bench,
 # llama-quantize for the K-quant rows, llama-lookup for the speculative table:
 # n-gram prompt-lookup decoding, run with --spec-draft-n-max 0 as its own no-speculation
-# anchor, see bench/run-llama-lookup.sh, and llama-perplexity for the perplexity table and
-# the perplexity test fixture) that `make bench` compares Canopy against.
+# anchor, see bench/run-llama-lookup.sh, llama-perplexity for the perplexity table and
+# the perplexity test fixture, and llama-server for the HTTP serving table) that `make bench`
+# compares Canopy against.
 #
 # The source is the copy vendored in the PyPI sdist llama-cpp-python==0.3.36 (the same
 # build the test fixtures were produced with), kept in a cache outside the repository:
@@ -49,7 +50,7 @@ case "$isa" in
     *) echo "build-llama-cpp: LLAMA_ISA=$isa is not one of native, avx2, scalar" >&2; exit 1 ;;
 esac
 bin="$build/bin"
-targets=(llama-bench llama-batched-bench llama-quantize llama-lookup llama-perplexity)
+targets=(llama-bench llama-batched-bench llama-quantize llama-lookup llama-perplexity llama-server)
 
 all_built() {
     local t
@@ -86,7 +87,7 @@ echo "build-llama-cpp: configuring (CPU only, $isa: ${isa_flags[*]}) in $build" 
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     "${isa_flags[@]}" -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON >&2
 echo "build-llama-cpp: building ${targets[*]} with -j$jobs" >&2
 cmake --build "$build" --config Release -j "$jobs" --target "${targets[@]}" >&2
 

@@ -12,6 +12,8 @@ import Synchronization
 /// - `GET /v1/models`: the one model served;
 /// - `POST /v1/completions`, `POST /v1/chat/completions`: JSON, or server-sent events with
 ///   `"stream": true` (see `OpenAIParameters` for the fields read);
+/// - `POST /tokenize`: `{"content"}` (llama-server's name) or `{"prompt"}` (vLLM's) to
+///   `{"tokens": [...]}`, so one load generator can make the same prompts for any of them;
 /// - `GET /health`: 200 `{"status": "serving"}`, or 503 while draining or failed;
 /// - `GET /metrics`: Prometheus text, the series of the gRPC `Stats` call.
 ///
@@ -110,6 +112,12 @@ public final class CanopyHTTPServer: Sendable {
         router.post("/v1/chat/completions") { request, context in
             let body = try await decode(ChatCompletionRequest.self, request, maxBodyBytes)
             return try await responder.chat(body, channel: context.channel)
+        }
+        router.post("/tokenize") { request, _ in
+            let body = try await decode(TokenizeRequest.self, request, maxBodyBytes)
+            let ids = service.engine.loaded.tokenizer.encode(
+                body.text, addSpecial: body.addSpecial, parseSpecial: body.addSpecial)
+            return OpenAIResponder.json(OpenAIJSON.encode(["tokens": ids]))
         }
         router.get("/health") { _, _ in
             let state = service.state

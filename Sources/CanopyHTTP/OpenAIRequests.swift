@@ -177,3 +177,23 @@ public struct ChatCompletionRequest: Decodable, Sendable, Equatable {
         parameters = try OpenAIParameters(from: decoder, chat: true)
     }
 }
+
+/// `POST /tokenize`, as llama-server (`content`) and vLLM (`prompt`) take it; `add_special`
+/// (default true, as both) adds the model's BOS and recognises special-token text.
+public struct TokenizeRequest: Decodable, Sendable, Equatable {
+    /// The text to tokenize.
+    public var text: String
+    /// Whether BOS is added and special tokens are recognised.
+    public var addSpecial: Bool
+
+    enum Keys: String, CodingKey { case content, prompt, addSpecial = "add_special" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        guard let text = try c.decodeIfPresent(String.self, forKey: .content) ?? c.decodeIfPresent(String.self, forKey: .prompt) else {
+            throw OpenAIError.badRequest("give the text as content (or prompt)", param: "content")
+        }
+        self.text = text
+        addSpecial = try c.decodeIfPresent(Bool.self, forKey: .addSpecial) ?? true
+    }
+}

@@ -1,4 +1,5 @@
 import CanopyEngine
+import CanopyWire
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging

@@ -1,5 +1,6 @@
 import CanopyEngine
 import CanopyModel
+import CanopyWire
 import Foundation
 import GRPCCore
 import Logging

@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyModel
 import CanopyTokenizer
+import CanopyWire
 import GRPCCore
 
 /// Conversions between the protocol's value types and the engine's, and from engine errors

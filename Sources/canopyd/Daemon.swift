@@ -1,9 +1,9 @@
 import CanopyDaemon
 import CanopyEngine
-import CanopyHTTP
 import CanopyKernels
 import CanopyModel
 import CanopyRPC
+import CanopyWire
 import Foundation
 import Logging
 
@@ -112,8 +112,8 @@ struct Daemon {
             }
         }
         defer { _ = socketFile?.remove() }
-        let httpServers = try await startHTTP(service: server.service)
-        defer { for task in httpServers { task.cancel() } }
+        let http = try await HTTPFront.start(settings: settings, service: server.service, logger: logger)
+        defer { http.stop() }
 
         let grace = GracefulShutdown(gracePeriod: settings.gracePeriod)
         let signals = SignalHandling(
@@ -148,48 +148,6 @@ struct Daemon {
         }
         signals.uninstall()
         logger.info("stopped")
-    }
-
-    /// Starts the OpenAI-compatible HTTP API where `--http` / `--http-socket` ask, on the gRPC
-    /// service's engine and serving state; returns the running servers' tasks.
-    func startHTTP(service: CanopyService) async throws(DaemonFailure) -> [Task<Void, any Error>] {
-        var token: String?
-        if let file = settings.httpTokenFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-                  let line = text.split(whereSeparator: \.isNewline).first.map({ $0.trimmingCharacters(in: .whitespaces) }),
-                  !line.isEmpty
-            else { throw DaemonFailure(message: "cannot read a bearer token from the first line of \(file) (http-token-file)") }
-            token = line
-        }
-        var addresses: [CanopyHTTPServer.Address] = []
-        if let tcp = settings.httpAddress { addresses.append(.tcp(host: tcp.host, port: tcp.port)) }
-        if let path = settings.httpSocketPath {
-            do {
-                try SocketPathResolver.prepareParentDirectory(of: path)
-                _ = try SocketFile.removeStale(at: path)
-            } catch {
-                throw DaemonFailure(message: "cannot serve HTTP on \(path): \(error)")
-            }
-            addresses.append(.unixSocket(path))
-        }
-        var tasks: [Task<Void, any Error>] = []
-        for address in addresses {
-            let http = CanopyHTTPServer(service: service, address: address, bearerToken: token, logger: logger)
-            do {
-                tasks.append(try await http.start())
-            } catch {
-                for task in tasks { task.cancel() }
-                throw DaemonFailure(message: "\(error)")
-            }
-            switch address {
-            case .tcp(let host, _):
-                let shown = HTTPListenAddress("\(host.contains(":") ? "[\(host)]" : host):\(http.listeningPort ?? 0)")
-                logger.info("http: OpenAI-compatible API on http://\(shown.map { "\($0)" } ?? host)/v1\(token == nil ? "" : " (bearer token required)")")
-            case .unixSocket(let path):
-                logger.info("http: OpenAI-compatible API on the Unix socket \(path)\(token == nil ? "" : " (bearer token required)")")
-            }
-        }
-        return tasks
     }
 
     /// Loads the draft model at `path` (`--draft-model`) with progress lines. It is loaded

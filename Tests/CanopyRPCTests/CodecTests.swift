@@ -1,5 +1,6 @@
 import CCanopyProto
 import CanopyModel
+import CanopyWire
 import GRPCCore
 import Testing
 @testable import CanopyRPC

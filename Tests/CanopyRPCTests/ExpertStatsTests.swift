@@ -1,7 +1,8 @@
 import CanopyEngine
 import CanopyModel
-@testable import CanopyRPC
+import CanopyWire
 import Testing
+@testable import CanopyRPC
 
 /// Expert metrics on the wire: Stats carries per-block expert load and the expert cache
 /// counters, and the Prometheus text has a line per (layer, expert) and the cache counters.

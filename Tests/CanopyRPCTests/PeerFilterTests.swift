@@ -1,4 +1,6 @@
+import CanopyClient
 import CanopyEngine
+import CanopyWire
 import Foundation
 import GRPCCore
 import Synchronization

@@ -1,5 +1,6 @@
 import Testing
 @testable import CanopyRPC
+@testable import CanopyWire
 
 /// The exposition format's rules (text format 0.0.4): every sample is preceded by its
 /// family's HELP and TYPE lines, names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, counters end in

@@ -1,4 +1,5 @@
 import CanopyEngine
+import CanopyWire
 import Testing
 @testable import CanopyRPC
 

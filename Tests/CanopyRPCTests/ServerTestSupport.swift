@@ -1,6 +1,8 @@
+import CanopyClient
 import CanopyEngine
 import CanopyModel
 import CanopyRPC
+import CanopyWire
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix

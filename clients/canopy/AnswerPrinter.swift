@@ -1,4 +1,4 @@
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// Writes one sample's answer to stdout while it streams. Until the answer forks (APAR) each

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// `canopy bench`: a load generator in the manner of vLLM's serving benchmark. It keeps
@@ -46,6 +46,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature (0 is greedy).")
     var temperature: Float = 0
 
+    @Option(help: "Drive an OpenAI-compatible HTTP server instead of the socket: its base URL (canopyd --http, llama-server, vLLM), e.g. http://127.0.0.1:8080.")
+    var http: String?
+
+    @Option(help: "Bearer token for --http (default: $CANOPY_API_KEY, else $OPENAI_API_KEY, else none).")
+    var apiKey: String?
+
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
@@ -57,6 +63,10 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let http {
+            try await runHTTP(http)
+            return
+        }
         var anyFailed = false
         try await root.client.withDaemon { client in
             let corpus = try await client.tokenize(.init(text: BenchPrompts.corpus)).ids
@@ -75,20 +85,44 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let started = ContinuousClock.now
             let traces = await BenchRunner.run(requestsToSend, concurrency: concurrency, client: client)
-            let duration = BenchRunner.seconds(ContinuousClock.now - started)
-            let result = BenchResult(
-                traces: traces, duration: duration, concurrency: concurrency, promptTokens: promptTokens,
-                maxTokens: maxTokens, promptKind: prompt.rawValue)
-            guard result.completed > 0 else {
-                throw CommandFailure("every request failed; the first: \(result.errors.first ?? "unknown error")")
-            }
-            anyFailed = result.failed > 0
-            if json {
-                try JSONOutput.print(result)
-            } else {
-                FileHandle.standardOutput.write(Data(result.render().utf8))
-            }
+            anyFailed = try report(traces, duration: BenchRunner.seconds(ContinuousClock.now - started))
         }
         if anyFailed { throw ExitCode.failure }
+    }
+
+    /// The same load through an OpenAI-compatible HTTP server: prompts made from its own
+    /// `/tokenize` ids, streamed `/v1/completions`.
+    private func runHTTP(_ address: String) async throws {
+        guard let url = URL(string: address), url.scheme == "http" || url.scheme == "https" else {
+            throw CommandFailure("--http wants a URL like http://127.0.0.1:8080, got \(address)")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let key = apiKey ?? environment["CANOPY_API_KEY"] ?? environment["OPENAI_API_KEY"]
+        let client = HTTPBenchClient(base: url, apiKey: key, concurrency: concurrency)
+        let corpus = try await client.tokenize(BenchPrompts.corpus)
+        guard !corpus.isEmpty else { throw CommandFailure("\(address)/tokenize returned no ids for the benchmark text") }
+        let prompts = BenchPrompts.make(count: requests, length: promptTokens, from: corpus, random: prompt == .random, seed: seed)
+        let (maxTokens, temperature, seed) = (maxTokens, temperature, seed)
+        let started = ContinuousClock.now
+        let traces = await BenchRunner.run(count: prompts.count, concurrency: concurrency) { index in
+            await client.complete(prompt: prompts[index], maxTokens: maxTokens, temperature: temperature, seed: seed &+ UInt64(index))
+        }
+        if try report(traces, duration: BenchRunner.seconds(ContinuousClock.now - started)) { throw ExitCode.failure }
+    }
+
+    /// Prints the figures of `traces`; returns whether any request failed. Throws when all did.
+    private func report(_ traces: [RequestTrace], duration: Double) throws -> Bool {
+        let result = BenchResult(
+            traces: traces, duration: duration, concurrency: concurrency, promptTokens: promptTokens,
+            maxTokens: maxTokens, promptKind: prompt.rawValue)
+        guard result.completed > 0 else {
+            throw CommandFailure("every request failed; the first: \(result.errors.first ?? "unknown error")")
+        }
+        if json {
+            try JSONOutput.print(result)
+        } else {
+            FileHandle.standardOutput.write(Data(result.render().utf8))
+        }
+        return result.failed > 0
     }
 }

@@ -1,4 +1,5 @@
-import CanopyRPC
+import CanopyClient
+import CanopyWire
 import Synchronization
 
 /// What the client saw of one benchmark request.
@@ -22,20 +23,28 @@ enum BenchRunner {
     /// Runs `requests` keeping `concurrency` of them in flight; returns one trace per
     /// request in completion order. Failures are recorded in the traces, not thrown.
     static func run(_ requests: [CanopyV1.GenerateRequest], concurrency: Int, client: CanopyClient) async -> [RequestTrace] {
+        await run(count: requests.count, concurrency: concurrency) { index in await one(requests[index], client: client) }
+    }
+
+    /// Runs requests `0..<count` through `send`, keeping `concurrency` in flight; returns the
+    /// traces in completion order.
+    static func run(
+        count: Int, concurrency: Int, send: @escaping @Sendable (Int) async -> RequestTrace
+    ) async -> [RequestTrace] {
         await withTaskGroup(of: RequestTrace.self) { group in
             var next = 0
             var traces: [RequestTrace] = []
-            traces.reserveCapacity(requests.count)
-            while next < min(concurrency, requests.count) {
-                let request = requests[next]
-                group.addTask { await one(request, client: client) }
+            traces.reserveCapacity(count)
+            while next < min(concurrency, count) {
+                let index = next
+                group.addTask { await send(index) }
                 next += 1
             }
             while let trace = await group.next() {
                 traces.append(trace)
-                if next < requests.count {
-                    let request = requests[next]
-                    group.addTask { await one(request, client: client) }
+                if next < count {
+                    let index = next
+                    group.addTask { await send(index) }
                     next += 1
                 }
             }

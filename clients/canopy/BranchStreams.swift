@@ -1,5 +1,5 @@
 import CanopyEngine
-import CanopyRPC
+import CanopyWire
 
 /// Folds one sample's token deltas into its APAR branches (their text and forks; the ids
 /// are not needed to assemble) as they arrive, so the answer

@@ -1,5 +1,6 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyClient
+import CanopyWire
 import Foundation
 import GRPCCore
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyClient
 import Foundation
 
 /// Where the daemon listens: the root command's `--socket`, shared by every subcommand

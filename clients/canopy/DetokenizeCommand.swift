@@ -1,5 +1,4 @@
 import ArgumentParser
-import CanopyRPC
 import Foundation
 
 /// `canopy detokenize`: the text of token ids with the served model's tokenizer.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// `canopy generate`: one generation on the daemon, streamed to stdout as it is produced.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// `canopy health`: whether the daemon takes requests; the exit status says it too, so

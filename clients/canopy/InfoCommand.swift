@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// `canopy info`: the served model and the engine configuration.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 
 /// Sampling and stopping flags shared by `generate` and `chat`. Unset flags stay unset in
 /// the request so the server applies its defaults; values are checked by the server,

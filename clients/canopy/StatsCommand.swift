@@ -1,5 +1,5 @@
 import ArgumentParser
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// `canopy stats`: the engine metrics as a table, or the Prometheus exposition.

@@ -1,4 +1,4 @@
-import CanopyRPC
+import CanopyWire
 import Foundation
 
 /// The JSON form of a `GenerateSummary` printed by `generate --json`; keys follow the

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CanopyRPC
 import Foundation
 
 /// `canopy tokenize`: token ids of a text with the served model's tokenizer.

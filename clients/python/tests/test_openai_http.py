@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import socket
+import stat
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -22,7 +26,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Daemon, assert_kv_all_free, wait_for_idle_kv
+from conftest import REPO, Daemon, assert_kv_all_free, wait_for_idle_kv
 from test_cli import run_cli
 
 TOKEN = "canopy-test-token"
@@ -49,8 +53,10 @@ def http_daemon(canopyd_path, model_path):
     daemon.http_socket = workdir / "http.sock"
     yield daemon
     status, log = daemon.stop(), daemon.output()
+    socket_left = daemon.http_socket.exists()
     shutil.rmtree(workdir, ignore_errors=True)
     assert status == 0, log
+    assert not socket_left, "the HTTP socket was not removed at exit"
 
 
 @pytest.fixture
@@ -200,6 +206,9 @@ def test_http_over_the_unix_socket(http_daemon, grpc):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(str(http_daemon.http_socket))
 
+    # The same gate as the gRPC socket: owner and group only, and a lock against a second daemon.
+    assert stat.S_IMODE(os.stat(http_daemon.http_socket).st_mode) == 0o660
+    assert Path(str(http_daemon.http_socket) + ".lock").exists()
     connection = UnixConnection("localhost", timeout=60)
     body = json.dumps({"prompt": PROMPTS[0], "max_tokens": 6, "temperature": 0})
     connection.request("POST", "/v1/completions", body, {"Authorization": f"Bearer {TOKEN}",
@@ -209,3 +218,27 @@ def test_http_over_the_unix_socket(http_daemon, grpc):
     answer = json.loads(response.read())
     assert answer["usage"]["completion_tokens"] == 6 and answer["object"] == "text_completion"
     assert_kv_all_free(grpc)
+
+
+def test_the_openapi_document_holds_against_the_server(start_daemon):
+    """schemathesis generates requests from Protos/openapi/canopy-http.yaml (its examples,
+    boundary values and random fuzzing, a bounded and deterministic number) and checks every
+    response: no 5xx, a status and content type the document lists, a body its schema
+    accepts. A small KV cache keeps fuzzed max_tokens cheap (larger ones are refused with 400;
+    unset ones are 16).
+    Afterwards the daemon still serves and every KV block is free."""
+    port = free_port()
+    daemon = start_daemon("--http", f"127.0.0.1:{port}", "--default-max-tokens", "16", kv_cache_memory="4M")
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    result = subprocess.run(
+        [str(schemathesis), "run", str(REPO / "Protos" / "openapi" / "canopy-http.yaml"),
+         "--url", f"http://127.0.0.1:{port}",
+         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+         "--max-examples", "10", "--generation-deterministic", "--workers", "1", "--request-timeout", "120",
+         "--no-color"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout.split("SUMMARY")[-1], result.stdout[-3000:]
+    with daemon.client(timeout=60) as client:
+        assert client.health().status == 1  # SERVING
+        assert_kv_all_free(client)

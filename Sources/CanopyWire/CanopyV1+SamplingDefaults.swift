@@ -1,5 +1,4 @@
 import CCanopyProto
-import CanopyEngine
 
 extension CanopyV1 {
     /// What a request gets for each sampling parameter it leaves unset
@@ -21,16 +20,6 @@ extension CanopyV1 {
 
         /// Creates empty defaults.
         public init() {}
-
-        /// The engine's defaults in their protocol form.
-        public init(_ d: CanopyEngine.SamplingDefaults) {
-            temperature = d.temperature
-            topK = Int32(clamping: d.topK)
-            topP = d.topP
-            minP = d.minP
-            repetitionPenalty = d.repetitionPenalty
-            keysFromFile = d.keysFromFile
-        }
     }
 }
 

@@ -1,5 +1,4 @@
 import CCanopyProto
-import CanopyModel
 
 extension CanopyV1 {
     /// Weight streaming under `--weight-memory` (`canopy.v1.WeightStreamingStats`).
@@ -25,21 +24,6 @@ extension CanopyV1 {
 
         /// Creates zero statistics.
         public init() {}
-
-        /// The wire form of the model's statistics.
-        public init(_ s: CanopyModel.WeightStreamingStats) {
-            budgetBytes = UInt64(clamping: s.budgetBytes)
-            residentBytes = UInt64(clamping: s.residentBytes)
-            streamedBytesPerPass = UInt64(clamping: s.streamedBytesPerPass)
-            streamedLayers = UInt32(clamping: s.streamedLayers)
-            totalLayers = UInt32(clamping: s.totalLayers)
-            bytesRead = UInt64(clamping: s.bytesRead)
-            prefetchReads = UInt64(clamping: s.prefetchReads)
-            prefetchHits = UInt64(clamping: s.prefetchHits)
-            stalls = UInt64(clamping: s.stalls)
-            stallSeconds = s.stallSeconds
-            demandReads = UInt64(clamping: s.demandReads)
-        }
     }
 }
 

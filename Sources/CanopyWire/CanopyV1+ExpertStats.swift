@@ -1,6 +1,4 @@
 import CCanopyProto
-import CanopyEngine
-import CanopyModel
 
 extension CanopyV1 {
     /// Tokens routed to each expert of one block (`canopy.v1.ExpertLayerLoad`).
@@ -42,31 +40,6 @@ extension CanopyV1 {
 
         /// Creates zero counters.
         public init() {}
-
-        /// The wire form of the model's counters.
-        public init(_ s: CanopyModel.ExpertCacheStats) {
-            slots = UInt32(clamping: s.slots)
-            totalExperts = UInt32(clamping: s.totalExperts)
-            slotBytes = UInt64(clamping: s.slotBytes)
-            hits = s.hits
-            misses = s.misses
-            prefetchHits = s.prefetchHits
-            prefetchLoads = s.prefetchLoads
-            evictions = s.evictions
-            bytesRead = s.bytesRead
-            hitRatio = s.hitRatio
-        }
-    }
-}
-
-extension CanopyV1.StatsResponse {
-    /// Copies the engine's expert load (every block; dense blocks of a mixed model stay at
-    /// zero) and expert cache counters.
-    mutating func setExpertMetrics(_ m: EngineMetrics) {
-        expertLoad = m.expertLoad.enumerated().map { layer, counts in
-            CanopyV1.ExpertLayerLoad(layer: UInt32(layer), tokens: counts.map { UInt64(clamping: $0) })
-        }
-        expertCache = m.expertCache.map { CanopyV1.ExpertCacheStats($0) }
     }
 }
 

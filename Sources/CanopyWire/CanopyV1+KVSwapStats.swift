@@ -1,5 +1,4 @@
 import CCanopyProto
-import CanopyKV
 
 extension CanopyV1 {
     /// The KV swap tier under `--kv-swap-space` (`canopy.v1.KVSwapStats`).
@@ -26,22 +25,6 @@ extension CanopyV1 {
 
         /// Creates zero statistics.
         public init() {}
-
-        /// The wire form of the KV manager's swap figures; nil when there is no swap tier.
-        public init?(_ s: CanopyKV.KVCacheStats) {
-            guard s.swapSlots > 0 else { return nil }
-            slots = UInt32(clamping: s.swapSlots)
-            slotBytes = UInt64(clamping: s.swapSlotBytes)
-            freeSlots = UInt32(clamping: s.swapFreeSlots)
-            cachedBlocks = UInt32(clamping: s.swapCachedBlocks)
-            swappedSequences = UInt32(clamping: s.swappedSequences)
-            swapOutBlocks = UInt64(clamping: s.swapOutBlocks)
-            swapOutBytes = UInt64(clamping: s.swapOutBytes)
-            swapInBlocks = UInt64(clamping: s.swapInBlocks)
-            swapInBytes = UInt64(clamping: s.swapInBytes)
-            prefixSwapHits = UInt64(clamping: s.prefixSwapHits)
-            failures = UInt64(clamping: s.swapFailures)
-        }
     }
 }
 

@@ -1,3 +1,5 @@
+// Callers see the protocol types with the client: `import CanopyClient` is enough.
+@_exported import CanopyWire
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 

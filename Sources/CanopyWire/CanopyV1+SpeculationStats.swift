@@ -1,5 +1,4 @@
 import CCanopyProto
-import CanopyEngine
 
 extension CanopyV1 {
     /// Speculative decoding since start, under `--speculative` (`canopy.v1.SpeculationStats`).
@@ -20,16 +19,6 @@ extension CanopyV1 {
 
         /// Creates zero statistics.
         public init() {}
-
-        /// The wire form of the engine's counters.
-        public init(_ s: CanopyEngine.SpeculationStats) {
-            chunks = UInt64(clamping: s.chunks)
-            proposedTokens = UInt64(clamping: s.proposedTokens)
-            acceptedTokens = UInt64(clamping: s.acceptedTokens)
-            acceptanceRate = s.acceptanceRate
-            tokensPerChunk = s.tokensPerChunk
-            draftingSeconds = s.draftingSeconds
-        }
     }
 }
 
