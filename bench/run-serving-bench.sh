@@ -44,13 +44,16 @@ wait_http() {  # URL: until GET /health answers 200, or fail with the log
 }
 
 # One load: `bench NAME CONCURRENCY ROUND TARGET` writes $work/NAME-CONCURRENCY-ROUND.json;
-# TARGET is an http:// URL (the OpenAI API) or a socket path (gRPC).
+# TARGET is an http:// URL (the OpenAI API) or a socket path (gRPC). Every run draws its own
+# random prompts (its own seed), so no server answers from a prompt cache it filled earlier.
+seed=0
 bench() {
     local name=$1 concurrency=$2 round=$3 target=$4 via
     local requests=$((concurrency == 1 ? 4 : 2 * concurrency))
+    seed=$((seed + 1))
     if [[ $target == http://* ]]; then via=(bench --http "$target"); else via=(--socket "$target" bench); fi
     "$BIN/canopy" "${via[@]}" --requests "$requests" --concurrency "$concurrency" --prompt-tokens "$PROMPT" \
-        --max-tokens "$GEN" --temperature 0 --json >"$work/$name-$concurrency-$round.json"
+        --max-tokens "$GEN" --temperature 0 --seed "$seed" --json >"$work/$name-$concurrency-$round.json"
 }
 
 # Best round of NAME at CONCURRENCY: "tok/s ttft_p50 ttft_p99 itl_p50 itl_p99" (ms).
@@ -79,6 +82,19 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stop_server
 
+# Canopy speculates by default (n-gram proposals, which these prompts' repetitive greedy
+# continuations favour); the same HTTP load with speculation off shows what that adds.
+echo "run-serving-bench: canopyd --speculative off, HTTP" >&2
+"$BIN/canopyd" --model "$MODEL" --socket "$work/canopyd.sock" --http "127.0.0.1:$PORT" --threads "$THREADS" \
+    --kv-cache-memory 1G --speculative off >"$work/server.log" 2>&1 &
+server=$!
+wait_http "$url"
+bench warmup "$STREAMS" 0 "$url"
+for round in $(seq 1 "$ROUNDS"); do
+    for c in 1 "$STREAMS"; do bench nospec "$c" "$round" "$url"; done
+done
+stop_server
+
 echo "run-serving-bench: llama-server -np $STREAMS" >&2
 # -c is the total context: STREAMS slots of PROMPT + GEN tokens each (rounded up).
 "$llama_bin/llama-server" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -t "$THREADS" -np "$STREAMS" \
@@ -100,7 +116,8 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     echo
     echo "- commit $sha, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
     echo "- model $(basename "$MODEL"), $THREADS threads each; $PROMPT prompt + $GEN generated tokens per request, greedy,"
-    echo "  end-of-generation ignored, streamed; 4 requests at 1 stream, $((2 * STREAMS)) at $STREAMS; best of $ROUNDS rounds"
+    echo "  end-of-generation ignored, streamed; 4 requests at 1 stream, $((2 * STREAMS)) at $STREAMS; best of $ROUNDS rounds;"
+    echo "  random prompts (ids drawn from an English text), a new seed for every run"
     echo "- load generator: \`canopy bench\` (\`--http\` for the OpenAI API of both servers: /v1/completions with"
     echo "  token-id prompts from each server's /tokenize; the socket for gRPC)"
     echo "- llama-server: llama.cpp from llama-cpp-python==0.3.36, \`-np $STREAMS -c $((STREAMS * (PROMPT + GEN + 64))) -t $THREADS\`"
@@ -108,9 +125,12 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     echo "| streams | server | tokens/s | TTFT p50 (ms) | TTFT p99 (ms) | ITL p50 (ms) | ITL p99 (ms) |"
     echo "|---|---|---|---|---|---|---|"
     for c in 1 "$STREAMS"; do
-        for name in http grpc llama; do
+        for name in http grpc nospec llama; do
             read -r tps t50 t99 i50 i99 <<<"$(best "$name" "$c")"
-            label=$([ "$name" = http ] && echo "canopyd HTTP" || { [ "$name" = grpc ] && echo "canopyd gRPC" || echo "llama-server"; })
+            case $name in
+                http) label="canopyd HTTP" ;; grpc) label="canopyd gRPC" ;;
+                nospec) label="canopyd HTTP, --speculative off" ;; *) label="llama-server" ;;
+            esac
             echo "| $c | $label | $tps | $t50 | $t99 | $i50 | $i99 |"
         done
     done
@@ -118,8 +138,9 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     for c in 1 "$STREAMS"; do
         read -r h_tps h_t50 _ <<<"$(best http "$c")"
         read -r g_tps _ <<<"$(best grpc "$c")"
+        read -r n_tps n_t50 _ <<<"$(best nospec "$c")"
         read -r l_tps l_t50 _ <<<"$(best llama "$c")"
-        echo "- $c stream(s): canopyd HTTP / llama-server tokens/s $(ratio "$h_tps" "$l_tps"), TTFT p50 $(ratio "$h_t50" "$l_t50"); HTTP / gRPC tokens/s $(ratio "$h_tps" "$g_tps")"
+        echo "- $c stream(s): canopyd HTTP / llama-server tokens/s $(ratio "$h_tps" "$l_tps") (speculation off: $(ratio "$n_tps" "$l_tps")), TTFT p50 $(ratio "$h_t50" "$l_t50") (off: $(ratio "$n_t50" "$l_t50")); HTTP / gRPC tokens/s $(ratio "$h_tps" "$g_tps")"
     done
 } >"$out"
 cat "$out"

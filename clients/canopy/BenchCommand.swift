@@ -93,12 +93,12 @@ struct BenchCommand: AsyncParsableCommand {
     /// The same load through an OpenAI-compatible HTTP server: prompts made from its own
     /// `/tokenize` ids, streamed `/v1/completions`.
     private func runHTTP(_ address: String) async throws {
-        guard let url = URL(string: address), url.scheme == "http" || url.scheme == "https" else {
+        guard let url = URL(string: address) else {
             throw CommandFailure("--http wants a URL like http://127.0.0.1:8080, got \(address)")
         }
         let environment = ProcessInfo.processInfo.environment
         let key = apiKey ?? environment["CANOPY_API_KEY"] ?? environment["OPENAI_API_KEY"]
-        let client = HTTPBenchClient(base: url, apiKey: key, concurrency: concurrency)
+        let client = try HTTPBenchClient(base: url, apiKey: key)
         let corpus = try await client.tokenize(BenchPrompts.corpus)
         guard !corpus.isEmpty else { throw CommandFailure("\(address)/tokenize returned no ids for the benchmark text") }
         let prompts = BenchPrompts.make(count: requests, length: promptTokens, from: corpus, random: prompt == .random, seed: seed)

@@ -242,3 +242,17 @@ def test_the_openapi_document_holds_against_the_server(start_daemon):
     with daemon.client(timeout=60) as client:
         assert client.health().status == 1  # SERVING
         assert_kv_all_free(client)
+
+
+def test_canopy_bench_drives_the_http_api(canopy_path, http_daemon):
+    """`canopy bench --http` (the load generator of the serving table) against this daemon:
+    prompts from its /tokenize, streamed completions, the server's usage counted."""
+    result = run_cli(canopy_path, "bench", "--http", http_daemon.base_url, "--api-key", TOKEN, "--requests", "4",
+                     "--concurrency", "2", "--prompt-tokens", "16", "--max-tokens", "8", "--json")
+    figures = json.loads(result.stdout)
+    assert figures["completed"] == 4 and figures["failed"] == 0, figures
+    assert figures["total_output_tokens"] == 32 and figures["total_input_tokens"] == 64
+    assert figures["ttft_ms"]["p50"] > 0 and figures["itl_ms"]["p50"] >= 0
+    refused = run_cli(canopy_path, "bench", "--http", http_daemon.base_url, "--api-key", "wrong", "--requests", "1",
+                      "--max-tokens", "2", check=False)
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
