@@ -120,14 +120,13 @@ public final class CanopyHTTPServer: Sendable {
             return OpenAIResponder.json(OpenAIJSON.encode(["tokens": ids]))
         }
         router.get("/health") { _, _ in
-            let state = service.state
-            let (status, word): (HTTPResponse.Status, String) =
-                state.failureReason != nil ? (.serviceUnavailable, "not_serving")
-                : state.isDraining ? (.serviceUnavailable, "draining") : (.ok, "serving")
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            let json = OpenAIJSON.encode(["status": word, "reason": state.failureReason ?? ""])
-            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json)))
+            let (status, word, reason): (HTTPResponse.Status, String, String)
+            switch service.state.condition {
+            case .serving: (status, word, reason) = (.ok, "serving", "")
+            case .draining: (status, word, reason) = (.serviceUnavailable, "draining", "")
+            case .notServing(let why): (status, word, reason) = (.serviceUnavailable, "not_serving", why)
+            }
+            return OpenAIResponder.json(OpenAIJSON.encode(["status": word, "reason": reason]), status: status)
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOCore
 
 /// Answers every error in OpenAI's JSON shape (`OpenAIError`): the handlers' own, Hummingbird's
 /// (404 for an unknown route, 413 for an oversize body) and anything else as a 500 that says
@@ -28,9 +27,7 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
     }
 
     static func response(_ error: OpenAIError) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: error.body)))
+        OpenAIResponder.json(error.body, status: error.status)
     }
 }
 

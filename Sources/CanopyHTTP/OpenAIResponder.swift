@@ -42,9 +42,7 @@ struct OpenAIResponder: Sendable {
     }
 
     private func run(_ request: CanopyEngine.Request, kind: Kind, parameters: OpenAIParameters, channel: any Channel) async throws -> Response {
-        if let reason = service.state.failureReason {
-            throw OpenAIError.unavailable("canopyd takes no requests until it is restarted: \(reason)")
-        }
+        if let refusal = service.state.failureRefusal { throw OpenAIError.unavailable(refusal) }
         if service.state.isDraining {
             throw OpenAIError.unavailable("canopyd is shutting down and takes no new requests")
         }
@@ -119,10 +117,10 @@ struct OpenAIResponder: Sendable {
         return buffer
     }
 
-    /// A 200 JSON response.
-    static func json(_ data: Data) -> Response {
+    /// A JSON response, 200 unless `status` says otherwise.
+    static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

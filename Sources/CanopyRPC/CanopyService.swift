@@ -57,10 +57,12 @@ public struct CanopyService: RegistrableRPCService {
         unary(CanopyMethods.tokenize, &router, tokenize)
         unary(CanopyMethods.detokenize, &router, detokenize)
         unary(CanopyMethods.health, &router) { (_: CanopyV1.HealthRequest) in
-            if let reason = state.failureReason {
+            switch state.condition {
+            case .notServing(let reason):
                 return CanopyV1.HealthResponse(status: .notServing, uptimeSeconds: state.uptimeSeconds, reason: reason)
+            case .draining: return CanopyV1.HealthResponse(status: .draining, uptimeSeconds: state.uptimeSeconds)
+            case .serving: return CanopyV1.HealthResponse(status: .serving, uptimeSeconds: state.uptimeSeconds)
             }
-            return CanopyV1.HealthResponse(status: state.isDraining ? .draining : .serving, uptimeSeconds: state.uptimeSeconds)
         }
         unary(CanopyMethods.info, &router) { (_: CanopyV1.InfoRequest) in info() }
         unary(CanopyMethods.stats, &router) { (_: CanopyV1.StatsRequest) in stats() }
@@ -69,9 +71,7 @@ public struct CanopyService: RegistrableRPCService {
     /// Starts a generation and streams its events; refusals fail the call before any
     /// event is sent.
     func generate(_ message: CanopyV1.GenerateRequest) throws(RPCError) -> StreamingServerResponse<CanopyV1.GenerateEvent> {
-        if let reason = state.failureReason {
-            throw RPCError(code: .unavailable, message: "canopyd takes no requests until it is restarted: \(reason)")
-        }
+        if let refusal = state.failureRefusal { throw RPCError(code: .unavailable, message: refusal) }
         let request = try EngineMapping.request(
             message, fallbackID: "req-" + UUID().uuidString, defaults: engine.samplingDefaults)
         let submitted: (key: Engine.RequestKey, events: EngineEventStream)

@@ -30,4 +30,24 @@ public final class ServingState: Sendable {
     /// is kept): `Health` reports NOT_SERVING with `reason`, new `Generate` calls are refused
     /// with UNAVAILABLE, and running ones finish.
     public func fail(_ reason: String) { failure.withLock { $0 = $0 ?? reason } }
+
+    /// What the server reports about itself (gRPC `Health`, HTTP `/health`).
+    public enum Condition: Sendable, Equatable {
+        case serving
+        case draining
+        /// Failed until restarted; a failure outranks draining.
+        case notServing(reason: String)
+    }
+
+    /// The server's condition now.
+    public var condition: Condition {
+        if let reason = failureReason { return .notServing(reason: reason) }
+        return isDraining ? .draining : .serving
+    }
+
+    /// What a new generation is refused with while the server has failed; nil otherwise.
+    /// Both interfaces answer with it (gRPC UNAVAILABLE, HTTP 503).
+    public var failureRefusal: String? {
+        failureReason.map { "canopyd takes no requests until it is restarted: \($0)" }
+    }
 }
