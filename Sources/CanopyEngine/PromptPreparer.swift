@@ -80,7 +80,9 @@ public struct PromptPreparer: Sendable {
         // its own (a branch reaching the context length ends), so only the cache bounds it.
         let limit = forking ? cacheCapacity : min(loaded.config.contextLength, cacheCapacity)
         let maxTokens = request.stop.maxTokens ?? min(defaultMaxTokens ?? .max, limit - ids.count)
-        guard maxTokens >= 1, ids.count + maxTokens <= limit else {
+        // `maxTokens` comes from the client (up to Int.max over HTTP or a batch line): compared
+        // against what is left, never added to the prompt length, so it cannot overflow.
+        guard maxTokens >= 1, maxTokens <= limit - ids.count else {
             if !forking, loaded.config.contextLength <= cacheCapacity {
                 throw .contextOverflow(promptTokens: ids.count, maxTokens: max(maxTokens, 1), contextLength: limit)
             }

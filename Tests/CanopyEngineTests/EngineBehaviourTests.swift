@@ -129,6 +129,19 @@ struct BatchRunnerTests {
         #expect((results[3]["error"] as? String)?.contains("temperature") == true)
     }
 
+    /// A client may send any `max_tokens` the wire can carry (HTTP: up to Int.max); the
+    /// length check compares it with what is left of the context, so it cannot overflow.
+    @Test func theLargestMaxTokensIsRefusedNotTrapped() throws {
+        var request = Request(id: "huge", prompt: .text("hi"))
+        request.stop.maxTokens = .max
+        #expect(throws: EngineError.self) { try Self.engine.get().submit(request) { _ in } }
+        do {
+            try Self.engine.get().submit(request) { _ in }
+        } catch {
+            #expect("\(error)".contains("exceeds the"), "\(error)")
+        }
+    }
+
     @Test("bad lines get a clear error", arguments: [
         ("[1, 2]", "not a JSON object"),
         (#"{"id": 1}"#, "exactly one of"),

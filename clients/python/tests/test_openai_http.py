@@ -150,6 +150,9 @@ def test_errors_are_the_sdks_typed_exceptions(oai, http_daemon):
     with pytest.raises(openai.BadRequestError) as long:
         oai.completions.create(model="m", prompt="word " * 9000, max_tokens=8)
     assert long.value.code == "context_length_exceeded"
+    with pytest.raises(openai.BadRequestError) as huge:
+        oai.completions.create(model="m", prompt="x", max_tokens=2**63 - 1)
+    assert huge.value.code == "context_length_exceeded"
     with pytest.raises(openai.BadRequestError):
         oai.chat.completions.create(model="m", messages=[{"role": "user", "content": 5}])
     with pytest.raises(openai.AuthenticationError):
