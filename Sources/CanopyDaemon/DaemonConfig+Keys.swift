@@ -67,6 +67,15 @@ extension DaemonConfig {
             config.engine.maxBatchedTokens = n
             return true
         },
+        ConfigKey(
+            name: "max-decode-stall",
+            help: "Most a step's prefill work may slow the decodes beside it, as a multiple of their time alone (0 = off).",
+            expected: "0 or a number in \(EngineConfig.decodeStallRange.lowerBound)...\(EngineConfig.decodeStallRange.upperBound)"
+        ) { config, value in
+            guard let x = Double(value), x == 0 || EngineConfig.decodeStallRange.contains(x) else { return false }
+            config.engine.maxDecodeStall = x
+            return true
+        },
         ConfigKey(name: "max-seqs", help: "Most sequences running at once.", expected: "a positive integer") { config, value in
             guard let n = ConfigValueParser.integer(value, in: 1...Int(Int32.max)) else { return false }
             config.engine.maxSequences = n

@@ -15,6 +15,14 @@ public struct EngineConfig: Sendable, Equatable {
     public var maxBatchedTokens: Int = 1024
     /// Most sequences running at once (`--max-seqs`).
     public var maxSequences: Int = 64
+    /// Most a step's prompt work may slow the decodes running in it, as a multiple of the
+    /// time those decodes take alone (`--max-decode-stall`): prefill chunks of arriving
+    /// requests are cut to fit (at least `Scheduler.minimumPrefillChunk` tokens a step), so a
+    /// streaming client's gap between tokens stays within about this multiple of its usual
+    /// gap. Step times are estimated from measured ones (`StepCostModel`). 0 turns the
+    /// bound off: prefill then fills `maxBatchedTokens`, the most throughput and the
+    /// shortest time to first token for a burst of arrivals, with the longest stalls.
+    public var maxDecodeStall: Double = 2.5
     /// Most requests waiting for admission before `submit` refuses new ones.
     public var maxWaitingRequests: Int = 4096
     /// `max_tokens` of requests that set none; `nil` means up to the context length.
@@ -83,6 +91,10 @@ public struct EngineConfig: Sendable, Equatable {
     /// (`Request.speculativeTokens`).
     var defaultSpeculativeTokens: Int { speculative == .off ? 0 : speculativeTokens }
 
+    /// The values `maxDecodeStall` may take besides 0 (off): below 1 no prefill could run
+    /// beside a decode.
+    public static let decodeStallRange: ClosedRange<Double> = 1...1000
+
     /// Creates the default configuration.
     public init() {}
 
@@ -96,6 +108,10 @@ public struct EngineConfig: Sendable, Equatable {
         }
         guard maxSequences >= 1 else {
             throw .invalidConfiguration("max sequences must be at least 1, got \(maxSequences)")
+        }
+        guard Self.decodeStallRange.contains(maxDecodeStall) || maxDecodeStall == 0 else {
+            throw .invalidConfiguration(
+                "max decode stall must be 0 (off) or in \(Self.decodeStallRange.lowerBound)...\(Self.decodeStallRange.upperBound), got \(maxDecodeStall)")
         }
         if let expertCacheBytes, expertCacheBytes < 0 {
             throw .invalidConfiguration("expert cache size must be at least 0 bytes, got \(expertCacheBytes)")

@@ -44,7 +44,7 @@ final class EngineCore {
             kv: kv, maxBatchedTokens: config.maxBatchedTokens, maxSequences: config.maxSequences,
             contextLength: loaded.config.contextLength, speculativeStepTokens: config.speculativeStepTokens,
             speculativeTokenCost: config.speculativeTokenCost, drafter: drafter, draftTokenCost: draftCost,
-            costModel: costModel)
+            maxDecodeStall: config.maxDecodeStall, costModel: costModel)
         // Every block once per sequence (more only when blocks are shared, e.g. by forks).
         batch.reserveCapacity(
             tokens: config.maxBatchedTokens, sequences: config.maxSequences,
@@ -115,10 +115,12 @@ final class EngineCore {
         }
         counters.steps += 1
         counters.batchedTokens += batch.count
-        // A step that ran a prompt chunk (more tokens than sequences) times the prefill rate
-        // the preemption cost model weighs recomputation with.
-        if failure == nil, batch.count > chunks.count {
-            scheduler.costModel.recordPrefill(tokens: batch.count, seconds: monotonicSeconds() - forwardStart)
+        if failure == nil {
+            let seconds = monotonicSeconds() - forwardStart
+            scheduler.stepCost.record(tokens: batch.count, seconds: seconds)
+            // A step that ran a prompt chunk (more tokens than sequences) times the prefill
+            // rate the preemption cost model weighs recomputation with.
+            if batch.count > chunks.count { scheduler.costModel.recordPrefill(tokens: batch.count, seconds: seconds) }
         }
         if let failure {
             failBatch(failure)

@@ -35,6 +35,13 @@ struct ScheduledChunk {
 /// cheaper than recomputing it; otherwise, or when the tier is full or fails, its blocks are
 /// freed and its tokens recomputed later.
 ///
+/// Prefill work yields to the decodes it runs beside: a step that carries decodes runs only
+/// as many prompt tokens as keep it within `maxDecodeStall` times the time of its decodes
+/// alone (estimated by `stepCost`, see `StepCostModel`), but at least
+/// `minimumPrefillChunk`, so that an arriving request's prompt cannot stall every running
+/// stream for the length of a full token budget (vLLM bounds the same stall with its
+/// chunked-prefill token budget). A step with no decodes runs up to the whole budget.
+///
 /// Speculative decoding (see `SpeculationState`) rides on the decodes: while nothing waits
 /// to be prefilled, a decoding sequence may add proposed tokens to its chunk, as long as
 /// the step's decode tokens stay within `speculativeStepTokens` and each proposal is
@@ -57,6 +64,14 @@ final class Scheduler {
     private(set) var swapPreemptions = 0
     /// Swap-versus-recompute estimates; the engine feeds it prefill timings.
     var costModel: PreemptionCostModel
+    /// Step time by token count; the engine feeds it every forward pass.
+    var stepCost = StepCostModel()
+    /// Most a step's prefill work may slow the decodes in it, as a multiple of their time
+    /// alone; 0 leaves prefill bounded by the token budget only.
+    let maxDecodeStall: Double
+    /// Prompt tokens a step carrying decodes may always run, so that prefill progresses
+    /// however tight the stall bound is.
+    static let minimumPrefillChunk = 16
     /// The model's context length: proposals never run past it.
     let contextLength: Int
     /// Most decode tokens, proposals included, of a step that speculates.
@@ -80,9 +95,10 @@ final class Scheduler {
     init(
         kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int,
         speculativeStepTokens: Int, speculativeTokenCost: Double, drafter: DraftModel?, draftTokenCost: Double,
-        costModel: PreemptionCostModel
+        maxDecodeStall: Double, costModel: PreemptionCostModel
     ) {
         self.kv = kv
+        self.maxDecodeStall = maxDecodeStall
         self.drafter = drafter
         self.draftTokenCost = drafter == nil ? 0 : draftTokenCost
         self.contextLength = contextLength
@@ -147,6 +163,7 @@ final class Scheduler {
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
         let threshold = Self.proposalThreshold(decodes: decodes, cost: speculativeTokenCost + draftTokenCost)
+        var prefillBudget = prefillTokenLimit(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
@@ -157,25 +174,30 @@ final class Scheduler {
                 proposals -= chunk.drafted
                 continue
             }
-            if sequence.uncomputed == 1 { sequence.speculation.recordPlainStep() }
-            var chunk = reserve(sequence, budget: budget)
+            let decoding = sequence.uncomputed == 1
+            if decoding { sequence.speculation.recordPlainStep() }
+            let limit = decoding ? budget : min(budget, prefillBudget)
+            guard limit > 0 else { continue }
+            var chunk = reserve(sequence, budget: limit)
             while chunk == nil {
                 guard let victim = running.last(where: { !scheduled.contains(ObjectIdentifier($0)) }) else { break }
                 preempt(victim)
                 preempted = true
                 if victim === sequence { break }
-                chunk = reserve(sequence, budget: budget)
+                chunk = reserve(sequence, budget: limit)
             }
             guard let chunk else { continue }
             scheduled.insert(ObjectIdentifier(sequence))
             chunks.append(chunk)
             budget -= chunk.count
+            if !decoding { prefillBudget -= chunk.count }
         }
 
         // Waiting sequences, in order, while budget, sequence slots and blocks last. After a
         // preemption nothing new is admitted this step: memory is short.
-        while !preempted, budget > 0, running.count < maxSequences, let sequence = waiting.first {
-            if sequence.registered, kv.isSwappedOut(sequence.id), !swapIn(sequence, budget: budget) {
+        while !preempted, min(budget, prefillBudget) > 0, running.count < maxSequences, let sequence = waiting.first {
+            let limit = min(budget, prefillBudget)
+            if sequence.registered, kv.isSwappedOut(sequence.id), !swapIn(sequence, budget: limit) {
                 break  // not enough free blocks yet: wait for memory
             }
             if !sequence.registered {
@@ -187,7 +209,7 @@ final class Scheduler {
                     sequence.request.cachedPromptTokens = cached
                 }
             }
-            guard let chunk = reserve(sequence, budget: budget) else {
+            guard let chunk = reserve(sequence, budget: limit) else {
                 // Not enough free blocks: release the reused prefix and wait for memory.
                 release(sequence)
                 break
@@ -198,7 +220,17 @@ final class Scheduler {
             running.append(sequence)
             chunks.append(chunk)
             budget -= chunk.count
+            prefillBudget -= chunk.count
         }
+    }
+
+    /// Most prompt tokens this step may run beside `decodes` decodes: what keeps the step
+    /// within `maxDecodeStall` times their time alone, at least `minimumPrefillChunk`; the
+    /// whole token budget when nothing decodes or the bound is off.
+    func prefillTokenLimit(decodes: Int) -> Int {
+        guard maxDecodeStall > 0, decodes > 0 else { return maxBatchedTokens }
+        let stepLimit = stepCost.stepTokenLimit(decodes: decodes, stall: maxDecodeStall)
+        return min(maxBatchedTokens, max(Self.minimumPrefillChunk, stepLimit - decodes))
     }
 
     /// Reserves KV slots for the next `min(uncomputed, budget)` tokens of `sequence`; `nil`,

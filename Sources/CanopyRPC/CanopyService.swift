@@ -160,6 +160,7 @@ public struct CanopyService: RegistrableRPCService {
         info.engine.blockSize = UInt32(clamping: e.blockSize)
         info.engine.kvPrecision = e.kvPrecision.rawValue
         info.engine.maxBatchedTokens = UInt32(clamping: e.maxBatchedTokens)
+        info.engine.maxDecodeStall = e.maxDecodeStall
         info.engine.maxSequences = UInt32(clamping: e.maxSequences)
         info.engine.maxWaitingRequests = UInt32(clamping: e.maxWaitingRequests)
         info.engine.prefixCaching = e.prefixCaching

@@ -36,6 +36,9 @@ extension CanopyV1 {
         /// The draft model's path as the daemon was given it (`--draft-model`); empty when
         /// there is none.
         public var draftModel = ""
+        /// Most a step's prefill may slow the decodes beside it, as a multiple of their time
+        /// alone (`--max-decode-stall`); 0 is off.
+        public var maxDecodeStall: Double = 0
 
         /// Creates an empty configuration.
         public init() {}
@@ -116,6 +119,7 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
         c.pointee.speculative_tokens = speculativeTokens
         c.pointee.speculative_step_tokens = speculativeStepTokens
         c.pointee.draft_model = try arena.string(draftModel)
+        c.pointee.max_decode_stall = maxDecodeStall
         return c
     }
 
@@ -137,6 +141,7 @@ extension CanopyV1.EngineConfig: ProtobufCRepresentable {
         speculativeTokens = m.speculative_tokens
         speculativeStepTokens = m.speculative_step_tokens
         draftModel = CRead.string(m.draft_model)
+        maxDecodeStall = m.max_decode_stall
     }
 }
 

@@ -29,6 +29,8 @@ struct Canopyd: AsyncParsableCommand {
     @Option(help: "KV cache element type: f32, f16, q8.") var kvPrecision: String?
     @Option(help: "Reuse cached prompt prefixes: yes or no.") var prefixCaching: String?
     @Option(help: "Most tokens per engine step.") var maxBatchedTokens: String?
+    @Option(help: "Most a step's prefill may slow the decodes beside it, x their time alone (default \(EngineConfig().maxDecodeStall); 0 = off).")
+    var maxDecodeStall: String?
     @Option(help: "Most sequences running at once.") var maxSeqs: String?
     @Option(help: "Most requests waiting before new ones are refused.") var maxWaiting: String?
     @Option(help: "max_tokens for requests that set none.") var defaultMaxTokens: String?
@@ -67,7 +69,7 @@ struct Canopyd: AsyncParsableCommand {
         let all: [(String, String?)] = [
             ("model", model), ("socket", socket), ("kv-cache-memory", kvCacheMemory), ("block-size", blockSize),
             ("kv-precision", kvPrecision), ("prefix-caching", prefixCaching), ("max-batched-tokens", maxBatchedTokens),
-            ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
+            ("max-decode-stall", maxDecodeStall), ("max-seqs", maxSeqs), ("max-waiting", maxWaiting), ("default-max-tokens", defaultMaxTokens),
             ("max-buffered-events", maxBufferedEvents), ("stalled-reader-timeout", stalledReaderTimeout),
             ("expert-cache", expertCache), ("weight-memory", weightMemory),
             ("kv-swap-space", kvSwapSpace), ("apar-fork-token", aparForkToken), ("apar-child-token", aparChildToken),

@@ -50,6 +50,8 @@ import Testing
         #expect(try ProtobufCCodec.decode(CanopyV1.InfoResponse.self, from: ProtobufCCodec.encode(info)) == info)
         info.engine.draftModel = "/models/draft.gguf"
         #expect(try ProtobufCCodec.decode(CanopyV1.InfoResponse.self, from: ProtobufCCodec.encode(info)) == info)
+        info.engine.maxDecodeStall = 2.5  // not speculation, but the same message
+        #expect(try ProtobufCCodec.decode(CanopyV1.InfoResponse.self, from: ProtobufCCodec.encode(info)) == info)
     }
 
     /// Info names the draft model the engine was given (its path as loaded), and none without.

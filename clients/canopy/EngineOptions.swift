@@ -16,6 +16,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Most tokens one engine step runs (decodes plus prefill chunks).")
     var maxBatchedTokens: Int = 1024
 
+    @Option(help: "Most a step's prefill work may slow the decodes beside it, as a multiple of their time alone (0 = off).")
+    var maxDecodeStall: Double = EngineConfig().maxDecodeStall
+
     @Option(help: "Most sequences running at once.")
     var maxSeqs: Int = 64
 
@@ -59,6 +62,7 @@ struct EngineOptions: ParsableArguments {
         config.kvPrecision = precision
         config.maxBatchedTokens = maxBatchedTokens
         config.maxSequences = maxSeqs
+        config.maxDecodeStall = maxDecodeStall
         config.prefixCaching = !noPrefixCaching
         config.defaultMaxTokens = defaultMaxTokens
         config.aparForkToken = aparForkToken

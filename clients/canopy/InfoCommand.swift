@@ -43,6 +43,7 @@ struct InfoCommand: AsyncParsableCommand {
             ("kv cache", "\(Format.bytes(e.kvCacheMemoryBytes)), \(e.kvTotalBlocks) blocks of \(e.blockSize) tokens, \(e.kvPrecision)"),
             ("prefix caching", e.prefixCaching ? "on" : "off"),
             ("max batched tokens", "\(e.maxBatchedTokens)"),
+            ("max decode stall", e.maxDecodeStall > 0 ? "\(e.maxDecodeStall)x a decode step" : "off"),
             ("max sequences", "\(e.maxSequences)"),
             ("max waiting", "\(e.maxWaitingRequests)"),
             ("default max tokens", e.defaultMaxTokens.map { "\($0)" } ?? "up to the context length"),
@@ -82,6 +83,7 @@ private struct InfoJSON: Encodable {
         let speculative_tokens: UInt32
         let speculative_step_tokens: UInt32
         let draft_model: String
+        let max_decode_stall: Double
     }
 
     let model_path: String
@@ -119,7 +121,8 @@ private struct InfoJSON: Encodable {
             max_waiting_requests: e.maxWaitingRequests, prefix_caching: e.prefixCaching,
             default_max_tokens: e.defaultMaxTokens, kv_total_blocks: e.kvTotalBlocks,
             speculative: e.speculative, speculative_tokens: e.speculativeTokens,
-            speculative_step_tokens: e.speculativeStepTokens, draft_model: e.draftModel)
+            speculative_step_tokens: e.speculativeStepTokens, draft_model: e.draftModel,
+            max_decode_stall: e.maxDecodeStall)
         model_path = i.modelPath
         architecture = i.architecture
         context_length = i.contextLength

@@ -720,6 +720,11 @@ struct  Canopy__V1__EngineConfig
    * draft proposes under "draft", and under "off" for requests that ask (speculative_tokens).
    */
   char *draft_model;
+  /*
+   * --max-decode-stall: most a step's prefill may slow the decodes beside it, as a multiple
+   * of their time alone; 0 = off (prefill bounded by max_batched_tokens only).
+   */
+  double max_decode_stall;
   Canopy__V1__EngineConfig__OptionalDefaultMaxTokensCase optional_default_max_tokens_case;
   union {
     uint32_t default_max_tokens;
@@ -727,7 +732,7 @@ struct  Canopy__V1__EngineConfig
 };
 #define CANOPY__V1__ENGINE_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__engine_config__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
+    , 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, CANOPY__V1__ENGINE_CONFIG__OPTIONAL_DEFAULT_MAX_TOKENS__NOT_SET, {0} }
 
 
 struct  Canopy__V1__InfoResponse

@@ -294,7 +294,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class EngineConfig(_message.Message):
-    __slots__ = ("kv_cache_memory_bytes", "block_size", "kv_precision", "max_batched_tokens", "max_sequences", "max_waiting_requests", "prefix_caching", "default_max_tokens", "kv_total_blocks", "speculative", "speculative_tokens", "speculative_step_tokens", "draft_model")
+    __slots__ = ("kv_cache_memory_bytes", "block_size", "kv_precision", "max_batched_tokens", "max_sequences", "max_waiting_requests", "prefix_caching", "default_max_tokens", "kv_total_blocks", "speculative", "speculative_tokens", "speculative_step_tokens", "draft_model", "max_decode_stall")
     KV_CACHE_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     KV_PRECISION_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +308,7 @@ class EngineConfig(_message.Message):
     SPECULATIVE_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SPECULATIVE_STEP_TOKENS_FIELD_NUMBER: _ClassVar[int]
     DRAFT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    MAX_DECODE_STALL_FIELD_NUMBER: _ClassVar[int]
     kv_cache_memory_bytes: int
     block_size: int
     kv_precision: str
@@ -321,7 +322,8 @@ class EngineConfig(_message.Message):
     speculative_tokens: int
     speculative_step_tokens: int
     draft_model: str
-    def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ..., speculative: _Optional[str] = ..., speculative_tokens: _Optional[int] = ..., speculative_step_tokens: _Optional[int] = ..., draft_model: _Optional[str] = ...) -> None: ...
+    max_decode_stall: float
+    def __init__(self, kv_cache_memory_bytes: _Optional[int] = ..., block_size: _Optional[int] = ..., kv_precision: _Optional[str] = ..., max_batched_tokens: _Optional[int] = ..., max_sequences: _Optional[int] = ..., max_waiting_requests: _Optional[int] = ..., prefix_caching: _Optional[bool] = ..., default_max_tokens: _Optional[int] = ..., kv_total_blocks: _Optional[int] = ..., speculative: _Optional[str] = ..., speculative_tokens: _Optional[int] = ..., speculative_step_tokens: _Optional[int] = ..., draft_model: _Optional[str] = ..., max_decode_stall: _Optional[float] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("model_path", "architecture", "context_length", "vocab_size", "quantization", "parameter_count", "tensor_count", "engine", "server_version", "embedding_length", "block_count", "head_count", "head_count_kv", "chat_template", "weight_placement", "weight_read_bytes_per_pass", "sampling_defaults")
