@@ -63,7 +63,10 @@ let package = Package(
         // descriptors: what both ends share. Depends on neither the engine nor the kernels.
         .target(
             name: "CanopyWire",
-            dependencies: ["CCanopyProto", .product(name: "GRPCCore", package: "grpc-swift-2")]),
+            dependencies: [
+                "CCanopyProto", .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         // The gRPC client of canopyd (the `CanopyClient` product): wire types and transport
         // only, so another package can depend on it without building the engine.
         .target(

@@ -30,7 +30,7 @@ trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' 
 for _ in $(seq 1 300); do "$BIN/canopy" --socket "$socket" health >/dev/null 2>&1 && break; sleep 0.2; done
 
 read -r swift_p50 swift_p99 <<<"$("$BIN/canopy" --socket "$socket" health --repeat 2000 --json |
-    python3 -c 'import json, sys; r = json.load(sys.stdin); print(f"{r[\"p50_us\"]:.0f} {r[\"p99_us\"]:.0f}")')"
+    python3 -c 'import json, sys; r = json.load(sys.stdin); print("%.0f %.0f" % (r["p50_us"], r["p99_us"]))')"
 health=$(cd clients/python && "$OLDPWD/$PYTHON" - "$socket" <<'PY'
 import statistics, sys, time
 from canopy_client import CanopyClient

@@ -16,24 +16,33 @@ public final class CanopyClient: Sendable {
     /// `runConnections()`).
     public init(socketPath: String, maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes) throws {
         let transport = try HTTP2ClientTransport.Posix(
-            target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+            target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
+            eventLoopGroup: EventLoopTaskExecutor.shared.group)
         client = GRPCClient(transport: transport)
         self.maxMessageBytes = maxMessageBytes
     }
 
-    /// Runs a client for the body's duration, then closes it.
+    /// The executor on the connection's I/O thread. Calls made from tasks that prefer it
+    /// (`withTaskExecutorPreference(CanopyClient.executor)`) cross no thread between the
+    /// socket and the caller; `withClient` runs its body so.
+    public static var executor: EventLoopTaskExecutor { EventLoopTaskExecutor.shared.executor }
+
+    /// Runs a client for the body's duration, then closes it. The body runs on the
+    /// connection's I/O thread (see `executor`): it should not block it with long CPU work.
     public static func withClient<Result: Sendable>(
         socketPath: String, maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
         _ body: (CanopyClient) async throws -> Result
     ) async throws -> Result {
         let client = try CanopyClient(socketPath: socketPath, maxMessageBytes: maxMessageBytes)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.runConnections() }
-            defer { client.close() }
-            let result = try await body(client)
-            client.close()
-            try await group.waitForAll()
-            return result
+        return try await withTaskExecutorPreference(executor) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.runConnections() }
+                defer { client.close() }
+                let result = try await body(client)
+                client.close()
+                try await group.waitForAll()
+                return result
+            }
         }
     }
 

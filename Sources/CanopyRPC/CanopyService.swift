@@ -52,10 +52,13 @@ public struct CanopyService: RegistrableRPCService {
             deserializer: ProtobufCDeserializer<CanopyV1.GenerateRequest>(maxMessageBytes: maxMessageBytes),
             serializer: ProtobufCSerializer<CanopyV1.GenerateEvent>(maxMessageBytes: maxMessageBytes)
         ) { request, _ in
-            try generate(try await Self.single(request))
+            let message = try await Self.single(request)
+            // Preparing the prompt (tokenizing, rendering the chat template) is CPU work:
+            // off the I/O thread the handlers run on, so it holds up no other stream.
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) { try generate(message) }
         }
-        unary(CanopyMethods.tokenize, &router, tokenize)
-        unary(CanopyMethods.detokenize, &router, detokenize)
+        unary(CanopyMethods.tokenize, &router, onPool: true, tokenize)
+        unary(CanopyMethods.detokenize, &router, onPool: true, detokenize)
         unary(CanopyMethods.health, &router) { (_: CanopyV1.HealthRequest) in
             switch state.condition {
             case .notServing(let reason):
@@ -182,8 +185,11 @@ public struct CanopyService: RegistrableRPCService {
         return stats
     }
 
+    /// Registers a unary method. `onPool`: `body` may take long on the CPU (a long text), so
+    /// it runs on the global pool instead of the I/O thread handlers run on (see
+    /// `CanopyServer`), where it would hold up every other stream.
     private func unary<Input: ProtobufCRepresentable, Output: ProtobufCRepresentable, Transport: ServerTransport>(
-        _ method: MethodDescriptor, _ router: inout RPCRouter<Transport>,
+        _ method: MethodDescriptor, _ router: inout RPCRouter<Transport>, onPool: Bool = false,
         _ body: @escaping @Sendable (Input) throws(RPCError) -> Output
     ) {
         router.registerHandler(
@@ -192,7 +198,9 @@ public struct CanopyService: RegistrableRPCService {
             serializer: ProtobufCSerializer<Output>(maxMessageBytes: maxMessageBytes)
         ) { request, _ in
             let input = try await Self.single(request)
-            return StreamingServerResponse(single: ServerResponse(message: try body(input)))
+            guard onPool else { return StreamingServerResponse(single: ServerResponse(message: try body(input))) }
+            let output = try await withTaskExecutorPreference(globalConcurrentExecutor) { try body(input) }
+            return StreamingServerResponse(single: ServerResponse(message: output))
         }
     }
 
