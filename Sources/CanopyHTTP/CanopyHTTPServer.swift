@@ -19,8 +19,8 @@ import Synchronization
 ///
 /// Errors are OpenAI's JSON shape (`OpenAIError`): 400 bad parameters, 401 a missing or wrong
 /// bearer token, 404 unknown routes, 413 a body over `maxBodyBytes`, 429 a full queue, 503
-/// draining. With a `bearerToken`, every route but `/health` requires
-/// `Authorization: Bearer <token>`.
+/// draining, 403 a Unix-socket peer the access policy refuses. With a `bearerToken`, every
+/// route but `/health` requires `Authorization: Bearer <token>`.
 public final class CanopyHTTPServer: Sendable {
     /// Where the server listens.
     public enum Address: Sendable, Equatable {
@@ -37,14 +37,17 @@ public final class CanopyHTTPServer: Sendable {
     private let bound: BoundAddress
 
     /// Creates the server; `run()` starts it.
+    /// `peerFilter`: on a Unix socket, the peers served (see `PeerFilterMiddleware`); ignored
+    /// for TCP, whose peers have no kernel-verified identity (use a bearer token there).
     public init(
-        service: CanopyService, address: Address, bearerToken: String? = nil,
+        service: CanopyService, address: Address, bearerToken: String? = nil, peerFilter: PeerFilter? = nil,
         maxBodyBytes: Int = defaultMaxBodyBytes, logger: Logger = Logger(label: "canopy.http")
     ) {
         let modelName = URL(fileURLWithPath: service.engine.loaded.file.path).lastPathComponent
         let responder = OpenAIResponder(service: service, modelName: modelName)
         let router = Router(context: CanopyRequestContext.self)
         router.add(middleware: OpenAIErrorMiddleware())
+        if let peerFilter, case .unixSocket = address { router.add(middleware: PeerFilterMiddleware(filter: peerFilter)) }
         if let bearerToken { router.add(middleware: BearerTokenMiddleware(token: bearerToken)) }
         Self.addRoutes(to: router, responder: responder, service: service, maxBodyBytes: maxBodyBytes)
         let bindAddress: BindAddress

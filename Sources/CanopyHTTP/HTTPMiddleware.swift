@@ -1,3 +1,4 @@
+import CanopyRPC
 import Foundation
 import Hummingbird
 
@@ -43,6 +44,22 @@ struct BearerTokenMiddleware: RouterMiddleware {
             throw OpenAIError(
                 status: .unauthorized, message: "a valid bearer token is required (Authorization: Bearer <token>)",
                 type: "authentication_error", code: "invalid_api_key")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// On the HTTP Unix socket, the gRPC socket's access policy (`--allowed-uids`/`--allowed-gids`):
+/// every request's connection peer (`SO_PEERCRED`) is checked, and a refused one gets 403
+/// with the policy's message before any route runs (`/health` included: the socket's peers
+/// are local processes, not a load balancer).
+struct PeerFilterMiddleware: RouterMiddleware {
+    typealias Context = CanopyRequestContext
+    let filter: PeerFilter
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let reason = await peerRefusal(of: context.channel, filter: filter) {
+            throw OpenAIError(status: .forbidden, message: reason, type: "permission_error", code: "permission_denied")
         }
         return try await next(request, context)
     }

@@ -6,8 +6,8 @@ import Logging
 
 /// The OpenAI-compatible HTTP API where `--http` / `--http-socket` ask for it, on the gRPC
 /// service's engine and serving state. An HTTP Unix socket gets what the gRPC socket gets: an
-/// instance lock (`<path>.lock`, so a second daemon cannot take it over), mode 0660, and
-/// removal at exit.
+/// instance lock (`<path>.lock`, so a second daemon cannot take it over), mode 0660, the
+/// allowed-uids/allowed-gids check on every request's peer, and removal at exit.
 struct HTTPFront {
     private var tasks: [Task<Void, any Error>] = []
     private var locks: [InstanceLock] = []
@@ -44,7 +44,9 @@ struct HTTPFront {
             } catch {
                 throw DaemonFailure(message: "cannot serve HTTP on \(path): \(error)")
             }
-            try await run(CanopyHTTPServer(service: service, address: .unixSocket(path), bearerToken: token, logger: logger))
+            try await run(CanopyHTTPServer(
+                service: service, address: .unixSocket(path), bearerToken: token,
+                peerFilter: Daemon.peerFilter(settings.accessPolicy), logger: logger))
             do {
                 socketFiles.append(try SocketFile.adopt(path: path))
             } catch {

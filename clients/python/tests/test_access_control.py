@@ -148,3 +148,45 @@ def test_allowed_gid_admits_the_primary_group(start_daemon, shared_workdir):
     assert results["health"] == {"ok": 1}, results
     assert results["info"] == {"ok": 49152}, results
     assert daemon.stop() == 0
+
+
+# Becomes nobody, then GETs /v1/models over the HTTP Unix socket and prints the status and body.
+HTTP_CHILD = r"""
+import http.client, json, os, socket, sys
+
+class UnixConnection(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(sys.argv[1])
+
+os.setgroups([])
+os.setresgid(0, 0, 0)
+os.setresuid(65534, 65534, 65534)
+connection = UnixConnection("localhost", timeout=60)
+connection.request("GET", sys.argv[2])
+response = connection.getresponse()
+print(json.dumps({"status": response.status, "body": json.loads(response.read())}))
+"""
+
+
+def http_as_nobody(socket, path: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", HTTP_CHILD, str(socket), path], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, f"HTTP client as uid {NOBODY} failed ({result.returncode}):\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def test_http_socket_applies_the_same_policy(start_daemon, shared_workdir):
+    http_socket = shared_workdir / "http.sock"
+    daemon = start_daemon("--allowed-uids", OTHER_UID, "--http-socket", str(http_socket))
+    for path in ("/v1/models", "/health"):
+        refused = http_as_nobody(http_socket, path)
+        assert refused["status"] == 403, refused
+        error = refused["body"]["error"]
+        assert DENIAL in error["message"] and error["code"] == "permission_denied", refused
+    assert daemon.stop() == 0
+
+    listed = start_daemon("--allowed-uids", f"{OTHER_UID},{NOBODY}", "--http-socket", str(http_socket))
+    served = http_as_nobody(http_socket, "/v1/models")
+    assert served["status"] == 200 and served["body"]["data"], served
+    assert listed.stop() == 0
