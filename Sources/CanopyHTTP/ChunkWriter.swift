@@ -13,11 +13,20 @@ struct ChunkWriter: Sendable {
     let tokenizer: Tokenizer
     let wantsLogprobs: Bool
 
-    /// What a stream has sent so far, per sample: whether the chat role chunk went out, and
-    /// how many characters (for completions' `text_offset`).
+    /// What a stream has sent so far, per sample: whether the chat role chunk went out, how
+    /// many characters (completions' `text_offset`), and whether its answer forked (APAR).
+    ///
+    /// A forked answer is no longer a concatenation of token texts: each child's text goes in
+    /// at its fork point, before the text its parent writes meanwhile. So once a sample forks
+    /// its deltas stop, and the rest of the assembled answer goes out as one delta when the
+    /// request completes, followed by the sample's finish chunk: the deltas a client joins
+    /// always make the answer (what `canopy generate` does off a terminal).
     struct StreamState {
         var rolesSent: Set<Int> = []
         var characters: [Int: Int] = [:]
+        var forked: Set<Int> = []
+        /// Finish reasons of forked samples, held until the assembled answer is known.
+        var heldFinishes: [Int: FinishReason] = [:]
     }
 
     func startState() -> StreamState { StreamState() }
@@ -50,6 +59,8 @@ struct ChunkWriter: Sendable {
     func chunks(for token: TokenOutput, state: inout StreamState) -> [Data] {
         var out: [Data] = []
         let sample = token.sample
+        if token.branch != 0 { state.forked.insert(sample) }
+        if state.forked.contains(sample) { return [] }
         switch kind {
         case .completion:
             guard !token.text.isEmpty || wantsLogprobs else { return [] }
@@ -64,8 +75,39 @@ struct ChunkWriter: Sendable {
                 out.append(chatChunk(sample, delta: .init(role: "assistant", content: ""), logprobs: nil, finish: nil))
             }
             guard !token.text.isEmpty || wantsLogprobs else { return out }
+            state.characters[sample, default: 0] += token.text.count
             let logprobs = wantsLogprobs ? ChatLogprobs(content: [chatLogprob(token.token)]) : nil
             out.append(chatChunk(sample, delta: .init(content: token.text), logprobs: logprobs, finish: nil))
+        }
+        return out
+    }
+
+    /// The chunks that end a sample: its finish chunk, or none yet when it forked (see
+    /// `StreamState`; `forkedEndings` sends them).
+    func finishChunks(sample: Int, reason: FinishReason, state: inout StreamState) -> [Data] {
+        guard state.forked.contains(sample) else { return [finishChunk(sample: sample, reason: reason)] }
+        state.heldFinishes[sample] = reason
+        return []
+    }
+
+    /// For every forked sample of the completed request, in order: the rest of its assembled
+    /// answer as one delta, then its finish chunk.
+    func forkedEndings(_ output: RequestOutput, state: inout StreamState) -> [Data] {
+        var out: [Data] = []
+        for sample in state.forked.sorted() where sample < output.samples.count {
+            let answer = output.samples[sample]
+            let rest = String(answer.text.dropFirst(state.characters[sample, default: 0]))
+            state.characters[sample, default: 0] += rest.count
+            if !rest.isEmpty {
+                switch kind {
+                case .completion:
+                    let choice = CompletionResponse.Choice(index: sample, text: rest, logprobs: nil, finish_reason: nil)
+                    out.append(encode(CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil)))
+                case .chat:
+                    out.append(chatChunk(sample, delta: .init(content: rest), logprobs: nil, finish: nil))
+                }
+            }
+            out.append(finishChunk(sample: sample, reason: state.heldFinishes[sample] ?? answer.finishReason))
         }
         return out
     }

@@ -47,6 +47,9 @@ enum OpenAIRequestMapping {
         request.stop.stopStrings = p.stop ?? []
         request.stop.ignoreEndOfGeneration = p.ignoreEOS ?? false
         request.speculativeTokens = p.speculativeTokens
+        request.parallel.enabled = p.apar
+        if let v = p.aparMaxDepth { request.parallel.maxDepth = v }
+        if let v = p.aparMaxBranches { request.parallel.maxBranches = v }
         if p.stream != true, p.includeUsage != nil {
             throw .badRequest("stream_options is only allowed when stream is true", param: "stream_options")
         }

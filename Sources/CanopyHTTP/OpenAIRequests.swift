@@ -1,6 +1,7 @@
 /// The bodies of `POST /v1/completions` and `POST /v1/chat/completions`, as the OpenAI API
 /// defines them, plus the extra sampling fields vLLM accepts in the same body (`top_k`,
-/// `min_p`, `repetition_penalty`, `ignore_eos`) and Canopy's `speculative_tokens`.
+/// `min_p`, `repetition_penalty`, `ignore_eos`) and Canopy's `speculative_tokens` and APAR
+/// switches (`apar`, `apar_max_depth`, `apar_max_branches`, as in the gRPC `ParallelParams`).
 ///
 /// Fields the API has but Canopy does not act on (`user`, `logit_bias` empty, ...) are
 /// ignored, as vLLM ignores them; every field Canopy reads is type-checked, so a wrong type
@@ -38,6 +39,13 @@ public struct OpenAIParameters: Decodable, Sendable, Equatable {
     public var ignoreEOS: Bool?
     /// Canopy's: most speculative tokens per step (0 turns speculation off for this request).
     public var speculativeTokens: Int?
+    /// Canopy's APAR switches: whether the request may fork (unset: when the model can and
+    /// `n` is 1), how deep forks nest, how many branches live at once.
+    public var apar: Bool?
+    /// Canopy's APAR switches.
+    public var aparMaxDepth: Int?
+    /// Canopy's APAR switches.
+    public var aparMaxBranches: Int?
     /// Completions: `logprobs` is the number of alternatives. Chat: `logprobs` is a bool and
     /// `top_logprobs` the number; this holds the resolved count, nil for none.
     public var logprobs: Int?
@@ -49,6 +57,7 @@ public struct OpenAIParameters: Decodable, Sendable, Equatable {
         case streamOptions = "stream_options", topK = "top_k", minP = "min_p"
         case repetitionPenalty = "repetition_penalty", ignoreEOS = "ignore_eos"
         case speculativeTokens = "speculative_tokens", logprobs, topLogprobs = "top_logprobs"
+        case apar, aparMaxDepth = "apar_max_depth", aparMaxBranches = "apar_max_branches"
     }
 
     enum StreamOptionKeys: String, CodingKey { case includeUsage = "include_usage" }
@@ -80,6 +89,9 @@ public struct OpenAIParameters: Decodable, Sendable, Equatable {
         repetitionPenalty = try c.decodeIfPresent(Float.self, forKey: .repetitionPenalty)
         ignoreEOS = try c.decodeIfPresent(Bool.self, forKey: .ignoreEOS)
         speculativeTokens = try c.decodeIfPresent(Int.self, forKey: .speculativeTokens)
+        apar = try c.decodeIfPresent(Bool.self, forKey: .apar)
+        aparMaxDepth = try c.decodeIfPresent(Int.self, forKey: .aparMaxDepth)
+        aparMaxBranches = try c.decodeIfPresent(Int.self, forKey: .aparMaxBranches)
         if chat {
             let wanted = try c.decodeIfPresent(Bool.self, forKey: .logprobs) ?? false
             let top = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)

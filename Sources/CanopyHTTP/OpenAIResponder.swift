@@ -90,14 +90,17 @@ struct OpenAIResponder: Sendable {
                 case .token(let token):
                     for chunk in writer.chunks(for: token, state: &state) { try await sink.write(Self.event(chunk)) }
                 case .finished(let sample, let reason):
-                    try await sink.write(Self.event(writer.finishChunk(sample: sample, reason: reason)))
+                    for chunk in writer.finishChunks(sample: sample, reason: reason, state: &state) {
+                        try await sink.write(Self.event(chunk))
+                    }
                 case .completed(let output):
                     completed = true
                     if let failure = output.failure {
                         try await sink.write(Self.event(OpenAIError.failure(failure).body))
-                    } else if includeUsage {
-                        try await sink.write(Self.event(writer.usageChunk(output)))
+                        break
                     }
+                    for chunk in writer.forkedEndings(output, state: &state) { try await sink.write(Self.event(chunk)) }
+                    if includeUsage { try await sink.write(Self.event(writer.usageChunk(output))) }
                 }
             }
             try await sink.write(ByteBuffer(string: "data: [DONE]\n\n"))

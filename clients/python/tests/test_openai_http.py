@@ -259,3 +259,16 @@ def test_canopy_bench_drives_the_http_api(canopy_path, http_daemon):
     refused = run_cli(canopy_path, "bench", "--http", http_daemon.base_url, "--api-key", "wrong", "--requests", "1",
                       "--max-tokens", "2", check=False)
     assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+
+
+def test_apar_switches_are_read_and_checked(oai):
+    # The default model has no APAR tokens: the switches are accepted and change nothing; an
+    # out-of-range depth or branch count is a 400 naming the field, as over gRPC.
+    plain = oai.completions.create(model="m", prompt=PROMPTS[0], max_tokens=6, temperature=0)
+    switched = oai.completions.create(model="m", prompt=PROMPTS[0], max_tokens=6, temperature=0,
+                                      extra_body={"apar": True, "apar_max_depth": 3, "apar_max_branches": 8})
+    assert switched.choices[0].text == plain.choices[0].text
+    for field, value in (("apar_max_depth", 17), ("apar_max_branches", 0)):
+        with pytest.raises(openai.BadRequestError) as error:
+            oai.completions.create(model="m", prompt=PROMPTS[0], max_tokens=2, extra_body={field: value})
+        assert field in str(error.value), error.value
