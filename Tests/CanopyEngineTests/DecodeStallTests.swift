@@ -149,16 +149,9 @@ struct DecodeStallTests {
     @Test("greedy output is the same whether an arriving prompt is cut by the bound or not")
     func outputDoesNotDependOnTheBound() throws {
         func run(stall: Double) throws -> (tokens: [[Int32]], stepsToFirstToken: Int) {
-            let loaded = try EngineFixtures.model()
-            let c = loaded.config
             var config = EngineConfig()
             config.maxDecodeStall = stall
-            config.prefixCaching = false
-            let layout = PagedKVLayout(
-                blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
-                headDimension: c.headDimension, precision: config.kvPrecision)
-            let kv = KVCacheManager(layout: layout, blockCount: 256, prefixCaching: false)
-            let core = EngineCore(loaded: loaded, kv: kv, drafter: nil, config: config)
+            let (core, _) = try EngineFixtures.core(config)
             let collectors = (0..<5).map { _ in EventCollector() }
             func add(_ i: Int, length: Int) {
                 let ids = (0..<length).map { Int32(200 + ($0 * 13 + i * 31) % 900) }

@@ -1,4 +1,6 @@
-import CanopyEngine
+import CanopyKV
+import CanopyKernels
+@testable import CanopyEngine
 import CanopyModel
 import CanopyTestFixtures
 import Foundation
@@ -16,6 +18,20 @@ enum EngineFixtures {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: modelPath + " (run `make model`)"])
         }
         return try shared.get()
+    }
+
+    /// An engine core on the default model with its own 256-block KV cache (prefix caching
+    /// off), for tests that drive steps one by one.
+    static func core(_ config: EngineConfig) throws -> (EngineCore, LoadedModel) {
+        let loaded = try model()
+        let c = loaded.config
+        var config = config
+        config.prefixCaching = false
+        let layout = PagedKVLayout(
+            blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
+            headDimension: c.headDimension, precision: config.kvPrecision)
+        let kv = KVCacheManager(layout: layout, blockCount: 256, prefixCaching: false)
+        return (EngineCore(loaded: loaded, kv: kv, drafter: nil, config: config), loaded)
     }
 
     /// llama.cpp's greedy records (`Tests/Fixtures/smollm2-greedy`), as its first (AVX-512)

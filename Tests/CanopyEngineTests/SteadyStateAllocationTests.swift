@@ -75,15 +75,8 @@ struct SteadyStateAllocationTests {
     /// with top-p, top-p alone and no cut at all (the sampler's ranking reaches as deep as the
     /// draw needs, which varies from token to token).
     @Test func engineDecodeStep() throws {
-        let loaded = try EngineFixtures.model()
-        let c = loaded.config
-        var config = EngineConfig()
-        config.prefixCaching = false
-        let layout = PagedKVLayout(
-            blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
-            headDimension: c.headDimension, precision: config.kvPrecision)
-        let kv = KVCacheManager(layout: layout, blockCount: 256, prefixCaching: false)
-        let core = EngineCore(loaded: loaded, kv: kv, drafter: nil, config: config)
+        let config = EngineConfig()
+        let (core, loaded) = try EngineFixtures.core(config)
         let preparer = PromptPreparer(loaded: loaded, defaultMaxTokens: nil, cacheCapacity: 256 * config.blockSize)
         for i in 0..<4 {
             var sampling = SamplingParams()

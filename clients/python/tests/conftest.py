@@ -197,3 +197,15 @@ def assert_kv_all_free(client: CanopyClient) -> None:
     assert stats.running_sequences == 0 and stats.waiting_sequences == 0, str(stats)
     # Blocks only held by the prefix cache are reusable: free + cached must cover the pool.
     assert stats.kv.free_blocks + stats.kv.cached_blocks >= stats.kv.total_blocks - stats.kv.used_blocks, str(stats.kv)
+
+
+def refused_at_startup(canopyd_path, model_path, workdir, *flags: str):
+    """Runs canopyd with `flags` (and an empty config file) expecting it to refuse them at
+    startup; returns the finished process (its stderr names the problem)."""
+    config = workdir / "empty.conf"
+    config.touch()
+    result = subprocess.run(
+        [str(canopyd_path), "--config", str(config), "--model", str(model_path), "--socket", str(workdir / "s.sock"),
+         *flags], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, f"canopyd accepted {flags}"
+    return result

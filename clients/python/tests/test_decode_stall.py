@@ -11,6 +11,7 @@ import subprocess
 import threading
 
 from canopy_client import Token
+from conftest import refused_at_startup
 
 
 def help_default(canopyd_path) -> str:
@@ -28,12 +29,7 @@ def test_info_and_cli_report_the_bound(client, canopy_path, canopyd_path, daemon
 
 
 def test_out_of_range_stops_the_daemon_naming_the_flag(canopyd_path, model_path, workdir):
-    config = workdir / "empty.conf"
-    config.touch()
-    result = subprocess.run(
-        [str(canopyd_path), "--config", str(config), "--model", str(model_path), "--socket", str(workdir / "s.sock"),
-         "--max-decode-stall", "0.5"], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
+    result = refused_at_startup(canopyd_path, model_path, workdir, "--max-decode-stall", "0.5")
     assert "--max-decode-stall" in result.stderr and "1.0...1000.0" in result.stderr, result.stderr
 
 

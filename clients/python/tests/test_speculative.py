@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from canopy_client import CanopyError, Token
-from conftest import REPO
+from conftest import REPO, refused_at_startup
 
 SENTENCE = "The quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat."
 # A prompt whose answer repeats its own text: n-gram lookup proposes from the context.
@@ -92,12 +92,7 @@ def test_speculative_off_proposes_only_when_a_request_asks(start_daemon, client)
 
 
 def test_bad_daemon_setting_names_the_flag(canopyd_path, model_path, workdir):
-    config = workdir / "empty.conf"
-    config.touch()
-    result = subprocess.run(
-        [str(canopyd_path), "--config", str(config), "--model", str(model_path), "--socket", str(workdir / "s.sock"),
-         "--spec-tokens", "33"], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
+    result = refused_at_startup(canopyd_path, model_path, workdir, "--spec-tokens", "33")
     assert "--spec-tokens" in result.stderr and "1...32" in result.stderr, result.stderr
 
 
