@@ -82,30 +82,32 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stop_server
 
+# The server just started (`server` set): once it answers, a warm-up load, then ROUNDS rounds
+# of NAME at 1 and STREAMS streams over HTTP; stops the server.
+http_rounds() {
+    local name=$1
+    wait_http "$url"
+    bench warmup "$STREAMS" 0 "$url"
+    for round in $(seq 1 "$ROUNDS"); do
+        for c in 1 "$STREAMS"; do bench "$name" "$c" "$round" "$url"; done
+    done
+    stop_server
+}
+
 # Canopy speculates by default (n-gram proposals, which these prompts' repetitive greedy
 # continuations favour); the same HTTP load with speculation off shows what that adds.
 echo "run-serving-bench: canopyd --speculative off, HTTP" >&2
 "$BIN/canopyd" --model "$MODEL" --socket "$work/canopyd.sock" --http "127.0.0.1:$PORT" --threads "$THREADS" \
     --kv-cache-memory 1G --speculative off >"$work/server.log" 2>&1 &
 server=$!
-wait_http "$url"
-bench warmup "$STREAMS" 0 "$url"
-for round in $(seq 1 "$ROUNDS"); do
-    for c in 1 "$STREAMS"; do bench nospec "$c" "$round" "$url"; done
-done
-stop_server
+http_rounds nospec
 
 echo "run-serving-bench: llama-server -np $STREAMS" >&2
 # -c is the total context: STREAMS slots of PROMPT + GEN tokens each (rounded up).
 "$llama_bin/llama-server" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -t "$THREADS" -np "$STREAMS" \
     -c $((STREAMS * (PROMPT + GEN + 64))) --no-webui >"$work/server.log" 2>&1 &
 server=$!
-wait_http "$url"
-bench warmup "$STREAMS" 0 "$url"
-for round in $(seq 1 "$ROUNDS"); do
-    for c in 1 "$STREAMS"; do bench llama "$c" "$round" "$url"; done
-done
-stop_server
+http_rounds llama
 
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 sha=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)

@@ -10,7 +10,7 @@
 ///
 /// Until two different step sizes have been seen the fixed part is taken to be 0 (every
 /// token alike), the estimate that bounds steps most tightly.
-struct StepCostModel: Equatable {
+struct StepCostModel {
     /// Weight a sample keeps after each newer one: about the last 50 steps count.
     static let retention = 0.98
     /// Weighted sums of 1, tokens, seconds, tokens², tokens × seconds.
@@ -21,12 +21,19 @@ struct StepCostModel: Equatable {
     private var sumTokensSeconds = 0.0
 
     /// The fitted line's fixed part in seconds and its slope in seconds per token; both ≥ 0,
-    /// nil before any step was recorded.
-    private(set) var line: (fixed: Double, perToken: Double)?
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.weight == b.weight && a.sumTokens == b.sumTokens && a.sumSeconds == b.sumSeconds
-            && a.sumTokens2 == b.sumTokens2 && a.sumTokensSeconds == b.sumTokensSeconds
+    /// nil before any step was recorded. The weighted least-squares line, or the line through
+    /// the origin while the recorded step sizes (nearly) all agree or the fit comes out with a
+    /// negative slope or intercept (noise). O(1).
+    var line: (fixed: Double, perToken: Double)? {
+        guard weight > 0, sumTokens > 0 else { return nil }
+        let meanTokens = sumTokens / weight
+        let variance = sumTokens2 / weight - meanTokens * meanTokens
+        if variance > 1e-6 * max(1, meanTokens * meanTokens) {
+            let slope = (sumTokensSeconds / weight - meanTokens * sumSeconds / weight) / variance
+            let intercept = sumSeconds / weight - slope * meanTokens
+            if slope > 0, intercept >= 0 { return (intercept, slope) }
+        }
+        return (0, sumSeconds / sumTokens)
     }
 
     /// Folds in one forward pass of `tokens` tokens that took `seconds`; ignored when either
@@ -39,7 +46,6 @@ struct StepCostModel: Equatable {
         sumSeconds = sumSeconds * Self.retention + seconds
         sumTokens2 = sumTokens2 * Self.retention + x * x
         sumTokensSeconds = sumTokensSeconds * Self.retention + x * seconds
-        line = fit()
     }
 
     /// The fixed part of a step in token equivalents (`fixed / perToken`): how many tokens
@@ -62,19 +68,5 @@ struct StepCostModel: Equatable {
         let limit = stall * Double(decodes) + (stall - 1) * fixedTokens
         guard limit.isFinite, limit < Double(Int32.max) else { return Int(Int32.max) }
         return max(decodes, Int(limit.rounded(.down)))
-    }
-
-    /// The weighted least-squares line, or the line through the origin while the recorded
-    /// step sizes (nearly) all agree or the slope comes out negative (noise).
-    private func fit() -> (fixed: Double, perToken: Double)? {
-        guard weight > 0, sumTokens > 0 else { return nil }
-        let meanTokens = sumTokens / weight
-        let variance = sumTokens2 / weight - meanTokens * meanTokens
-        if variance > 1e-6 * max(1, meanTokens * meanTokens) {
-            let slope = (sumTokensSeconds / weight - meanTokens * sumSeconds / weight) / variance
-            let intercept = sumSeconds / weight - slope * meanTokens
-            if slope > 0, intercept >= 0 { return (intercept, slope) }
-        }
-        return (0, sumSeconds / sumTokens)
     }
 }

@@ -67,8 +67,7 @@ struct ChunkWriter: Sendable {
             let offset = state.characters[sample, default: 0]
             state.characters[sample] = offset + token.text.count
             let logprobs = wantsLogprobs ? completionLogprobs([token.token], startingAt: offset) : nil
-            let choice = CompletionResponse.Choice(index: sample, text: token.text, logprobs: logprobs, finish_reason: nil)
-            out.append(encode(CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil)))
+            out.append(completionChunk(sample, text: token.text, logprobs: logprobs, finish: nil))
         case .chat:
             if !state.rolesSent.contains(sample) {
                 state.rolesSent.insert(sample)
@@ -100,11 +99,8 @@ struct ChunkWriter: Sendable {
             state.characters[sample, default: 0] += rest.count
             if !rest.isEmpty {
                 switch kind {
-                case .completion:
-                    let choice = CompletionResponse.Choice(index: sample, text: rest, logprobs: nil, finish_reason: nil)
-                    out.append(encode(CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil)))
-                case .chat:
-                    out.append(chatChunk(sample, delta: .init(content: rest), logprobs: nil, finish: nil))
+                case .completion: out.append(completionChunk(sample, text: rest, logprobs: nil, finish: nil))
+                case .chat: out.append(chatChunk(sample, delta: .init(content: rest), logprobs: nil, finish: nil))
                 }
             }
             out.append(finishChunk(sample: sample, reason: state.heldFinishes[sample] ?? answer.finishReason))
@@ -117,8 +113,7 @@ struct ChunkWriter: Sendable {
         let finish = OpenAIRequestMapping.finishReason(reason)
         switch kind {
         case .completion:
-            let choice = CompletionResponse.Choice(index: sample, text: "", logprobs: nil, finish_reason: finish)
-            return encode(CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil))
+            return completionChunk(sample, text: "", logprobs: nil, finish: finish)
         case .chat:
             return chatChunk(sample, delta: .init(), logprobs: nil, finish: finish)
         }
@@ -133,6 +128,11 @@ struct ChunkWriter: Sendable {
         case .chat:
             return encode(ChatCompletionChunk(id: id, created: created, model: model, choices: [], usage: usage))
         }
+    }
+
+    private func completionChunk(_ sample: Int, text: String, logprobs: CompletionLogprobs?, finish: String?) -> Data {
+        let choice = CompletionResponse.Choice(index: sample, text: text, logprobs: logprobs, finish_reason: finish)
+        return encode(CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil))
     }
 
     private func chatChunk(_ sample: Int, delta: ChatCompletionChunk.Delta, logprobs: ChatLogprobs?, finish: String?) -> Data {

@@ -22,10 +22,6 @@ public final class CanopyServer: Sendable {
     /// Where the server listens, for logs.
     public let endpoint: String
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
-    /// The transport's only event loop, where the RPC handlers run too (see
-    /// `EventLoopTaskExecutor`): a unary call or a streamed token crosses no thread in the
-    /// server. Handlers that take long on the CPU (preparing a prompt) move to the global pool.
-    private let executor: EventLoopTaskExecutor
     private let logger: Logger
 
     /// A server that binds `socketPath` when `run()` starts. `peerFilter` nil serves everyone
@@ -36,14 +32,13 @@ public final class CanopyServer: Sendable {
         maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
         peerFilter: PeerFilter? = nil
     ) {
-        let io = EventLoopTaskExecutor.shared
         let transport = HTTP2ServerTransport.Posix(
             address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
             config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger, peerFilter: peerFilter),
-            eventLoopGroup: io.group)
+            eventLoopGroup: EventLoopTaskExecutor.shared.group)
         self.init(
-            engine: engine, transport: transport, executor: io.executor, endpoint: "unix:" + socketPath,
-            logger: logger, serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
+            engine: engine, transport: transport, endpoint: "unix:" + socketPath, logger: logger,
+            serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
     }
 
     /// A server on an already bound and listening socket, e.g. one passed by systemd socket
@@ -55,21 +50,19 @@ public final class CanopyServer: Sendable {
         maxMessageBytes: Int = ProtobufCCodec.defaultMaxMessageBytes,
         peerFilter: PeerFilter? = nil
     ) {
-        let io = EventLoopTaskExecutor.shared
         let transport = HTTP2ServerTransport.Posix(
             listeningSocketDescriptor: Int(fd), transportSecurity: .plaintext,
             config: Self.transportConfig(maxMessageBytes: maxMessageBytes, logger: logger, peerFilter: peerFilter),
-            eventLoopGroup: io.group)
+            eventLoopGroup: EventLoopTaskExecutor.shared.group)
         self.init(
-            engine: engine, transport: transport, executor: io.executor, endpoint: "fd:\(fd)", logger: logger,
+            engine: engine, transport: transport, endpoint: "fd:\(fd)", logger: logger,
             serverVersion: serverVersion, maxMessageBytes: maxMessageBytes)
     }
 
     private init(
-        engine: Engine, transport: HTTP2ServerTransport.Posix, executor: EventLoopTaskExecutor, endpoint: String,
-        logger: Logger, serverVersion: String, maxMessageBytes: Int
+        engine: Engine, transport: HTTP2ServerTransport.Posix, endpoint: String, logger: Logger,
+        serverVersion: String, maxMessageBytes: Int
     ) {
-        self.executor = executor
         service = CanopyService(engine: engine, serverVersion: serverVersion, maxMessageBytes: maxMessageBytes, logger: logger)
         server = GRPCServer(transport: transport, services: [service])
         self.endpoint = endpoint
@@ -107,10 +100,14 @@ public final class CanopyServer: Sendable {
 
     /// Listens and serves until shutdown completes. Call at most once.
     ///
+    /// The RPC handlers run on the transport's only event loop (`EventLoopTaskExecutor.shared`),
+    /// so a unary call or a streamed token crosses no thread in the server; handlers that take
+    /// long on the CPU move to the global pool (`CanopyService`).
+    ///
     /// - Throws: when the socket cannot be bound or the transport fails.
     public func run() async throws {
         logger.info("serving canopy.v1.Canopy", metadata: ["endpoint": "\(endpoint)"])
-        try await withTaskExecutorPreference(executor) { try await server.serve() }
+        try await withTaskExecutorPreference(EventLoopTaskExecutor.shared.executor) { try await server.serve() }
         logger.info("server stopped", metadata: ["endpoint": "\(endpoint)"])
     }
 

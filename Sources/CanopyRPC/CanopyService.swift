@@ -53,9 +53,7 @@ public struct CanopyService: RegistrableRPCService {
             serializer: ProtobufCSerializer<CanopyV1.GenerateEvent>(maxMessageBytes: maxMessageBytes)
         ) { request, _ in
             let message = try await Self.single(request)
-            // Preparing the prompt (tokenizing, rendering the chat template) is CPU work:
-            // off the I/O thread the handlers run on, so it holds up no other stream.
-            return try await withTaskExecutorPreference(globalConcurrentExecutor) { try generate(message) }
+            return try await Self.onPool { try generate(message) }  // tokenizing, the chat template
         }
         unary(CanopyMethods.tokenize, &router, onPool: true, tokenize)
         unary(CanopyMethods.detokenize, &router, onPool: true, detokenize)
@@ -186,8 +184,7 @@ public struct CanopyService: RegistrableRPCService {
     }
 
     /// Registers a unary method. `onPool`: `body` may take long on the CPU (a long text), so
-    /// it runs on the global pool instead of the I/O thread handlers run on (see
-    /// `CanopyServer`), where it would hold up every other stream.
+    /// it runs on the global pool (`onPool(_:)`).
     private func unary<Input: ProtobufCRepresentable, Output: ProtobufCRepresentable, Transport: ServerTransport>(
         _ method: MethodDescriptor, _ router: inout RPCRouter<Transport>, onPool: Bool = false,
         _ body: @escaping @Sendable (Input) throws(RPCError) -> Output
@@ -198,10 +195,18 @@ public struct CanopyService: RegistrableRPCService {
             serializer: ProtobufCSerializer<Output>(maxMessageBytes: maxMessageBytes)
         ) { request, _ in
             let input = try await Self.single(request)
-            guard onPool else { return StreamingServerResponse(single: ServerResponse(message: try body(input))) }
-            let output = try await withTaskExecutorPreference(globalConcurrentExecutor) { try body(input) }
+            let output = onPool ? try await Self.onPool { try body(input) } : try body(input)
             return StreamingServerResponse(single: ServerResponse(message: output))
         }
+    }
+
+    /// Runs `work`, CPU work a request may make long (a long prompt or text), on the global
+    /// pool instead of the I/O thread handlers run on (see `CanopyServer.run`), where it would
+    /// hold up every other stream.
+    private static func onPool<Output: Sendable>(
+        _ work: @Sendable () throws -> Output
+    ) async throws -> Output {
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try work() }
     }
 
     /// The one request message of a unary or server-streaming call; decoding errors
