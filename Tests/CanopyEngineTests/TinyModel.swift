@@ -75,7 +75,9 @@ enum TinyModel {
             writer.addTensor(name: p + "ffn_down.weight", dimensions: [ffn, embedding], floats: weights(ffn * embedding, scale: 0.3))
         }
         writer.addTensor(name: "output_norm.weight", dimensions: [embedding], floats: weights(embedding, scale: 0.2).map { $0 + 1 })
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-tiny-\(seed)-\(noise)-\(renaming?.id ?? -1)-\(getpid()).gguf").path
+        // A name of its own per call: tests running at once load the same tiny model, and
+        // each removes its file once loaded (a shared name let one load find it gone).
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("canopy-tiny-\(UUID().uuidString).gguf").path
         try writer.write(to: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         // The mapping stays valid after the file is unlinked.
