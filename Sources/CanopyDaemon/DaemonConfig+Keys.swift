@@ -216,6 +216,24 @@ extension DaemonConfig {
             return true
         },
         ConfigKey(
+            name: "tensor-parallel",
+            help: "Split the model across this many processes of an MPI job (mpirun -np N canopyd --tensor-parallel N ...); rank 0 serves. 1: one process, no MPI.",
+            expected: "an integer in 1...64"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...64) else { return false }
+            config.tensorParallel = n
+            return true
+        },
+        ConfigKey(
+            name: "parallel-timeout",
+            help: "How long a rank of a tensor-parallel job waits for another inside a step before it declares it lost and the job ends.",
+            expected: "a duration like 10, 10s or 500ms, at least 100ms"
+        ) { config, value in
+            guard let duration = ConfigValueParser.duration(value), duration >= .milliseconds(100) else { return false }
+            config.parallelTimeout = duration
+            return true
+        },
+        ConfigKey(
             name: "grace-period", help: "How long running requests may finish after SIGTERM before they are cancelled.",
             expected: "a duration like 30, 30s, 500ms or 2m"
         ) { config, value in

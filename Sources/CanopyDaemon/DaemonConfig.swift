@@ -22,6 +22,11 @@ public struct DaemonConfig: Sendable, Equatable {
     public var threads: Int = 0
     /// How long running requests may take to finish after SIGTERM (`grace-period`).
     public var gracePeriod: Duration = .seconds(30)
+    /// Processes of the MPI job the model is split across (`tensor-parallel`); 1: no MPI.
+    public var tensorParallel: Int = 1
+    /// How long a rank waits for another inside a pass before it declares it lost
+    /// (`parallel-timeout`).
+    public var parallelTimeout: Duration = .seconds(10)
     /// Peer uids allowed to connect (`allowed-uids`); empty with `allowedGIDs` empty allows all.
     public var allowedUIDs: [uid_t] = []
     /// Peer gids allowed to connect (`allowed-gids`).

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Turns SIGTERM/SIGINT into an orderly shutdown: the first one calls `onDrain` (stop
+/// Turns SIGTERM/SIGINT (and SIGUSR2: mpirun forwards it to every rank of a tensor-parallel
+/// job without ending the job, as it does SIGTERM) into an orderly shutdown: the first one calls `onDrain` (stop
 /// accepting, let running requests finish), a second one calls `onForce` (stop now).
 /// SIGHUP is logged and ignored (there is no live reload; restart to apply a new config), and
 /// SIGPIPE is ignored so a client hanging up mid-write is an error return, not a kill.
@@ -13,7 +14,7 @@ import Synchronization
 /// serial queue, at most once.
 public final class SignalHandling: Sendable {
     /// The signals that request shutdown.
-    public static let shutdownSignals: [Int32] = [SIGTERM, SIGINT]
+    public static let shutdownSignals: [Int32] = [SIGTERM, SIGINT, SIGUSR2]
 
     private let logger: Logger
     private let onDrain: @Sendable (Int32) -> Void
@@ -99,6 +100,7 @@ public final class SignalHandling: Sendable {
         switch number {
         case SIGTERM: return "SIGTERM"
         case SIGINT: return "SIGINT"
+        case SIGUSR2: return "SIGUSR2"
         case SIGHUP: return "SIGHUP"
         case SIGPIPE: return "SIGPIPE"
         default: return "signal \(number)"

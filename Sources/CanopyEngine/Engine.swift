@@ -69,7 +69,11 @@ public final class Engine: @unchecked Sendable {
         self.config = config
         self.draft = draft
         samplingDefaults = SamplingDefaults(file: loaded.file)
-        let c = loaded.config
+        // The arena holds the heads this process attends with (a tensor-parallel rank's share).
+        let c = loaded.model.config
+        if loaded.shard != nil, config.kvSwapSpace > 0 {
+            throw .invalidConfiguration("--kv-swap-space does not combine with tensor parallelism yet: set it to 0")
+        }
         let layout = PagedKVLayout(
             blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
             headDimension: c.headDimension, precision: config.kvPrecision)
@@ -94,7 +98,8 @@ public final class Engine: @unchecked Sendable {
             }
         }
         let kv = KVCacheManager(
-            layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching, swapTier: swapTier)
+            layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching, swapTier: swapTier,
+            recordingCopies: loaded.shard != nil)
         var costModel = PreemptionCostModel()
         if let initialCostModel {
             costModel = initialCostModel

@@ -103,7 +103,7 @@ final class EngineCore {
         let vocabulary = loaded.config.vocabularySize
         let needed = batch.logitCount * vocabulary
         if logits.count < needed { logits = [Float](repeating: 0, count: max(needed, 2 * logits.count)) }
-        let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout)
+        let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout, copies: kv.arena.copyLog)
         let forwardStart = monotonicSeconds()
         let failure = logits.withUnsafeMutableBufferPointer { buffer -> ForwardError? in
             do throws(ForwardError) {

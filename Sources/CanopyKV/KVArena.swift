@@ -19,12 +19,17 @@ public final class KVArena: @unchecked Sendable {
     /// Total bytes mapped (`layout.blockBytes × blockCount`).
     public let byteCount: Int
     private let memory: PageMemory
+    /// Every `copyBlock`, when copies are recorded (tensor parallelism: other ranks repeat
+    /// them on their own arenas); nil otherwise.
+    public let copyLog: BlockCopyLog?
 
-    /// Maps a zeroed arena of `blockCount` blocks.
+    /// Maps a zeroed arena of `blockCount` blocks; with `recordingCopies`, `copyLog` records
+    /// every block copy.
     ///
     /// Preconditions: `blockCount >= 1`, `blockCount <= Int32.max` (block ids are `Int32`),
     /// the byte size does not overflow, and the system can map it.
-    public init(layout: PagedKVLayout, blockCount: Int) {
+    public init(layout: PagedKVLayout, blockCount: Int, recordingCopies: Bool = false) {
+        copyLog = recordingCopies ? BlockCopyLog() : nil
         precondition(blockCount >= 1, "KV arena needs at least one block")
         precondition(blockCount <= Int(Int32.max), "KV arena block ids must fit in Int32")
         let (bytes, overflow) = layout.blockBytes.multipliedReportingOverflow(by: blockCount)
@@ -48,6 +53,7 @@ public final class KVArena: @unchecked Sendable {
         precondition(from != to, "copying block \(from) onto itself")
         let size = layout.blockBytes
         (base + Int(to) * size).copyMemory(from: base + Int(from) * size, byteCount: size)
+        copyLog?.append(BlockCopyLog.Copy(from: from, to: to))
     }
 
     /// Pointer to the first byte of block `block`. Precondition: `block` in range.

@@ -58,20 +58,22 @@ public final class KVCacheManager {
 
     /// Creates a manager over a fresh zeroed arena of `blockCount` blocks, all free.
     /// Preconditions: as `KVArena.init`. O(blockCount).
-    /// `swapTier`, when given, must have slots of `layout.blockBytes`.
+    /// `swapTier`, when given, must have slots of `layout.blockBytes`. With `recordingCopies`,
+    /// the arena logs its copy-on-write copies (`KVArena.copyLog`).
     public convenience init(
-        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool = true, swapTier: KVSwapTier? = nil
+        layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool = true, swapTier: KVSwapTier? = nil,
+        recordingCopies: Bool = false
     ) {
         self.init(
             layout: layout, blockCount: blockCount, prefixCaching: prefixCaching, swapTier: swapTier,
-            chainHash: PrefixBlockKey.chain)
+            recordingCopies: recordingCopies, chainHash: PrefixBlockKey.chain)
     }
 
     /// Creates a manager whose prefix cache files blocks under `chainHash` (tests pass a
     /// deliberately weak hash to check that collisions never share rows).
     init(
         layout: PagedKVLayout, blockCount: Int, prefixCaching: Bool, swapTier: KVSwapTier? = nil,
-        chainHash: @escaping (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
+        recordingCopies: Bool = false, chainHash: @escaping (_ parent: Int, _ tokens: ArraySlice<Int32>) -> Int
     ) {
         precondition(swapTier.map { $0.slotBytes == layout.blockBytes } ?? true, "swap slots must hold one KV block")
         self.chainHash = chainHash
@@ -79,7 +81,7 @@ public final class KVCacheManager {
         let slots = swapTier?.slotCount ?? 0
         slotKeys = Array(repeating: nil, count: slots)
         tierLRU = BlockLRU(capacity: slots)
-        arena = KVArena(layout: layout, blockCount: blockCount)
+        arena = KVArena(layout: layout, blockCount: blockCount, recordingCopies: recordingCopies)
         self.prefixCaching = prefixCaching
         refCounts = Array(repeating: 0, count: blockCount)
         // Reversed so allocations hand out low block ids first (only cosmetic).

@@ -27,29 +27,47 @@ struct AttentionWeights: Sendable {
     var keyNorm: [Float]?
     var output: WeightMatrix
 
-    /// Binds block `prefix`'s attention weights, checking names and shapes.
-    init(store: WeightStore, config c: ModelConfig, prefix p: String, headNorms: HeadNorms) throws(ModelError) {
+    /// Binds block `prefix`'s attention weights, checking names and shapes; with `shard`, only
+    /// that rank's heads: its rows of Q, K and V (and of their biases) and its columns of
+    /// the output projection.
+    init(
+        store: WeightStore, config c: ModelConfig, prefix p: String, headNorms: HeadNorms, shard: TensorShard? = nil
+    ) throws(ModelError) {
         let e = c.embeddingLength
+        let d = c.headDimension
+        let q = shard.map { ($0.queryHeads.lowerBound * d)..<($0.queryHeads.upperBound * d) } ?? 0..<c.queryWidth
+        let kv = shard.map { ($0.keyValueHeads.lowerBound * d)..<($0.keyValueHeads.upperBound * d) } ?? 0..<c.keyValueWidth
         norm = try store.vector(p + "attn_norm.weight", count: e)
         if store.contains(p + "attn_qkv.weight") {
             // Phi-3's layout: the three projections stacked as rows q, k, v.
-            let fused = try store.matrix(p + "attn_qkv.weight", rows: c.queryWidth + 2 * c.keyValueWidth, cols: e)
+            let name = p + "attn_qkv.weight", rows = c.queryWidth + 2 * c.keyValueWidth
             let k = c.queryWidth
             let v = k + c.keyValueWidth
-            projections = [fused.rows(0..<k), fused.rows(k..<v), fused.rows(v..<(v + c.keyValueWidth))]
+            if shard == nil {
+                let fused = try store.matrix(name, rows: rows, cols: e)
+                projections = [fused.rows(q), fused.rows((k + kv.lowerBound)..<(k + kv.upperBound)),
+                               fused.rows((v + kv.lowerBound)..<(v + kv.upperBound))]
+            } else {
+                projections = [
+                    try store.matrix(name, rows: rows, cols: e, part: .rows(q)),
+                    try store.matrix(name, rows: rows, cols: e, part: .rows((k + kv.lowerBound)..<(k + kv.upperBound))),
+                    try store.matrix(name, rows: rows, cols: e, part: .rows((v + kv.lowerBound)..<(v + kv.upperBound))),
+                ]
+            }
         } else {
+            let rows: (Range<Int>) -> MatrixPart? = { range in shard == nil ? nil : .rows(range) }
             projections = [
-                try store.matrix(p + "attn_q.weight", rows: c.queryWidth, cols: e),
-                try store.matrix(p + "attn_k.weight", rows: c.keyValueWidth, cols: e),
-                try store.matrix(p + "attn_v.weight", rows: c.keyValueWidth, cols: e),
+                try store.matrix(p + "attn_q.weight", rows: c.queryWidth, cols: e, part: rows(q)),
+                try store.matrix(p + "attn_k.weight", rows: c.keyValueWidth, cols: e, part: rows(kv)),
+                try store.matrix(p + "attn_v.weight", rows: c.keyValueWidth, cols: e, part: rows(kv)),
             ]
         }
-        func optional(_ name: String, _ count: Int) throws(ModelError) -> [Float]? {
-            store.contains(p + name) ? try store.vector(p + name, count: count) : nil
+        func optional(_ name: String, _ count: Int, _ part: Range<Int>) throws(ModelError) -> [Float]? {
+            store.contains(p + name) ? Array(try store.vector(p + name, count: count)[part]) : nil
         }
-        queryBias = try optional("attn_q.bias", c.queryWidth)
-        keyBias = try optional("attn_k.bias", c.keyValueWidth)
-        valueBias = try optional("attn_v.bias", c.keyValueWidth)
+        queryBias = try optional("attn_q.bias", c.queryWidth, q)
+        keyBias = try optional("attn_k.bias", c.keyValueWidth, kv)
+        valueBias = try optional("attn_v.bias", c.keyValueWidth, kv)
         switch headNorms {
         case .required:
             queryNorm = try store.vector(p + "attn_q_norm.weight", count: c.headDimension)
@@ -58,6 +76,7 @@ struct AttentionWeights: Sendable {
             queryNorm = nil
             keyNorm = nil
         }
-        output = try store.matrix(p + "attn_output.weight", rows: e, cols: c.queryWidth)
+        output = try store.matrix(p + "attn_output.weight", rows: e, cols: c.queryWidth,
+                                  part: shard == nil ? nil : .columns(q))
     }
 }

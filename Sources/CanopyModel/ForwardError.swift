@@ -10,6 +10,10 @@ public enum ForwardError: Error, Sendable, Equatable, CustomStringConvertible {
     /// could not be read: the file was truncated or rewritten, or the disk failed. Every
     /// later pass fails the same way; restart on an intact file.
     case weightsUnreadable(reason: String)
+    /// A rank of the tensor-parallel group stopped answering or died (`reason` names it).
+    /// The group cannot continue: every later pass fails the same way, and the daemon exits
+    /// so that its supervisor restarts the whole job.
+    case rankLost(reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +22,8 @@ public enum ForwardError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "retry, or lower --max-batched-tokens or the load on this machine"
         case .weightsUnreadable(let reason):
             return "the model file can no longer be read as it was loaded (\(reason)); restart canopyd on an intact file"
+        case .rankLost(let reason):
+            return "the tensor-parallel group lost a rank (\(reason)); canopyd exits so that the job restarts"
         }
     }
 }

@@ -175,16 +175,25 @@ extension ForwardScratch {
     /// from the file when `residency`'s placement reads the table by row), and its RoPE
     /// angles (which depend only on the position) into `cosines`/`sines`, once for all
     /// layers; with a `localRope`, also its angles into `localCosines`/`localSines`.
+    ///
+    /// With `embeddingRows` (a tensor-parallel rank's vocabulary), `embedding` holds only
+    /// those rows, and tokens outside them get zero rows: the ranks' sum is the embedding.
     func loadInputs(
         _ batch: ForwardBatch, embedding: WeightMatrix, residency: WeightResidency?, rope: RoPE,
-        localRope: RoPE? = nil, config c: ModelConfig
+        localRope: RoPE? = nil, config c: ModelConfig, embeddingRows: Range<Int>? = nil
     ) {
         let e = c.embeddingLength
         let rowRead = residency?.placement.embeddingRows != nil ? residency : nil
         for t in 0..<batch.count {
             let token = Int(batch.tokens[t])
             precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
-            if let rowRead {
+            if let rows = embeddingRows {
+                if rows.contains(token) {
+                    embedding.dequantizeRow(token - rows.lowerBound, into: residual + t * e)
+                } else {
+                    (residual + t * e).update(repeating: 0, count: e)
+                }
+            } else if let rowRead {
                 // `normed` is free until the first layer and holds a row of any type (at
                 // most 4 bytes a value).
                 rowRead.readEmbeddingRow(token, into: normed)

@@ -8,11 +8,15 @@ public struct KVStorage: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     /// Byte layout of the blocks.
     public let layout: PagedKVLayout
+    /// The block copies made since the last pass, when the manager records them (a
+    /// tensor-parallel model hands them to the other ranks); nil: not recorded.
+    public let copies: BlockCopyLog?
 
-    /// Creates a view of `base` laid out as `layout`.
-    public init(base: UnsafeMutableRawPointer, layout: PagedKVLayout) {
+    /// Creates a view of `base` laid out as `layout`, whose block copies `copies` records.
+    public init(base: UnsafeMutableRawPointer, layout: PagedKVLayout, copies: BlockCopyLog? = nil) {
         self.base = base
         self.layout = layout
+        self.copies = copies
     }
 }
 

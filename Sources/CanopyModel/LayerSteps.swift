@@ -10,6 +10,8 @@ import CanopyKernels
 struct LayerSteps: Sendable {
     let config: ModelConfig
     let precision: MatMulPrecision
+    /// The tensor-parallel group this rank's layers belong to; nil: one process, whole layers.
+    var exchange: (any ShardExchange)? = nil
 
     /// outputs = group · RMSNorm(residual)·norm: fused into the activation quantization when
     /// the group runs on the C integer kernels (the same bits), else through `scratch.normed`.
@@ -107,6 +109,14 @@ struct LayerSteps: Sendable {
             plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed,
             window: window)
         MatMul.multiply(output, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
+        combine(scratch.normed, tokens: n)
+    }
+
+    /// Under tensor parallelism, `values` (a column-split projection's output, one
+    /// embedding-wide row per token) is this rank's partial sum: replaces it by the sum over
+    /// all ranks. Nothing to do in one process.
+    func combine(_ values: UnsafeMutablePointer<Float>, tokens n: Int) {
+        exchange?.sum(values, count: n * config.embeddingLength)
     }
 
     /// residual += normed, token rows split across the worker pool.

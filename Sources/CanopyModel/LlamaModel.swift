@@ -27,29 +27,34 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     /// Tokens routed per block and expert (Mixtral-style files); nil for dense models.
     public let expertLoad: ExpertLoadCounters?
 
-    /// Binds every weight the configuration implies, checking names and shapes.
+    /// Binds every weight the configuration implies, checking names and shapes. With
+    /// `shard` and `exchange`, binds only that rank's part of each layer (see `TensorShard`)
+    /// and runs as one rank of the group: `config` is then the rank's `localConfig`.
     public init(
-        store: WeightStore, config: ModelConfig, precision: MatMulPrecision, variant: LlamaVariant = .llama
+        store: WeightStore, config full: ModelConfig, precision: MatMulPrecision, variant: LlamaVariant = .llama,
+        shard: TensorShard? = nil, exchange: (any ShardExchange)? = nil
     ) throws(ModelError) {
-        if variant.requiresExperts, config.experts == nil {
-            throw .missingMetadata(key: "\(config.architecture).expert_count")
+        if variant.requiresExperts, full.experts == nil {
+            throw .missingMetadata(key: "\(full.architecture).expert_count")
         }
+        let config = shard?.localConfig(full) ?? full
         self.config = config
         self.variant = variant
         self.precision = precision
         let e = config.embeddingLength
-        ends = try DecoderEnds(store: store, config: config)
+        ends = try DecoderEnds(store: store, config: config, shard: shard, exchange: exchange)
         var blocks: [Block] = []
         for i in 0..<config.blockCount {
             let p = "blk.\(i)."
             blocks.append(Block(
-                attention: try AttentionWeights(store: store, config: config, prefix: p, headNorms: variant.headNorms),
+                attention: try AttentionWeights(
+                    store: store, config: full, prefix: p, headNorms: variant.headNorms, shard: shard),
                 feedForwardNorm: try store.vector(p + "ffn_norm.weight", count: e),
-                feedForward: try FeedForwardWeights(store: store, config: config, prefix: p)))
+                feedForward: try FeedForwardWeights(store: store, config: full, prefix: p, shard: shard)))
         }
         self.blocks = blocks
         rope = try RoPE(config: config, style: variant.ropeStyle, store: store)
-        steps = LayerSteps(config: config, precision: precision)
+        steps = LayerSteps(config: config, precision: precision, exchange: exchange)
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
             return []
@@ -79,6 +84,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
                                        outputs: scratch.feedForwardInputs, scratch: scratch)
             scratch.tokenLoops.run(.swiGLU(gate: scratch.gate, up: scratch.up, width: gate.rows), tokens: n)
             MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
+            steps.combine(scratch.normed, tokens: n)
         case .experts(let experts):
             steps.normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)

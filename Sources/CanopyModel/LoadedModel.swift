@@ -46,6 +46,11 @@ public final class LoadedModel: Sendable {
     /// Which weights are streamed from the file under `--weight-memory`; nil when
     /// every weight is resident (no budget, or one the whole file fits in).
     public let weightResidency: WeightResidency?
+    /// This process's part of the model under tensor parallelism; nil when it holds all of it.
+    public let shard: TensorShard?
+    /// Bytes of weights this process holds in memory: the file's tensors it read whole plus
+    /// its parts of the split ones (under tensor parallelism about 1/ranks of the matrices).
+    public let residentWeightBytes: Int
 
     /// How the model file on disk differs from the one loaded (truncated, rewritten in place,
     /// removed or replaced), or nil. The loaded weights are unaffected (they live in memory),
@@ -63,9 +68,12 @@ public final class LoadedModel: Sendable {
     ///   `WeightPlacement`, `WeightResidency`); nil holds the whole file.
     /// - Parameter weightPrefetch: whether streamed weights are read ahead of use (false:
     ///   only when needed; for measuring what prefetching buys).
+    /// - Parameter exchange: makes this process one rank of a tensor-parallel group: it reads
+    ///   and computes only its `TensorShard` of the layers, combining results through
+    ///   `exchange` (not combinable with the expert cache or a weight memory budget).
     public init(
         path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil,
-        weightMemoryBytes: Int? = nil, weightPrefetch: Bool = true
+        weightMemoryBytes: Int? = nil, weightPrefetch: Bool = true, exchange: (any ShardExchange)? = nil
     ) throws(ModelLoadError) {
         do {
             file = try GGUFFile(path: path)
@@ -76,6 +84,23 @@ public final class LoadedModel: Sendable {
             config = try ModelConfig(gguf: file)
         } catch {
             throw .model(path: path, error)
+        }
+        var shard: TensorShard?
+        if let exchange {
+            guard expertCacheBytes == nil, weightMemoryBytes == nil else {
+                throw .model(path: path, .cannotShard("--expert-cache and --weight-memory do not combine with tensor parallelism yet"))
+            }
+            do {
+                shard = try TensorShard(rank: exchange.rank, ranks: exchange.ranks, config: config, file: file)
+            } catch {
+                throw .model(path: path, error)
+            }
+        }
+        self.shard = shard
+        // A rank reads its parts of the split matrices itself (WeightStore), not the whole.
+        let dataOffset = file.dataOffset
+        let splitRanges = shard == nil ? [] : file.tensors.filter { TensorShard.isSplit($0.name) }.map { tensor in
+            (dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)
         }
         do throws(ExpertCacheError) {
             if let bytes = expertCacheBytes {
@@ -102,7 +127,7 @@ public final class LoadedModel: Sendable {
             // file truncated or rewritten under a running process cannot crash it (SIGBUS) or
             // change its answers; `fileChange()` reports such a change.
             try file.readIntoMemory(
-                skipping: (expertCache?.fileRanges ?? []) + (placement?.unreadRanges ?? []),
+                skipping: (expertCache?.fileRanges ?? []) + (placement?.unreadRanges ?? []) + splitRanges,
                 streaming: placement?.streamedUnits ?? [], streamingWindow: placement?.windowUnits ?? 0)
         } catch {
             throw .file(path: path, error)
@@ -110,8 +135,16 @@ public final class LoadedModel: Sendable {
         let opened = file
         weightResidency = placement.map { WeightResidency(file: opened, placement: $0) }
         do {
-            let store = WeightStore(file: file, expertCache: expertCache, residency: weightResidency)
-            model = try ModelArchitectures.load(store: store, config: config, precision: precision)
+            let store = WeightStore(
+                file: file, expertCache: expertCache, residency: weightResidency, splitTensorsUnread: shard != nil)
+            if let shard, let exchange {
+                model = try ModelArchitectures.load(
+                    store: store, config: config, precision: precision, shard: shard, exchange: exchange)
+            } else {
+                model = try ModelArchitectures.load(store: store, config: config, precision: precision)
+            }
+            let unread = splitRanges.reduce(0) { $0 + $1.count }
+            residentWeightBytes = file.tensors.reduce(0) { $0 + $1.byteCount } - unread + store.partBytes
         } catch {
             throw .model(path: path, error)
         }

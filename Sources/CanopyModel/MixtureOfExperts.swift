@@ -11,9 +11,25 @@ enum FeedForwardWeights: Sendable {
 
     /// Binds block `prefix`'s feed-forward weights: experts when the model declares them and
     /// the block has a router (`ffn_gate_inp`), the dense network otherwise.
-    init(store: WeightStore, config: ModelConfig, prefix p: String) throws(ModelError) {
+    /// With `shard`, only that rank's hidden units: its rows of gate and up, its columns of
+    /// down (dense networks only; `TensorShard` refuses experts).
+    init(store: WeightStore, config: ModelConfig, prefix p: String, shard: TensorShard? = nil) throws(ModelError) {
         let e = config.embeddingLength
-        if let experts = config.experts, store.contains(p + "ffn_gate_inp.weight") {
+        if let shard {
+            let f = config.feedForwardLength, h = shard.feedForward
+            let down = try store.matrix(p + "ffn_down.weight", rows: e, cols: f, part: .columns(h))
+            if store.contains(p + "ffn_gate.weight") {
+                self = .dense(
+                    gate: try store.matrix(p + "ffn_gate.weight", rows: f, cols: e, part: .rows(h)),
+                    up: try store.matrix(p + "ffn_up.weight", rows: f, cols: e, part: .rows(h)), down: down)
+            } else {
+                let name = p + "ffn_up.weight"
+                self = .dense(
+                    gate: try store.matrix(name, rows: 2 * f, cols: e, part: .rows(h)),
+                    up: try store.matrix(name, rows: 2 * f, cols: e, part: .rows((f + h.lowerBound)..<(f + h.upperBound))),
+                    down: down)
+            }
+        } else if let experts = config.experts, store.contains(p + "ffn_gate_inp.weight") {
             // The block index keys the expert cache; prefixes are always `blk.<index>.`.
             guard let block = Int(p.dropFirst(4).dropLast()) else { preconditionFailure("unexpected block prefix \(p)") }
             self = .experts(try MixtureOfExperts(store: store, config: config, experts: experts, prefix: p, block: block))

@@ -6,16 +6,11 @@ public enum ModelArchitectures {
     /// Builds an architecture's model over a file's weights.
     typealias Builder = @Sendable (WeightStore, ModelConfig, MatMulPrecision) throws(ModelError) -> any CausalLanguageModel
 
-    static let registry: [String: Builder] = [
-        "llama": llama(.llama),
-        "qwen2": llama(.qwen2),
-        "qwen2moe": llama(.qwen2MoE),
-        "qwen3": llama(.qwen3),
-        "phi3": llama(.phi3),
+    static let registry: [String: Builder] = llamaVariants.mapValues(llama).merging([
         "gemma3": { store, config, precision throws(ModelError) in
             try Gemma3Model(store: store, config: config, precision: precision)
         },
-    ]
+    ]) { first, _ in first }
 
     private static func llama(_ variant: LlamaVariant) -> Builder {
         { store, config, precision throws(ModelError) in
@@ -35,4 +30,24 @@ public enum ModelArchitectures {
         guard let build = registry[config.architecture] else { throw .unsupportedArchitecture(config.architecture) }
         return try build(store, config, precision)
     }
+
+    /// Builds one rank's part of the model the file describes (see `TensorShard`).
+    /// - Throws: `.cannotShard` for an architecture tensor parallelism does not split yet
+    ///   (those of the Llama family are split), or the errors of `load(store:config:precision:)`.
+    public static func load(
+        store: WeightStore, config: ModelConfig, precision: MatMulPrecision, shard: TensorShard,
+        exchange: any ShardExchange
+    ) throws(ModelError) -> any CausalLanguageModel {
+        guard registry[config.architecture] != nil else { throw .unsupportedArchitecture(config.architecture) }
+        guard let variant = llamaVariants[config.architecture] else {
+            throw .cannotShard("tensor parallelism splits the \(llamaVariants.keys.sorted().joined(separator: ", ")) architectures, not \(config.architecture) yet")
+        }
+        return try LlamaModel(store: store, config: config, precision: precision, variant: variant, shard: shard,
+                              exchange: exchange)
+    }
+
+    /// The architectures run by `LlamaModel`, and how each differs.
+    static let llamaVariants: [String: LlamaVariant] = [
+        "llama": .llama, "qwen2": .qwen2, "qwen2moe": .qwen2MoE, "qwen3": .qwen3, "phi3": .phi3,
+    ]
 }

@@ -17,6 +17,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// The file uses a feature of its architecture Canopy does not implement (named for
     /// the user, e.g. Phi-3's LongRoPE factors).
     case unsupportedFeature(String)
+    /// The model cannot be split over the ranks asked for (`--tensor-parallel`); the reason
+    /// says what would work.
+    case cannotShard(String)
 
     public var description: String {
         switch self {
@@ -34,6 +37,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "tensor '\(name)' is stored as \(type), which Canopy cannot compute with yet"
         case .unsupportedFeature(let feature):
             return "the model uses \(feature), which Canopy does not implement yet"
+        case .cannotShard(let reason):
+            return "cannot split the model for tensor parallelism: \(reason)"
         }
     }
 }

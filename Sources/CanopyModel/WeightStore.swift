@@ -1,5 +1,6 @@
 import CanopyGGUF
 import CanopyKernels
+import Synchronization
 
 /// Where a model's tensor bytes come from.
 ///
@@ -17,14 +18,29 @@ public final class WeightStore: Sendable {
     /// Which blocks are streamed under a weight memory budget; nil: all resident.
     public let residency: WeightResidency?
 
+    /// Whether the tensors a tensor-parallel rank reads in part (`TensorShard.isSplit`) were
+    /// left unread by `GGUFFile.readIntoMemory`: then `matrix(_:rows:cols:part:)` reads its
+    /// part from the file, else it copies it from memory.
+    public let splitTensorsUnread: Bool
+
+    /// The parts of split matrices this store read or copied; they live as long as the store.
+    private let parts = Mutex<[PageMemory]>([])
+
     /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
     /// blocks read their routed experts through the cache instead of the mapping; with
     /// `residency`, architectures acquire each block's weights before using them.
-    public init(file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil) {
+    public init(
+        file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil,
+        splitTensorsUnread: Bool = false
+    ) {
         self.file = file
         self.expertCache = expertCache
         self.residency = residency
+        self.splitTensorsUnread = splitTensorsUnread
     }
+
+    /// Bytes held by parts of split matrices (a tensor-parallel rank's share of them).
+    public var partBytes: Int { parts.withLock { $0.reduce(0) { $0 + $1.byteCount } } }
 
     /// Why weights read from the file on demand (routed experts, streamed blocks) could not
     /// be read, once that has happened; then no forward pass may return results.
@@ -45,6 +61,63 @@ public final class WeightStore: Sendable {
         let bytes = file.data(of: info)
         guard let base = bytes.baseAddress else { throw .missingTensor(name: name) }
         return WeightMatrix(type: info.type, rows: rows, cols: cols, data: base)
+    }
+
+    /// Returns `part` of the 2-D weight `name` (`rows` × `cols` in the file) as a matrix of
+    /// its own, in memory this store owns: a tensor-parallel rank's share. Nil `part`: the
+    /// whole matrix, as `matrix(_:rows:cols:)`.
+    ///
+    /// - Throws: the shape errors of `matrix(_:rows:cols:)`; `.cannotShard` when a column
+    ///   range cuts a quantization block, or the file cannot be read.
+    public func matrix(_ name: String, rows: Int, cols: Int, part: MatrixPart?) throws(ModelError) -> WeightMatrix {
+        guard let part else { return try matrix(name, rows: rows, cols: cols) }
+        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
+        guard info.dimensions == [cols, rows] else {
+            throw .tensorShapeMismatch(name: name, expected: [cols, rows], actual: info.dimensions)
+        }
+        guard info.type.isDequantizable, let rowBytes = info.type.byteCount(forElements: cols) else {
+            throw .unsupportedTensorType(name: name, type: info.type)
+        }
+        let start = file.dataOffset + info.offset
+        switch part {
+        case .rows(let range):
+            precondition(range.lowerBound >= 0 && range.upperBound <= rows && !range.isEmpty, "rows \(range) outside \(name)")
+            let memory = try read(name, start + range.lowerBound * rowBytes, bytes: range.count * rowBytes)
+            return WeightMatrix(type: info.type, rows: range.count, cols: cols, data: memory.base)
+        case .columns(let range):
+            precondition(range.lowerBound >= 0 && range.upperBound <= cols && !range.isEmpty, "columns \(range) outside \(name)")
+            guard let skip = info.type.byteCount(forElements: range.lowerBound),
+                  let partRow = info.type.byteCount(forElements: range.count) else {
+                throw .cannotShard("columns \(range) of \(name) cut its \(info.type) blocks of \(info.type.blockSize)")
+            }
+            // The rows' parts are strided in the file: read the tensor once, keep the parts.
+            let whole = try read(name, start, bytes: rows * rowBytes, keep: false)
+            let memory = PageMemory(byteCount: rows * partRow)
+            for r in 0..<rows {
+                (memory.base + r * partRow).copyMemory(from: whole.base + r * rowBytes + skip, byteCount: partRow)
+            }
+            parts.withLock { $0.append(memory) }
+            return WeightMatrix(type: info.type, rows: rows, cols: range.count, data: memory.base)
+        }
+    }
+
+    /// `bytes` bytes of the file from absolute offset `offset`, in fresh memory (kept by the
+    /// store when `keep`): read from the file when split tensors were left unread, else
+    /// copied from the loaded bytes.
+    private func read(_ name: String, _ offset: Int, bytes: Int, keep: Bool = true) throws(ModelError) -> PageMemory {
+        let memory = PageMemory(byteCount: bytes)
+        if splitTensorsUnread {
+            if let failure = file.readCopy(offset..<(offset + bytes), into: memory.base) {
+                throw .cannotShard("reading \(name) from the file failed: \(failure)")
+            }
+        } else {
+            guard let info = file.tensor(named: name), let base = file.data(of: info).baseAddress else {
+                throw .missingTensor(name: name)
+            }
+            memory.base.copyMemory(from: base + (offset - file.dataOffset - info.offset), byteCount: bytes)
+        }
+        if keep { parts.withLock { $0.append(memory) } }
+        return memory
     }
 
     /// Returns the 1-D weight `name` of `count` values, converted to `Float`.
@@ -70,8 +143,13 @@ public final class WeightStore: Sendable {
 
     /// The output projection, `output.weight` (vocabulary × embedding), or `embedding` when
     /// the file ties the two by leaving it out.
-    func outputProjection(config: ModelConfig, tiedTo embedding: WeightMatrix) throws(ModelError) -> WeightMatrix {
+    /// With `shardRows` (a tensor-parallel rank's vocabulary), only those rows, and
+    /// `embedding` is that rank's part already.
+    func outputProjection(
+        config: ModelConfig, tiedTo embedding: WeightMatrix, shardRows: Range<Int>? = nil
+    ) throws(ModelError) -> WeightMatrix {
         guard contains("output.weight") else { return embedding }
-        return try matrix("output.weight", rows: config.vocabularySize, cols: config.embeddingLength)
+        return try matrix("output.weight", rows: config.vocabularySize, cols: config.embeddingLength,
+                          part: shardRows.map { .rows($0) })
     }
 }

@@ -103,7 +103,10 @@ public struct CanopyService: RegistrableRPCService {
                     if case .completed(let output) = event, let failure = output.failure {
                         // The engine failed the request (and freed its blocks): a status, not a summary.
                         completed = true
-                        if case .weightsUnreadable = failure { state.fail(failure.description) }
+                        switch failure {
+                        case .weightsUnreadable, .rankLost: state.fail(failure.description)
+                        case .outOfMemory: break
+                        }
                         failures.record(failure.description)
                         throw EngineMapping.rpcError(failure)
                     }

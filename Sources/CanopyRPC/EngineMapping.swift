@@ -132,7 +132,7 @@ enum EngineMapping {
     static func rpcError(_ failure: ForwardError) -> RPCError {
         switch failure {
         case .outOfMemory: return RPCError(code: .resourceExhausted, message: failure.description)
-        case .weightsUnreadable: return RPCError(code: .unavailable, message: failure.description)
+        case .weightsUnreadable, .rankLost: return RPCError(code: .unavailable, message: failure.description)
         }
     }
 

@@ -56,6 +56,10 @@ struct Canopyd: AsyncParsableCommand {
     var specDraftCost: String?
     @Option(help: "Worker threads (0 = all cores).") var threads: String?
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
+    @Option(help: "Split the model across N processes: mpirun -np N canopyd --tensor-parallel N (default 1: no MPI).")
+    var tensorParallel: String?
+    @Option(help: "How long a rank waits for another inside a step before the job ends (default 10s).")
+    var parallelTimeout: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
     var allowedUids: String?
     @Option(help: "Comma-separated primary gids/groups served (empty = all).") var allowedGids: String?
@@ -75,7 +79,8 @@ struct Canopyd: AsyncParsableCommand {
             ("kv-swap-space", kvSwapSpace), ("apar-fork-token", aparForkToken), ("apar-child-token", aparChildToken),
             ("speculative", speculative), ("draft-model", draftModel), ("spec-tokens", specTokens),
             ("spec-step-tokens", specStepTokens), ("spec-draft-cost", specDraftCost),
-            ("threads", threads), ("grace-period", gracePeriod), ("allowed-uids", allowedUids),
+            ("threads", threads), ("grace-period", gracePeriod), ("tensor-parallel", tensorParallel),
+            ("parallel-timeout", parallelTimeout), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel), ("http", http), ("http-socket", httpSocket),
             ("http-token-file", httpTokenFile),
         ]

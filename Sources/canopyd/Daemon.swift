@@ -23,6 +23,12 @@ struct Daemon {
         } catch {
             throw DaemonFailure(message: "\(error)")
         }
+        let parallel = try ParallelLaunch.join(settings: settings, logger: logger)
+        if let parallel, parallel.group.rank > 0 {
+            // Not the serving rank: no socket, no lock; its shard and rank 0's steps only.
+            WorkerPool.configure(threads: parallel.threads(configured: settings.threads))
+            return parallel.runWorker(modelPath: modelPath, logger: logger)
+        }
         let activation: SocketActivation?
         let socketPath: String
         let lock: InstanceLock
@@ -42,7 +48,7 @@ struct Daemon {
         let policy = settings.accessPolicy
         logger.info("access: \(policy)")
         // Before the model loads: every kernel forks onto this pool.
-        WorkerPool.configure(threads: settings.threads)
+        WorkerPool.configure(threads: parallel?.threads(configured: settings.threads) ?? settings.threads)
         logger.info("kernels: \(WorkerPool.shared.threadCount) threads, \(InstructionSet.summary)")
         let notifier = SystemdNotifier()
         let pinger = try? WatchdogPinger.fromEnvironment()
@@ -58,7 +64,7 @@ struct Daemon {
             loaded = try ModelLoadProgress(path: modelPath).run { () throws(ModelLoadError) in
                 try LoadedModel(
                     path: modelPath, expertCacheBytes: settings.engineConfig.expertCacheBytes,
-                    weightMemoryBytes: settings.engineConfig.weightMemoryBytes)
+                    weightMemoryBytes: settings.engineConfig.weightMemoryBytes, exchange: parallel?.exchange)
             }
         } catch {
             throw DaemonFailure(message: "\(error)")
@@ -71,6 +77,11 @@ struct Daemon {
         } catch {
             throw DaemonFailure(message: "\(error)")
         }
+        if let parallel {
+            parallel.start(engine: engine, config: engineConfig)
+            logger.info("tensor parallel: rank 0: \(loaded.shard.map { "\($0)" } ?? "whole model"), \(loaded.residentWeightBytes) weight bytes resident")
+        }
+        defer { parallel?.stop(logger: logger) }
         if let residency = loaded.weightResidency {
             logger.info("\(residency.placement)")
         } else if let budget = settings.engineConfig.weightMemoryBytes {

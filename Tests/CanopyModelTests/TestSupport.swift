@@ -50,7 +50,7 @@ func greedyDecode(
 ) throws -> (tokens: [Int32], firstLogits: [Float]) {
     let model = loaded.model
     let vocabulary = loaded.config.vocabularySize
-    let cache = SingleSequenceCache(config: loaded.config, capacity: prompt.count + steps, precision: kvPrecision)
+    let cache = SingleSequenceCache(config: model.config, capacity: prompt.count + steps, precision: kvPrecision)
     var batch = ForwardBatch()
     cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
     var logits = try model.forward(batch, kv: cache.storage)

@@ -70,15 +70,17 @@ class Daemon:
     """One `canopyd` process on `socket`; its stderr goes to `log`."""
 
     def __init__(self, binary: Path, model: Path, workdir: Path, *extra: str, socket: Path | None = None,
-                 kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None):
+                 kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None,
+                 launcher: list[str] | None = None):
         self.workdir = workdir
         self.socket = socket or workdir / "canopy.sock"
         self.log = workdir / f"canopyd-{time.monotonic_ns()}.log"
         config = workdir / "canopyd.conf"
         # An explicit empty config keeps a machine-wide /etc config out of the tests.
         config.touch()
+        # `launcher` goes first: `mpirun -np 2` for a tensor-parallel job.
         self.args = [
-            str(binary), "--config", str(config), "--model", str(model), "--socket", str(self.socket),
+            *(launcher or []), str(binary), "--config", str(config), "--model", str(model), "--socket", str(self.socket),
             "--kv-cache-memory", kv_cache_memory, "--threads", "2", "--log-level", "info", *extra,
         ]
         self._log_file = open(self.log, "wb")
@@ -146,9 +148,9 @@ def start_daemon(canopyd_path, model_path, workdir):
 
     def start(*extra: str, socket: Path | None = None, wait: bool = True,
               kv_cache_memory: str = KV_CACHE_MEMORY, env: dict[str, str | None] | None = None,
-              model: Path | None = None) -> Daemon:
+              model: Path | None = None, launcher: list[str] | None = None) -> Daemon:
         daemon = Daemon(canopyd_path, model or model_path, workdir, *extra, socket=socket,
-                        kv_cache_memory=kv_cache_memory, env=env)
+                        kv_cache_memory=kv_cache_memory, env=env, launcher=launcher)
         started.append(daemon)
         if wait:
             daemon.wait_ready()

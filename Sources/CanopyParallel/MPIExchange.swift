@@ -1,0 +1,217 @@
+import CMPI
+import CanopyKernels
+import Foundation
+import CanopyModel
+import Synchronization
+
+/// `ShardExchange` over MPI point-to-point messages: each rank sends its partial sums to
+/// every other rank and adds up all of them in rank order itself, so every rank holds the
+/// same bits and no reduction order depends on MPI's algorithm choice or on timing.
+/// Logits go to rank 0 only (it alone samples).
+///
+/// Every wait has the group's timeout; the first one that runs out records which rank did
+/// not answer as `failure`, calls `onFailure` once, and turns every later call into a no-op,
+/// so the pass in progress ends quickly with `ForwardError.rankLost`.
+public final class MPIExchange: ShardExchange, @unchecked Sendable {
+    public let rank: Int
+    public let ranks: Int
+    private let group: MPIGroup
+    private let lost = Mutex<String?>(nil)
+    /// Called once, with the reason, when a rank is lost (rank 0 logs it and ends the job).
+    private let onFailure: @Sendable (String) -> Void
+    /// Every rank's partials of the sum in progress (grown as needed; engine thread only).
+    private var partials: [Float] = []
+    private var gathered: [Float] = []
+    /// Time spent waiting in exchanges and bytes sent, since start (for metrics).
+    private let counters = Mutex<ExchangeCounters>(ExchangeCounters())
+
+    static let sumTag: Int32 = 2
+    static let logitsTag: Int32 = 3
+
+    /// An exchange among `group`'s ranks.
+    public init(group: MPIGroup, onFailure: @escaping @Sendable (String) -> Void) {
+        self.group = group
+        rank = group.rank
+        ranks = group.size
+        self.onFailure = onFailure
+    }
+
+    public var failure: String? { lost.withLock { $0 } }
+
+    /// Communication so far: time spent in exchanges, bytes sent, and calls.
+    public var statistics: ExchangeCounters { counters.withLock { $0 } }
+
+    /// When rank 0's pass in progress began (its `distribute`); nil between passes.
+    private var passStarted: ContinuousClock.Instant?
+
+    public func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy]) {
+        guard failure == nil else { return }
+        passStarted = .now
+        send(.forward(batch, copies: copies))
+    }
+
+    /// Sends `message` to every other rank (rank 0 only), waiting at most the timeout.
+    public func send(_ message: StepMessage) {
+        guard failure == nil else { return }
+        precondition(rank == 0, "only rank 0 sends steps")
+        let started = ContinuousClock.now
+        let words = message.encoded()
+        var requests: [MPI_Request?] = Array(repeating: canopy_mpi_request_null(), count: ranks - 1)
+        words.withUnsafeBufferPointer { buffer in
+            for peer in 1..<ranks {
+                MPI_Isend(buffer.baseAddress, Int32(words.count), canopy_mpi_int64(), Int32(peer), StepMessage.tag,
+                          canopy_mpi_comm_world(), &requests[peer - 1])
+            }
+            if let stuck = MessageWait.all(&requests, timeout: group.timeout) {
+                fail("rank \(stuck + 1) did not take the next step within \(group.timeout)")
+            }
+        }
+        record(started, bytes: words.count * 8 * (ranks - 1))
+    }
+
+    /// The next message from rank 0 (other ranks), waiting as long as it takes: a rank idles
+    /// here while the daemon has no work.
+    func receive(blockSize: Int) throws(ParallelError) -> StepMessage {
+        let count = MessageWait.probe(source: 0, tag: StepMessage.tag)
+        var words = [Int64](repeating: 0, count: count)
+        words.withUnsafeMutableBufferPointer { buffer in
+            _ = MPI_Recv(buffer.baseAddress, Int32(count), canopy_mpi_int64(), 0, StepMessage.tag,
+                         canopy_mpi_comm_world(), canopy_mpi_status_ignore())
+        }
+        return try StepMessage.decode(words, blockSize: blockSize)
+    }
+
+    public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        guard ranks > 1, failure == nil else { return }
+        let started = ContinuousClock.now
+        if partials.count < ranks * count { partials = [Float](repeating: 0, count: ranks * count) }
+        partials.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress!
+            (base + rank * count).update(from: values, count: count)
+            var requests: [MPI_Request?] = []
+            for peer in 0..<ranks where peer != rank {
+                var send: MPI_Request? = canopy_mpi_request_null()
+                var receive: MPI_Request? = canopy_mpi_request_null()
+                MPI_Isend(base + rank * count, Int32(count), canopy_mpi_float(), Int32(peer), Self.sumTag,
+                          canopy_mpi_comm_world(), &send)
+                MPI_Irecv(base + peer * count, Int32(count), canopy_mpi_float(), Int32(peer), Self.sumTag,
+                          canopy_mpi_comm_world(), &receive)
+                requests += [send, receive]
+            }
+            if let stuck = MessageWait.all(&requests, timeout: group.timeout) {
+                let peer = (0..<ranks).filter { $0 != rank }[stuck / 2]
+                return fail("rank \(peer) sent no partial sums within \(group.timeout)")
+            }
+            // Rank order, on every rank: the same additions, the same bits.
+            values.update(from: base, count: count)
+            for r in 1..<ranks {
+                let part = base + r * count
+                for i in 0..<count { values[i] += part[i] }
+            }
+        }
+        record(started, bytes: count * 4 * (ranks - 1))
+    }
+
+    public func gatherColumns(
+        _ part: UnsafePointer<Float>, rows: Int, columns: Range<Int>, width: Int, into whole: UnsafeMutablePointer<Float>?
+    ) {
+        // The gather is a pass's last exchange (every pass has one, even without logits).
+        defer { if rank == 0 { endPass() } }
+        guard failure == nil, rows > 0 else { return }
+        let started = ContinuousClock.now
+        if rank != 0 {
+            var request: [MPI_Request?] = [canopy_mpi_request_null()]
+            MPI_Isend(part, Int32(rows * columns.count), canopy_mpi_float(), 0, Self.logitsTag, canopy_mpi_comm_world(),
+                      &request[0])
+            if MessageWait.all(&request, timeout: group.timeout) != nil {
+                fail("rank 0 took no logits within \(group.timeout)")
+            }
+            record(started, bytes: rows * columns.count * 4)
+            return
+        }
+        guard let whole else { preconditionFailure("rank 0 gathers into a buffer") }
+        let spans = (0..<ranks).map { TensorShard.part(width, of: ranks, $0) }
+        let total = rows * width
+        if gathered.count < total { gathered = [Float](repeating: 0, count: total) }
+        gathered.withUnsafeMutableBufferPointer { buffer in
+            var requests: [MPI_Request?] = Array(repeating: canopy_mpi_request_null(), count: ranks - 1)
+            var offset = rows * spans[0].count
+            for peer in 1..<ranks {
+                MPI_Irecv(buffer.baseAddress! + offset, Int32(rows * spans[peer].count), canopy_mpi_float(), Int32(peer),
+                          Self.logitsTag, canopy_mpi_comm_world(), &requests[peer - 1])
+                offset += rows * spans[peer].count
+            }
+            if let stuck = MessageWait.all(&requests, timeout: group.timeout) {
+                return fail("rank \(stuck + 1) sent no logits within \(group.timeout)")
+            }
+            // Rank 0's own part is `part`; peer p's was received after rank 0's slot and
+            // those of peers 1..<p, as above.
+            offset = rows * spans[0].count
+            for peer in 0..<ranks {
+                let span = spans[peer]
+                let source = peer == 0 ? part : UnsafePointer(buffer.baseAddress! + offset)
+                for r in 0..<rows {
+                    (whole + r * width + span.lowerBound).update(from: source + r * span.count, count: span.count)
+                }
+                if peer > 0 { offset += rows * span.count }
+            }
+        }
+        record(started, bytes: 0)
+    }
+
+    /// Rank 0: the pass begun by `distribute` is over; counts it and its time.
+    private func endPass() {
+        guard let passStarted else { return }
+        let elapsed = ContinuousClock.now - passStarted
+        counters.withLock {
+            $0.passes += 1
+            $0.passSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        self.passStarted = nil
+    }
+
+    private func fail(_ reason: String) {
+        let first = lost.withLock { lost -> Bool in
+            guard lost == nil else { return false }
+            lost = reason
+            return true
+        }
+        if first { onFailure(reason) }
+    }
+
+    private func record(_ started: ContinuousClock.Instant, bytes: Int) {
+        let elapsed = ContinuousClock.now - started
+        counters.withLock {
+            $0.seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            $0.bytesSent += bytes
+            $0.exchanges += 1
+        }
+    }
+}
+
+/// Communication totals of one rank since start.
+public struct ExchangeCounters: Sendable, Equatable {
+    /// Seconds spent in exchanges (sending, waiting for peers, adding partials).
+    public var seconds: Double = 0
+    /// Bytes this rank sent.
+    public var bytesSent = 0
+    /// Exchanges (sums, logit gathers, step messages).
+    public var exchanges = 0
+    /// Rank 0: forward passes run, and their wall time from sending the step to holding
+    /// the logits (communication included).
+    public var passes = 0
+    public var passSeconds: Double = 0
+
+    /// The share of pass time spent in exchanges (rank 0), 0 before any pass.
+    public var communicationShare: Double { passSeconds > 0 ? seconds / passSeconds : 0 }
+}
+
+extension ExchangeCounters: CustomStringConvertible {
+    public var description: String {
+        let perPass = passes > 0 ? passSeconds / Double(passes) * 1000 : 0
+        let commPerPass = passes > 0 ? seconds / Double(passes) * 1000 : 0
+        return String(
+            format: "%d passes, %.2f ms per pass, %.3f ms of it exchanging (%.1f%%), %d exchanges, %d bytes sent",
+            passes, perPass, commPerPass, communicationShare * 100, exchanges, bytesSent)
+    }
+}
