@@ -225,6 +225,15 @@ extension DaemonConfig {
             return true
         },
         ConfigKey(
+            name: "pipeline-parallel",
+            help: "Split the model's blocks into this many pipeline stages, each run by tensor-parallel ranks (mpirun -np TP×PP canopyd --tensor-parallel TP --pipeline-parallel PP ...). 1: no stages.",
+            expected: "an integer in 1...64"
+        ) { config, value in
+            guard let n = ConfigValueParser.integer(value, in: 1...64) else { return false }
+            config.pipelineParallel = n
+            return true
+        },
+        ConfigKey(
             name: "parallel-timeout",
             help: "How long a rank of a tensor-parallel job waits for another inside a step before it declares it lost and the job ends.",
             expected: "a duration like 10, 10s or 500ms, at least 100ms"

@@ -22,8 +22,11 @@ public struct DaemonConfig: Sendable, Equatable {
     public var threads: Int = 0
     /// How long running requests may take to finish after SIGTERM (`grace-period`).
     public var gracePeriod: Duration = .seconds(30)
-    /// Processes of the MPI job the model is split across (`tensor-parallel`); 1: no MPI.
+    /// Processes each layer is split across (`tensor-parallel`); with `pipelineParallel`,
+    /// the MPI job has their product of processes; both 1: no MPI.
     public var tensorParallel: Int = 1
+    /// Pipeline stages the blocks are split into (`pipeline-parallel`).
+    public var pipelineParallel: Int = 1
     /// How long a rank waits for another inside a pass before it declares it lost
     /// (`parallel-timeout`).
     public var parallelTimeout: Duration = .seconds(10)

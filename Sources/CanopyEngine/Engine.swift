@@ -69,10 +69,10 @@ public final class Engine: @unchecked Sendable {
         self.config = config
         self.draft = draft
         samplingDefaults = SamplingDefaults(file: loaded.file)
-        // The arena holds the heads this process attends with (a tensor-parallel rank's share).
+        // The arena holds the heads and layers this process attends with (a parallel rank's share).
         let c = loaded.model.config
-        if loaded.shard != nil, config.kvSwapSpace > 0 {
-            throw .invalidConfiguration("--kv-swap-space does not combine with tensor parallelism yet: set it to 0")
+        if loaded.isParallelRank, config.kvSwapSpace > 0 {
+            throw .invalidConfiguration("--kv-swap-space does not combine with tensor or pipeline parallelism yet: set it to 0")
         }
         let layout = PagedKVLayout(
             blockSize: config.blockSize, layers: c.blockCount, kvHeads: c.headCountKV,
@@ -99,7 +99,7 @@ public final class Engine: @unchecked Sendable {
         }
         let kv = KVCacheManager(
             layout: layout, blockCount: blocks, prefixCaching: config.prefixCaching, swapTier: swapTier,
-            recordingCopies: loaded.shard != nil)
+            recordingCopies: loaded.isParallelRank)
         var costModel = PreemptionCostModel()
         if let initialCostModel {
             costModel = initialCostModel

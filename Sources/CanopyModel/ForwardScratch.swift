@@ -178,13 +178,16 @@ extension ForwardScratch {
     ///
     /// With `embeddingRows` (a tensor-parallel rank's vocabulary), `embedding` holds only
     /// those rows, and tokens outside them get zero rows: the ranks' sum is the embedding.
+    /// Without `embedding` (a later pipeline stage, whose input comes from the previous
+    /// one), only the angles.
     func loadInputs(
-        _ batch: ForwardBatch, embedding: WeightMatrix, residency: WeightResidency?, rope: RoPE,
+        _ batch: ForwardBatch, embedding: WeightMatrix?, residency: WeightResidency?, rope: RoPE,
         localRope: RoPE? = nil, config c: ModelConfig, embeddingRows: Range<Int>? = nil
     ) {
         let e = c.embeddingLength
         let rowRead = residency?.placement.embeddingRows != nil ? residency : nil
         for t in 0..<batch.count {
+            guard let embedding else { break }
             let token = Int(batch.tokens[t])
             precondition(token >= 0 && token < c.vocabularySize, "token id \(token) outside the vocabulary")
             if let rows = embeddingRows {

@@ -28,23 +28,25 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     public let expertLoad: ExpertLoadCounters?
 
     /// Binds every weight the configuration implies, checking names and shapes. With
-    /// `shard` and `exchange`, binds only that rank's part of each layer (see `TensorShard`)
-    /// and runs as one rank of the group: `config` is then the rank's `localConfig`.
+    /// `shard`, binds only that tensor-parallel rank's part of each layer (see `TensorShard`);
+    /// with `stage`, only that pipeline stage's blocks (see `PipelineStage`); either way it
+    /// runs as one rank of the job through `exchange`, and `config` is its local configuration.
     public init(
         store: WeightStore, config full: ModelConfig, precision: MatMulPrecision, variant: LlamaVariant = .llama,
-        shard: TensorShard? = nil, exchange: (any ShardExchange)? = nil
+        shard: TensorShard? = nil, stage: PipelineStage? = nil, exchange: (any ShardExchange)? = nil
     ) throws(ModelError) {
         if variant.requiresExperts, full.experts == nil {
             throw .missingMetadata(key: "\(full.architecture).expert_count")
         }
-        let config = shard?.localConfig(full) ?? full
+        let split = shard?.localConfig(full) ?? full
+        let config = stage?.localConfig(split) ?? split
         self.config = config
         self.variant = variant
         self.precision = precision
         let e = config.embeddingLength
-        ends = try DecoderEnds(store: store, config: config, shard: shard, exchange: exchange)
+        ends = try DecoderEnds(store: store, config: config, shard: shard, stage: stage, exchange: exchange)
         var blocks: [Block] = []
-        for i in 0..<config.blockCount {
+        for i in stage?.layers ?? 0..<full.blockCount {
             let p = "blk.\(i)."
             blocks.append(Block(
                 attention: try AttentionWeights(
@@ -54,7 +56,7 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         }
         self.blocks = blocks
         rope = try RoPE(config: config, style: variant.ropeStyle, store: store)
-        steps = LayerSteps(config: config, precision: precision, exchange: exchange)
+        steps = LayerSteps(config: config, precision: precision, exchange: shard == nil ? nil : exchange)
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
             return []

@@ -46,8 +46,12 @@ public final class LoadedModel: Sendable {
     /// Which weights are streamed from the file under `--weight-memory`; nil when
     /// every weight is resident (no budget, or one the whole file fits in).
     public let weightResidency: WeightResidency?
-    /// This process's part of the model under tensor parallelism; nil when it holds all of it.
+    /// This process's part of every layer under tensor parallelism; nil when it holds all of it.
     public let shard: TensorShard?
+    /// This process's blocks under pipeline parallelism; nil when it runs all of them.
+    public let stage: PipelineStage?
+    /// Whether this process is one rank of a tensor- or pipeline-parallel job.
+    public var isParallelRank: Bool { shard != nil || stage != nil }
     /// Bytes of weights this process holds in memory: the file's tensors it read whole plus
     /// its parts of the split ones (under tensor parallelism about 1/ranks of the matrices).
     public let residentWeightBytes: Int
@@ -68,9 +72,10 @@ public final class LoadedModel: Sendable {
     ///   `WeightPlacement`, `WeightResidency`); nil holds the whole file.
     /// - Parameter weightPrefetch: whether streamed weights are read ahead of use (false:
     ///   only when needed; for measuring what prefetching buys).
-    /// - Parameter exchange: makes this process one rank of a tensor-parallel group: it reads
-    ///   and computes only its `TensorShard` of the layers, combining results through
-    ///   `exchange` (not combinable with the expert cache or a weight memory budget).
+    /// - Parameter exchange: makes this process one rank of a parallel job: it reads and
+    ///   computes only its `TensorShard` of the layers (tensor parallelism) of its
+    ///   `PipelineStage`'s blocks (pipeline parallelism), combining results through `exchange`
+    ///   (not combinable with the expert cache or a weight memory budget).
     public init(
         path: String, precision: MatMulPrecision = .quantizedActivations, expertCacheBytes: Int? = nil,
         weightMemoryBytes: Int? = nil, weightPrefetch: Bool = true, exchange: (any ShardExchange)? = nil
@@ -86,20 +91,30 @@ public final class LoadedModel: Sendable {
             throw .model(path: path, error)
         }
         var shard: TensorShard?
+        var stage: PipelineStage?
         if let exchange {
             guard expertCacheBytes == nil, weightMemoryBytes == nil else {
-                throw .model(path: path, .cannotShard("--expert-cache and --weight-memory do not combine with tensor parallelism yet"))
+                throw .model(path: path, .cannotShard("--expert-cache and --weight-memory do not combine with tensor or pipeline parallelism yet"))
             }
             do {
-                shard = try TensorShard(rank: exchange.rank, ranks: exchange.ranks, config: config, file: file)
+                if exchange.ranks > 1 {
+                    shard = try TensorShard(rank: exchange.rank, ranks: exchange.ranks, config: config, file: file)
+                }
+                if exchange.stages > 1 { stage = try PipelineStage(stage: exchange.stage, stages: exchange.stages, config: config) }
             } catch {
                 throw .model(path: path, error)
             }
         }
         self.shard = shard
-        // A rank reads its parts of the split matrices itself (WeightStore), not the whole.
+        self.stage = stage
+        // A rank reads its parts of the split matrices itself (WeightStore), and nothing of
+        // the blocks other stages run.
         let dataOffset = file.dataOffset
-        let splitRanges = shard == nil ? [] : file.tensors.filter { TensorShard.isSplit($0.name) }.map { tensor in
+        let tied = file.tensor(named: "output.weight") == nil
+        let unreadTensors = file.tensors.filter { tensor in
+            (shard != nil && TensorShard.isSplit(tensor.name)) || !(stage?.reads(tensor.name, tiedOutput: tied) ?? true)
+        }
+        let splitRanges = unreadTensors.map { tensor in
             (dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)
         }
         do throws(ExpertCacheError) {
@@ -137,9 +152,9 @@ public final class LoadedModel: Sendable {
         do {
             let store = WeightStore(
                 file: file, expertCache: expertCache, residency: weightResidency, splitTensorsUnread: shard != nil)
-            if let shard, let exchange {
+            if let exchange {
                 model = try ModelArchitectures.load(
-                    store: store, config: config, precision: precision, shard: shard, exchange: exchange)
+                    store: store, config: config, precision: precision, shard: shard, stage: stage, exchange: exchange)
             } else {
                 model = try ModelArchitectures.load(store: store, config: config, precision: precision)
             }

@@ -31,19 +31,20 @@ public enum ModelArchitectures {
         return try build(store, config, precision)
     }
 
-    /// Builds one rank's part of the model the file describes (see `TensorShard`).
-    /// - Throws: `.cannotShard` for an architecture tensor parallelism does not split yet
-    ///   (those of the Llama family are split), or the errors of `load(store:config:precision:)`.
+    /// Builds one rank's part of the model the file describes: its `shard` of every layer
+    /// and/or its pipeline `stage`'s blocks (see `TensorShard`, `PipelineStage`).
+    /// - Throws: `.cannotShard` for an architecture parallelism does not split yet (those of
+    ///   the Llama family are split), or the errors of `load(store:config:precision:)`.
     public static func load(
-        store: WeightStore, config: ModelConfig, precision: MatMulPrecision, shard: TensorShard,
-        exchange: any ShardExchange
+        store: WeightStore, config: ModelConfig, precision: MatMulPrecision, shard: TensorShard?,
+        stage: PipelineStage?, exchange: any ShardExchange
     ) throws(ModelError) -> any CausalLanguageModel {
         guard registry[config.architecture] != nil else { throw .unsupportedArchitecture(config.architecture) }
         guard let variant = llamaVariants[config.architecture] else {
-            throw .cannotShard("tensor parallelism splits the \(llamaVariants.keys.sorted().joined(separator: ", ")) architectures, not \(config.architecture) yet")
+            throw .cannotShard("parallelism splits the \(llamaVariants.keys.sorted().joined(separator: ", ")) architectures, not \(config.architecture) yet")
         }
         return try LlamaModel(store: store, config: config, precision: precision, variant: variant, shard: shard,
-                              exchange: exchange)
+                              stage: stage, exchange: exchange)
     }
 
     /// The architectures run by `LlamaModel`, and how each differs.

@@ -1,35 +1,59 @@
 import CanopyKernels
 
-/// How the ranks of a tensor-parallel group combine their partial results inside a forward
-/// pass. Every rank calls the same methods in the same order with the same counts; the
-/// implementation carries the values between ranks (MPI in `CanopyParallel`).
+/// How the ranks of a parallel job combine their work inside a forward pass: tensor
+/// parallelism within a pipeline stage (ranks `0..<ranks` of the stage, summing partial
+/// results), and pipeline parallelism between stages (activations passed to the next
+/// stage, logits back to the job's first rank). Every rank calls the methods its place
+/// implies, in the same order, with the same counts; the implementation carries the values
+/// (MPI in `CanopyParallel`).
 ///
 /// Methods never throw in the middle of a layer: when a peer is lost (it died, or did not
-/// answer within the group's timeout), the exchange records `failure`, later calls return at
+/// answer within the job's timeout), the exchange records `failure`, later calls return at
 /// once, and the forward pass ends with `ForwardError.rankLost`.
 public protocol ShardExchange: AnyObject, Sendable {
-    /// This rank, `0..<ranks`.
+    /// This rank within its stage's tensor-parallel group, `0..<ranks`.
     var rank: Int { get }
-    /// Ranks in the group.
+    /// Ranks in each stage's tensor-parallel group (`--tensor-parallel`).
     var ranks: Int { get }
+    /// This rank's pipeline stage, `0..<stages`.
+    var stage: Int { get }
+    /// Pipeline stages (`--pipeline-parallel`).
+    var stages: Int { get }
 
-    /// Rank 0's model calls this first in every pass: the other ranks are told to run the
-    /// same pass over `batch`, after repeating `copies` on their KV arenas (they then call
-    /// the same collectives in the same order).
+    /// The job's first rank (rank 0 of stage 0, which runs the engine) calls this first in
+    /// every pass: every other rank is told to run the same pass over `batch`, after
+    /// repeating `copies` on its KV arena.
     func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy])
 
-    /// Replaces `values` (`count` floats) on every rank by the sum of every rank's `values`,
-    /// added in rank order 0, 1, 2, ..., so all ranks hold the same bits and the result does
-    /// not depend on which partial arrived first.
+    /// Replaces `values` (`count` floats) on every rank of this stage by the sum of every
+    /// stage rank's `values`, added in rank order 0, 1, 2, ..., so all of them hold the same
+    /// bits and the result does not depend on which partial arrived first.
     func sum(_ values: UnsafeMutablePointer<Float>, count: Int)
 
-    /// Collects the logits every rank computed for its vocabulary rows onto rank 0: `part`
-    /// holds `rows × columns.count` values (this rank's `columns`, row-major); on rank 0,
-    /// `whole` (`rows × width`) receives each rank's columns in place. Other ranks pass a nil
-    /// `whole`.
+    /// Collects the logits every rank of this stage computed for its vocabulary rows onto
+    /// the stage's rank 0: `part` holds `rows × columns.count` values (this rank's `columns`,
+    /// row-major); on rank 0, `whole` (`rows × width`) receives each rank's columns in place.
+    /// Other ranks pass a nil `whole`.
     func gatherColumns(
         _ part: UnsafePointer<Float>, rows: Int, columns: Range<Int>, width: Int, into whole: UnsafeMutablePointer<Float>?)
 
-    /// Why the group stopped working (which rank was lost, and how); nil while it works.
+    /// Sends this stage's output activations (`count` floats, the residual stream) to the
+    /// same rank of the next stage.
+    func sendActivations(_ values: UnsafePointer<Float>, count: Int)
+
+    /// Receives the previous stage's output activations into `values`.
+    func receiveActivations(into values: UnsafeMutablePointer<Float>, count: Int)
+
+    /// The last stage's rank 0 sends the pass's logits to the job's first rank, which
+    /// receives them with `receiveLogits`.
+    func sendLogits(_ values: UnsafePointer<Float>, count: Int)
+    func receiveLogits(into values: UnsafeMutablePointer<Float>, count: Int)
+
+    /// Why the job stopped working (which rank was lost, and how); nil while it works.
     var failure: String? { get }
+}
+
+extension ShardExchange {
+    /// Whether this is the job's first rank: it runs the engine and samples.
+    public var isFirstRank: Bool { rank == 0 && stage == 0 }
 }

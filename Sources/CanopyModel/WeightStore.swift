@@ -140,16 +140,4 @@ public final class WeightStore: Sendable {
     public func contains(_ name: String) -> Bool {
         file.tensor(named: name) != nil
     }
-
-    /// The output projection, `output.weight` (vocabulary × embedding), or `embedding` when
-    /// the file ties the two by leaving it out.
-    /// With `shardRows` (a tensor-parallel rank's vocabulary), only those rows, and
-    /// `embedding` is that rank's part already.
-    func outputProjection(
-        config: ModelConfig, tiedTo embedding: WeightMatrix, shardRows: Range<Int>? = nil
-    ) throws(ModelError) -> WeightMatrix {
-        guard contains("output.weight") else { return embedding }
-        return try matrix("output.weight", rows: config.vocabularySize, cols: config.embeddingLength,
-                          part: shardRows.map { .rows($0) })
-    }
 }

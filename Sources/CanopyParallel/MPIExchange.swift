@@ -4,10 +4,13 @@ import Foundation
 import CanopyModel
 import Synchronization
 
-/// `ShardExchange` over MPI point-to-point messages: each rank sends its partial sums to
-/// every other rank and adds up all of them in rank order itself, so every rank holds the
-/// same bits and no reduction order depends on MPI's algorithm choice or on timing.
-/// Logits go to rank 0 only (it alone samples).
+/// `ShardExchange` over MPI point-to-point messages, for a job of `tensorParallel` ×
+/// stages ranks: job rank `r` is tensor-parallel rank `r % tensorParallel` of pipeline stage
+/// `r / tensorParallel`. Within a stage each rank sends its partial sums to every other rank
+/// and adds up all of them in rank order itself, so every rank holds the same bits and no
+/// reduction order depends on MPI's algorithm choice or on timing. Between stages, each
+/// rank hands its activations to the same rank of the next stage; the last stage's rank 0
+/// sends the logits to the job's first rank (it alone samples).
 ///
 /// Every wait has the group's timeout; the first one that runs out records which rank did
 /// not answer as `failure`, calls `onFailure` once, and turns every later call into a no-op,
@@ -15,6 +18,8 @@ import Synchronization
 public final class MPIExchange: ShardExchange, @unchecked Sendable {
     public let rank: Int
     public let ranks: Int
+    public let stage: Int
+    public let stages: Int
     private let group: MPIGroup
     private let lost = Mutex<String?>(nil)
     /// Called once, with the reason, when a rank is lost (rank 0 logs it and ends the job).
@@ -27,14 +32,22 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
 
     static let sumTag: Int32 = 2
     static let logitsTag: Int32 = 3
+    static let activationsTag: Int32 = 4
 
-    /// An exchange among `group`'s ranks.
-    public init(group: MPIGroup, onFailure: @escaping @Sendable (String) -> Void) {
+    /// An exchange among `group`'s ranks, `tensorParallel` per pipeline stage.
+    /// - Precondition: `tensorParallel` divides the job's size.
+    public init(group: MPIGroup, tensorParallel: Int, onFailure: @escaping @Sendable (String) -> Void) {
+        precondition(tensorParallel >= 1 && group.size % tensorParallel == 0, "ranks do not split into stages")
         self.group = group
-        rank = group.rank
-        ranks = group.size
+        rank = group.rank % tensorParallel
+        ranks = tensorParallel
+        stage = group.rank / tensorParallel
+        stages = group.size / tensorParallel
         self.onFailure = onFailure
     }
+
+    /// The job rank of this stage's tensor-parallel rank `index`.
+    private func stagePeer(_ index: Int) -> Int { stage * ranks + index }
 
     public var failure: String? { lost.withLock { $0 } }
 
@@ -53,12 +66,13 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     /// Sends `message` to every other rank (rank 0 only), waiting at most the timeout.
     public func send(_ message: StepMessage) {
         guard failure == nil else { return }
-        precondition(rank == 0, "only rank 0 sends steps")
+        precondition(isFirstRank, "only the first rank sends steps")
         let started = ContinuousClock.now
         let words = message.encoded()
-        var requests: [MPI_Request?] = Array(repeating: canopy_mpi_request_null(), count: ranks - 1)
+        let others = group.size - 1
+        var requests: [MPI_Request?] = Array(repeating: canopy_mpi_request_null(), count: others)
         words.withUnsafeBufferPointer { buffer in
-            for peer in 1..<ranks {
+            for peer in 1...others {
                 MPI_Isend(buffer.baseAddress, Int32(words.count), canopy_mpi_int64(), Int32(peer), StepMessage.tag,
                           canopy_mpi_comm_world(), &requests[peer - 1])
             }
@@ -66,7 +80,7 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
                 fail("rank \(stuck + 1) did not take the next step within \(group.timeout)")
             }
         }
-        record(started, bytes: words.count * 8 * (ranks - 1))
+        record(started, bytes: words.count * 8 * others)
     }
 
     /// The next message from rank 0 (other ranks), waiting as long as it takes: a rank idles
@@ -92,15 +106,15 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
             for peer in 0..<ranks where peer != rank {
                 var send: MPI_Request? = canopy_mpi_request_null()
                 var receive: MPI_Request? = canopy_mpi_request_null()
-                MPI_Isend(base + rank * count, Int32(count), canopy_mpi_float(), Int32(peer), Self.sumTag,
+                MPI_Isend(base + rank * count, Int32(count), canopy_mpi_float(), Int32(stagePeer(peer)), Self.sumTag,
                           canopy_mpi_comm_world(), &send)
-                MPI_Irecv(base + peer * count, Int32(count), canopy_mpi_float(), Int32(peer), Self.sumTag,
+                MPI_Irecv(base + peer * count, Int32(count), canopy_mpi_float(), Int32(stagePeer(peer)), Self.sumTag,
                           canopy_mpi_comm_world(), &receive)
                 requests += [send, receive]
             }
             if let stuck = MessageWait.all(&requests, timeout: group.timeout) {
                 let peer = (0..<ranks).filter { $0 != rank }[stuck / 2]
-                return fail("rank \(peer) sent no partial sums within \(group.timeout)")
+                return fail("rank \(stagePeer(peer)) sent no partial sums within \(group.timeout)")
             }
             // Rank order, on every rank: the same additions, the same bits.
             values.update(from: base, count: count)
@@ -115,16 +129,17 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     public func gatherColumns(
         _ part: UnsafePointer<Float>, rows: Int, columns: Range<Int>, width: Int, into whole: UnsafeMutablePointer<Float>?
     ) {
-        // The gather is a pass's last exchange (every pass has one, even without logits).
-        defer { if rank == 0 { endPass() } }
+        // Without pipeline stages, the gather is a pass's last exchange (every pass has one,
+        // even without logits).
+        defer { if isFirstRank { endPass() } }
         guard failure == nil, rows > 0 else { return }
         let started = ContinuousClock.now
         if rank != 0 {
             var request: [MPI_Request?] = [canopy_mpi_request_null()]
-            MPI_Isend(part, Int32(rows * columns.count), canopy_mpi_float(), 0, Self.logitsTag, canopy_mpi_comm_world(),
-                      &request[0])
+            MPI_Isend(part, Int32(rows * columns.count), canopy_mpi_float(), Int32(stagePeer(0)), Self.logitsTag,
+                      canopy_mpi_comm_world(), &request[0])
             if MessageWait.all(&request, timeout: group.timeout) != nil {
-                fail("rank 0 took no logits within \(group.timeout)")
+                fail("rank \(stagePeer(0)) took no logits within \(group.timeout)")
             }
             record(started, bytes: rows * columns.count * 4)
             return
@@ -137,12 +152,12 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
             var requests: [MPI_Request?] = Array(repeating: canopy_mpi_request_null(), count: ranks - 1)
             var offset = rows * spans[0].count
             for peer in 1..<ranks {
-                MPI_Irecv(buffer.baseAddress! + offset, Int32(rows * spans[peer].count), canopy_mpi_float(), Int32(peer),
-                          Self.logitsTag, canopy_mpi_comm_world(), &requests[peer - 1])
+                MPI_Irecv(buffer.baseAddress! + offset, Int32(rows * spans[peer].count), canopy_mpi_float(),
+                          Int32(stagePeer(peer)), Self.logitsTag, canopy_mpi_comm_world(), &requests[peer - 1])
                 offset += rows * spans[peer].count
             }
             if let stuck = MessageWait.all(&requests, timeout: group.timeout) {
-                return fail("rank \(stuck + 1) sent no logits within \(group.timeout)")
+                return fail("rank \(stagePeer(stuck + 1)) sent no logits within \(group.timeout)")
             }
             // Rank 0's own part is `part`; peer p's was received after rank 0's slot and
             // those of peers 1..<p, as above.
@@ -159,7 +174,46 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
         record(started, bytes: 0)
     }
 
-    /// Rank 0: the pass begun by `distribute` is over; counts it and its time.
+    public func sendActivations(_ values: UnsafePointer<Float>, count: Int) {
+        transfer(UnsafeMutableRawPointer(mutating: values), count: count, peer: group.rank + ranks,
+                 tag: Self.activationsTag, sending: true, what: "activations")
+    }
+
+    public func receiveActivations(into values: UnsafeMutablePointer<Float>, count: Int) {
+        transfer(values, count: count, peer: group.rank - ranks, tag: Self.activationsTag, sending: false,
+                 what: "activations")
+    }
+
+    public func sendLogits(_ values: UnsafePointer<Float>, count: Int) {
+        transfer(UnsafeMutableRawPointer(mutating: values), count: count, peer: 0, tag: Self.logitsTag, sending: true,
+                 what: "logits")
+    }
+
+    public func receiveLogits(into values: UnsafeMutablePointer<Float>, count: Int) {
+        defer { endPass() }
+        transfer(values, count: count, peer: (stages - 1) * ranks, tag: Self.logitsTag, sending: false, what: "logits")
+    }
+
+    /// One message of `count` floats to or from job rank `peer`, within the timeout.
+    private func transfer(
+        _ values: UnsafeMutableRawPointer, count: Int, peer: Int, tag: Int32, sending: Bool, what: String
+    ) {
+        guard failure == nil, count > 0 else { return }
+        let started = ContinuousClock.now
+        var request: [MPI_Request?] = [canopy_mpi_request_null()]
+        if sending {
+            MPI_Isend(values, Int32(count), canopy_mpi_float(), Int32(peer), tag, canopy_mpi_comm_world(), &request[0])
+        } else {
+            MPI_Irecv(values, Int32(count), canopy_mpi_float(), Int32(peer), tag, canopy_mpi_comm_world(), &request[0])
+        }
+        if MessageWait.all(&request, timeout: group.timeout) != nil {
+            return fail(sending ? "rank \(peer) took no \(what) within \(group.timeout)"
+                                : "rank \(peer) sent no \(what) within \(group.timeout)")
+        }
+        record(started, bytes: sending ? count * 4 : 0)
+    }
+
+    /// The first rank: the pass begun by `distribute` is over; counts it and its time.
     private func endPass() {
         guard let passStarted else { return }
         let elapsed = ContinuousClock.now - passStarted

@@ -5,7 +5,7 @@ import Foundation
 public enum ParallelError: Error, Sendable, CustomStringConvertible {
     /// `MPI_Init_thread` failed or gave too little thread support.
     case initialization(String)
-    /// The job has another number of processes than `--tensor-parallel` asks for.
+    /// The job has another number of processes than `--tensor-parallel` × `--pipeline-parallel`.
     case wrongSize(ranks: Int, expected: Int)
     /// A message between ranks could not be sent or received in time.
     case lostRank(String)
@@ -16,7 +16,7 @@ public enum ParallelError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .initialization(let reason): return "cannot start MPI: \(reason)"
         case .wrongSize(let ranks, let expected):
-            return "--tensor-parallel \(expected) needs \(expected) processes, but the MPI job has \(ranks): launch with mpirun -np \(expected)"
+            return "--tensor-parallel × --pipeline-parallel = \(expected) needs \(expected) processes, but the MPI job has \(ranks): launch with mpirun -np \(expected)"
         case .lostRank(let reason): return "lost a rank of the tensor-parallel group: \(reason)"
         case .malformedMessage(let reason): return "a message between ranks does not decode (\(reason)); run the same canopyd build on every rank"
         }

@@ -2,16 +2,17 @@ import CanopyKV
 import CanopyKernels
 import CanopyModel
 
-/// What a rank other than 0 does for its whole life: waits for rank 0's step messages and
-/// runs each forward pass on its shard of the model and its own KV arena (its heads of every
-/// block; rank 0's block manager decides the block ids), until rank 0 says stop.
+/// What a rank other than the first does for its whole life: waits for rank 0's step
+/// messages and runs each forward pass on its part of the model and its own KV arena (its
+/// heads of its stage's blocks; rank 0's block manager decides the block ids), until rank 0
+/// says stop.
 public struct ShardWorker {
     let model: any CausalLanguageModel
     let exchange: MPIExchange
 
     /// A worker running `model` (this rank's shard, bound to `exchange`).
     public init(model: any CausalLanguageModel, exchange: MPIExchange) {
-        precondition(exchange.rank > 0, "rank 0 runs the engine, not a worker")
+        precondition(!exchange.isFirstRank, "the first rank runs the engine, not a worker")
         self.model = model
         self.exchange = exchange
     }

@@ -58,6 +58,8 @@ struct Canopyd: AsyncParsableCommand {
     @Option(help: "Seconds running requests get to finish after SIGTERM.") var gracePeriod: String?
     @Option(help: "Split the model across N processes: mpirun -np N canopyd --tensor-parallel N (default 1: no MPI).")
     var tensorParallel: String?
+    @Option(help: "Split the model's blocks into M pipeline stages: mpirun -np N×M canopyd --tensor-parallel N --pipeline-parallel M (default 1).")
+    var pipelineParallel: String?
     @Option(help: "How long a rank waits for another inside a step before the job ends (default 10s).")
     var parallelTimeout: String?
     @Option(help: "Comma-separated uids/users served; other peers get PERMISSION_DENIED (empty = all).")
@@ -80,7 +82,7 @@ struct Canopyd: AsyncParsableCommand {
             ("speculative", speculative), ("draft-model", draftModel), ("spec-tokens", specTokens),
             ("spec-step-tokens", specStepTokens), ("spec-draft-cost", specDraftCost),
             ("threads", threads), ("grace-period", gracePeriod), ("tensor-parallel", tensorParallel),
-            ("parallel-timeout", parallelTimeout), ("allowed-uids", allowedUids),
+            ("pipeline-parallel", pipelineParallel), ("parallel-timeout", parallelTimeout), ("allowed-uids", allowedUids),
             ("allowed-gids", allowedGids), ("log-level", logLevel), ("http", http), ("http-socket", httpSocket),
             ("http-token-file", httpTokenFile),
         ]

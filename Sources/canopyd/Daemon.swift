@@ -79,7 +79,7 @@ struct Daemon {
         }
         if let parallel {
             parallel.start(engine: engine, config: engineConfig)
-            logger.info("tensor parallel: rank 0: \(loaded.shard.map { "\($0)" } ?? "whole model"), \(loaded.residentWeightBytes) weight bytes resident")
+            logger.info("parallel: rank 0: \(ParallelLaunch.part(of: loaded)), \(loaded.residentWeightBytes) weight bytes resident")
         }
         defer { parallel?.stop(logger: logger) }
         if let residency = loaded.weightResidency {

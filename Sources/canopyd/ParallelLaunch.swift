@@ -6,10 +6,10 @@ import CanopyParallel
 import Foundation
 import Logging
 
-/// canopyd's part in a tensor-parallel MPI job (`mpirun -np N canopyd --tensor-parallel N`):
-/// every rank loads its shard of the model; rank 0 runs the daemon (socket, engine,
-/// scheduler, sampling, tokenizer) and sends each step to the others, which run it on their
-/// shards until rank 0 stops them.
+/// canopyd's part in a parallel MPI job (`mpirun -np N×M canopyd --tensor-parallel N
+/// --pipeline-parallel M`): every rank loads its part of the model (its shard of its stage's
+/// blocks); rank 0 runs the daemon (socket, engine, scheduler, sampling, tokenizer) and sends
+/// each step to the others, which run it on their parts until rank 0 stops them.
 ///
 /// A lost rank ends the job: the ranks' waits time out (`--parallel-timeout`), rank 0 fails
 /// the requests in flight with UNAVAILABLE and logs which rank it lost, then every process
@@ -24,17 +24,19 @@ struct ParallelLaunch {
     /// The exit status of a job that lost a rank (EX_SOFTWARE).
     static let lostRankStatus: Int32 = 70
 
-    /// Joins the MPI job when `--tensor-parallel` is above 1; nil otherwise.
+    /// Joins the MPI job when `--tensor-parallel` or `--pipeline-parallel` is above 1; nil
+    /// otherwise.
     static func join(settings: DaemonConfig, logger: Logger) throws(DaemonFailure) -> ParallelLaunch? {
-        guard settings.tensorParallel > 1 else { return nil }
+        let ranks = settings.tensorParallel * settings.pipelineParallel
+        guard ranks > 1 else { return nil }
         let group: MPIGroup
         do {
-            group = try MPIGroup.join(expectedRanks: settings.tensorParallel, timeout: settings.parallelTimeout)
+            group = try MPIGroup.join(expectedRanks: ranks, timeout: settings.parallelTimeout)
         } catch {
             throw DaemonFailure(message: "\(error)")
         }
         let rank = group.rank
-        let exchange = MPIExchange(group: group) { reason in
+        let exchange = MPIExchange(group: group, tensorParallel: settings.tensorParallel) { reason in
             logger.critical("rank \(rank): \(reason); ending the job")
             if rank == 0 {
                 // The engine fails the pass in progress and every later one (UNAVAILABLE);
@@ -47,7 +49,7 @@ struct ParallelLaunch {
                 group.abort(code: lostRankStatus)
             }
         }
-        logger.info("tensor parallel: rank \(rank) of \(group.size), \(group.localSize) on this host")
+        logger.info("parallel: rank \(rank) of \(group.size) (tensor-parallel rank \(exchange.rank) of \(exchange.ranks), pipeline stage \(exchange.stage) of \(exchange.stages)), \(group.localSize) on this host")
         return ParallelLaunch(group: group, exchange: exchange)
     }
 
@@ -69,7 +71,7 @@ struct ParallelLaunch {
             logger.critical("rank \(group.rank): \(error)")
             group.abort(code: 1)
         }
-        logger.info("rank \(group.rank): \(loaded.shard.map { "\($0)" } ?? "whole model"), \(loaded.residentWeightBytes) weight bytes resident")
+        logger.info("rank \(group.rank): \(Self.part(of: loaded)), \(loaded.residentWeightBytes) weight bytes resident")
         do {
             try ShardWorker(model: loaded.model, exchange: exchange).run()
         } catch {
@@ -78,6 +80,11 @@ struct ParallelLaunch {
         }
         logger.info("rank \(group.rank): stopped by rank 0; exchanges: \(exchange.statistics)")
         group.finish()
+    }
+
+    /// This rank's part of the model, for the log.
+    static func part(of loaded: LoadedModel) -> String {
+        [loaded.shard.map { "\($0)" }, loaded.stage.map { "\($0)" }].compactMap { $0 }.joined(separator: "; ")
     }
 
     /// Rank 0, once its engine exists: tells the other ranks the KV arena's geometry.
@@ -89,7 +96,7 @@ struct ParallelLaunch {
     /// Rank 0, after the engine stopped: logs the communication totals, stops the other
     /// ranks and leaves MPI.
     func stop(logger: Logger) {
-        logger.info("tensor parallel: rank 0 exchanges: \(exchange.statistics)")
+        logger.info("parallel: rank 0 exchanges: \(exchange.statistics)")
         exchange.send(.stop)
         group.finish()
     }

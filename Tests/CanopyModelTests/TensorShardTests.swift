@@ -5,9 +5,9 @@ import Foundation
 import Synchronization
 import Testing
 
-/// Tensor parallelism's arithmetic without MPI: the ranks of a group run as threads of this
-/// process, exchanging partial sums through `ThreadExchange`, and their logits are compared
-/// with the unsplit model's and with llama.cpp's (`Tests/Fixtures/smollm2-greedy`).
+/// Tensor and pipeline parallelism's arithmetic without MPI: the ranks of a job run as
+/// threads of this process (`ThreadGroup`), and their logits are compared with the unsplit
+/// model's and with llama.cpp's (`Tests/Fixtures/smollm2-greedy`).
 @Suite("Tensor-parallel shards", .serialized)
 struct TensorShardTests {
     @Test("ranges tile every split dimension in rank order, on whole blocks", arguments: [1, 2, 3])
@@ -52,7 +52,7 @@ struct TensorShardTests {
     func matchesUnsplit(_ ranks: Int, _ precision: MatMulPrecision) throws {
         let whole = try SharedModels.model(precision)
         let reference = try LlamaCppReference.load()
-        let group = try ThreadGroup(ranks: ranks, precision: precision)
+        let group = try ThreadGroup(tensorParallel: ranks, precision: precision)
         for index in [0, 8] {
             let prompt = reference[index].prompt_ids
             let (wholeTokens, wholeLogits) = try greedyDecode(whole, prompt: prompt, steps: 12, stopAt: [])
@@ -79,159 +79,30 @@ struct TensorShardTests {
         }
         #expect(group.ranks.reduce(0) { $0 + $1.residentWeightBytes } >= total)
     }
-}
 
-/// The ranks of a tensor-parallel group as threads of this process, each with its own
-/// shard of the default model and its own KV cache.
-final class ThreadGroup: @unchecked Sendable {
-    let ranks: [LoadedModel]
-    private let exchanges: [ThreadExchange]
-
-    init(ranks count: Int, precision: MatMulPrecision = .quantizedActivations) throws {
-        exchanges = ThreadExchange.group(count)
-        ranks = try exchanges.map { try LoadedModel(path: FixturePaths.defaultModel, precision: precision, exchange: $0) }
-    }
-
-    /// Greedy decoding on every rank at once (each on its own thread), every rank feeding the
-    /// tokens rank 0 chose, as the daemon's step messages do; rank 0's tokens and first-step
-    /// logits.
-    func greedy(prompt: [Int32], steps: Int) throws -> (tokens: [Int32], firstLogits: [Float]) {
-        let results = Mutex<[Int: Result<([Int32], [Float]), any Error>]>([:])
-        let threads = ranks.indices.map { rank in
-            Thread { [self] in
-                // Kernels keep process-wide scratch: one rank computes at a time (it lets go
-                // of the lock only inside an exchange).
-                ThreadExchange.compute.lock()
-                let result = Result { try decode(rank: rank, prompt: prompt, steps: steps) }
-                ThreadExchange.compute.unlock()
-                results.withLock { $0[rank] = result }
-            }
+    /// Pipeline stages change no arithmetic (each block runs whole, on one rank): the logits
+    /// are the unsplit model's, bit for bit; with tensor-parallel ranks in each stage, those
+    /// of the tensor-parallel job alone.
+    @Test("2 pipeline stages give the unsplit model's bits; 2 × 2 ranks give 2 tensor-parallel ranks' bits")
+    func pipeline() throws {
+        let whole = try SharedModels.model(.quantizedActivations)
+        let reference = try LlamaCppReference.load()
+        let prompt = reference[8].prompt_ids
+        let (wholeTokens, wholeLogits) = try greedyDecode(whole, prompt: prompt, steps: 8, stopAt: [])
+        let stages = try ThreadGroup(tensorParallel: 1, pipelineParallel: 2)
+        let (tokens, logits) = try stages.greedy(prompt: prompt, steps: 8)
+        #expect(logits == wholeLogits)
+        #expect(tokens == wholeTokens)
+        #expect(stages.ranks.map { $0.stage?.layers } == [0..<15, 15..<30])
+        // Each stage holds its blocks; the tied embedding is on both ends.
+        for loaded in stages.ranks {
+            #expect(Double(loaded.residentWeightBytes) < 0.7 * Double(whole.residentWeightBytes))
         }
-        threads.forEach { $0.start() }
-        while results.withLock({ $0.count }) < ranks.count { usleep(1000) }
-        return try results.withLock { $0[0]! }.get()
-    }
-
-    private func decode(rank: Int, prompt: [Int32], steps: Int) throws -> ([Int32], [Float]) {
-        let model = ranks[rank].model
-        let cache = SingleSequenceCache(config: model.config, capacity: prompt.count + steps)
-        var batch = ForwardBatch()
-        cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
-        var logits = try model.forward(batch, kv: cache.storage)
-        let first = logits
-        var tokens: [Int32] = []
-        while tokens.count < steps {
-            // Only rank 0 holds whole logits; it tells the others its choice.
-            let token = exchanges[rank].agree(rank == 0 ? argmax(logits, count: logits.count) : nil)
-            tokens.append(token)
-            if tokens.count == steps { break }
-            batch = ForwardBatch()
-            cache.append([token], at: prompt.count + tokens.count - 1, to: &batch, wantsLogits: true)
-            logits = try model.forward(batch, kv: cache.storage)
-        }
-        return (tokens, first)
-    }
-}
-
-/// `ShardExchange` between threads: each collective deposits every rank's values in shared
-/// slots, waits for all ranks, and combines them in rank order, as `MPIExchange` does.
-final class ThreadExchange: ShardExchange, @unchecked Sendable {
-    /// Held by the rank that computes; the C kernels' scratch is shared by the process, so
-    /// two ranks must not run kernels at once.
-    static let compute = NSLock()
-    let rank: Int
-    let ranks: Int
-    private let shared: Shared
-
-    final class Shared: @unchecked Sendable {
-        let condition = NSCondition()
-        var slots: [[Float]]
-        var arrived = 0
-        var generation = 0
-        var token: Int32 = 0
-        init(ranks: Int) { slots = Array(repeating: [], count: ranks) }
-
-        /// Blocks until every rank has called it for this generation, computing nothing
-        /// meanwhile (the caller's hold on `compute` is let go while it waits).
-        func barrier(_ ranks: Int) {
-            ThreadExchange.compute.unlock()
-            defer { ThreadExchange.compute.lock() }
-            condition.lock()
-            let mine = generation
-            arrived += 1
-            if arrived == ranks {
-                arrived = 0
-                generation += 1
-                condition.broadcast()
-            } else {
-                while generation == mine { condition.wait() }
-            }
-            condition.unlock()
-        }
-    }
-
-    static func group(_ ranks: Int) -> [ThreadExchange] {
-        let shared = Shared(ranks: ranks)
-        return (0..<ranks).map { ThreadExchange(rank: $0, ranks: ranks, shared: shared) }
-    }
-
-    private init(rank: Int, ranks: Int, shared: Shared) {
-        self.rank = rank
-        self.ranks = ranks
-        self.shared = shared
-    }
-
-    var failure: String? { nil }
-
-    /// Rank 0's `token`, on every rank (the others pass nil).
-    func agree(_ token: Int32?) -> Int32 {
-        if let token {
-            shared.condition.lock()
-            shared.token = token
-            shared.condition.unlock()
-        }
-        shared.barrier(ranks)
-        shared.condition.lock()
-        let agreed = shared.token
-        shared.condition.unlock()
-        shared.barrier(ranks)
-        return agreed
-    }
-
-    func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy]) {}
-
-    func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        shared.condition.lock()
-        shared.slots[rank] = Array(UnsafeBufferPointer(start: values, count: count))
-        shared.condition.unlock()
-        shared.barrier(ranks)
-        shared.condition.lock()
-        let parts = shared.slots
-        shared.condition.unlock()
-        for i in 0..<count {
-            var total = parts[0][i]
-            for r in 1..<ranks { total += parts[r][i] }
-            values[i] = total
-        }
-        shared.barrier(ranks)
-    }
-
-    func gatherColumns(
-        _ part: UnsafePointer<Float>, rows: Int, columns: Range<Int>, width: Int, into whole: UnsafeMutablePointer<Float>?
-    ) {
-        shared.condition.lock()
-        shared.slots[rank] = Array(UnsafeBufferPointer(start: part, count: rows * columns.count))
-        shared.condition.unlock()
-        shared.barrier(ranks)
-        if let whole {
-            for r in 0..<ranks {
-                let span = TensorShard.part(width, of: ranks, r)
-                let values = shared.slots[r]
-                for row in 0..<rows {
-                    for j in 0..<span.count { whole[row * width + span.lowerBound + j] = values[row * span.count + j] }
-                }
-            }
-        }
-        shared.barrier(ranks)
+        let split = try ThreadGroup(tensorParallel: 2)
+        let both = try ThreadGroup(tensorParallel: 2, pipelineParallel: 2)
+        let (splitTokens, splitLogits) = try split.greedy(prompt: prompt, steps: 8)
+        let (bothTokens, bothLogits) = try both.greedy(prompt: prompt, steps: 8)
+        #expect(bothLogits == splitLogits)
+        #expect(bothTokens == splitTokens)
     }
 }

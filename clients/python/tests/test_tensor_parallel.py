@@ -1,5 +1,7 @@
-"""Tensor parallelism over MPI, end to end: `mpirun -np 2 canopyd --tensor-parallel 2` serves
-the same gRPC API as one process. Greedy output follows llama.cpp by the fixtures' rule and
+"""Tensor and pipeline parallelism over MPI, end to end: `mpirun -np 2 canopyd
+--tensor-parallel 2` (or `--pipeline-parallel 2`, or both with 4 ranks) serves the same gRPC API
+as one process. Pipeline stages give one process's tokens exactly; 2 x 2 ranks give 2
+tensor-parallel ranks' tokens. Greedy output follows llama.cpp by the fixtures' rule and
 repeats across runs; two "hosts" (network namespaces joined by a veth pair, Open MPI over TCP)
 give the same tokens; a lost rank fails the requests in flight with UNAVAILABLE and ends the
 whole job with a non-zero status; `--tensor-parallel 2` without mpirun says how to launch it."""
@@ -46,7 +48,7 @@ def test_two_ranks_track_llama_cpp_and_repeat(start_daemon):
     records = llama_reference.records()[:4]
     daemon = start_tp2(start_daemon)
     log = daemon.output()
-    assert "tensor parallel: rank 0 of 2" in log and "rank 1: rank 1/2" in log, log
+    assert "parallel: rank 0 of 2 (tensor-parallel rank 0 of 2" in log and "rank 1: rank 1/2" in log, log
     with daemon.client(timeout=120) as client:
         first = greedy(client, records)
         second = greedy(client, records)
@@ -112,6 +114,29 @@ def test_two_hosts_over_tcp_give_the_same_tokens(start_daemon, two_hosts):
     assert len(namespaces) == 2, f"the ranks share a network namespace:\n{daemon.output()}"
     with daemon.client(timeout=120) as client:
         assert greedy(client, records) == expected
+
+
+def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_parallelism(start_daemon):
+    records = llama_reference.records()[:3]
+    one = start_daemon("--threads", "1")
+    with one.client(timeout=120) as client:
+        expected = greedy(client, records)
+    one.stop()
+    stages = start_daemon("--pipeline-parallel", "2", "--threads", "1", "--parallel-timeout", "3s", env=MPI_ENV,
+                          launcher=MPIRUN)
+    assert "stage 1/2: blocks 15..<30" in stages.output(), stages.output()
+    with stages.client(timeout=120) as client:
+        assert greedy(client, records) == expected
+    stages.stop()
+    split = start_tp2(start_daemon)
+    with split.client(timeout=120) as client:
+        split_tokens = greedy(client, records)
+    split.stop()
+    # 4 ranks on this machine's cores: --oversubscribe.
+    both = start_daemon(*TP2, "--pipeline-parallel", "2", env=MPI_ENV,
+                        launcher=["mpirun", "-np", "4", "--oversubscribe", "--bind-to", "none"])
+    with both.client(timeout=120) as client:
+        assert greedy(client, records) == split_tokens
 
 
 def rank_pids(daemon) -> dict[int, int]:
