@@ -1,10 +1,15 @@
 import CMPI
 import Foundation
 
-/// Waiting for nonblocking MPI operations with a deadline: a rank spins for the first
-/// moments (a partial sum from a peer usually arrives within microseconds of its own) and
-/// then sleeps between polls, so a long wait costs no core.
+/// Waiting for nonblocking MPI operations with a deadline. Inside a pass a peer's partial
+/// sums usually arrive within microseconds to a few milliseconds (whatever the ranks' work
+/// differs by), and a sleep there would add its whole timer slack to every one of a pass's
+/// sixty exchanges: so a rank polls, yielding its core to anything else that wants it,
+/// for the first `spin`, and only then sleeps between polls, so a long wait costs no core.
 enum MessageWait {
+    /// How long a wait polls (yielding) before it starts to sleep between polls.
+    static let spin: Duration = .milliseconds(5)
+
     /// Waits until every request in `requests` completes, or `timeout` passes.
     /// Returns nil when all completed, else the index of the first that did not.
     static func all(_ requests: inout [MPI_Request?], timeout: Duration) -> Int? {
@@ -21,10 +26,12 @@ enum MessageWait {
             }
             guard let pending else { return nil }
             polls += 1
-            if polls > 2000 {
-                if clock.now - start > timeout { return pending }
-                usleep(polls > 20000 ? 1000 : 50)
+            if polls % 64 == 0 {
+                let waited = clock.now - start
+                if waited > timeout { return pending }
+                if waited > spin { usleep(waited > .seconds(1) ? 1000 : 50) }
             }
+            sched_yield()
         }
     }
 
