@@ -1402,6 +1402,51 @@ void   canopy__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &canopy__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   canopy__v1__parallel_stats__init
+                     (Canopy__V1__ParallelStats         *message)
+{
+  static const Canopy__V1__ParallelStats init_value = CANOPY__V1__PARALLEL_STATS__INIT;
+  *message = init_value;
+}
+size_t canopy__v1__parallel_stats__get_packed_size
+                     (const Canopy__V1__ParallelStats *message)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t canopy__v1__parallel_stats__pack
+                     (const Canopy__V1__ParallelStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t canopy__v1__parallel_stats__pack_to_buffer
+                     (const Canopy__V1__ParallelStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &canopy__v1__parallel_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Canopy__V1__ParallelStats *
+       canopy__v1__parallel_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Canopy__V1__ParallelStats *)
+     protobuf_c_message_unpack (&canopy__v1__parallel_stats__descriptor,
+                                allocator, len, data);
+}
+void   canopy__v1__parallel_stats__free_unpacked
+                     (Canopy__V1__ParallelStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &canopy__v1__parallel_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   canopy__v1__speculation_stats__init
                      (Canopy__V1__SpeculationStats         *message)
 {
@@ -4021,7 +4066,7 @@ const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__kvcache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[26] =
+static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descriptors[27] =
 {
   {
     "waiting_sequences",
@@ -4335,6 +4380,18 @@ static const ProtobufCFieldDescriptor canopy__v1__stats_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "parallel",
+    27,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__StatsResponse, parallel),
+    &canopy__v1__parallel_stats__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   24,   /* field[24] = apar_forks */
@@ -4349,6 +4406,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
   13,   /* field[13] = mean_inter_token_latency_seconds */
   11,   /* field[11] = mean_queue_seconds */
   12,   /* field[12] = mean_time_to_first_token_seconds */
+  26,   /* field[26] = parallel */
   9,   /* field[9] = preemptions */
   22,   /* field[22] = preemptions_recomputed */
   21,   /* field[21] = preemptions_swapped */
@@ -4367,7 +4425,7 @@ static const unsigned canopy__v1__stats_response__field_indices_by_name[] = {
 static const ProtobufCIntRange canopy__v1__stats_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 26 }
+  { 0, 27 }
 };
 const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
 {
@@ -4377,11 +4435,127 @@ const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor =
   "Canopy__V1__StatsResponse",
   "canopy.v1",
   sizeof(Canopy__V1__StatsResponse),
-  26,
+  27,
   canopy__v1__stats_response__field_descriptors,
   canopy__v1__stats_response__field_indices_by_name,
   1,  canopy__v1__stats_response__number_ranges,
   (ProtobufCMessageInit) canopy__v1__stats_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor canopy__v1__parallel_stats__field_descriptors[7] =
+{
+  {
+    "tensor_parallel",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, tensor_parallel),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pipeline_parallel",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, pipeline_parallel),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "passes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, passes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pass_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, pass_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exchange_seconds",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, exchange_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_sent",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, bytes_sent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resident_weight_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__ParallelStats, resident_weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned canopy__v1__parallel_stats__field_indices_by_name[] = {
+  5,   /* field[5] = bytes_sent */
+  4,   /* field[4] = exchange_seconds */
+  3,   /* field[3] = pass_seconds */
+  2,   /* field[2] = passes */
+  1,   /* field[1] = pipeline_parallel */
+  6,   /* field[6] = resident_weight_bytes */
+  0,   /* field[0] = tensor_parallel */
+};
+static const ProtobufCIntRange canopy__v1__parallel_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor canopy__v1__parallel_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "canopy.v1.ParallelStats",
+  "ParallelStats",
+  "Canopy__V1__ParallelStats",
+  "canopy.v1",
+  sizeof(Canopy__V1__ParallelStats),
+  7,
+  canopy__v1__parallel_stats__field_descriptors,
+  canopy__v1__parallel_stats__field_indices_by_name,
+  1,  canopy__v1__parallel_stats__number_ranges,
+  (ProtobufCMessageInit) canopy__v1__parallel_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor canopy__v1__speculation_stats__field_descriptors[6] =

@@ -216,6 +216,7 @@ public final class Engine: @unchecked Sendable {
         metrics.expertLoad = loaded.expertLoad?.snapshot() ?? []
         metrics.expertCache = loaded.expertCache?.stats()
         metrics.weightStreaming = loaded.weightResidency?.stats()
+        metrics.parallel = loaded.exchange?.statistics
         return metrics
     }
 

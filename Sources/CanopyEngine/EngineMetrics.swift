@@ -96,6 +96,8 @@ public struct EngineMetrics: Sendable, Equatable {
     public var forks = 0
     /// Speculative decoding since start (`--speculative`).
     public var speculation = SpeculationStats()
+    /// The parallel job's passes and exchanges as this rank sees them; nil in one process.
+    public var parallel: ExchangeCounters?
 
     init(
         counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats,

@@ -50,8 +50,11 @@ public final class LoadedModel: Sendable {
     public let shard: TensorShard?
     /// This process's blocks under pipeline parallelism; nil when it runs all of them.
     public let stage: PipelineStage?
+    /// How this process exchanges results with the other ranks of its parallel job; nil in
+    /// one process.
+    public let exchange: (any ShardExchange)?
     /// Whether this process is one rank of a tensor- or pipeline-parallel job.
-    public var isParallelRank: Bool { shard != nil || stage != nil }
+    public var isParallelRank: Bool { exchange != nil }
     /// Bytes of weights this process holds in memory: the file's tensors it read whole plus
     /// its parts of the split ones (under tensor parallelism about 1/ranks of the matrices).
     public let residentWeightBytes: Int
@@ -107,6 +110,7 @@ public final class LoadedModel: Sendable {
         }
         self.shard = shard
         self.stage = stage
+        self.exchange = exchange
         // A rank reads its parts of the split matrices itself (WeightStore), and nothing of
         // the blocks other stages run.
         let dataOffset = file.dataOffset

@@ -51,6 +51,9 @@ public protocol ShardExchange: AnyObject, Sendable {
 
     /// Why the job stopped working (which rank was lost, and how); nil while it works.
     var failure: String? { get }
+
+    /// This rank's communication so far.
+    var statistics: ExchangeCounters { get }
 }
 
 extension ShardExchange {

@@ -180,7 +180,9 @@ public struct CanopyService: RegistrableRPCService {
     /// The engine metrics with uptime and their Prometheus text: what `Stats` answers and
     /// the HTTP front's `/metrics` serves.
     public func stats() -> CanopyV1.StatsResponse {
-        var stats = EngineMapping.stats(engine.metrics())
+        let metrics = engine.metrics()
+        var stats = EngineMapping.stats(metrics)
+        stats.parallel = metrics.parallel.map { EngineMapping.parallel($0, loaded: engine.loaded) }
         stats.uptimeSeconds = state.uptimeSeconds
         stats.prometheusText = PrometheusText.render(stats)
         return stats

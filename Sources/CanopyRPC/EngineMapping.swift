@@ -136,6 +136,19 @@ enum EngineMapping {
         }
     }
 
+    /// The protocol form of a parallel job's counters, as rank 0 (`loaded`) sees them.
+    static func parallel(_ counters: ExchangeCounters, loaded: LoadedModel) -> CanopyV1.ParallelStats {
+        var p = CanopyV1.ParallelStats()
+        p.tensorParallel = UInt32(clamping: loaded.exchange?.ranks ?? 1)
+        p.pipelineParallel = UInt32(clamping: loaded.exchange?.stages ?? 1)
+        p.passes = UInt64(clamping: counters.passes)
+        p.passSeconds = counters.passSeconds
+        p.exchangeSeconds = counters.seconds
+        p.bytesSent = UInt64(clamping: counters.bytesSent)
+        p.residentWeightBytes = UInt64(clamping: loaded.residentWeightBytes)
+        return p
+    }
+
     /// The protocol form of engine metrics (without uptime and Prometheus text).
     static func stats(_ m: EngineMetrics) -> CanopyV1.StatsResponse {
         var s = CanopyV1.StatsResponse()

@@ -85,6 +85,8 @@ extension CanopyV1 {
         public var expertLoad: [ExpertLayerLoad] = []
         /// Expert offloading counters; nil unless experts are offloaded.
         public var expertCache: ExpertCacheStats?
+        /// The parallel job, from rank 0; nil in one process.
+        public var parallel: ParallelStats?
 
         /// Creates zero metrics.
         public init() {}
@@ -165,6 +167,7 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         c.pointee.n_expert_load = expertLoad.count
         c.pointee.expert_load = try arena.pointers(expertLoad.map { try $0.makeC(in: arena) })
         c.pointee.expert_cache = try expertCache?.makeC(in: arena)
+        c.pointee.parallel = try parallel?.makeC(in: arena)
         return c
     }
 
@@ -197,5 +200,6 @@ extension CanopyV1.StatsResponse: ProtobufCRepresentable {
         prometheusText = CRead.string(m.prometheus_text)
         expertLoad = CRead.messages(m.expert_load, m.n_expert_load, CanopyV1.ExpertLayerLoad.init(c:))
         expertCache = CRead.message(m.expert_cache, CanopyV1.ExpertCacheStats.init(c:))
+        parallel = CRead.message(m.parallel, CanopyV1.ParallelStats.init(c:))
     }
 }

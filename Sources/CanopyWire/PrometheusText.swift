@@ -56,6 +56,15 @@ public enum PrometheusText {
         gauge("canopy_mean_time_to_first_token_seconds", "Mean time to first token of finished requests.", stats.meanTimeToFirstTokenSeconds)
         gauge("canopy_mean_inter_token_latency_seconds", "Mean inter-token latency of finished requests.", stats.meanInterTokenLatencySeconds)
         gauge("canopy_mean_end_to_end_seconds", "Mean end-to-end latency of finished requests.", stats.meanEndToEndSeconds)
+        if let parallel = stats.parallel {
+            gauge("canopy_parallel_ranks", "Ranks of the parallel job (tensor-parallel ranks × pipeline stages).",
+                  parallel.tensorParallel * parallel.pipelineParallel)
+            counter("canopy_parallel_passes_total", "Forward passes run by the parallel job.", parallel.passes)
+            counter("canopy_parallel_pass_seconds_total", "Rank 0's wall time in forward passes, exchanges included.", parallel.passSeconds)
+            counter("canopy_parallel_exchange_seconds_total", "Rank 0's time in exchanges with the other ranks (step messages, partial sums, activations, logits, waiting).", parallel.exchangeSeconds)
+            counter("canopy_parallel_sent_bytes_total", "Bytes rank 0 sent to the other ranks.", parallel.bytesSent)
+            gauge("canopy_parallel_resident_weight_bytes", "Weight bytes rank 0 holds (its part of the model).", parallel.residentWeightBytes)
+        }
         if !stats.expertLoad.isEmpty {
             let name = "canopy_expert_tokens_total"
             out += "# HELP \(name) Tokens routed to each expert (one per token and chosen expert).\n# TYPE \(name) counter\n"

@@ -44,9 +44,12 @@ final class ModelFileCopy {
     }
 }
 
-/// Runs greedy decoding directly on the model: prefill, then one token per step.
+/// Runs greedy decoding directly on the model: prefill, then one token per step. `choose`
+/// picks each token from the step's logits (default: their argmax; a parallel rank that
+/// holds no logits asks the first rank instead).
 func greedyDecode(
-    _ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>, kvPrecision: KVPrecision = .f16
+    _ loaded: LoadedModel, prompt: [Int32], steps: Int, stopAt endTokens: Set<Int32>, kvPrecision: KVPrecision = .f16,
+    choose: ((_ logits: [Float]) -> Int32)? = nil
 ) throws -> (tokens: [Int32], firstLogits: [Float]) {
     let model = loaded.model
     let vocabulary = loaded.config.vocabularySize
@@ -57,7 +60,7 @@ func greedyDecode(
     let first = logits
     var tokens: [Int32] = []
     while tokens.count < steps {
-        let token = argmax(logits, count: vocabulary)
+        let token = choose?(logits) ?? argmax(logits, count: vocabulary)
         tokens.append(token)
         if endTokens.contains(token) || tokens.count == steps { break }
         var next = ForwardBatch()

@@ -38,23 +38,11 @@ final class ThreadGroup: @unchecked Sendable {
     }
 
     private func decode(rank: Int, prompt: [Int32], steps: Int) throws -> ([Int32], [Float]) {
-        let model = ranks[rank].model
-        let cache = SingleSequenceCache(config: model.config, capacity: prompt.count + steps)
-        var batch = ForwardBatch()
-        cache.append(prompt, at: 0, to: &batch, wantsLogits: true)
-        var logits = try model.forward(batch, kv: cache.storage)
-        let first = logits
-        var tokens: [Int32] = []
-        while tokens.count < steps {
-            // Only the first rank holds whole logits; it tells the others its choice.
-            let token = exchanges[rank].agree(rank == 0 ? argmax(logits, count: logits.count) : nil)
-            tokens.append(token)
-            if tokens.count == steps { break }
-            batch = ForwardBatch()
-            cache.append([token], at: prompt.count + tokens.count - 1, to: &batch, wantsLogits: true)
-            logits = try model.forward(batch, kv: cache.storage)
+        // Only the first rank holds whole logits; it tells the others its choice.
+        let exchange = exchanges[rank]
+        return try greedyDecode(ranks[rank], prompt: prompt, steps: steps, stopAt: []) { logits in
+            exchange.agree(rank == 0 ? argmax(logits, count: logits.count) : nil)
         }
-        return (tokens, first)
     }
 }
 
@@ -151,6 +139,7 @@ final class ThreadExchange: ShardExchange, @unchecked Sendable {
     private var jobRank: Int { stage * ranks + rank }
 
     var failure: String? { nil }
+    var statistics: ExchangeCounters { ExchangeCounters() }
 
     /// The first rank's `token`, on every rank (the others pass nil).
     func agree(_ token: Int32?) -> Int32 {

@@ -95,6 +95,9 @@ static inline const ProtobufCMessageDescriptor *ccanopy_kvcache_stats_descriptor
 static inline const ProtobufCMessageDescriptor *ccanopy_stats_response_descriptor(void) {
     return &canopy__v1__stats_response__descriptor;
 }
+static inline const ProtobufCMessageDescriptor *ccanopy_parallel_stats_descriptor(void) {
+    return &canopy__v1__parallel_stats__descriptor;
+}
 static inline const ProtobufCMessageDescriptor *ccanopy_speculation_stats_descriptor(void) {
     return &canopy__v1__speculation_stats__descriptor;
 }

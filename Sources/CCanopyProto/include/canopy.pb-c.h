@@ -46,6 +46,7 @@ typedef struct Canopy__V1__SamplingDefaults Canopy__V1__SamplingDefaults;
 typedef struct Canopy__V1__StatsRequest Canopy__V1__StatsRequest;
 typedef struct Canopy__V1__KVCacheStats Canopy__V1__KVCacheStats;
 typedef struct Canopy__V1__StatsResponse Canopy__V1__StatsResponse;
+typedef struct Canopy__V1__ParallelStats Canopy__V1__ParallelStats;
 typedef struct Canopy__V1__SpeculationStats Canopy__V1__SpeculationStats;
 typedef struct Canopy__V1__KVSwapStats Canopy__V1__KVSwapStats;
 typedef struct Canopy__V1__ExpertLayerLoad Canopy__V1__ExpertLayerLoad;
@@ -893,14 +894,60 @@ struct  Canopy__V1__StatsResponse
   /*
    * Speculative decoding since start (--speculative).
    */
-  /*
-   * Fields 27..99 are free for additions.
-   */
   Canopy__V1__SpeculationStats *speculation;
+  /*
+   * Tensor and pipeline parallelism, as rank 0 sees it; absent in one process.
+   */
+  /*
+   * Fields 28..99 are free for additions.
+   */
+  Canopy__V1__ParallelStats *parallel;
 };
 #define CANOPY__V1__STATS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__stats_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL, NULL }
+
+
+/*
+ * A tensor- or pipeline-parallel job (--tensor-parallel, --pipeline-parallel), from rank 0:
+ * its forward passes and the exchanges inside them (step messages, partial sums,
+ * activations, logits, and waiting for the other ranks).
+ */
+struct  Canopy__V1__ParallelStats
+{
+  ProtobufCMessage base;
+  /*
+   * ranks per pipeline stage
+   */
+  uint32_t tensor_parallel;
+  /*
+   * pipeline stages
+   */
+  uint32_t pipeline_parallel;
+  /*
+   * forward passes run by the job
+   */
+  uint64_t passes;
+  /*
+   * their wall time on rank 0, exchanges included
+   */
+  double pass_seconds;
+  /*
+   * of that, time in exchanges
+   */
+  double exchange_seconds;
+  /*
+   * bytes rank 0 sent to other ranks
+   */
+  uint64_t bytes_sent;
+  /*
+   * weight bytes rank 0 holds (its part of the model)
+   */
+  uint64_t resident_weight_bytes;
+};
+#define CANOPY__V1__PARALLEL_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__parallel_stats__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1684,6 +1731,25 @@ Canopy__V1__StatsResponse *
 void   canopy__v1__stats_response__free_unpacked
                      (Canopy__V1__StatsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Canopy__V1__ParallelStats methods */
+void   canopy__v1__parallel_stats__init
+                     (Canopy__V1__ParallelStats         *message);
+size_t canopy__v1__parallel_stats__get_packed_size
+                     (const Canopy__V1__ParallelStats   *message);
+size_t canopy__v1__parallel_stats__pack
+                     (const Canopy__V1__ParallelStats   *message,
+                      uint8_t             *out);
+size_t canopy__v1__parallel_stats__pack_to_buffer
+                     (const Canopy__V1__ParallelStats   *message,
+                      ProtobufCBuffer     *buffer);
+Canopy__V1__ParallelStats *
+       canopy__v1__parallel_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   canopy__v1__parallel_stats__free_unpacked
+                     (Canopy__V1__ParallelStats *message,
+                      ProtobufCAllocator *allocator);
 /* Canopy__V1__SpeculationStats methods */
 void   canopy__v1__speculation_stats__init
                      (Canopy__V1__SpeculationStats         *message);
@@ -1874,6 +1940,9 @@ typedef void (*Canopy__V1__KVCacheStats_Closure)
 typedef void (*Canopy__V1__StatsResponse_Closure)
                  (const Canopy__V1__StatsResponse *message,
                   void *closure_data);
+typedef void (*Canopy__V1__ParallelStats_Closure)
+                 (const Canopy__V1__ParallelStats *message,
+                  void *closure_data);
 typedef void (*Canopy__V1__SpeculationStats_Closure)
                  (const Canopy__V1__SpeculationStats *message,
                   void *closure_data);
@@ -1994,6 +2063,7 @@ extern const ProtobufCMessageDescriptor canopy__v1__sampling_defaults__descripto
 extern const ProtobufCMessageDescriptor canopy__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvcache_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__stats_response__descriptor;
+extern const ProtobufCMessageDescriptor canopy__v1__parallel_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__speculation_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__kvswap_stats__descriptor;
 extern const ProtobufCMessageDescriptor canopy__v1__expert_layer_load__descriptor;

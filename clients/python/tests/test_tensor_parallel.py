@@ -55,6 +55,15 @@ def test_two_ranks_track_llama_cpp_and_repeat(start_daemon):
     for index, tokens in enumerate(first):
         assert llama_reference.judge(tokens, index, sets) >= 4, (index, tokens)
     assert first == second
+    # Stats (and the Prometheus text /metrics serves) carry the job's passes and exchanges.
+    with daemon.client(timeout=30) as client:
+        stats = client.stats()
+    assert stats.HasField("parallel"), stats
+    p = stats.parallel
+    assert (p.tensor_parallel, p.pipeline_parallel) == (2, 1)
+    assert p.passes > 0 and 0 < p.exchange_seconds < p.pass_seconds and p.bytes_sent > 0
+    assert 0 < p.resident_weight_bytes < model_bytes(daemon)
+    assert "canopy_parallel_exchange_seconds_total " in stats.prometheus_text
     # SIGUSR2 to mpirun reaches every rank: rank 0 drains and stops rank 1; the job exits 0.
     daemon.process.send_signal(signal.SIGUSR2)
     assert daemon.process.wait(timeout=30) == 0, daemon.output()
@@ -121,6 +130,7 @@ def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_paralle
     one = start_daemon("--threads", "1")
     with one.client(timeout=120) as client:
         expected = greedy(client, records)
+        assert not client.stats().HasField("parallel")
     one.stop()
     stages = start_daemon("--pipeline-parallel", "2", "--threads", "1", "--parallel-timeout", "3s", env=MPI_ENV,
                           launcher=MPIRUN)
@@ -137,6 +147,10 @@ def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_paralle
                         launcher=["mpirun", "-np", "4", "--oversubscribe", "--bind-to", "none"])
     with both.client(timeout=120) as client:
         assert greedy(client, records) == split_tokens
+
+
+def model_bytes(daemon) -> int:
+    return Path(daemon.args[daemon.args.index("--model") + 1]).stat().st_size
 
 
 def rank_pids(daemon) -> dict[int, int]:

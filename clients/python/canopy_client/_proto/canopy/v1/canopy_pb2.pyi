@@ -406,7 +406,7 @@ class KVCacheStats(_message.Message):
     def __init__(self, total_blocks: _Optional[int] = ..., used_blocks: _Optional[int] = ..., free_blocks: _Optional[int] = ..., cached_blocks: _Optional[int] = ..., prefix_queries: _Optional[int] = ..., prefix_hits: _Optional[int] = ..., evictions: _Optional[int] = ..., copy_on_writes: _Optional[int] = ..., peak_used_blocks: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap", "apar_forks", "speculation")
+    __slots__ = ("waiting_sequences", "running_sequences", "steps", "batched_tokens", "generated_tokens", "requests_completed", "requests_cancelled", "prompt_tokens", "cached_prompt_tokens", "preemptions", "kv", "mean_queue_seconds", "mean_time_to_first_token_seconds", "mean_inter_token_latency_seconds", "mean_end_to_end_seconds", "uptime_seconds", "prometheus_text", "expert_load", "expert_cache", "requests_failed", "weight_streaming", "preemptions_swapped", "preemptions_recomputed", "kv_swap", "apar_forks", "speculation", "parallel")
     WAITING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     RUNNING_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -433,6 +433,7 @@ class StatsResponse(_message.Message):
     KV_SWAP_FIELD_NUMBER: _ClassVar[int]
     APAR_FORKS_FIELD_NUMBER: _ClassVar[int]
     SPECULATION_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_FIELD_NUMBER: _ClassVar[int]
     waiting_sequences: int
     running_sequences: int
     steps: int
@@ -459,7 +460,26 @@ class StatsResponse(_message.Message):
     kv_swap: KVSwapStats
     apar_forks: int
     speculation: SpeculationStats
-    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ..., apar_forks: _Optional[int] = ..., speculation: _Optional[_Union[SpeculationStats, _Mapping]] = ...) -> None: ...
+    parallel: ParallelStats
+    def __init__(self, waiting_sequences: _Optional[int] = ..., running_sequences: _Optional[int] = ..., steps: _Optional[int] = ..., batched_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., requests_completed: _Optional[int] = ..., requests_cancelled: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., preemptions: _Optional[int] = ..., kv: _Optional[_Union[KVCacheStats, _Mapping]] = ..., mean_queue_seconds: _Optional[float] = ..., mean_time_to_first_token_seconds: _Optional[float] = ..., mean_inter_token_latency_seconds: _Optional[float] = ..., mean_end_to_end_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., prometheus_text: _Optional[str] = ..., expert_load: _Optional[_Iterable[_Union[ExpertLayerLoad, _Mapping]]] = ..., expert_cache: _Optional[_Union[ExpertCacheStats, _Mapping]] = ..., requests_failed: _Optional[int] = ..., weight_streaming: _Optional[_Union[WeightStreamingStats, _Mapping]] = ..., preemptions_swapped: _Optional[int] = ..., preemptions_recomputed: _Optional[int] = ..., kv_swap: _Optional[_Union[KVSwapStats, _Mapping]] = ..., apar_forks: _Optional[int] = ..., speculation: _Optional[_Union[SpeculationStats, _Mapping]] = ..., parallel: _Optional[_Union[ParallelStats, _Mapping]] = ...) -> None: ...
+
+class ParallelStats(_message.Message):
+    __slots__ = ("tensor_parallel", "pipeline_parallel", "passes", "pass_seconds", "exchange_seconds", "bytes_sent", "resident_weight_bytes")
+    TENSOR_PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    PASSES_FIELD_NUMBER: _ClassVar[int]
+    PASS_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_WEIGHT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    tensor_parallel: int
+    pipeline_parallel: int
+    passes: int
+    pass_seconds: float
+    exchange_seconds: float
+    bytes_sent: int
+    resident_weight_bytes: int
+    def __init__(self, tensor_parallel: _Optional[int] = ..., pipeline_parallel: _Optional[int] = ..., passes: _Optional[int] = ..., pass_seconds: _Optional[float] = ..., exchange_seconds: _Optional[float] = ..., bytes_sent: _Optional[int] = ..., resident_weight_bytes: _Optional[int] = ...) -> None: ...
 
 class SpeculationStats(_message.Message):
     __slots__ = ("chunks", "proposed_tokens", "accepted_tokens", "acceptance_rate", "tokens_per_chunk", "drafting_seconds")
