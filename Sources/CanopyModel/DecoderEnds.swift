@@ -70,44 +70,76 @@ struct DecoderEnds: Sendable {
     /// One forward pass (see `CausalLanguageModel.forward`): embeds the batch's tokens (or,
     /// on a later pipeline stage, receives the previous stage's activations) and fills the
     /// RoPE angles of `rope` (and of `localRope`, for sliding-window layers), runs `block`
-    /// for every layer with that layer's streamed weights acquired, then writes the logits
+    /// for every layer (with the batch it runs: the whole batch, or a pipeline stage's
+    /// micro-batch of it) with that layer's streamed weights acquired, then writes the logits
     /// through the final norm and output projection (or hands the activations on).
+    ///
+    /// Under pipeline parallelism the batch runs as one micro-batch per stage (whole
+    /// sequences each), one after another on every stage, so that the stages overlap; the
+    /// first rank collects every micro-batch's logits at the end.
     func run(
         _ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>, config c: ModelConfig,
         precision: MatMulPrecision, rope: RoPE, localRope: RoPE? = nil,
-        block: (_ layer: Int, _ scratch: ForwardScratch) -> Void
+        block: (_ layer: Int, _ batch: ForwardBatch, _ scratch: ForwardScratch) -> Void
     ) throws(ForwardError) {
-        let e = c.embeddingLength
-        try scratchPool.withPass(batch, kv: kv, logits: logits, config: c, store: store) { scratch, logits in
-            // Once this rank has its buffers (a pass that cannot get them starts nothing), the
-            // others are told to run the same pass.
-            if let exchange, exchange.isFirstRank {
-                exchange.distribute(batch, copies: kv.copies?.take() ?? [])
-            }
-            scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: rope,
-                               localRope: localRope, config: c, embeddingRows: shard?.vocabulary)
-            if let exchange, let stage, !stage.isFirst {
-                exchange.receiveActivations(into: scratch.residual, count: batch.count * e)
-            } else {
-                if shard != nil { exchange?.sum(scratch.residual, count: batch.count * e) }
-                if let embeddingScale {
-                    scratch.tokenLoops.run(.scale(values: scratch.residual, factor: embeddingScale, width: e),
-                                           tokens: batch.count)
+        let parts = stage.map { batch.microBatches($0.stages, blockSize: kv.layout.blockSize) } ?? [(batch, 0)]
+        func passes() throws(ForwardError) {
+            for (index, part) in parts.enumerated() {
+                let offset = part.logitStart * c.vocabularySize
+                let rest = UnsafeMutableBufferPointer(rebasing: logits[offset...])
+                try scratchPool.withPass(part.batch, kv: kv, logits: rest, config: c, store: store) { scratch, logits in
+                    // Once this rank has its buffers (a pass that cannot get them starts
+                    // nothing), the others are told to run the same pass.
+                    if index == 0, let exchange, exchange.isFirstRank {
+                        exchange.distribute(batch, copies: kv.copies?.take() ?? [])
+                    }
+                    pass(part.batch, scratch: scratch, config: c, precision: precision, rope: rope,
+                         localRope: localRope, block: block, into: logits)
                 }
             }
-            let residency = store.residency
-            for layer in 0..<c.blockCount {
-                residency?.acquire(layer)
-                block(layer, scratch)
-                residency?.release(layer)
+        }
+        if let exchange, let stage, !stage.isLast, exchange.isFirstRank {
+            // The logits come from the last stage, one message per micro-batch.
+            let destinations = parts.map { part in
+                UnsafeMutableBufferPointer(rebasing: logits[(part.logitStart * c.vocabularySize)...]
+                    .prefix(part.batch.logitCount * c.vocabularySize))
             }
-            writeLogits(batch, scratch: scratch, config: c, precision: precision, into: logits)
+            try exchange.collectLogits(into: destinations, while: passes)
+        } else {
+            try passes()
         }
         if let failure = exchange?.failure { throw .rankLost(reason: failure) }
     }
 
-    /// The end of a pass: the logits into `logits` on the job's first rank; on a stage
-    /// before the last, the activations to the next stage instead.
+    /// One micro-batch through this rank's layers (the whole batch outside pipelines).
+    private func pass(
+        _ batch: ForwardBatch, scratch: ForwardScratch, config c: ModelConfig, precision: MatMulPrecision, rope: RoPE,
+        localRope: RoPE?, block: (_ layer: Int, _ batch: ForwardBatch, _ scratch: ForwardScratch) -> Void, into logits: UnsafeMutablePointer<Float>
+    ) {
+        let e = c.embeddingLength
+        scratch.loadInputs(batch, embedding: tokenEmbedding, residency: store.residency, rope: rope,
+                           localRope: localRope, config: c, embeddingRows: shard?.vocabulary)
+        if let exchange, let stage, !stage.isFirst {
+            exchange.receiveActivations(into: scratch.residual, count: batch.count * e)
+        } else {
+            if shard != nil { exchange?.sum(scratch.residual, count: batch.count * e) }
+            if let embeddingScale {
+                scratch.tokenLoops.run(.scale(values: scratch.residual, factor: embeddingScale, width: e),
+                                       tokens: batch.count)
+            }
+        }
+        let residency = store.residency
+        for layer in 0..<c.blockCount {
+            residency?.acquire(layer)
+            block(layer, batch, scratch)
+            residency?.release(layer)
+        }
+        writeLogits(batch, scratch: scratch, config: c, precision: precision, into: logits)
+    }
+
+    /// The end of a pass: the logits into `logits` on the job's first rank (from the last
+    /// stage's rank 0 under pipeline parallelism); on a stage before the last, the
+    /// activations to the next stage instead.
     private func writeLogits(
         _ batch: ForwardBatch, scratch: ForwardScratch, config c: ModelConfig, precision: MatMulPrecision,
         into logits: UnsafeMutablePointer<Float>
@@ -120,7 +152,6 @@ struct DecoderEnds: Sendable {
         }
         if let stage, !stage.isLast {
             exchange.sendActivations(scratch.residual, count: batch.count * c.embeddingLength)
-            if exchange.isFirstRank { exchange.receiveLogits(into: logits, count: count) }
             return
         }
         if let shard {

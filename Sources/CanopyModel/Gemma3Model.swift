@@ -84,9 +84,9 @@ public struct Gemma3Model: CausalLanguageModel {
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
         try ends.run(batch, kv: kv, logits: logits, config: config, precision: precision, rope: globalRope,
-                     localRope: localRope) { layer, scratch in
-            attention(block: blocks[layer], layer: layer, batch: batch, kv: kv, scratch: scratch)
-            feedForward(block: blocks[layer], tokens: batch.count, scratch: scratch)
+                     localRope: localRope) { layer, part, scratch in
+            attention(block: blocks[layer], layer: layer, batch: part, kv: kv, scratch: scratch)
+            feedForward(block: blocks[layer], tokens: part.count, scratch: scratch)
         }
     }
 

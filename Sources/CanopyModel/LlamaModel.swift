@@ -65,9 +65,10 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
-        try ends.run(batch, kv: kv, logits: logits, config: config, precision: precision, rope: rope) { layer, scratch in
-            attention(block: blocks[layer], layer: layer, batch: batch, kv: kv, scratch: scratch)
-            feedForward(block: blocks[layer], layer: layer, tokens: batch.count, scratch: scratch)
+        // `part`: the batch, or the micro-batch of it a pipeline stage runs.
+        try ends.run(batch, kv: kv, logits: logits, config: config, precision: precision, rope: rope) { layer, part, scratch in
+            attention(block: blocks[layer], layer: layer, batch: part, kv: kv, scratch: scratch)
+            feedForward(block: blocks[layer], layer: layer, tokens: part.count, scratch: scratch)
         }
     }
 

@@ -44,10 +44,15 @@ public protocol ShardExchange: AnyObject, Sendable {
     /// Receives the previous stage's output activations into `values`.
     func receiveActivations(into values: UnsafeMutablePointer<Float>, count: Int)
 
-    /// The last stage's rank 0 sends the pass's logits to the job's first rank, which
-    /// receives them with `receiveLogits`.
+    /// The last stage's rank 0 sends each micro-batch's logits to the job's first rank,
+    /// which collects them with `collectLogits`.
     func sendLogits(_ values: UnsafePointer<Float>, count: Int)
-    func receiveLogits(into values: UnsafeMutablePointer<Float>, count: Int)
+
+    /// The job's first rank, under pipeline parallelism: runs `body` (its stage's part of
+    /// the pass's micro-batches) while the logits of every micro-batch arrive into `parts`,
+    /// one message each, in order, and returns once all have (or `body` failed). Receiving
+    /// while it computes is what keeps the last stage from waiting on it.
+    func collectLogits<E: Error>(into parts: [UnsafeMutableBufferPointer<Float>], while body: () throws(E) -> Void) throws(E)
 
     /// Why the job stopped working (which rank was lost, and how); nil while it works.
     var failure: String? { get }

@@ -54,11 +54,15 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     /// Communication so far: time spent in exchanges, bytes sent, and calls.
     public var statistics: ExchangeCounters { counters.withLock { $0 } }
 
-    /// When rank 0's pass in progress began (its `distribute`); nil between passes.
+    /// When the first rank's latest pass began (its `distribute`) and when its latest
+    /// logits arrived; a pass is counted when the next one begins (under pipeline
+    /// parallelism its logits come in one message per micro-batch).
     private var passStarted: ContinuousClock.Instant?
+    private var passEnded: ContinuousClock.Instant?
 
     public func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy]) {
         guard failure == nil else { return }
+        countPass()
         passStarted = .now
         send(.forward(batch, copies: copies))
     }
@@ -189,9 +193,27 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
                  what: "logits")
     }
 
-    public func receiveLogits(into values: UnsafeMutablePointer<Float>, count: Int) {
-        defer { endPass() }
-        transfer(values, count: count, peer: (stages - 1) * ranks, tag: Self.logitsTag, sending: false, what: "logits")
+    public func collectLogits<E: Error>(
+        into parts: [UnsafeMutableBufferPointer<Float>], while body: () throws(E) -> Void
+    ) throws(E) {
+        let source = Int32((stages - 1) * ranks)
+        var requests: [MPI_Request?] = parts.map { part in
+            var request: MPI_Request? = canopy_mpi_request_null()
+            if part.count > 0 {
+                MPI_Irecv(part.baseAddress, Int32(part.count), canopy_mpi_float(), source, Self.logitsTag,
+                          canopy_mpi_comm_world(), &request)
+            }
+            return request
+        }
+        var failed: E?
+        do { try body() } catch { failed = error }
+        let started = ContinuousClock.now
+        if failure == nil, let stuck = MessageWait.all(&requests, timeout: group.timeout) {
+            fail("rank \(source) sent no logits for micro-batch \(stuck) within \(group.timeout)")
+        }
+        record(started, bytes: 0)
+        endPass()
+        if let failed { throw failed }
     }
 
     /// One message of `count` floats to or from job rank `peer`, within the timeout.
@@ -213,10 +235,16 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
         record(started, bytes: sending ? count * 4 : 0)
     }
 
-    /// The first rank: the pass begun by `distribute` is over; counts it and its time.
+    /// The first rank: logits of the pass in progress arrived (it may be over).
     private func endPass() {
-        guard let passStarted else { return }
-        let elapsed = ContinuousClock.now - passStarted
+        passEnded = .now
+    }
+
+    /// The first rank: counts the pass begun by the last `distribute` and its time, up to
+    /// its last logits.
+    private func countPass() {
+        guard let passStarted, let passEnded, passEnded >= passStarted else { return }
+        let elapsed = passEnded - passStarted
         counters.withLock {
             $0.passes += 1
             $0.passSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -105,4 +105,30 @@ struct TensorShardTests {
         #expect(bothLogits == splitLogits)
         #expect(bothTokens == splitTokens)
     }
+
+    /// A batch of several sequences runs through the stages as micro-batches; each
+    /// sequence's logits are still the unsplit model's.
+    @Test("2 pipeline stages: a batch of 3 prompts gives the unsplit model's logits")
+    func pipelineBatch() throws {
+        let whole = try SharedModels.model(.quantizedActivations)
+        let reference = try LlamaCppReference.load()
+        var batch = ForwardBatch()
+        var first = 0
+        for index in [0, 1, 8] {
+            let prompt = reference[index].prompt_ids
+            let blocks = (prompt.count + 15) / 16
+            batch.append(tokens: prompt, firstPosition: 0, blockTable: (first..<(first + blocks)).map { Int32($0) },
+                         blockSize: 16, wantsLogits: true)
+            first += blocks
+        }
+        let cache = SingleSequenceCache(config: whole.model.config, capacity: first * 16)
+        let expected = try whole.model.forward(batch, kv: cache.storage)
+        let stages = try ThreadGroup(tensorParallel: 1, pipelineParallel: 2)
+        let logits = try stages.forward(batch, capacity: first * 16)
+        let v = whole.config.vocabularySize
+        for row in 0..<3 {
+            let same = logits[(row * v)..<((row + 1) * v)].elementsEqual(expected[(row * v)..<((row + 1) * v)])
+            #expect(same, "row \(row) differs from the unsplit model's")
+        }
+    }
 }

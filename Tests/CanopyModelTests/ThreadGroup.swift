@@ -37,6 +37,25 @@ final class ThreadGroup: @unchecked Sendable {
         return try results.withLock { $0[0]! }.get()
     }
 
+    /// One forward pass over `batch` on every rank at once, each with its own cache of
+    /// `capacity` positions (blocks 0, 1, 2, ...); the first rank's logits.
+    func forward(_ batch: ForwardBatch, capacity: Int) throws -> [Float] {
+        let results = Mutex<[Int: Result<[Float], any Error>]>([:])
+        let threads = ranks.indices.map { rank in
+            Thread { [self] in
+                ThreadExchange.compute.lock()
+                let model = ranks[rank].model
+                let cache = SingleSequenceCache(config: model.config, capacity: capacity)
+                let result = Result { try model.forward(batch, kv: cache.storage) }
+                ThreadExchange.compute.unlock()
+                results.withLock { $0[rank] = result }
+            }
+        }
+        threads.forEach { $0.start() }
+        while results.withLock({ $0.count }) < ranks.count { usleep(1000) }
+        return try results.withLock { $0[0]! }.get()
+    }
+
     private func decode(rank: Int, prompt: [Int32], steps: Int) throws -> ([Int32], [Float]) {
         // Only the first rank holds whole logits; it tells the others its choice.
         let exchange = exchanges[rank]
@@ -207,9 +226,14 @@ final class ThreadExchange: ShardExchange, @unchecked Sendable {
         mailbox.send(Array(UnsafeBufferPointer(start: values, count: count)), from: jobRank, to: 0)
     }
 
-    func receiveLogits(into values: UnsafeMutablePointer<Float>, count: Int) {
-        let message = mailbox.receive(from: (stages - 1) * ranks, to: 0)
-        precondition(message.count == count, "logits of another size")
-        values.update(from: message, count: count)
+    func collectLogits<E: Error>(
+        into parts: [UnsafeMutableBufferPointer<Float>], while body: () throws(E) -> Void
+    ) throws(E) {
+        try body()
+        for part in parts where part.count > 0 {
+            let message = mailbox.receive(from: (stages - 1) * ranks, to: 0)
+            precondition(message.count == part.count, "logits of another size")
+            _ = part.update(from: message)
+        }
     }
 }

@@ -137,6 +137,9 @@ def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_paralle
     assert "stage 1/2: blocks 15..<30" in stages.output(), stages.output()
     with stages.client(timeout=120) as client:
         assert greedy(client, records) == expected
+        # At once: the engine batches them, and the stages run the batch as micro-batches.
+        streams = [client.generate(prompt_ids=r["prompt_ids"], temperature=0, max_tokens=16) for r in records]
+        assert [stream.result().token_ids for stream in streams] == expected
     stages.stop()
     split = start_tp2(start_daemon)
     with split.client(timeout=120) as client:
