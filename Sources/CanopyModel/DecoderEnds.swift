@@ -82,23 +82,23 @@ struct DecoderEnds: Sendable {
         precision: MatMulPrecision, rope: RoPE, localRope: RoPE? = nil,
         block: (_ layer: Int, _ batch: ForwardBatch, _ scratch: ForwardScratch) -> Void
     ) throws(ForwardError) {
-        let parts = stage.map { batch.microBatches($0.stages, blockSize: kv.layout.blockSize) } ?? [(batch, 0)]
+        guard let stage, let exchange else {
+            // One process, or tensor parallelism alone: the whole batch in one pass (no
+            // allocation here: the steady-state decode loop allocates nothing).
+            try runPass(batch, of: batch, first: true, kv: kv, logits: logits, config: c, precision: precision,
+                        rope: rope, localRope: localRope, block: block)
+            if let failure = exchange?.failure { throw .rankLost(reason: failure) }
+            return
+        }
+        let parts = batch.microBatches(stage.stages, blockSize: kv.layout.blockSize)
         func passes() throws(ForwardError) {
             for (index, part) in parts.enumerated() {
-                let offset = part.logitStart * c.vocabularySize
-                let rest = UnsafeMutableBufferPointer(rebasing: logits[offset...])
-                try scratchPool.withPass(part.batch, kv: kv, logits: rest, config: c, store: store) { scratch, logits in
-                    // Once this rank has its buffers (a pass that cannot get them starts
-                    // nothing), the others are told to run the same pass.
-                    if index == 0, let exchange, exchange.isFirstRank {
-                        exchange.distribute(batch, copies: kv.copies?.take() ?? [])
-                    }
-                    pass(part.batch, scratch: scratch, config: c, precision: precision, rope: rope,
-                         localRope: localRope, block: block, into: logits)
-                }
+                let rest = UnsafeMutableBufferPointer(rebasing: logits[(part.logitStart * c.vocabularySize)...])
+                try runPass(part.batch, of: batch, first: index == 0, kv: kv, logits: rest, config: c,
+                            precision: precision, rope: rope, localRope: localRope, block: block)
             }
         }
-        if let exchange, let stage, !stage.isLast, exchange.isFirstRank {
+        if !stage.isLast, exchange.isFirstRank {
             // The logits come from the last stage, one message per micro-batch.
             let destinations = parts.map { part in
                 UnsafeMutableBufferPointer(rebasing: logits[(part.logitStart * c.vocabularySize)...]
@@ -108,7 +108,24 @@ struct DecoderEnds: Sendable {
         } else {
             try passes()
         }
-        if let failure = exchange?.failure { throw .rankLost(reason: failure) }
+        if let failure = exchange.failure { throw .rankLost(reason: failure) }
+    }
+
+    /// `part` (the whole `batch`, or a micro-batch of it) through one pass: its scratch,
+    /// then `pass`. The job's first rank tells the others to run `batch` once it holds the
+    /// scratch of the `first` part (a pass that cannot get its buffers starts nothing).
+    private func runPass(
+        _ part: ForwardBatch, of batch: ForwardBatch, first: Bool, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>,
+        config c: ModelConfig, precision: MatMulPrecision, rope: RoPE, localRope: RoPE?,
+        block: (_ layer: Int, _ batch: ForwardBatch, _ scratch: ForwardScratch) -> Void
+    ) throws(ForwardError) {
+        try scratchPool.withPass(part, kv: kv, logits: logits, config: c, store: store) { scratch, logits in
+            if first, let exchange, exchange.isFirstRank {
+                exchange.distribute(batch, copies: kv.copies?.take() ?? [])
+            }
+            pass(part, scratch: scratch, config: c, precision: precision, rope: rope, localRope: localRope,
+                 block: block, into: logits)
+        }
     }
 
     /// One micro-batch through this rank's layers (the whole batch outside pipelines).
