@@ -13,20 +13,21 @@ extension ForwardBatch {
     func microBatches(_ count: Int, blockSize: Int) -> [(batch: ForwardBatch, logitStart: Int)] {
         let parts = min(count, sequences.count)
         guard parts > 1 else { return [(self, 0)] }
-        // For each cut after slice i: may it go there? Not when a slice up to i reads a block
-        // that a slice after i writes.
-        var laterWrites = Set<Int32>()
-        var cuttable = Array(repeating: true, count: sequences.count)
-        var readersBefore = [Set<Int32>](repeating: [], count: sequences.count)
-        var reads = Set<Int32>()
+        // A cut after slice i may go there unless a slice up to i reads a block that a slice
+        // after i writes: so track, over the slices so far, the furthest slice that writes a
+        // block one of them reads.
+        var lastWriter: [Int32: Int] = [:]
         for (index, slice) in sequences.enumerated() {
-            reads.formUnion(blockTables[slice.blockTableRange])
-            readersBefore[index] = reads
+            for slot in slots[slice.tokenStart..<(slice.tokenStart + slice.tokenCount)] { lastWriter[slot.block] = index }
         }
-        for index in sequences.indices.reversed() {
-            cuttable[index] = readersBefore[index].isDisjoint(with: laterWrites)
-            let slice = sequences[index]
-            laterWrites.formUnion(slots[slice.tokenStart..<(slice.tokenStart + slice.tokenCount)].map(\.block))
+        var cuttable: [Bool] = []
+        cuttable.reserveCapacity(sequences.count)
+        var furthestWriter = 0
+        for (index, slice) in sequences.enumerated() {
+            for block in blockTables[slice.blockTableRange] {
+                furthestWriter = max(furthestWriter, lastWriter[block] ?? 0)
+            }
+            cuttable.append(furthestWriter <= index)
         }
         var result: [(batch: ForwardBatch, logitStart: Int)] = []
         var current = ForwardBatch()

@@ -154,8 +154,7 @@ public final class LoadedModel: Sendable {
         let opened = file
         weightResidency = placement.map { WeightResidency(file: opened, placement: $0) }
         do {
-            let store = WeightStore(
-                file: file, expertCache: expertCache, residency: weightResidency, splitTensorsUnread: shard != nil)
+            let store = WeightStore(file: file, expertCache: expertCache, residency: weightResidency)
             if let exchange {
                 model = try ModelArchitectures.load(
                     store: store, config: config, precision: precision, shard: shard, stage: stage, exchange: exchange)

@@ -18,25 +18,16 @@ public final class WeightStore: Sendable {
     /// Which blocks are streamed under a weight memory budget; nil: all resident.
     public let residency: WeightResidency?
 
-    /// Whether the tensors a tensor-parallel rank reads in part (`TensorShard.isSplit`) were
-    /// left unread by `GGUFFile.readIntoMemory`: then `matrix(_:rows:cols:part:)` reads its
-    /// part from the file, else it copies it from memory.
-    public let splitTensorsUnread: Bool
-
     /// The parts of split matrices this store read or copied; they live as long as the store.
     private let parts = Mutex<[PageMemory]>([])
 
     /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
     /// blocks read their routed experts through the cache instead of the mapping; with
     /// `residency`, architectures acquire each block's weights before using them.
-    public init(
-        file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil,
-        splitTensorsUnread: Bool = false
-    ) {
+    public init(file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil) {
         self.file = file
         self.expertCache = expertCache
         self.residency = residency
-        self.splitTensorsUnread = splitTensorsUnread
     }
 
     /// Bytes held by parts of split matrices (a tensor-parallel rank's share of them).
@@ -51,31 +42,22 @@ public final class WeightStore: Sendable {
     /// GGUF lists dimensions innermost first, so a matrix with `rows` rows of `cols` values
     /// has dimensions `[cols, rows]`.
     public func matrix(_ name: String, rows: Int, cols: Int) throws(ModelError) -> WeightMatrix {
-        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
-        guard info.dimensions == [cols, rows] else {
-            throw .tensorShapeMismatch(name: name, expected: [cols, rows], actual: info.dimensions)
-        }
-        guard info.type.isDequantizable else {
-            throw .unsupportedTensorType(name: name, type: info.type)
-        }
+        let info = try matrixInfo(name, rows: rows, cols: cols)
         let bytes = file.data(of: info)
         guard let base = bytes.baseAddress else { throw .missingTensor(name: name) }
         return WeightMatrix(type: info.type, rows: rows, cols: cols, data: base)
     }
 
     /// Returns `part` of the 2-D weight `name` (`rows` × `cols` in the file) as a matrix of
-    /// its own, in memory this store owns: a tensor-parallel rank's share. Nil `part`: the
+    /// its own, read from the file into memory this store owns: a tensor-parallel rank's share. Nil `part`: the
     /// whole matrix, as `matrix(_:rows:cols:)`.
     ///
     /// - Throws: the shape errors of `matrix(_:rows:cols:)`; `.cannotShard` when a column
     ///   range cuts a quantization block, or the file cannot be read.
     public func matrix(_ name: String, rows: Int, cols: Int, part: MatrixPart?) throws(ModelError) -> WeightMatrix {
         guard let part else { return try matrix(name, rows: rows, cols: cols) }
-        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
-        guard info.dimensions == [cols, rows] else {
-            throw .tensorShapeMismatch(name: name, expected: [cols, rows], actual: info.dimensions)
-        }
-        guard info.type.isDequantizable, let rowBytes = info.type.byteCount(forElements: cols) else {
+        let info = try matrixInfo(name, rows: rows, cols: cols)
+        guard let rowBytes = info.type.byteCount(forElements: cols) else {
             throw .unsupportedTensorType(name: name, type: info.type)
         }
         let start = file.dataOffset + info.offset
@@ -101,23 +83,29 @@ public final class WeightStore: Sendable {
         }
     }
 
-    /// `bytes` bytes of the file from absolute offset `offset`, in fresh memory (kept by the
-    /// store when `keep`): read from the file when split tensors were left unread, else
-    /// copied from the loaded bytes.
+    /// `bytes` bytes of the file from absolute offset `offset`, read into fresh memory (kept
+    /// by the store when `keep`). Read from the file, not from the loaded bytes: a parallel
+    /// rank leaves the split tensors unread (`LoadedModel`).
     private func read(_ name: String, _ offset: Int, bytes: Int, keep: Bool = true) throws(ModelError) -> PageMemory {
         let memory = PageMemory(byteCount: bytes)
-        if splitTensorsUnread {
-            if let failure = file.readCopy(offset..<(offset + bytes), into: memory.base) {
-                throw .cannotShard("reading \(name) from the file failed: \(failure)")
-            }
-        } else {
-            guard let info = file.tensor(named: name), let base = file.data(of: info).baseAddress else {
-                throw .missingTensor(name: name)
-            }
-            memory.base.copyMemory(from: base + (offset - file.dataOffset - info.offset), byteCount: bytes)
+        if let failure = file.readCopy(offset..<(offset + bytes), into: memory.base) {
+            throw .cannotShard("reading \(name) from the file failed: \(failure)")
         }
         if keep { parts.withLock { $0.append(memory) } }
         return memory
+    }
+
+    /// The tensor `name`, checked to be a matrix of `rows` × `cols` values (see
+    /// `matrix(_:rows:cols:)`) of a type the kernels compute with.
+    private func matrixInfo(_ name: String, rows: Int, cols: Int) throws(ModelError) -> GGUFTensorInfo {
+        guard let info = file.tensor(named: name) else { throw .missingTensor(name: name) }
+        guard info.dimensions == [cols, rows] else {
+            throw .tensorShapeMismatch(name: name, expected: [cols, rows], actual: info.dimensions)
+        }
+        guard info.type.isDequantizable else {
+            throw .unsupportedTensorType(name: name, type: info.type)
+        }
+        return info
     }
 
     /// Returns the 1-D weight `name` of `count` values, converted to `Float`.

@@ -137,17 +137,11 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
         // even without logits).
         defer { if isFirstRank { endPass() } }
         guard failure == nil, rows > 0 else { return }
-        let started = ContinuousClock.now
         if rank != 0 {
-            var request: [MPI_Request?] = [canopy_mpi_request_null()]
-            MPI_Isend(part, Int32(rows * columns.count), canopy_mpi_float(), Int32(stagePeer(0)), Self.logitsTag,
-                      canopy_mpi_comm_world(), &request[0])
-            if MessageWait.all(&request, timeout: group.timeout) != nil {
-                fail("rank \(stagePeer(0)) took no logits within \(group.timeout)")
-            }
-            record(started, bytes: rows * columns.count * 4)
-            return
+            return transfer(UnsafeMutableRawPointer(mutating: part), count: rows * columns.count, peer: stagePeer(0),
+                            tag: Self.logitsTag, sending: true, what: "logits")
         }
+        let started = ContinuousClock.now
         guard let whole else { preconditionFailure("rank 0 gathers into a buffer") }
         let spans = (0..<ranks).map { TensorShard.part(width, of: ranks, $0) }
         let total = rows * width
@@ -247,7 +241,7 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
         let elapsed = passEnded - passStarted
         counters.withLock {
             $0.passes += 1
-            $0.passSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            $0.passSeconds += Self.seconds(elapsed)
         }
         self.passStarted = nil
     }
@@ -264,9 +258,14 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     private func record(_ started: ContinuousClock.Instant, bytes: Int) {
         let elapsed = ContinuousClock.now - started
         counters.withLock {
-            $0.seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            $0.seconds += Self.seconds(elapsed)
             $0.bytesSent += bytes
             $0.exchanges += 1
         }
+    }
+
+    /// `duration` in seconds.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -45,7 +45,7 @@ public struct ShardWorker {
                         try model.forward(batch, kv: storage, logits: buffer)
                     }
                 } catch {
-                    throw .lostRank("rank \(exchange.rank)'s forward pass failed: \(error)")
+                    throw .lostRank("its forward pass failed: \(error)")
                 }
             }
         }

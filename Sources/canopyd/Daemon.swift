@@ -24,9 +24,10 @@ struct Daemon {
             throw DaemonFailure(message: "\(error)")
         }
         let parallel = try ParallelLaunch.join(settings: settings, logger: logger)
+        // Before the model loads: every kernel forks onto this pool.
+        WorkerPool.configure(threads: parallel?.threads(configured: settings.threads) ?? settings.threads)
         if let parallel, parallel.group.rank > 0 {
             // Not the serving rank: no socket, no lock; its shard and rank 0's steps only.
-            WorkerPool.configure(threads: parallel.threads(configured: settings.threads))
             return parallel.runWorker(modelPath: modelPath, logger: logger)
         }
         let activation: SocketActivation?
@@ -47,8 +48,6 @@ struct Daemon {
 
         let policy = settings.accessPolicy
         logger.info("access: \(policy)")
-        // Before the model loads: every kernel forks onto this pool.
-        WorkerPool.configure(threads: parallel?.threads(configured: settings.threads) ?? settings.threads)
         logger.info("kernels: \(WorkerPool.shared.threadCount) threads, \(InstructionSet.summary)")
         let notifier = SystemdNotifier()
         let pinger = try? WatchdogPinger.fromEnvironment()

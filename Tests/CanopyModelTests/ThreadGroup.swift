@@ -17,36 +17,31 @@ final class ThreadGroup: @unchecked Sendable {
         ranks = try exchanges.map { try LoadedModel(path: FixturePaths.defaultModel, precision: precision, exchange: $0) }
     }
 
-    /// Greedy decoding on every rank at once (each on its own thread), every rank feeding the
-    /// tokens the first rank chose, as the daemon's step messages do; the first rank's
-    /// tokens and first-step logits.
+    /// Greedy decoding on every rank at once, every rank feeding the tokens the first rank
+    /// chose, as the daemon's step messages do; the first rank's tokens and first-step logits.
     func greedy(prompt: [Int32], steps: Int) throws -> (tokens: [Int32], firstLogits: [Float]) {
-        let results = Mutex<[Int: Result<([Int32], [Float]), any Error>]>([:])
-        let threads = ranks.indices.map { rank in
-            Thread { [self] in
-                // Kernels keep process-wide scratch: one rank computes at a time (it lets go
-                // of the lock only while it waits for another).
-                ThreadExchange.compute.lock()
-                let result = Result { try decode(rank: rank, prompt: prompt, steps: steps) }
-                ThreadExchange.compute.unlock()
-                results.withLock { $0[rank] = result }
-            }
-        }
-        threads.forEach { $0.start() }
-        while results.withLock({ $0.count }) < ranks.count { usleep(1000) }
-        return try results.withLock { $0[0]! }.get()
+        try onEveryRank { rank in try self.decode(rank: rank, prompt: prompt, steps: steps) }
     }
 
     /// One forward pass over `batch` on every rank at once, each with its own cache of
     /// `capacity` positions (blocks 0, 1, 2, ...); the first rank's logits.
     func forward(_ batch: ForwardBatch, capacity: Int) throws -> [Float] {
-        let results = Mutex<[Int: Result<[Float], any Error>]>([:])
+        try onEveryRank { rank in
+            let model = self.ranks[rank].model
+            let cache = SingleSequenceCache(config: model.config, capacity: capacity)
+            return try model.forward(batch, kv: cache.storage)
+        }
+    }
+
+    /// Runs `body` for every rank, each on its own thread, and returns the first rank's result.
+    private func onEveryRank<T: Sendable>(_ body: @escaping @Sendable (_ rank: Int) throws -> T) throws -> T {
+        let results = Mutex<[Int: Result<T, any Error>]>([:])
         let threads = ranks.indices.map { rank in
-            Thread { [self] in
+            Thread {
+                // Kernels keep process-wide scratch: one rank computes at a time (it lets go
+                // of the lock only while it waits for another).
                 ThreadExchange.compute.lock()
-                let model = ranks[rank].model
-                let cache = SingleSequenceCache(config: model.config, capacity: capacity)
-                let result = Result { try model.forward(batch, kv: cache.storage) }
+                let result = Result { try body(rank) }
                 ThreadExchange.compute.unlock()
                 results.withLock { $0[rank] = result }
             }
