@@ -38,6 +38,16 @@ def start_tp2(start_daemon, *extra: str):
     return start_daemon(*TP2, *extra, env=MPI_ENV, launcher=MPIRUN)
 
 
+def logged(daemon, text: str, timeout: float = 30) -> bool:
+    """Whether `text` appears in the job's log within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while text not in daemon.output():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def greedy(client, records, max_tokens=16) -> list[list[int]]:
     return [client.generate(prompt_ids=r["prompt_ids"], temperature=0, max_tokens=max_tokens).result().token_ids
             for r in records]
@@ -47,8 +57,9 @@ def test_two_ranks_track_llama_cpp_and_repeat(start_daemon):
     sets = llama_reference.load_sets()
     records = llama_reference.records()[:4]
     daemon = start_tp2(start_daemon)
-    log = daemon.output()
-    assert "parallel: rank 0 of 2 (tensor-parallel rank 0 of 2" in log and "rank 1: rank 1/2" in log, log
+    # Rank 0 serves before the other ranks have logged their part: wait for their lines.
+    assert logged(daemon, "parallel: rank 0 of 2 (tensor-parallel rank 0 of 2") and logged(daemon, "rank 1: rank 1/2"), \
+        daemon.output()
     with daemon.client(timeout=120) as client:
         first = greedy(client, records)
         second = greedy(client, records)
@@ -134,7 +145,7 @@ def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_paralle
     one.stop()
     stages = start_daemon("--pipeline-parallel", "2", "--threads", "1", "--parallel-timeout", "3s", env=MPI_ENV,
                           launcher=MPIRUN)
-    assert "stage 1/2: blocks 15..<30" in stages.output(), stages.output()
+    assert logged(stages, "stage 1/2: blocks 15..<30"), stages.output()
     with stages.client(timeout=120) as client:
         assert greedy(client, records) == expected
         # At once: the engine batches them, and the stages run the batch as micro-batches.
