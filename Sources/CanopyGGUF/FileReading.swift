@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Why ``preadFully(_:into:count:at:)`` stopped short.
 public enum PartialRead: Error, Sendable, Equatable {
@@ -26,6 +27,7 @@ public enum PartialRead: Error, Sendable, Equatable {
 ///
 /// - Returns: nil when every byte arrived, else where and why the read stopped.
 public func preadFully(_ descriptor: Int32, into destination: UnsafeMutableRawPointer, count: Int, at offset: Int) -> PartialRead? {
+    if FileReadFaults.failsThisRead() { return .failed(at: offset, reason: FileReadFaults.reason) }
     var done = 0
     while done < count {
         let n = pread(descriptor, destination + done, min(count - done, 1 << 30), off_t(offset + done))
@@ -40,4 +42,30 @@ public func preadFully(_ descriptor: Int32, into destination: UnsafeMutableRawPo
         }
     }
     return nil
+}
+
+/// Fault injection for tests: makes one read of ``preadFully(_:into:count:at:)`` (every read of
+/// a model file after load goes through it) fail as an I/O error would, so a test can fail
+/// each read of a request in turn (SQLite's discipline). Process-wide: tests that arm it run
+/// in a process of their own.
+public enum FileReadFaults {
+    private static let reads = Atomic<Int>(0)
+    private static let failing = Atomic<Int>(0)
+
+    /// The error text of an injected failure.
+    public static let reason = "injected read fault"
+
+    /// Reads started since the process started (every thread). Monotonic.
+    public static var readCount: Int { reads.load(ordering: .relaxed) }
+
+    /// The `n`-th read from now (1-based) fails, once; nil disarms.
+    public static func failRead(after n: Int?) {
+        failing.store(n.map { readCount + max(1, $0) } ?? 0, ordering: .relaxed)
+    }
+
+    /// Counts a read and says whether it is the one to fail.
+    static func failsThisRead() -> Bool {
+        let number = reads.add(1, ordering: .relaxed).newValue
+        return number == failing.load(ordering: .relaxed)
+    }
 }

@@ -20,4 +20,15 @@ public enum KernelMemory {
     public static func setGrowthLimit(_ bytes: Int?) {
         canopy_set_growth_limit(bytes.map { size_t(max(0, $0)) } ?? size_t.max)
     }
+
+    /// Growths asked for since the process started (kernel scratch, activation buffers,
+    /// attention partials; every thread). Monotonic.
+    public static var growthCount: UInt64 { canopy_growth_count() }
+
+    /// Fault injection for tests: the `n`-th growth from now (1-based) fails, once, as if
+    /// memory were exhausted; nil disarms. With ``growthCount`` a test can fail each
+    /// allocation of a request in turn. Process-wide, like ``setGrowthLimit(_:)``.
+    public static func failGrowth(after n: Int?) {
+        canopy_fail_growth_after(UInt64(max(0, n ?? 0)))
+    }
 }

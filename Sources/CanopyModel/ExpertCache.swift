@@ -58,7 +58,7 @@ public final class ExpertCache: Sendable {
         guard layout.totalExperts > 0, budgetBytes < layout.totalBytes else { return nil }
         let slots = max(experts.usedCount, budgetBytes / layout.largestExpertBytes)
         guard slots < layout.totalExperts else { return nil }
-        return try ExpertCache(path: file.path, layout: layout, slots: slots)
+        return try ExpertCache(path: file.path, layout: layout, slots: slots, fileChange: { file.changeOnDisk() })
     }
 
     /// Bytes of all of `config`'s routed experts in `file` (0 for a dense model): the budget
@@ -72,8 +72,10 @@ public final class ExpertCache: Sendable {
         }
     }
 
-    private init(path: String, layout: ExpertFileLayout, slots: Int) throws(ExpertCacheError) {
-        pool = try ExpertSlotPool(path: path, layout: layout, slots: slots)
+    private init(
+        path: String, layout: ExpertFileLayout, slots: Int, fileChange: @escaping @Sendable () -> String?
+    ) throws(ExpertCacheError) {
+        pool = try ExpertSlotPool(path: path, layout: layout, slots: slots, fileChange: fileChange)
         totalExpertBytes = layout.totalBytes
         let worker = Thread { [pool] in pool.runPrefetcher() }
         worker.name = "canopy-expert-prefetch"
@@ -92,10 +94,14 @@ public final class ExpertCache: Sendable {
     /// Counters since load.
     public func stats() -> ExpertCacheStats { pool.snapshot() }
 
-    /// Why expert weights could not be read from the model file, once that has happened
-    /// (the file was truncated or rewritten, or the disk failed): every forward pass of the
-    /// model fails from then on, since the file no longer holds the weights it was loaded with.
-    public var readFailure: String? { pool.failure }
+    /// Why expert weights could not be read from the model file after it changed on disk
+    /// (truncated or rewritten), once that has happened: every forward pass of the model
+    /// fails from then on, since the file no longer holds the weights it was loaded with. (A
+    /// failed read with the file unchanged fails only the pass that needed it.)
+    public var readFailure: String? { pool.failures.permanent }
+
+    /// Every failed read since load, transient ones included.
+    var readFailures: ReadFailureLog { pool.failures }
 
     /// Runs `body` with expert `expert` of block `block` resident and pinned. When the read
     /// fails the slot holds other bytes and `readFailure` is set; the pass must then fail.

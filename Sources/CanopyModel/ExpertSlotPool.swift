@@ -42,9 +42,10 @@ final class ExpertSlotPool: @unchecked Sendable {
     private var index: [Key: Int] = [:]
     private var clock: UInt64 = 0
     private var stats = ExpertCacheStats()
-    /// The first failed read, kept for good: once the file cannot be read as it was at load,
-    /// no later answer can be trusted either (see `failure`).
-    private var readFailure: String?
+    /// Failed reads since load (see `ReadFailureLog`: permanent once the file changed).
+    private var readFailures = ReadFailureLog()
+    /// How the model file differs from the one loaded (nil: it does not).
+    private let fileChange: @Sendable () -> String?
     /// Per block: the experts the most recent pass through it used, most tokens first.
     private var lastRouting: [[Int]]
     private var queue: [PrefetchRequest] = []
@@ -53,12 +54,13 @@ final class ExpertSlotPool: @unchecked Sendable {
     /// forward pass has likely reached already).
     private let queueLimit = 4
 
-    init(path: String, layout: ExpertFileLayout, slots: Int) throws(ExpertCacheError) {
+    init(path: String, layout: ExpertFileLayout, slots: Int, fileChange: @escaping @Sendable () -> String?) throws(ExpertCacheError) {
         precondition(slots > 0, "an expert cache needs at least one slot")
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         descriptor = fd
         self.path = path
+        self.fileChange = fileChange
         self.layout = layout
         // Slots start at 64-byte boundaries like mapped tensors, so kernels see the same alignment.
         let bytes = (layout.largestExpertBytes + 63) / 64 * 64
@@ -112,12 +114,12 @@ final class ExpertSlotPool: @unchecked Sendable {
         }
     }
 
-    /// Why expert weights could not be read from the file, if that ever happened since load.
-    /// A slot whose read failed holds other bytes; a forward pass that used it must fail.
-    var failure: String? {
+    /// The reads of expert weights that failed since load. A slot whose read failed holds
+    /// other bytes; a forward pass that used it must fail.
+    var failures: ReadFailureLog {
         condition.lock()
         defer { condition.unlock() }
-        return readFailure
+        return readFailures
     }
 
     /// Unpins a slot returned by `acquire`.
@@ -228,11 +230,11 @@ final class ExpertSlotPool: @unchecked Sendable {
         condition.lock()
         loading[slot] = false
         if let failure {
-            // The slot's bytes are not the expert's: forget them, and fail every pass from
-            // now on (the file changed or the disk failed; see `readFailure`).
+            // The slot's bytes are not the expert's: forget them (the next use reads them
+            // again) and fail the pass (every pass, once the file changed).
             index[key] = nil
             slotKey[slot] = nil
-            if readFailure == nil { readFailure = failure }
+            readFailures.record(failure, fileChange: fileChange())
         }
         stats.bytesRead += UInt64(offset)
         touch(slot)

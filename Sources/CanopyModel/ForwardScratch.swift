@@ -157,6 +157,7 @@ extension ForwardScratchPool {
                      && kv.layout.headDimension == c.headDimension, "KV layout does not match the model")
         precondition(logits.count >= batch.logitCount * c.vocabularySize, "logits buffer too small")
         let failures = KernelMemory.failureCount
+        let readFailures = store.readFailures.transientCount
         try withScratch(tokens: batch.count) { scratch in
             batch.withAttentionPlan(scratch.attentionPlan, headCount: c.headCount, layout: kv.layout) {
                 body(scratch, logits.baseAddress!)
@@ -166,7 +167,9 @@ extension ForwardScratchPool {
             throw .outOfMemory(bytes: KernelMemory.lastFailedBytes)
         }
         // Weights that could not be read from the file left other bytes where they belong.
-        if let reason = store.readFailure { throw .weightsUnreadable(reason: reason) }
+        let reads = store.readFailures
+        if let reason = reads.permanent { throw .weightsUnreadable(reason: reason) }
+        if reads.transientCount != readFailures { throw .readFailed(reason: reads.lastTransient ?? "a read failed") }
     }
 }
 

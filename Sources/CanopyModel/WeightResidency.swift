@@ -27,9 +27,13 @@ public final class WeightResidency: Sendable {
     /// What is resident and what is streamed.
     public var placement: WeightPlacement { streamer.placement }
 
-    /// Why a streamed block could not be read from the file, once that has happened: every
-    /// forward pass fails from then on (restart on an intact file).
-    public var readFailure: String? { streamer.failure }
+    /// Why a streamed block could not be read from the file after it changed on disk, once
+    /// that has happened: every forward pass fails from then on (restart on an intact file).
+    /// (A failed read with the file unchanged fails only the pass that needed it.)
+    public var readFailure: String? { streamer.failures.permanent }
+
+    /// Every failed read since load, transient ones included.
+    var readFailures: ReadFailureLog { streamer.failures }
 
     /// The placement's sizes and the counters since load.
     public func stats() -> WeightStreamingStats {

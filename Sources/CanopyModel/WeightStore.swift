@@ -33,9 +33,11 @@ public final class WeightStore: Sendable {
     /// Bytes held by parts of split matrices (a tensor-parallel rank's share of them).
     public var partBytes: Int { parts.withLock { $0.reduce(0) { $0 + $1.byteCount } } }
 
-    /// Why weights read from the file on demand (routed experts, streamed blocks) could not
-    /// be read, once that has happened; then no forward pass may return results.
-    var readFailure: String? { expertCache?.readFailure ?? residency?.readFailure }
+    /// The reads of weights from the file on demand (routed experts, streamed blocks) that
+    /// failed since load: a pass during which one failed may not return results.
+    var readFailures: ReadFailureLog {
+        (expertCache?.readFailures ?? ReadFailureLog()).merged(with: residency?.readFailures ?? ReadFailureLog())
+    }
 
     /// Returns the 2-D weight `name` as a matrix of `rows` × `cols` values.
     ///

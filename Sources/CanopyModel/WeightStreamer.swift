@@ -20,9 +20,10 @@ import Foundation
 /// most `placement.windowBytes` of streamed weights (more only while several passes run at
 /// once, which the engine never does).
 ///
-/// A failed read (the file truncated, rewritten or unreadable) is kept for good in
-/// `failure`: the block holds other bytes, so every pass from then on must fail
-/// (`ForwardError.weightsUnreadable`), never compute with them.
+/// A failed read leaves the block holding other bytes, so the pass that used it fails
+/// (`failures`, a `ReadFailureLog`); the block is read afresh at its next use. When the file
+/// changed on disk since load, the failure is permanent and every pass fails from then on
+/// (`ForwardError.weightsUnreadable`), never computing with other weights.
 ///
 /// Thread-safe. The prefetch thread holds the streamer until `stop()` (`WeightResidency`
 /// calls it when it goes away).
@@ -35,6 +36,9 @@ final class WeightStreamer: @unchecked Sendable {
     private var populated: [Bool]
     private var loading: [Bool]
     private var pins: [Int]
+    /// Blocks whose latest read failed: populated (nobody waits for them) but not the file's
+    /// bytes; re-read at their next acquire.
+    private var failed: [Bool]
     /// Blocks the prefetch thread should read next, in order.
     private var requested: [Int] = []
     /// The streamed blocks in execution order, and each block's position in it.
@@ -43,7 +47,7 @@ final class WeightStreamer: @unchecked Sendable {
     /// The position in `order` of the block most recently acquired.
     private var current = 0
     private var stopping = false
-    private var readFailure: String?
+    private var readFailures = ReadFailureLog()
     /// The counters since load (its placement fields are `WeightResidency.stats()`'s to fill).
     private var stats = WeightStreamingStats()
 
@@ -56,6 +60,7 @@ final class WeightStreamer: @unchecked Sendable {
         populated = Array(repeating: false, count: count)
         loading = Array(repeating: false, count: count)
         pins = Array(repeating: 0, count: count)
+        failed = Array(repeating: false, count: count)
         order = placement.streamed.indices.filter { placement.streamed[$0] }
         var position = [Int?](repeating: nil, count: count)
         for (index, block) in order.enumerated() { position[block] = index }
@@ -80,11 +85,11 @@ final class WeightStreamer: @unchecked Sendable {
         return stats
     }
 
-    /// Why a streamed block could not be read, once that has happened (then every pass fails).
-    var failure: String? {
+    /// The reads that failed since load.
+    var failures: ReadFailureLog {
         condition.lock()
         defer { condition.unlock() }
-        return readFailure
+        return readFailures
     }
 
     /// Makes block `block`'s matrices readable until the matching `release`; nothing to do
@@ -103,7 +108,10 @@ final class WeightStreamer: @unchecked Sendable {
                 waitedSince = waitedSince ?? Date()
                 condition.wait()
             } else if populated[block] {
-                break
+                // A failed read (a previous pass's, or the prefetcher's) is retried by the
+                // next pass that needs the block, once nobody holds it.
+                guard failed[block] && pins[block] == 0 && !readHere else { break }
+                evict(block)
             } else {
                 load(block)
                 readHere = true
@@ -160,10 +168,11 @@ final class WeightStreamer: @unchecked Sendable {
         condition.lock()
         loading[block] = false
         // Marked populated even when the read failed, so nobody waits for it for ever: the
-        // failure makes every pass fail from now on.
+        // failure fails the pass, and `failed` has the block read again at its next use.
         populated[block] = true
+        failed[block] = failure != nil
         stats.bytesRead += bytes
-        if let failure, readFailure == nil { readFailure = failure }
+        if let failure { readFailures.record(failure, fileChange: file.changeOnDisk()) }
         condition.broadcast()
     }
 
@@ -174,8 +183,8 @@ final class WeightStreamer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         stats.bytesRead += range.count
-        if let partial, readFailure == nil {
-            readFailure = partial.message(reading: "the token embedding", from: file.path)
+        if let partial {
+            readFailures.record(partial.message(reading: "the token embedding", from: file.path), fileChange: file.changeOnDisk())
         }
     }
 
@@ -200,6 +209,7 @@ final class WeightStreamer: @unchecked Sendable {
     private func evict(_ block: Int) {
         guard populated[block] else { return }
         populated[block] = false
+        failed[block] = false
         file.releaseStreamed(placement.unitRanges[block])
     }
 

@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyModel
 import CanopyWire
+import CanopyWireMapping
 import Foundation
 import GRPCCore
 import Logging
@@ -105,7 +106,7 @@ public struct CanopyService: RegistrableRPCService {
                         completed = true
                         switch failure {
                         case .weightsUnreadable, .rankLost: state.fail(failure.description)
-                        case .outOfMemory: break
+                        case .outOfMemory, .readFailed: break
                         }
                         failures.record(failure.description)
                         throw EngineMapping.rpcError(failure)

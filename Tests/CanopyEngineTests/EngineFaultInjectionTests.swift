@@ -1,3 +1,4 @@
+import CanopyGGUF
 import CanopyKernels
 import CanopyModel
 import CanopyTestFixtures
@@ -37,6 +38,106 @@ struct EngineFaultInjectionTests {
         let failuresBefore = KernelMemory.failureCount
         try expectFailedThenServed(second, record: record, index: index, reference: reference)
         #expect(KernelMemory.failureCount > failuresBefore, "the second failure did not come from a kernel")
+    }
+
+    /// SQLite's discipline for allocations: a representative request (a 30-token prompt, 2
+    /// samples of 8 tokens, so prefill, decode, copy-on-write and sampling all run) is run
+    /// once per allocation it makes, with that one allocation refused. Each run either fails
+    /// the request alone with `.outOfMemory`, or (where a caller can do without the memory)
+    /// gives exactly the unfaulted output; either way the engine frees every block and then
+    /// serves the same request with the unfaulted output.
+    @Test func failingEachAllocationOfARequestInTurn() throws {
+        // One kernel thread: the kernels run on the engine's own thread, so every new engine
+        // starts with empty scratch and makes the same allocations as the first.
+        WorkerPool.configure(threads: 1)
+        defer { WorkerPool.configure(threads: 0) }
+        let path = FamilyFixtures.path("llama3")
+        let record = try #require(try GreedyRecord.load("families/llama3/greedy.jsonl").first)
+        var request = greedyRequest("sweep", ids: Array(record.prompt_ids.prefix(30)), maxTokens: 8)
+        request.sampling.n = 2
+        // A model and an engine of their own per run: the model pools its activation buffers.
+        func freshEngine() throws -> Engine { try Engine(loaded: LoadedModel(path: path)) }
+
+        let baselineEngine = try freshEngine()
+        let start = KernelMemory.growthCount
+        let baseline = try baselineEngine.run(request)
+        let growths = Int(KernelMemory.growthCount - start)
+        baselineEngine.shutdown()
+        try #require(baseline.failure == nil)
+        #expect(growths >= 3, "the request made only \(growths) allocations")
+
+        var failedRuns = 0
+        for n in 1...max(growths, 1) {
+            let engine = try freshEngine()
+            defer { engine.shutdown() }
+            KernelMemory.failGrowth(after: n)
+            let faulted = try engine.run(request)
+            KernelMemory.failGrowth(after: nil)
+            switch faulted.failure {
+            case .outOfMemory?:
+                failedRuns += 1
+            case nil:
+                #expect(faulted.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
+                        "allocation \(n) of \(growths) refused: the request succeeded with another output")
+            case let other?:
+                Issue.record("allocation \(n) of \(growths) refused: failed with \(other), not out of memory")
+            }
+            engine.waitUntilIdle()
+            let metrics = engine.metrics()
+            #expect(metrics.kv.usedBlocks == 0 && metrics.runningSequences == 0, "allocation \(n): blocks or sequences left")
+            #expect(engine.kvInvariantViolations().isEmpty)
+            let next = try engine.run(request)
+            #expect(next.failure == nil && next.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
+                    "after allocation \(n) was refused, the next request was not served as before")
+        }
+        #expect(failedRuns > 0, "no refused allocation failed the request: the hook reaches nothing")
+        print("fault injection: \(growths) allocations of the request refused in turn, \(failedRuns) failed it, the rest were done without")
+    }
+
+    /// The same discipline for file reads: the representative request on a model whose
+    /// layers are streamed from the file under a weight budget (`--weight-memory`, read ahead
+    /// off so every read is the request's own and their order is fixed) is run once per read
+    /// it makes, with that read failing as an I/O error would. Each run fails the request
+    /// alone with `.readFailed` (UNAVAILABLE, retryable), frees its blocks, and the next
+    /// request, reading the layers afresh, gets the unfaulted output.
+    @Test func failingEachFileReadOfARequestInTurn() throws {
+        let path = FamilyFixtures.path("llama3")
+        let size = try GGUFFile(path: path).fileSize
+        let loaded = try LoadedModel(path: path, weightMemoryBytes: size / 2, weightPrefetch: false)
+        let placement = try #require(loaded.weightResidency?.placement)
+        #expect(placement.streamed.contains(true), "nothing is streamed at half the file's size")
+        let record = try #require(try GreedyRecord.load("families/llama3/greedy.jsonl").first)
+        let request = greedyRequest("reads", ids: Array(record.prompt_ids.prefix(30)), maxTokens: 8)
+        let engine = try Engine(loaded: loaded)
+        defer { engine.shutdown() }
+
+        let baseline = try engine.run(request)
+        try #require(baseline.failure == nil)
+        let start = FileReadFaults.readCount
+        let again = try engine.run(request)
+        let reads = FileReadFaults.readCount - start
+        #expect(again.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs))
+        #expect(reads >= 8, "the request read the file only \(reads) times")
+
+        for n in 1...max(reads, 1) {
+            FileReadFaults.failRead(after: n)
+            let faulted = try engine.run(request)
+            FileReadFaults.failRead(after: nil)
+            guard case .readFailed(let reason)? = faulted.failure else {
+                Issue.record("read \(n) of \(reads) failed: the request ended with \(String(describing: faulted.failure))")
+                continue
+            }
+            #expect(reason.contains(FileReadFaults.reason))
+            engine.waitUntilIdle()
+            let metrics = engine.metrics()
+            #expect(metrics.kv.usedBlocks == 0 && metrics.runningSequences == 0, "read \(n): blocks or sequences left")
+            #expect(engine.kvInvariantViolations().isEmpty)
+            let next = try engine.run(request)
+            #expect(next.failure == nil && next.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
+                    "after read \(n) failed, the next request was not served as before")
+        }
+        #expect(loaded.weightResidency?.readFailure == nil, "an I/O error on an unchanged file became permanent")
+        print("fault injection: \(reads) file reads of the request failed in turn")
     }
 
     /// Runs `record` with every growth refused: the request fails alone with `.outOfMemory`,

@@ -13,7 +13,7 @@ struct ExpertSlotPoolTests {
     static func pool(slots: Int) throws -> (ExpertSlotPool, GGUFFile, ExpertFileLayout) {
         let loaded = try MoEModels.moeTinyModel()
         let layout = try ExpertFileLayout(file: loaded.file, config: loaded.config, experts: try #require(loaded.config.experts))
-        let pool = try ExpertSlotPool(path: loaded.file.path, layout: layout, slots: slots)
+        let pool = try ExpertSlotPool(path: loaded.file.path, layout: layout, slots: slots, fileChange: { nil })
         return (pool, loaded.file, layout)
     }
 

@@ -2,6 +2,7 @@ import CCanopyProto
 import CanopyModel
 import CanopyWire
 import GRPCCore
+import CanopyWireMapping
 import Testing
 @testable import CanopyRPC
 

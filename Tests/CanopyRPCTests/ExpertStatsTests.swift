@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyModel
 import CanopyWire
+import CanopyWireMapping
 import Testing
 @testable import CanopyRPC
 

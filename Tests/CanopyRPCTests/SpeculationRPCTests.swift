@@ -1,5 +1,6 @@
 import CanopyEngine
 import CanopyWire
+import CanopyWireMapping
 import Testing
 @testable import CanopyRPC
 

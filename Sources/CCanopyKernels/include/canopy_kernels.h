@@ -131,8 +131,14 @@ void canopy_scratch_note_failure(size_t bytes);
 /// Fault injection for tests: growths above `bytes` fail as if memory were exhausted
 /// (SIZE_MAX, the default, lifts the limit). Process-wide.
 void canopy_set_growth_limit(size_t bytes);
-/// Whether a growth of `bytes` is under the fault-injection limit.
+/// Whether a growth of `bytes` may go ahead: under the fault-injection limit and not the
+/// growth `canopy_fail_growth_after` picked. Every call counts as one growth.
 int canopy_growth_allowed(size_t bytes);
+/// Growths asked for (calls of canopy_growth_allowed) since the process started.
+uint64_t canopy_growth_count(void);
+/// Fault injection for tests: the `n`-th growth from now (1-based) is refused as if memory
+/// were exhausted, once; 0 disarms. Process-wide.
+void canopy_fail_growth_after(uint64_t n);
 
 /// Quantizes `tokens` rows of `cols` floats (cols a multiple of 32) into `scratch`
 /// (`canopy_q8_scratch_bytes` bytes, 64-byte aligned) and describes them in `out`.

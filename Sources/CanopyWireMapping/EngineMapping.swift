@@ -7,14 +7,14 @@ import GRPCCore
 /// Conversions between the protocol's value types and the engine's, and from engine errors
 /// to gRPC status codes. The engine does all range validation; this layer only refuses
 /// what the engine's types cannot express.
-enum EngineMapping {
+package enum EngineMapping {
     /// The engine request for `message`; `fallbackID` is used when the client sent none.
     /// Sampling parameters the client left unset take `defaults`; those it set are used as
     /// sent.
     ///
     /// - Throws: INVALID_ARGUMENT when no input is set or a value does not fit the engine's
     ///   types.
-    static func request(
+    package static func request(
         _ message: CanopyV1.GenerateRequest, fallbackID: String, defaults: SamplingDefaults
     ) throws(RPCError) -> Request {
         let prompt: Request.Prompt
@@ -56,7 +56,7 @@ enum EngineMapping {
     }
 
     /// The protocol event for an engine event.
-    static func event(_ event: EngineEvent) -> CanopyV1.GenerateEvent {
+    package static func event(_ event: EngineEvent) -> CanopyV1.GenerateEvent {
         switch event {
         case .token(let output):
             return .token(CanopyV1.TokenDelta(
@@ -70,7 +70,7 @@ enum EngineMapping {
     }
 
     /// The summary of a finished request.
-    static func summary(_ output: RequestOutput) -> CanopyV1.GenerateSummary {
+    package static func summary(_ output: RequestOutput) -> CanopyV1.GenerateSummary {
         var summary = CanopyV1.GenerateSummary()
         summary.requestID = output.id
         summary.promptTokenIDs = output.promptTokenIDs
@@ -93,7 +93,7 @@ enum EngineMapping {
         return summary
     }
 
-    static func branch(_ branch: BranchOutput) -> CanopyV1.BranchResult {
+    package static func branch(_ branch: BranchOutput) -> CanopyV1.BranchResult {
         CanopyV1.BranchResult(
             id: UInt32(clamping: branch.id), parent: branch.parent.map { UInt32(clamping: $0) },
             finishReason: finishReason(branch.finishReason), tokenIDs: branch.tokenIDs, text: branch.text,
@@ -102,13 +102,13 @@ enum EngineMapping {
             })
     }
 
-    static func token(_ token: SampledToken) -> CanopyV1.SampledToken {
+    package static func token(_ token: SampledToken) -> CanopyV1.SampledToken {
         CanopyV1.SampledToken(
             id: token.id, logprob: token.logprob,
             topLogprobs: token.topLogprobs.map { CanopyV1.TokenLogprob(id: $0.id, logprob: $0.logprob) })
     }
 
-    static func finishReason(_ reason: FinishReason) -> CanopyV1.FinishReason {
+    package static func finishReason(_ reason: FinishReason) -> CanopyV1.FinishReason {
         switch reason {
         case .stop: return .stop
         case .length: return .length
@@ -117,7 +117,7 @@ enum EngineMapping {
     }
 
     /// The gRPC status an engine refusal means.
-    static func rpcError(_ error: EngineError) -> RPCError {
+    package static func rpcError(_ error: EngineError) -> RPCError {
         switch error {
         case .rejected: return RPCError(code: .invalidArgument, message: error.description)
         case .queueFull: return RPCError(code: .resourceExhausted, message: error.description)
@@ -128,16 +128,17 @@ enum EngineMapping {
 
     /// The gRPC status of a request the engine failed mid-flight: RESOURCE_EXHAUSTED when
     /// the forward pass ran out of memory (retrying later may succeed), UNAVAILABLE when the
-    /// model file can no longer be read (canopyd then reports NOT_SERVING until restarted).
-    static func rpcError(_ failure: ForwardError) -> RPCError {
+    /// model file could not be read (after `.weightsUnreadable` and `.rankLost` canopyd
+    /// reports NOT_SERVING until restarted; after `.readFailed` a retry may succeed).
+    package static func rpcError(_ failure: ForwardError) -> RPCError {
         switch failure {
         case .outOfMemory: return RPCError(code: .resourceExhausted, message: failure.description)
-        case .weightsUnreadable, .rankLost: return RPCError(code: .unavailable, message: failure.description)
+        case .weightsUnreadable, .readFailed, .rankLost: return RPCError(code: .unavailable, message: failure.description)
         }
     }
 
     /// The protocol form of a parallel job's counters, as rank 0 (`loaded`) sees them.
-    static func parallel(_ counters: ExchangeCounters, loaded: LoadedModel) -> CanopyV1.ParallelStats {
+    package static func parallel(_ counters: ExchangeCounters, loaded: LoadedModel) -> CanopyV1.ParallelStats {
         var p = CanopyV1.ParallelStats()
         p.tensorParallel = UInt32(clamping: loaded.exchange?.ranks ?? 1)
         p.pipelineParallel = UInt32(clamping: loaded.exchange?.stages ?? 1)
@@ -150,7 +151,7 @@ enum EngineMapping {
     }
 
     /// The protocol form of engine metrics (without uptime and Prometheus text).
-    static func stats(_ m: EngineMetrics) -> CanopyV1.StatsResponse {
+    package static func stats(_ m: EngineMetrics) -> CanopyV1.StatsResponse {
         var s = CanopyV1.StatsResponse()
         s.waitingSequences = UInt32(clamping: m.waitingSequences)
         s.runningSequences = UInt32(clamping: m.runningSequences)
