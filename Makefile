@@ -91,7 +91,10 @@ FUZZ_SCRATCH ?= .build-fuzz
 FUZZ_TEST_SECONDS ?= 60
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS ?= 2
-FUZZ_BUILD_FLAGS := -c debug --scratch-path $(FUZZ_SCRATCH) --sanitize fuzzer --sanitize address -Xswiftc -DCANOPY_FUZZ
+# swiftc keeps only the last -sanitize= it is given, and SwiftPM passes fuzzer and address as two:
+# the third, combined flag is what instruments the Swift code for coverage.
+FUZZ_BUILD_FLAGS := -c debug --scratch-path $(FUZZ_SCRATCH) --sanitize fuzzer --sanitize address \
+	-Xswiftc -sanitize=fuzzer,address -Xswiftc -DCANOPY_FUZZ
 test-fuzz: setup model gemma3-model build-tests build-fuzz
 	set -e; for target in $(FUZZ_TARGETS); do $(TEST_SCRATCH)/release/canopy-fuzz $$target Tests/Fuzz/corpus/$$target; done
 	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BIN=$(FUZZ_SCRATCH)/debug/canopy-fuzz \

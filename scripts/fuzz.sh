@@ -38,12 +38,30 @@ run_one() {
     corpus=$(ls "$WORK/corpus/$target" | wc -l)
     printf 'fuzz %-14s %s s  %s inputs run  coverage %s  corpus %s  exit %s\n' \
         "$target" "$SECONDS_EACH" "${runs:-?}" "${cov:-?}" "$corpus" "$status"
+    if [ -n "${FUZZ_REPORT:-}" ]; then
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$target" "$SECONDS_EACH" "${runs:-?}" "${cov:-?}" "$corpus" \
+            "$([ $status -eq 0 ] && echo "no crash" || echo "CRASH (exit $status)")" >>"$FUZZ_REPORT"
+    fi
     if [ $status -ne 0 ]; then
         echo "fuzz $target FAILED; the end of $log:" >&2
         tail -n 40 "$log" >&2
     fi
     return $status
 }
+
+# FUZZ_REPORT: a markdown file the figures of each target are appended to, with a header
+# (commit, date, machine) when the file is new.
+if [ -n "${FUZZ_REPORT:-}" ] && [ ! -s "$FUZZ_REPORT" ]; then
+    {
+        echo "# Fuzzing (libFuzzer + AddressSanitizer, scripts/fuzz.sh)"
+        echo
+        echo "- commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
+        echo "- binary: $BIN (make build-fuzz); corpora started from Tests/Fuzz/corpus; $JOBS target(s) at once"
+        echo
+        echo "| target | seconds | inputs run | coverage (edges) | corpus | result |"
+        echo "|---|---:|---:|---:|---:|---|"
+    } >"$FUZZ_REPORT"
+fi
 
 failed=0
 pids=()
