@@ -61,8 +61,12 @@ public struct ProtobufCCodec: @unchecked Sendable {
         guard size <= maxMessageBytes else {
             throw .messageTooLarge(message: messageName, bytes: size, limit: maxMessageBytes)
         }
+        // An empty message is the empty array itself: `unsafeUninitializedCapacity: 0` would
+        // store its count into the shared empty-array storage, a race ThreadSanitizer reports
+        // when two threads pack empty messages at once.
+        guard size > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            let written = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress!)
+            let written = protobuf_c_message_pack(message, buffer.baseAddress!)
             precondition(written == size, "protobuf-c packed \(written) bytes, sized \(size)")
             count = written
         }
