@@ -82,13 +82,7 @@ struct EngineFaultInjectionTests {
             case let other?:
                 Issue.record("allocation \(n) of \(growths) refused: failed with \(other), not out of memory")
             }
-            engine.waitUntilIdle()
-            let metrics = engine.metrics()
-            #expect(metrics.kv.usedBlocks == 0 && metrics.runningSequences == 0, "allocation \(n): blocks or sequences left")
-            #expect(engine.kvInvariantViolations().isEmpty)
-            let next = try engine.run(request)
-            #expect(next.failure == nil && next.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
-                    "after allocation \(n) was refused, the next request was not served as before")
+            try expectFreedThenServed(engine, request, as: baseline, after: "allocation \(n) was refused")
         }
         #expect(failedRuns > 0, "no refused allocation failed the request: the hook reaches nothing")
         print("fault injection: \(growths) allocations of the request refused in turn, \(failedRuns) failed it, the rest were done without")
@@ -128,16 +122,24 @@ struct EngineFaultInjectionTests {
                 continue
             }
             #expect(reason.contains(FileReadFaults.reason))
-            engine.waitUntilIdle()
-            let metrics = engine.metrics()
-            #expect(metrics.kv.usedBlocks == 0 && metrics.runningSequences == 0, "read \(n): blocks or sequences left")
-            #expect(engine.kvInvariantViolations().isEmpty)
-            let next = try engine.run(request)
-            #expect(next.failure == nil && next.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
-                    "after read \(n) failed, the next request was not served as before")
+            try expectFreedThenServed(engine, request, as: baseline, after: "read \(n) failed")
         }
         #expect(loaded.weightResidency?.readFailure == nil, "an I/O error on an unchanged file became permanent")
         print("fault injection: \(reads) file reads of the request failed in turn")
+    }
+
+    /// After a faulted run (`what` says which fault): the engine is idle with no block or
+    /// sequence left, its KV invariants hold, and it serves `request` again as in `baseline`.
+    private func expectFreedThenServed(
+        _ engine: Engine, _ request: Request, as baseline: RequestOutput, after what: String
+    ) throws {
+        engine.waitUntilIdle()
+        let metrics = engine.metrics()
+        #expect(metrics.kv.usedBlocks == 0 && metrics.runningSequences == 0, "after \(what): blocks or sequences left")
+        #expect(engine.kvInvariantViolations().isEmpty)
+        let next = try engine.run(request)
+        #expect(next.failure == nil && next.samples.map(\.tokenIDs) == baseline.samples.map(\.tokenIDs),
+                "after \(what), the next request was not served as before")
     }
 
     /// Runs `record` with every growth refused: the request fails alone with `.outOfMemory`,
