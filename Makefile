@@ -89,6 +89,8 @@ test: setup model gemma3-model build-tests
 FUZZ_TARGETS ?= gguf request tokenizer chat-template batch-line
 FUZZ_SCRATCH ?= .build-fuzz
 FUZZ_TEST_SECONDS ?= 60
+# A fixed seed in make test, so that what a CI run's minute of fuzzing finds reproduces locally.
+FUZZ_TEST_SEED ?= 1
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS ?= 2
 # swiftc keeps only the last -sanitize= it is given, and SwiftPM passes fuzzer and address as two:
@@ -98,7 +100,7 @@ FUZZ_BUILD_FLAGS := -c debug --scratch-path $(FUZZ_SCRATCH) --sanitize fuzzer --
 test-fuzz: setup model gemma3-model build-tests build-fuzz
 	set -e; for target in $(FUZZ_TARGETS); do $(TEST_SCRATCH)/release/canopy-fuzz $$target Tests/Fuzz/corpus/$$target; done
 	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BIN=$(FUZZ_SCRATCH)/debug/canopy-fuzz \
-		bash scripts/fuzz.sh $(FUZZ_TARGETS)
+		FUZZ_SEED=$(FUZZ_TEST_SEED) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 fuzz: setup model gemma3-model build-fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BIN=$(FUZZ_SCRATCH)/debug/canopy-fuzz \

@@ -50,7 +50,7 @@ case "$isa" in
     *) echo "build-llama-cpp: LLAMA_ISA=$isa is not one of native, avx2, scalar" >&2; exit 1 ;;
 esac
 bin="$build/bin"
-targets=(llama-bench llama-batched-bench llama-quantize llama-lookup llama-perplexity llama-server)
+targets=(llama-bench llama-batched-bench llama-quantize llama-lookup llama-perplexity llama-server llama-tokenize)
 
 all_built() {
     local t

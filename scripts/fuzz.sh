@@ -6,6 +6,10 @@
 # final figures per target and exits non-zero when any target crashed or failed to run.
 #
 #   FUZZ_SECONDS=3600 FUZZ_JOBS=2 bash scripts/fuzz.sh gguf request tokenizer chat-template batch-line
+#
+# FUZZ_SEED fixes libFuzzer's random seed (make test-fuzz sets 1): with the same committed seeds
+# a run then tries the same inputs in the same order, so a CI failure reproduces locally with the
+# same command; unset, each run starts from a seed of its own.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +17,8 @@ BIN=${FUZZ_BIN:-.build-fuzz/debug/canopy-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-2}
 WORK=${FUZZ_WORK:-.fuzz}
+SEED_FLAG=()
+[ -n "${FUZZ_SEED:-}" ] && SEED_FLAG=(-seed="$FUZZ_SEED")
 [ -x "$BIN" ] || { echo "fuzz: $BIN is missing: run make build-fuzz" >&2; exit 2; }
 [ $# -gt 0 ] || { echo "usage: scripts/fuzz.sh TARGET..." >&2; exit 2; }
 mkdir -p "$WORK/crashes" "$WORK/logs"
@@ -30,7 +36,7 @@ run_one() {
     CANOPY_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 SWIFT_BACKTRACE=enable=no \
         "$BIN" "$WORK/corpus/$target" "Tests/Fuzz/corpus/$target" \
         -max_total_time="$SECONDS_EACH" -max_len="$(max_len "$target")" -timeout=60 -rss_limit_mb=6144 \
-        -artifact_prefix="$WORK/crashes/$target-" -print_final_stats=1 >"$log" 2>&1
+        -artifact_prefix="$WORK/crashes/$target-" -print_final_stats=1 "${SEED_FLAG[@]}" >"$log" 2>&1
     local status=$?
     local runs cov corpus
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
@@ -43,7 +49,9 @@ run_one() {
             "$([ $status -eq 0 ] && echo "no crash" || echo "CRASH (exit $status)")" >>"$FUZZ_REPORT"
     fi
     if [ $status -ne 0 ]; then
-        echo "fuzz $target FAILED; the end of $log:" >&2
+        echo "fuzz $target FAILED; what stopped it, then the end of $log:" >&2
+        # The invariant or trap message comes before the stack, often more than 40 lines up.
+        grep -m 3 -E 'Fatal error|invariant|ERROR: (AddressSanitizer|libFuzzer)' "$log" >&2
         tail -n 40 "$log" >&2
     fi
     return $status

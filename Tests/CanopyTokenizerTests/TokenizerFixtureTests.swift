@@ -15,6 +15,26 @@ import Testing
         }
     }
 
+    /// SmolLM2's byte-level vocabulary has no token for some bytes (0x14, the lead bytes of code
+    /// points from U+40000 up); llama.cpp drops them, and so must we. Text round-trips exactly
+    /// when every one of its bytes has a token.
+    @Test func bytesWithoutATokenAreDroppedAsLlamaCppDoes() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        let records = try Fixtures.jsonLines("missing-bytes.jsonl", as: TokenizerRecord.self)
+        #expect(records.count >= 7)
+        var dropped = 0
+        for record in records {
+            let ids = tokenizer.encode(record.text, addSpecial: false, parseSpecial: record.parseSpecial)
+            #expect(ids == record.ids, "text: \(record.text.debugDescription)")
+            let everyByteHasAToken = record.text.utf8.allSatisfy {
+                tokenizer.tokenID(forText: String(ByteUnicodeMapping.scalarForByte[Int($0)])) != nil
+            }
+            #expect((tokenizer.decode(ids) == record.text) == everyByteHasAToken, "text: \(record.text.debugDescription)")
+            if !everyByteHasAToken { dropped += 1 }
+        }
+        #expect(dropped >= 5)
+    }
+
     @Test func greedyPromptsMatchLlamaCpp() throws {
         let tokenizer = try SmolLM2.tokenizer()
         let records = try Fixtures.jsonLines("greedy-prompts.jsonl", as: PromptRecord.self)

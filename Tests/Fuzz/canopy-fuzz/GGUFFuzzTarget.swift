@@ -11,7 +11,6 @@ import Foundation
 enum GGUFFuzzTarget {
     static func run(_ bytes: [UInt8]) {
         guard let file = try? GGUFFile(bytes: bytes) else { return }
-        var checksum: UInt64 = 0
         for key in file.metadataKeys {
             _ = (file.string(key), file.int(key), file.float(key), file.bool(key))
             _ = (file.stringArray(key), file.intArray(key), file.floatArray(key))
@@ -20,9 +19,8 @@ enum GGUFFuzzTarget {
             guard file.tensor(named: tensor.name) != nil else { invariantFailed("tensor \(tensor.name) not found by name") }
             let data = file.data(of: tensor)
             guard data.count == tensor.byteCount else { invariantFailed("tensor \(tensor.name): \(data.count) bytes mapped, \(tensor.byteCount) declared") }
-            // Every byte is read: an out-of-bounds range is an AddressSanitizer report.
-            for byte in data { checksum &+= UInt64(byte) }
         }
+        // Copies every tensor's bytes: a range outside the data is an AddressSanitizer report.
         checkRoundTrip(file)
         if let vocabulary = try? TokenizerVocabulary(gguf: file), let tokenizer = try? Tokenizer(vocabulary: vocabulary) {
             let ids = tokenizer.encode("Hello <|im_start|> wörld 12", addSpecial: true, parseSpecial: true)
@@ -31,7 +29,6 @@ enum GGUFFuzzTarget {
         _ = try? ChatTemplate(template: file.string("tokenizer.chat_template"))
         _ = SamplingDefaults(file: file)
         if (try? ModelConfig(gguf: file)) != nil { loadWholeModel(bytes) }
-        if checksum == 1 { print("") }  // keeps the reads
     }
 
     /// What the file says survives writing it back: same keys in order, values, tensors.
