@@ -10,17 +10,11 @@ vocabulary matters).
 
 Usage: python3 scripts/make-gemma3-tokenizer-fixture.py [MODEL] [LLAMA_BIN_DIR]
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_tokenize_records import llama_tokenize_records  # noqa: E402
-
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-model = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "models/gemma-3-270m-q4_k_m.gguf")
-bin_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.expanduser("~/.cache/canopy/llama.cpp-0.3.36/build/bin")
-out = os.path.join(repo, "Tests/Fixtures/gemma3-tokenizer/tokenizer.jsonl")
+from llama_tokenize_records import write_fixture  # noqa: E402
 
 texts = [
     "Hello world",
@@ -56,9 +50,4 @@ for text in texts:
 for text in texts[14:17]:
     cases.append((text, True, False))
 
-records = llama_tokenize_records(bin_dir, model, cases)
-
-with open(out, "w", encoding="utf-8") as f:
-    for r in records:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-print(f"wrote {len(records)} records to {out}")
+write_fixture("models/gemma-3-270m-q4_k_m.gguf", "Tests/Fixtures/gemma3-tokenizer/tokenizer.jsonl", cases)

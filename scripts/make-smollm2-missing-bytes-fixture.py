@@ -13,17 +13,11 @@ The model is SmolLM2-135M-Instruct.Q4_1.gguf from `make model`.
 
 Usage: python3 scripts/make-smollm2-missing-bytes-fixture.py [MODEL] [LLAMA_BIN_DIR]
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_tokenize_records import llama_tokenize_records  # noqa: E402
-
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-model = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-bin_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.expanduser("~/.cache/canopy/llama.cpp-0.3.36/build/bin")
-out = os.path.join(repo, "Tests/Fixtures/smollm2-tokenizer/missing-bytes.jsonl")
+from llama_tokenize_records import write_fixture  # noqa: E402
 
 texts = [
     "a\x14b",
@@ -35,8 +29,5 @@ texts = [
     # The text the fuzz tokenizer target stopped on in CI (its invalid UTF-8 already replaced).
     "\ufffd" * 44 + "\U000984d3" + "\ufffd" * 4 + "r)lrfr)lrf(d",
 ]
-records = llama_tokenize_records(bin_dir, model, [(t, False, False) for t in texts])
-with open(out, "w", encoding="utf-8") as f:
-    for r in records:
-        f.write(json.dumps({"text": r["text"], "parse_special": False, "ids": r["ids"]}, ensure_ascii=False) + "\n")
-print(f"wrote {len(records)} records to {out}")
+write_fixture("models/SmolLM2-135M-Instruct.Q4_1.gguf", "Tests/Fixtures/smollm2-tokenizer/missing-bytes.jsonl",
+              [(text, False, False) for text in texts])
