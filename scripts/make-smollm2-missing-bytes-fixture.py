@@ -2,8 +2,9 @@
 """Writes Tests/Fixtures/smollm2-tokenizer/missing-bytes.jsonl: llama.cpp's token ids for texts
 with bytes that SmolLM2's byte-level vocabulary has no token for.
 
-A byte-level BPE vocabulary need not hold all 256 byte tokens: SmolLM2's has none for most C0
-control bytes or for the UTF-8 lead bytes 0xF1-0xF4 (code points from U+40000 up). llama.cpp
+A byte-level BPE vocabulary need not hold all 256 byte tokens: SmolLM2's has none for six C0
+control bytes (0x04, 0x06, 0x13, 0x14, 0x16, 0x1D) nor for the UTF-8 lead bytes 0xF1 and 0xF2 (code
+points U+40000-U+BFFFF). llama.cpp
 drops such bytes, so these texts do not round-trip; CanopyTokenizerTests checks that we produce
 the same ids, and the fuzz tokenizer target's round-trip invariant leaves such texts out.
 

@@ -19,6 +19,10 @@ struct BPEModel: Sendable {
     /// Whether a whole word found in the vocabulary bypasses the merges.
     let ignoresMerges: Bool
 
+    /// Whether byte `b` has a vocabulary token of its own; a byte without one is dropped by
+    /// `encode` when no merge covers it, as llama.cpp drops it.
+    func hasToken(forByte b: UInt8) -> Bool { Int(symbolForByte[Int(b)]) < vocabularySize }
+
     /// Builds the tables. - Throws: `TokenizerError.invalidVocabulary` for a merge without a space.
     init(tokens: [String], merges mergeStrings: [String], ignoresMerges: Bool) throws(TokenizerError) {
         vocabularySize = tokens.count

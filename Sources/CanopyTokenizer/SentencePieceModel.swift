@@ -43,6 +43,10 @@ struct SentencePieceModel: Sendable {
         self.unknownToken = unknownToken
     }
 
+    /// Whether byte `b` has a fallback token (`<0xXX>` or its own text), so a character the
+    /// vocabulary lacks still encodes without `<unk>`.
+    func hasToken(forByte b: UInt8) -> Bool { byteToken[Int(b)] != nil }
+
     /// The text of byte `b`'s fallback token, `<0xXX>` (upper-case hex).
     static func byteTokenText(_ b: UInt8) -> [UInt8] {
         let hex = Array("0123456789ABCDEF".utf8)

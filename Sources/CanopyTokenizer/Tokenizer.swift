@@ -138,6 +138,18 @@ public final class Tokenizer: Sendable {
     /// The id whose stored text is exactly `text`, if any.
     public func tokenID(forText text: String) -> TokenID? { segmenter.id(forText: text) }
 
+    /// Whether the vocabulary has a token for every UTF-8 byte of `text`, which is enough for
+    /// `encode` to lose nothing of it. Not every vocabulary does: SmolLM2's byte-level one has
+    /// no token for 0x14 and five other control bytes nor for the lead bytes 0xF1 and 0xF2 (code
+    /// points U+40000-U+BFFFF), and llama.cpp drops such bytes, as we do
+    /// (Tests/Fixtures/smollm2-tokenizer/missing-bytes.jsonl).
+    public func hasTokenForEveryByte(of text: String) -> Bool {
+        switch segmenter {
+        case .bytePairs(let bpe, _): return text.utf8.allSatisfy(bpe.hasToken(forByte:))
+        case .sentencePiece(let spm): return text.utf8.allSatisfy(spm.hasToken(forByte:))
+        }
+    }
+
     /// The effective type of token `id` (end-of-generation markers count as control).
     public func tokenType(_ id: TokenID) -> TokenType {
         precondition(id >= 0 && Int(id) < vocabularySize, "token id \(id) outside the vocabulary")

@@ -16,7 +16,7 @@ import Testing
     }
 
     /// SmolLM2's byte-level vocabulary has no token for some bytes (0x14, the lead bytes of code
-    /// points from U+40000 up); llama.cpp drops them, and so must we. Text round-trips exactly
+    /// points U+40000-U+BFFFF); llama.cpp drops them, and so must we. Text round-trips exactly
     /// when every one of its bytes has a token.
     @Test func bytesWithoutATokenAreDroppedAsLlamaCppDoes() throws {
         let tokenizer = try SmolLM2.tokenizer()
@@ -26,13 +26,22 @@ import Testing
         for record in records {
             let ids = tokenizer.encode(record.text, addSpecial: false, parseSpecial: record.parseSpecial)
             #expect(ids == record.ids, "text: \(record.text.debugDescription)")
-            let everyByteHasAToken = record.text.utf8.allSatisfy {
-                tokenizer.tokenID(forText: String(ByteUnicodeMapping.scalarForByte[Int($0)])) != nil
-            }
+            let everyByteHasAToken = tokenizer.hasTokenForEveryByte(of: record.text)
             #expect((tokenizer.decode(ids) == record.text) == everyByteHasAToken, "text: \(record.text.debugDescription)")
             if !everyByteHasAToken { dropped += 1 }
         }
         #expect(dropped >= 5)
+    }
+
+    /// The bytes of valid UTF-8 that SmolLM2's vocabulary has no token for, read off the file
+    /// with gguf-py 0.19.0: 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D and the lead bytes 0xF1, 0xF2.
+    @Test func everyByteHasATokenTellsTheMissingBytesApart() throws {
+        let tokenizer = try SmolLM2.tokenizer()
+        #expect(tokenizer.hasTokenForEveryByte(of: "plain text, \u{E9}t\u{E9} \u{1F600}"))
+        #expect(!tokenizer.hasTokenForEveryByte(of: "a\u{14}b"))
+        #expect(!tokenizer.hasTokenForEveryByte(of: "\u{40000}"))
+        #expect(!tokenizer.hasTokenForEveryByte(of: "\u{BFFFF}"))
+        #expect(tokenizer.hasTokenForEveryByte(of: "\u{3FFFF} \u{C0000} \u{10FFFF} \u{1F}\u{15}"))
     }
 
     @Test func greedyPromptsMatchLlamaCpp() throws {
