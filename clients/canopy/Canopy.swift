@@ -11,7 +11,7 @@ struct Canopy: AsyncParsableCommand {
         subcommands: [
             GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
             InfoCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self, BatchCommand.self,
-            PerplexityCommand.self,
+            PerplexityCommand.self, SystemInfoCommand.self,
         ])
 
     @OptionGroup var client: ClientOptions

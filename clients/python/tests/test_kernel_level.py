@@ -4,6 +4,7 @@ uses and refuses a value that names no level."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -54,3 +55,24 @@ def test_unknown_max_isa_refuses_to_start(start_daemon):
     log = daemon.output()
     assert "CANOPY_MAX_ISA=avx9000 is not a kernel level" in log and "avx2" in log, log
     assert not daemon.socket.exists()
+
+
+@pytest.mark.parametrize("cap", [None, "scalar", "avx2", "avx512vnni"])
+def test_system_info_reports_the_hardware_level_and_the_capped_one(canopy_path, cap):
+    env = {k: v for k, v in os.environ.items() if k != "CANOPY_MAX_ISA"}
+    if cap is not None:
+        env["CANOPY_MAX_ISA"] = cap
+    result = subprocess.run([str(canopy_path), "system-info"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert lines["hardware"] == hardware_level(), result.stdout
+    expected = hardware_level() if cap is None else min(cap, hardware_level(), key=LEVELS.index)
+    assert lines["kernels"] == expected, result.stdout
+    assert int(lines["threads"].split()[0]) >= 1, result.stdout
+
+
+def test_system_info_refuses_an_unknown_level(canopy_path):
+    env = dict(os.environ, CANOPY_MAX_ISA="avx9000")
+    result = subprocess.run([str(canopy_path), "system-info"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "CANOPY_MAX_ISA=avx9000 is not a kernel level" in result.stderr, result.stderr
