@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "CanopyHTTP",
             dependencies: [
-                "CanopyEngine", "CanopyRPC", "CanopyWire", "CanopyModel", "CanopyTokenizer",
+                "CanopyEngine", "CanopyRPC", "CanopyWire", "CanopyModel", "CanopyTokenizer", "CanopyKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -158,7 +158,8 @@ let package = Package(
         .testTarget(
             name: "CanopyRPCTests",
             dependencies: [
-                "CanopyRPC", "CanopyWire", "CanopyWireMapping", "CanopyClient", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyTestFixtures",
+                "CanopyRPC", "CanopyWire", "CanopyWireMapping", "CanopyClient", "CCanopyProto", "CanopyEngine", "CanopyModel", "CanopyKernels",
+                "CanopyTestFixtures",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ]),

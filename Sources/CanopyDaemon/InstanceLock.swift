@@ -1,5 +1,5 @@
+import CanopyKernels
 import Foundation
-import Synchronization
 
 /// An exclusive lock on `<socket>.lock` proving this process owns the socket path.
 ///
@@ -15,7 +15,7 @@ import Synchronization
 public final class InstanceLock: Sendable {
     /// The lock file's path.
     public let path: String
-    private let descriptor: Mutex<Int32>
+    private let descriptor: Locked<Int32>
 
     /// The lock file path for a socket path.
     public static func lockPath(forSocket socketPath: String) -> String { socketPath + ".lock" }
@@ -59,7 +59,7 @@ public final class InstanceLock: Sendable {
             close(fd)
             throw .lockFailed(lockPath: lockPath, reason: "cannot write the pid: \(reason)")
         }
-        descriptor = Mutex(fd)
+        descriptor = Locked(fd)
     }
 
     deinit { release() }

@@ -1,7 +1,7 @@
+import CanopyKernels
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 
 /// Turns SIGTERM/SIGINT (and SIGUSR2: mpirun forwards it to every rank of a tensor-parallel
 /// job without ending the job, as it does SIGTERM) into an orderly shutdown: the first one calls `onDrain` (stop
@@ -20,7 +20,7 @@ public final class SignalHandling: Sendable {
     private let onDrain: @Sendable (Int32) -> Void
     private let onForce: @Sendable (Int32) -> Void
     private let queue = DispatchQueue(label: "canopyd.signals")
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var received = 0

@@ -1,6 +1,6 @@
+import CanopyKernels
 import Foundation
 import Logging
-import Synchronization
 
 /// A swift-log handler writing one line per message to stderr, formatted for where stderr goes.
 ///
@@ -64,7 +64,7 @@ public struct StderrLogHandler: LogHandler {
     }
 
     // One lock for all handlers, so lines from different threads never interleave.
-    private static let output = Mutex(())
+    private static let output = Locked(())
 
     private static func write(_ line: String) {
         output.withLock { _ in

@@ -1,6 +1,6 @@
+import CanopyKernels
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Sends `WATCHDOG=1` every `WATCHDOG_USEC / 2` while the service is healthy.
 ///
@@ -16,7 +16,7 @@ public final class WatchdogPinger: Sendable {
     public let interval: Duration
     private let notifier: SystemdNotifier
     private let isHealthy: @Sendable () -> Bool
-    private let timer: Mutex<TimerBox?> = Mutex(nil)
+    private let timer: Locked<TimerBox?> = Locked(nil)
 
     /// The ping interval systemd asks for in `environment`, or `nil` when the watchdog is off
     /// or belongs to another process.

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import CanopyKernels
 
 /// Physical memory reused by streamed weights: `count` slots of `slotBytes` each in one
 /// anonymous shared-memory file (`memfd_create`). Filling a streamed unit maps a free slot
@@ -33,7 +33,7 @@ final class StreamingSlots: Sendable {
         /// Per unit (keyed by its first range's start), the slot mapped onto it.
         var held: [Int: Int] = [:]
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Reserves `count` slots of `slotBytes` (rounded up to whole pages), or nil when there
     /// is no `memfd_create` or the memory cannot be allocated.
@@ -54,7 +54,7 @@ final class StreamingSlots: Sendable {
         self.descriptor = descriptor
         self.count = count
         self.slotBytes = bytes
-        state = Mutex(State(free: Array((0..<count).reversed())))
+        state = Locked(State(free: Array((0..<count).reversed())))
     }
 
     deinit { close(descriptor) }

@@ -1,10 +1,10 @@
 import CanopyEngine
+import CanopyKernels
 import CanopyRPC
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 
 /// The OpenAI-compatible HTTP API of canopyd, on the engine and serving state of the gRPC
 /// service (`CanopyService`), so both interfaces run the same requests the same way:
@@ -179,7 +179,7 @@ private final class BoundAddress: Sendable {
         case failed(String)
     }
 
-    private let state = Mutex<State>(.starting)
+    private let state = Locked<State>(.starting)
     func set(_ port: Int?) { state.withLock { $0 = .listening(port: port) } }
     func fail(_ reason: String) { state.withLock { $0 = .failed(reason) } }
     func get() -> State { state.withLock { $0 } }

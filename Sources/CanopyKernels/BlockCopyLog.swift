@@ -1,5 +1,3 @@
-import Synchronization
-
 /// KV block copies made between forward passes (copy-on-write of a shared block), kept for
 /// whoever must repeat them elsewhere: the other ranks of a tensor-parallel group hold their
 /// own heads of every block, and must copy the same blocks before the next pass reads them.
@@ -18,7 +16,7 @@ public final class BlockCopyLog: Sendable {
         }
     }
 
-    private let pending = Mutex<[Copy]>([])
+    private let pending = Locked<[Copy]>([])
 
     /// An empty log.
     public init() {}

@@ -1,5 +1,4 @@
 import CCanopyKernels
-import Synchronization
 
 /// A parallel loop body kept in an object, for loops that run every layer of every decode
 /// step (see `WorkerPool.run`). `run(i)` is called once for every index, from several threads
@@ -33,7 +32,7 @@ public final class WorkerPool: Sendable {
 
     deinit { canopy_pool_destroy(handle) }
 
-    private static let current = Mutex<WorkerPool?>(nil)
+    private static let current = Locked<WorkerPool?>(nil)
 
     /// The pool kernels use now (created on first use with one thread per physical core).
     public static var shared: WorkerPool {

@@ -1,4 +1,4 @@
-import Synchronization
+import CanopyKernels
 
 /// Running totals of how many tokens each block routed to each expert, for load reports.
 ///
@@ -9,14 +9,14 @@ public final class ExpertLoadCounters: Sendable {
     public let layers: Int
     /// Routed experts per block.
     public let experts: Int
-    private let counts: Mutex<[Int]>
+    private let counts: Locked<[Int]>
 
     /// Creates zeroed counters for `layers` blocks of `experts` experts.
     public init(layers: Int, experts: Int) {
         precondition(layers > 0 && experts > 0, "counters need at least one layer and one expert")
         self.layers = layers
         self.experts = experts
-        counts = Mutex([Int](repeating: 0, count: layers * experts))
+        counts = Locked([Int](repeating: 0, count: layers * experts))
     }
 
     /// Adds `tokens` assignments of `expert` in block `layer`.

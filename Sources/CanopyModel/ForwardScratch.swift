@@ -1,5 +1,4 @@
 import CanopyKernels
-import Synchronization
 
 /// Activation buffers for one forward pass, sized for up to `capacity` tokens.
 ///
@@ -89,7 +88,7 @@ final class ForwardScratch: @unchecked Sendable {
 final class ForwardScratchPool: @unchecked Sendable {
     private let config: ModelConfig
     private let headChunkRows: Int
-    private let free = Mutex<[ForwardScratch]>([])
+    private let free = Locked<[ForwardScratch]>([])
     /// Free scratches kept at most; a burst of concurrent callers does not pin memory forever.
     private let keep = 4
 

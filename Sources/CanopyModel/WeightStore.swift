@@ -1,6 +1,5 @@
 import CanopyGGUF
 import CanopyKernels
-import Synchronization
 
 /// Where a model's tensor bytes come from.
 ///
@@ -19,7 +18,7 @@ public final class WeightStore: Sendable {
     public let residency: WeightResidency?
 
     /// The parts of split matrices this store read or copied; they live as long as the store.
-    private let parts = Mutex<[PageMemory]>([])
+    private let parts = Locked<[PageMemory]>([])
 
     /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
     /// blocks read their routed experts through the cache instead of the mapping; with

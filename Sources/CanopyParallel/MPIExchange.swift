@@ -1,8 +1,7 @@
 import CMPI
 import CanopyKernels
-import Foundation
 import CanopyModel
-import Synchronization
+import Foundation
 
 /// `ShardExchange` over MPI point-to-point messages, for a job of `tensorParallel` ×
 /// stages ranks: job rank `r` is tensor-parallel rank `r % tensorParallel` of pipeline stage
@@ -21,14 +20,14 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     public let stage: Int
     public let stages: Int
     private let group: MPIGroup
-    private let lost = Mutex<String?>(nil)
+    private let lost = Locked<String?>(nil)
     /// Called once, with the reason, when a rank is lost (rank 0 logs it and ends the job).
     private let onFailure: @Sendable (String) -> Void
     /// Every rank's partials of the sum in progress (grown as needed; engine thread only).
     private var partials: [Float] = []
     private var gathered: [Float] = []
     /// Time spent waiting in exchanges and bytes sent, since start (for metrics).
-    private let counters = Mutex<ExchangeCounters>(ExchangeCounters())
+    private let counters = Locked<ExchangeCounters>(ExchangeCounters())
 
     static let sumTag: Int32 = 2
     static let logitsTag: Int32 = 3

@@ -1,5 +1,5 @@
+import CanopyKernels
 import Logging
-import Synchronization
 
 /// Logs requests refused for capacity (RESOURCE_EXHAUSTED), or failed by the engine, without
 /// letting a flood of them flood the log: the first is logged at once, later ones at most
@@ -14,7 +14,7 @@ final class RefusalLog: Sendable {
     private let interval: Duration
     /// What happened to the requests, e.g. "refused (RESOURCE_EXHAUSTED)".
     private let outcome: String
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(logger: Logger, interval: Duration = .seconds(1), outcome: String = "refused with RESOURCE_EXHAUSTED") {
         self.logger = logger

@@ -1,3 +1,4 @@
+import CanopyKernels
 import Foundation
 import Synchronization
 
@@ -6,7 +7,7 @@ import Synchronization
 public final class ServingState: Sendable {
     private let startedAt = ContinuousClock.now
     private let draining = Atomic<Bool>(false)
-    private let failure = Mutex<String?>(nil)
+    private let failure = Locked<String?>(nil)
 
     /// Starts the uptime clock now, serving.
     public init() {}

@@ -1,5 +1,5 @@
+import CanopyKernels
 import Foundation
-import Synchronization
 import Testing
 @testable import CanopyDaemon
 
@@ -11,7 +11,7 @@ import Testing
         let path = directory.file("model.gguf")
         // 20 MB: several 8 MiB reads, so intermediate percentages occur.
         #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 20_000_000)))
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         let progress = ModelLoadProgress(path: path, step: 25) { line in lines.withLock { $0.append(line) } }
         let value = progress.run { () -> Int in 42 }
         #expect(value == 42)
@@ -32,7 +32,7 @@ import Testing
         let directory = TemporaryDirectory()
         let path = directory.file("draft.gguf")
         #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 1000)))
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         ModelLoadProgress(path: path, role: "draft model") { line in lines.withLock { $0.append(line) } }.run {}
         let recorded = lines.withLock { $0 }
         #expect(recorded.first == "loading draft model draft.gguf (0.0 MB): 0%")
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func loaderErrorsPropagateAndMissingFilesSkipPrefetch() {
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         let progress = ModelLoadProgress(path: "/nonexistent/model.gguf") { line in lines.withLock { $0.append(line) } }
         #expect(throws: LoadFailed()) {
             try progress.run { () throws(LoadFailed) -> Int in throw LoadFailed() }

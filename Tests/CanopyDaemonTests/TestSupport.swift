@@ -1,3 +1,4 @@
+import CanopyKernels
 import Foundation
 import Synchronization
 import Testing
@@ -52,7 +53,7 @@ let datagramType = Int32(SOCK_DGRAM.rawValue)
 /// A thread-safe counter that closures can capture (an `Atomic` local cannot be captured by
 /// an escaping closure).
 final class Counter: Sendable {
-    private let storage = Mutex(0)
+    private let storage = Locked(0)
     func increment() { storage.withLock { $0 += 1 } }
     func set(_ value: Int) { storage.withLock { $0 = value } }
     var value: Int { storage.withLock { $0 } }

@@ -2,7 +2,6 @@ import CanopyKernels
 import CanopyModel
 import CanopyTestFixtures
 import Foundation
-import Synchronization
 import Testing
 
 /// Expert offloading (`ExpertCache`): with a budget smaller than the experts, outputs stay
@@ -94,7 +93,7 @@ struct ExpertCacheTests {
         let cached = try LoadedModel(path: MoEModels.moeTinyPath, expertCacheBytes: 0)
         #expect(cached.expertCache?.stats().slots == 2)
         let reference = try records.map { try Self.decode(mapped, prompts: [$0.prompt_ids], steps: 6).logits }
-        let results = Mutex([[[Float]]?](repeating: nil, count: records.count))
+        let results = Locked([[[Float]]?](repeating: nil, count: records.count))
         DispatchQueue.concurrentPerform(iterations: records.count) { i in
             let logits = try? Self.decode(cached, prompts: [records[i].prompt_ids], steps: 6).logits  // nil (a failed pass) fails the comparison below
             results.withLock { $0[i] = logits }

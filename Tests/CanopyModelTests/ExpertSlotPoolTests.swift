@@ -1,6 +1,6 @@
 import CanopyGGUF
+import CanopyKernels
 import Foundation
-import Synchronization
 import Testing
 @testable import CanopyModel
 
@@ -84,5 +84,5 @@ struct ExpertSlotPoolTests {
 
 /// A flag shared with a background thread.
 private final class DoneFlag: Sendable {
-    let value = Mutex(false)
+    let value = Locked(false)
 }

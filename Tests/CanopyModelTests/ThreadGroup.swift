@@ -2,7 +2,6 @@ import CanopyKernels
 import CanopyModel
 import CanopyTestFixtures
 import Foundation
-import Synchronization
 
 /// The ranks of a parallel job as threads of this process, each with its own part of the
 /// default model and its own KV cache: `tensorParallel` ranks per pipeline stage, job rank
@@ -35,7 +34,7 @@ final class ThreadGroup: @unchecked Sendable {
 
     /// Runs `body` for every rank, each on its own thread, and returns the first rank's result.
     private func onEveryRank<T: Sendable>(_ body: @escaping @Sendable (_ rank: Int) throws -> T) throws -> T {
-        let results = Mutex<[Int: Result<T, any Error>]>([:])
+        let results = Locked<[Int: Result<T, any Error>]>([:])
         let threads = ranks.indices.map { rank in
             Thread {
                 // Kernels keep process-wide scratch: one rank computes at a time (it lets go

@@ -1,9 +1,9 @@
 import CanopyClient
 import CanopyEngine
+import CanopyKernels
 import CanopyWire
 import Foundation
 import GRPCCore
-import Synchronization
 import Testing
 @testable import CanopyRPC
 
@@ -13,9 +13,9 @@ import Testing
 @Suite(.serialized) struct PeerFilterTests {
     /// Records every call the server makes to the filter.
     final class FilterLog: Sendable {
-        private let calls = Mutex<[PeerCredential]>([])
+        private let calls = Locked<[PeerCredential]>([])
         /// What the filter answers: refuse (with `reason`) or serve.
-        let refusing = Mutex(false)
+        let refusing = Locked(false)
         var recorded: [PeerCredential] { calls.withLock { $0 } }
         func record(_ pid: pid_t, _ uid: uid_t, _ gid: gid_t) {
             calls.withLock { $0.append(PeerCredential(pid: pid, uid: uid, gid: gid)) }

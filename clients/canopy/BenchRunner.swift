@@ -1,6 +1,6 @@
 import CanopyClient
+import CanopyKernels
 import CanopyWire
-import Synchronization
 
 /// What the client saw of one benchmark request.
 struct RequestTrace: Sendable {
@@ -83,7 +83,7 @@ enum BenchRunner {
 
 /// Arrival times of one request's token events, appended from the event callback.
 private final class TokenArrivals: Sendable {
-    private let storage = Mutex<[ContinuousClock.Instant]>([])
+    private let storage = Locked<[ContinuousClock.Instant]>([])
 
     /// Notes that a token arrived now.
     func record() {
