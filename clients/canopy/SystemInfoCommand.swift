@@ -3,8 +3,8 @@ import CanopyKernels
 
 /// `canopy system-info`: what the kernels of this machine run at, as llama.cpp's `system_info`
 /// line says it: the CPU's best instruction-set level, the level in use (lower when
-/// `CANOPY_MAX_ISA` caps it) and the worker threads a model would get. Runs no model and needs
-/// no daemon; `make test-isa` reads it to skip caps that would change nothing.
+/// `CANOPY_MAX_ISA` caps it) and the worker threads a model would get with `--threads`. Runs
+/// no model and needs no daemon; `make test-isa` reads it to skip caps that would change nothing.
 struct SystemInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "system-info",
@@ -15,16 +15,12 @@ struct SystemInfoCommand: ParsableCommand {
             \(InstructionSet.allCases.map(\.description).joined(separator: ", ")).
             """)
 
+    @OptionGroup var kernel: KernelOptions
+
     func run() throws {
-        try Self.reportingFailures {
-            do {
-                _ = try InstructionSet.environmentCap()
-            } catch {
-                throw CommandFailure("\(error)")
-            }
-        }
+        kernel.configureThreads()
         print("hardware: \(InstructionSet.hardware)")
         print("kernels: \(InstructionSet.ceiling)")
-        print("threads: \(WorkerPool.physicalCores) (one per physical core; --threads sets others)")
+        print("threads: \(WorkerPool.shared.threadCount)")
     }
 }
