@@ -1,9 +1,15 @@
 // The two inner loops of paged attention: query·key scores for a chunk of keys, and the
 // weighted sum of value rows. Swift keeps the tiling, the online softmax and the merge; these
 // loops are where the time goes, and at the baseline x86-64 target Swift's SIMD types compile
-// to 128-bit SSE. Each level (AVX-512, AVX2, scalar) uses a fixed summation order, so a row's
-// result depends only on its own inputs, never on the batch around it. The levels differ in
-// summation order, so these loops always run at the supported level (the CPU's best, or the
+// to 128-bit SSE. Each level uses a fixed summation order, so a row's result depends only on
+// its own inputs, never on the batch around it.
+//
+// AVX-512 computes the same bits as AVX2: every lane runs the AVX2 loop's fused
+// multiply-adds in the same order (the scores put two keys' 8-lane accumulators in one
+// 512-bit register and reduce each half with the AVX2 loop's tree), so an AVX-512 machine's
+// tokens are an AVX2 machine's. Summing 16 lanes instead moved a perplexity by 1.6 % and Gemma
+// 3's greedy runs at near ties (see Tests/Fixtures/perplexity/README.md). The scalar loops sum
+// in another order; so these loops run at the supported level (the CPU's best, or the
 // process's CANOPY_MAX_ISA ceiling, both fixed for the process) and ignore canopy_isa_select:
 // lowering the level for a test must not change another test's attention.
 #include "canopy_kernels.h"
@@ -11,36 +17,13 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx512f")))
-static float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
-
-__attribute__((target("avx512f,avx2,fma")))
-static void scores_avx512(const float *q, const float *const *keys, int64_t count, int64_t hd, float *out) {
-    for (int64_t j = 0; j < count; j++) {
-        const float *k = keys[j];
-        __m512 acc = _mm512_setzero_ps();
-        int64_t i = 0;
-        for (; i + 16 <= hd; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + i), acc);
-        float s = hsum512(acc);
-        for (; i < hd; i++) s += q[i] * k[i];
-        out[j] = s;
-    }
-}
-
-__attribute__((target("avx512f,avx2,fma")))
-static void accumulate_avx512(float *acc, float correction, const float *w, const float *const *rows, int64_t count,
-                              int64_t hd) {
-    int64_t d = 0;
-    for (; d + 16 <= hd; d += 16) {
-        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(acc + d), _mm512_set1_ps(correction));
-        for (int64_t j = 0; j < count; j++) a = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_loadu_ps(rows[j] + d), a);
-        _mm512_storeu_ps(acc + d, a);
-    }
-    for (; d < hd; d++) {
-        float a = acc[d] * correction;
-        for (int64_t j = 0; j < count; j++) a += w[j] * rows[j][d];
-        acc[d] = a;
-    }
+// The AVX2 loop's reduction of 8 lanes: (lo + hi) halves, then pairs, then the last two.
+__attribute__((target("avx2,fma")))
+static inline float hsum256(__m256 acc) {
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    return _mm_cvtss_f32(s4);
 }
 
 __attribute__((target("avx2,fma")))
@@ -50,10 +33,7 @@ static void scores_avx2(const float *q, const float *const *keys, int64_t count,
         __m256 acc = _mm256_setzero_ps();
         int64_t i = 0;
         for (; i + 8 <= hd; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
-        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-        float s = _mm_cvtss_f32(s4);
+        float s = hsum256(acc);
         for (; i < hd; i++) s += q[i] * k[i];
         out[j] = s;
     }
@@ -74,11 +54,68 @@ static void accumulate_avx2(float *acc, float correction, const float *w, const 
         acc[d] = a;
     }
 }
+
+__attribute__((target("avx512f,avx2,fma")))
+static __m512 join256(__m256 lo, __m256 hi) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+}
+
+// Two keys per 512-bit register: the low half is key j's AVX2 accumulator, the high half key
+// j + 1's; each half then takes the AVX2 reduction (hsum256). A row length that is not a
+// multiple of 8 (no model has one) takes the AVX2 loop, tail and all.
+__attribute__((target("avx512f,avx2,fma")))
+static void scores_avx512(const float *q, const float *const *keys, int64_t count, int64_t hd, float *out) {
+    int64_t j = 0;
+    if (hd % 8 == 0) {
+        for (; j + 2 <= count; j += 2) {
+            const float *k0 = keys[j], *k1 = keys[j + 1];
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t i = 0; i < hd; i += 8) {
+                const __m256 q8 = _mm256_loadu_ps(q + i);
+                acc = _mm512_fmadd_ps(join256(q8, q8), join256(_mm256_loadu_ps(k0 + i), _mm256_loadu_ps(k1 + i)), acc);
+            }
+            out[j] = hsum256(_mm512_castps512_ps256(acc));
+            out[j + 1] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+        }
+    }
+    if (j < count) scores_avx2(q, keys + j, count - j, hd, out + j);
+}
+
+// Each output value is one lane, as in the AVX2 loop: the same operations, 16 at a time. A
+// row length that is not a multiple of 16 takes the AVX2 loop.
+__attribute__((target("avx512f,avx2,fma")))
+static void accumulate_avx512(float *acc, float correction, const float *w, const float *const *rows, int64_t count,
+                              int64_t hd) {
+    if (hd % 16 != 0) {
+        accumulate_avx2(acc, correction, w, rows, count, hd);
+        return;
+    }
+    for (int64_t d = 0; d < hd; d += 16) {
+        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(acc + d), _mm512_set1_ps(correction));
+        for (int64_t j = 0; j < count; j++) a = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_loadu_ps(rows[j] + d), a);
+        _mm512_storeu_ps(acc + d, a);
+    }
+}
 #endif
 
 void canopy_attention_scores(const float *q, const float *const *keys, int64_t count, int64_t hd, float *scores) {
+    canopy_attention_scores_at(canopy_isa_supported(), q, keys, count, hd, scores);
+}
+
+void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
+                                 int64_t count, int64_t hd) {
+    canopy_attention_accumulate_at(canopy_isa_supported(), acc, correction, weights, rows, count, hd);
+}
+
+static canopy_isa clamp_level(canopy_isa isa) {
+    const canopy_isa supported = canopy_isa_supported();
+    return isa < supported ? isa : supported;
+}
+
+void canopy_attention_scores_at(canopy_isa isa, const float *q, const float *const *keys, int64_t count, int64_t hd,
+                                float *scores) {
 #if defined(__x86_64__)
-    switch (canopy_isa_supported()) {
+    switch (clamp_level(isa)) {
     case CANOPY_ISA_AVX512VNNI: scores_avx512(q, keys, count, hd, scores); return;
     case CANOPY_ISA_AVX2: scores_avx2(q, keys, count, hd, scores); return;
     default: break;
@@ -91,10 +128,10 @@ void canopy_attention_scores(const float *q, const float *const *keys, int64_t c
     }
 }
 
-void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
-                                 int64_t count, int64_t hd) {
+void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction, const float *weights,
+                                    const float *const *rows, int64_t count, int64_t hd) {
 #if defined(__x86_64__)
-    switch (canopy_isa_supported()) {
+    switch (clamp_level(isa)) {
     case CANOPY_ISA_AVX512VNNI: accumulate_avx512(acc, correction, weights, rows, count, hd); return;
     case CANOPY_ISA_AVX2: accumulate_avx2(acc, correction, weights, rows, count, hd); return;
     default: break;

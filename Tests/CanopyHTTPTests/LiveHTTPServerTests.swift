@@ -28,7 +28,9 @@ import Testing
         let engine = try Engine(loaded: try shared.get(), config: config)
         defer { engine.shutdown(drain: false) }
         let server = CanopyHTTPServer(service: CanopyService(engine: engine), address: .tcp(host: "127.0.0.1", port: 0))
-        let task = try await server.start()
+        // The server's task needs a thread of the cooperative pool, which the suites running
+        // beside this one can hold with model work for minutes on 2 cores.
+        let task = try await server.start(timeout: .seconds(600))
         defer { task.cancel() }
         let port = try #require(server.listeningPort)
         try await body(RawHTTPClient(port: port), engine)

@@ -224,6 +224,13 @@ void canopy_attention_scores(const float *q, const float *const *keys, int64_t c
 void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
                                  int64_t count, int64_t hd);
 
+/// The two loops at level `isa` (clamped to canopy_isa_supported()), for tests: AVX-512 and
+/// AVX2 compute the same bits; scalar sums in another order.
+void canopy_attention_scores_at(canopy_isa isa, const float *q, const float *const *keys, int64_t count, int64_t hd,
+                                float *scores);
+void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction, const float *weights,
+                                    const float *const *rows, int64_t count, int64_t hd);
+
 // MARK: - Half-precision rows
 
 /// dst[i] = the f16 value at src + 2i (little-endian), exactly; NaNs come out quiet, as
