@@ -112,6 +112,8 @@ fuzz: setup model gemma3-model build-fuzz
 # test` (CI time); SANITIZERS="address" for one. ThreadSanitizer cannot see a contended
 # Synchronization.Mutex handoff: Tests/Sanitizers/tsan-suppressions.txt lists the false
 # positives this causes in code we do not own (scripts/tsan-mutex-false-positive.sh shows why).
+# The whole ThreadSanitizer run takes about 85 minutes on 2 cores; the tests' waits are scaled
+# by CANOPY_TEST_TIMEOUT_SCALE (TestTimeouts), the model being 10-50x slower under it.
 SANITIZERS ?= address thread
 SANITIZE_TESTS ?= CanopyKVTests|CanopyEngineTests|CanopyModelTests|CanopyRPCTests|CanopyGGUFTests|CanopyTokenizerTests|CanopyKernelsTests
 test-sanitize: setup model gemma3-model
@@ -120,7 +122,7 @@ test-sanitize: setup model gemma3-model
 		$(SWIFT) build -c release -Xswiftc -enable-testing --scratch-path .build-$$sanitizer --sanitize $$sanitizer --build-tests; \
 		CANOPY_MODEL="$(abspath $(MODEL))" CANOPY_GEMMA3_MODEL="$(abspath $(GEMMA3_MODEL))" \
 			TSAN_OPTIONS="second_deadlock_stack=1 suppressions=$(abspath Tests/Sanitizers/tsan-suppressions.txt)" \
-			ASAN_OPTIONS="detect_leaks=0" \
+			ASAN_OPTIONS="detect_leaks=0" CANOPY_TEST_TIMEOUT_SCALE=20 \
 			$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-$$sanitizer --sanitize $$sanitizer \
 			--skip-build --filter '$(SANITIZE_TESTS)'; \
 	done
