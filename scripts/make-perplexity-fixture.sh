@@ -11,12 +11,8 @@
 # `Final estimate: PPL = X +/- Y` (stderr). The file records the command, the machine, the
 # build's instruction sets and the model's sha256 with the numbers.
 #
-# llama.cpp's values move between machines, so there is one reference per machine class:
-# reference.json from an AVX2 machine, avx512/reference.json from an AVX-512 one (OUT).
-#
 # Env: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), CTX (128), CHUNKS (12: the whole text),
-#      THREADS (2), LLAMA_ISA (native; see scripts/build-llama-cpp.sh),
-#      OUT (Tests/Fixtures/perplexity/reference.json).
+#      THREADS (2), LLAMA_ISA (native; see scripts/build-llama-cpp.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,8 +22,6 @@ CHUNKS=${CHUNKS:-12}
 THREADS=${THREADS:-2}
 dir=Tests/Fixtures/perplexity
 text=$dir/text.txt
-OUT=${OUT:-$dir/reference.json}
-mkdir -p "$(dirname "$OUT")"
 [[ -f $MODEL ]] || { echo "make-perplexity-fixture: $MODEL not found (make model)" >&2; exit 2; }
 [[ -f $text ]] || { echo "make-perplexity-fixture: $text not found" >&2; exit 2; }
 
@@ -38,7 +32,7 @@ cmd=("$bin/llama-perplexity" -m "$MODEL" -f "$text" -c "$CTX" --chunks "$CHUNKS"
 echo "make-perplexity-fixture: ${cmd[*]}" >&2
 "${cmd[@]}" >"$work/stdout" 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
 
-python3 - "$work" "$MODEL" "$CTX" "$CHUNKS" "$THREADS" "${LLAMA_ISA:-native}" "$OUT" <<'PY'
+python3 - "$work" "$MODEL" "$CTX" "$CHUNKS" "$THREADS" "${LLAMA_ISA:-native}" "$dir/reference.json" <<'PY'
 import datetime, hashlib, json, os, platform, re, sys
 work, model, ctx, chunks, threads, isa, out = sys.argv[1:]
 stdout = open(os.path.join(work, "stdout")).read()

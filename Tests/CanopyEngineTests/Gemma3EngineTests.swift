@@ -10,9 +10,6 @@ import Testing
 /// llama.cpp up to its first near tie on at least 11 of 12 records (the integer path's
 /// first-step logits are 0.998-0.9997 from llama.cpp's: see `Gemma3ReferenceTests`; on
 /// record 11 a choice lands 0.2511 from llama.cpp's top-1, just past the 0.25 rule).
-/// llama.cpp's own runs part between an AVX2 and an AVX-512 machine (ours do not: the AVX-512
-/// kernels compute the AVX2 bits), so each record is judged against both machines' references
-/// (`LlamaCppReference.gemma3()`).
 @Suite("Engine on Gemma 3", .serialized)
 struct Gemma3EngineTests {
     @Test func batchedGreedyRunsTrackLlamaCpp() throws {
@@ -20,8 +17,7 @@ struct Gemma3EngineTests {
             throw Missing(description: "Gemma 3 model not found at \(FixturePaths.gemma3Model): run `make model MODEL=gemma3-270m`")
         }
         let loaded = try LoadedModel(path: FixturePaths.gemma3Model)
-        let reference = try LlamaCppReference.gemma3()
-        let records = reference.machines[0].records
+        let records = try GreedyRecord.load("gemma3-270m/greedy.jsonl")
         #expect(records.count == 12)
         let requests = records.enumerated().map { greedyRequest("g\($0)", ids: $1.prompt_ids, maxTokens: $1.n_predict) }
         var aloneConfig = EngineConfig()
@@ -38,11 +34,11 @@ struct Gemma3EngineTests {
         let outputs = try engine.runAll(requests)
         var identical: [Int] = []
         var failures: [String] = []
-        for (i, output) in outputs.enumerated() {
+        for (i, (record, output)) in zip(records, outputs).enumerated() {
             let tokens = output.samples[0].tokenIDs
             #expect(tokens == aloneTokens[i], "record \(i) differs when batched")
-            switch reference.judge(tokens, record: i) {
-            case .success(let verdict): identical.append(verdict.identical)
+            switch record.compare(tokens) {
+            case .success(let count): identical.append(count)
             case .failure(let failure): failures.append("record \(i): \(failure)")
             }
         }

@@ -1,8 +1,7 @@
 import Foundation
 
-/// llama.cpp's greedy references for a model, one set per machine they were made on: the
-/// default model's (`Tests/Fixtures/smollm2-greedy`, ``load()``) and Gemma 3 270M's
-/// (`Tests/Fixtures/gemma3-270m`, ``gemma3()``).
+/// llama.cpp's references for the default model (`Tests/Fixtures/smollm2-greedy`), one set per
+/// machine they were made on.
 ///
 /// llama.cpp's own output moves between instruction sets: the same build gives first-step
 /// logits up to 0.93 apart on an AVX-512 and an AVX2 machine, and its greedy runs part at near
@@ -21,28 +20,15 @@ public struct LlamaCppReference: Sendable {
         public let records: [GreedyRecord]
     }
 
-    /// Every set, in the order given (the default model's: the AVX-512 one first).
+    /// Every set, the AVX-512 one first.
     public let machines: [Machine]
 
     /// The sets in `Tests/Fixtures/smollm2-greedy` (see its README for provenance).
     public static func load() throws -> LlamaCppReference {
-        try load(sets: [
+        let sets = [
             ("llama.cpp on AVX-512 VNNI (AMD EPYC Zen 5)", "smollm2-greedy"),
             ("llama.cpp on AVX2 (AMD EPYC Zen 3)", "smollm2-greedy/avx2"),
-        ])
-    }
-
-    /// The sets in `Tests/Fixtures/gemma3-270m` (see its README for provenance).
-    public static func gemma3() throws -> LlamaCppReference {
-        try load(sets: [
-            ("llama.cpp on AVX2 (AMD EPYC Zen 3)", "gemma3-270m"),
-            ("llama.cpp on AVX-512 VNNI (Intel Xeon)", "gemma3-270m/avx512"),
-        ])
-    }
-
-    /// The sets named by `(machine, folder under Tests/Fixtures)`, each folder holding a
-    /// `greedy.jsonl` of the same prompts in the same order.
-    public static func load(sets: [(String, String)]) throws -> LlamaCppReference {
+        ]
         let machines = try sets.map { name, directory in
             Machine(name: name, directory: directory, records: try GreedyRecord.load("\(directory)/greedy.jsonl"))
         }
@@ -60,8 +46,8 @@ public struct LlamaCppReference: Sendable {
     /// Record `index` as the first set holds it (the prompt is the same in every set).
     public subscript(index: Int) -> GreedyRecord { machines[0].records[index] }
 
-    /// Every set's first-step logits for record `index` (the default model's 49152 floats
-    /// each), where the fixtures have them (records 0 and 8).
+    /// Every set's first-step logits for record `index` (49152 floats each), where the fixtures
+    /// have them (records 0 and 8).
     public func firstStepLogits(record index: Int) throws -> [(machine: String, logits: [Float])] {
         try machines.map { ($0.name, try FixturePaths.readFloats("\($0.directory)/logits-\(index).f32")) }
     }
