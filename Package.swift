@@ -169,7 +169,7 @@ let package = Package(
                 "CanopyDaemon", "CanopyEngine", "CanopyModel", "CanopyKernels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "CanopyHTTPTests", dependencies: ["CanopyHTTP", "CanopyEngine", "CanopyTokenizer", "CanopyModel", "CanopyRPC"]),
+        .testTarget(name: "CanopyHTTPTests", dependencies: ["CanopyHTTP", "CanopyEngine", "CanopyTokenizer", "CanopyModel", "CanopyRPC", "CanopyTestFixtures"]),
         .testTarget(name: "CanopyGGUFTests", dependencies: ["CanopyGGUF"]),
         .testTarget(name: "CanopyTokenizerTests", dependencies: ["CanopyTokenizer", "CanopyGGUF"]),
         .testTarget(name: "CanopyKVTests", dependencies: ["CanopyKV", "CanopyKernels"]),

@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyModel
 import CanopyRPC
+import CanopyTestFixtures
 import Foundation
 import Testing
 
@@ -12,10 +13,7 @@ import Testing
 /// errors carry their status and OpenAI's error shape, and a client that hangs up
 /// mid-stream gets its request cancelled and its KV blocks freed, the server serving on.
 @Suite(.serialized) struct LiveHTTPServerTests {
-    static let modelPath: String = ProcessInfo.processInfo.environment["CANOPY_MODEL"]
-        ?? URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    static let modelPath = FixturePaths.defaultModel
     private static let shared = Result { try LoadedModel(path: modelPath) }
 
     /// Runs `body` against a fresh engine served over HTTP on a free loopback port.
