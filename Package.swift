@@ -42,7 +42,7 @@ let package = Package(
         // a binary built for baseline x86-64 stays portable. Scalar fallback elsewhere.
         .target(
             name: "CCanopyKernels",
-            exclude: ["gemm_x86.inc"],
+            exclude: ["gemm_x86.inc", "gemm_groups_x86.inc", "gemm_tiles_x86.inc"],
             cSettings: [.unsafeFlags(["-ffp-contract=off"])]),
         // The GGUF container format: header, metadata, tensor infos, memory-mapped data.
         .target(name: "CanopyGGUF", dependencies: ["CanopyKernels"]),

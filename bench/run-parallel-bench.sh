@@ -4,8 +4,9 @@
 # and PP 2 (`--pipeline-parallel 2`), THREADS/2 threads per rank (the same cores), at batch 1
 # and batch BATCH, same load generator, same run; and the share of rank 0's pass time spent
 # in exchanges (step messages, partial sums, activations, logits, waiting for the others),
-# as rank 0 logs it at stop. On 2 cores the point is the overhead, not a speed-up. Stages run
-# one after another (no micro-batches in flight yet), so PP's share is mostly stage 1's time.
+# as rank 0 logs it at stop. On 2 cores the point is the overhead, not a speed-up. Stages
+# overlap only across the micro-batches of a pass of several sequences (at batch 1 they take
+# turns), so PP's share is mostly waiting for stage 1.
 # Writes bench/results/<date>-<sha>-parallel.md and prints it.
 #
 # Env: MODEL, BATCH (32), PROMPT (128), GEN (64), THREADS (2), ROUNDS (2), BIN (.build/release).
@@ -74,7 +75,7 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-parallel.m
     echo "  batch 1 = 4 requests in turn, batch $BATCH = $BATCH concurrent requests; best of $ROUNDS rounds after a warm-up;"
     echo "  TP 1 PP 1: one canopyd, $THREADS threads; otherwise mpirun -np TP×PP canopyd --tensor-parallel TP --pipeline-parallel PP, $((THREADS / 2 > 0 ? THREADS / 2 : 1)) thread(s) per rank, shared memory (vader)"
     echo "- comm share: rank 0's time in exchanges (step messages, partial sums, activations, logits, waiting for the other rank) over its pass time;"
-    echo "  for PP 2 that includes waiting for stage 1 to run its blocks (stages take turns: no micro-batches in flight yet)"
+    echo "  for PP 2 that includes waiting for stage 1 to run its blocks (stages overlap only across a pass's micro-batches; at batch 1 they take turns)"
     echo
     echo "| TP | PP | batch | generated tokens/s | vs TP 1 PP 1 | pass (ms) | exchanging (ms) | comm share | RSS per rank (MiB) |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"

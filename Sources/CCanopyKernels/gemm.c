@@ -139,10 +139,62 @@ static float dot_row_scalar(canopy_weight_type type, const uint8_t *row, const c
     return result;
 }
 
+/// A grouped job's row (`group_blocks` > 0): each group of blocks [g0, g1) runs
+/// `dot_row_scalar`'s float operations on its own (parity and mins lanes counted from g0, mins
+/// lanes past g1 reading zeros), lane i's (even + odd) + mins goes into a double total per
+/// lane, and the totals are summed as ((t0+t4)+(t2+t6))+((t1+t5)+(t3+t7)). The groups of a
+/// column split's parts are the whole's groups, so the parts' results, added in double, round
+/// to the whole's float but for ties within a double rounding.
+static double dot_row_grouped_scalar(canopy_weight_type type, const uint8_t *row, const canopy_q8_rows *x, int64_t t,
+                                     int64_t group) {
+    const int64_t bb = canopy_block_bytes(type), blocks = x->blocks;
+    const int8_t *xq = x->qs + t * x->cols;
+    const float *xd = x->d + t * x->padded_blocks, *xs = x->s + t * x->padded_blocks;
+    double total[8] = {0};
+    for (int64_t g0 = 0; g0 < blocks; g0 += group) {
+        const int64_t g1 = g0 + group < blocks ? g0 + group : blocks;
+        float acc[2][8] = {{0}};
+        float mins[8] = {0};
+        for (int64_t b = g0; b < g1; b++) {
+            const uint8_t *block = row + b * bb;
+            const float scale = read_half(block) * xd[b];
+            for (int i = 0; i < 8; i++) {
+                int32_t lane = 0;
+                for (int k = 0; k < 4; k++) lane += weight_value(type, block, 4 * i + k) * xq[32 * b + 4 * i + k];
+                acc[(b - g0) & 1][i] = fmaf((float)lane, scale, acc[(b - g0) & 1][i]);
+            }
+        }
+        if (canopy_has_min(type)) {
+            for (int64_t c = g0; c < g1; c += 8) {
+                for (int i = 0; i < 8; i++) {
+                    const int64_t b = c + i;
+                    const float m = b < g1 ? read_half(row + b * bb + 2) : 0.0f;
+                    mins[i] = fmaf(m, b < g1 ? xs[b] : 0.0f, mins[i]);
+                }
+            }
+        }
+        for (int i = 0; i < 8; i++) {
+            float u = acc[0][i] + acc[1][i];
+            if (canopy_has_min(type)) u += mins[i];
+            total[i] += (double)u;
+        }
+    }
+    return ((total[0] + total[4]) + (total[2] + total[6])) + ((total[1] + total[5]) + (total[3] + total[7]));
+}
+
 void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)job->weights + r * job->row_bytes;
-        for (int64_t t = 0; t < x->tokens; t++) job->y[t * job->y_stride + r] = dot_row_scalar(job->type, row, x, t);
+        for (int64_t t = 0; t < x->tokens; t++) {
+            const int64_t at = t * job->y_stride + r;
+            if (job->group_blocks <= 0) {
+                job->y[at] = dot_row_scalar(job->type, row, x, t);
+                continue;
+            }
+            const double sum = dot_row_grouped_scalar(job->type, row, x, t, job->group_blocks);
+            if (job->y64) job->y64[at] = sum;
+            else job->y[at] = (float)sum;
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 static inline MPI_Comm canopy_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype canopy_mpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype canopy_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype canopy_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Request canopy_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Info canopy_mpi_info_null(void) { return MPI_INFO_NULL; }

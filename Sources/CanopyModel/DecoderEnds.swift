@@ -139,7 +139,7 @@ struct DecoderEnds: Sendable {
         if let exchange, let stage, !stage.isFirst {
             exchange.receiveActivations(into: scratch.residual, count: batch.count * e)
         } else {
-            if shard != nil { exchange?.sum(scratch.residual, count: batch.count * e) }
+            if shard != nil { exchange?.sum(scratch.residual, count: batch.count * e, through: scratch.wideSums) }
             if let embeddingScale {
                 scratch.tokenLoops.run(.scale(values: scratch.residual, factor: embeddingScale, width: e),
                                        tokens: batch.count)

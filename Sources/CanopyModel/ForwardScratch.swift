@@ -24,6 +24,9 @@ final class ForwardScratch: @unchecked Sendable {
     let localSines: UnsafeMutablePointer<Float>
     /// [query, key, value]: outputs of the grouped attention projections.
     let projections: [UnsafeMutablePointer<Float>]
+    /// One embedding-wide row of doubles per token: the output projections' products before
+    /// they are rounded into `normed` (summed over the ranks first under tensor parallelism).
+    let wideSums: UnsafeMutablePointer<Double>
     /// [gate, up]: outputs of the grouped feed-forward input products.
     let feedForwardInputs: [UnsafeMutablePointer<Float>]
     /// The batch's attention plan, prepared once per pass and used by every layer.
@@ -61,6 +64,7 @@ final class ForwardScratch: @unchecked Sendable {
         feedForwardInputs = [gate, up]
         headOutput = headChunkRows > 0 ? buffers[10] : nil
         (localCosines, localSines) = (buffers[11], buffers[12])
+        wideSums = UnsafeMutableRawPointer(buffers[13]).bindMemory(to: Double.self, capacity: n * c.embeddingLength)
     }
 
     /// The byte size of each buffer for `n` tokens, each rounded up to whole cache lines
@@ -74,6 +78,7 @@ final class ForwardScratch: @unchecked Sendable {
             min(n, headGroup) * headChunkRows,
             c.slidingWindow == nil ? 0 : n * c.ropeDimensionCount / 2,
             c.slidingWindow == nil ? 0 : n * c.ropeDimensionCount / 2,
+            n * c.embeddingLength * MemoryLayout<Double>.stride / MemoryLayout<Float>.stride,
         ]
         return sizes.map { ($0 * MemoryLayout<Float>.stride + 63) / 64 * 64 }
     }

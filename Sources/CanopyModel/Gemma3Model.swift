@@ -79,7 +79,7 @@ public struct Gemma3Model: CausalLanguageModel {
         let scale = config.blockCount == 62
             ? 1 / Float(e / config.headCount).squareRoot() : 1 / Float(d).squareRoot()
         queryScale = scale * Float(d).squareRoot()
-        steps = LayerSteps(config: config, precision: precision)
+        steps = LayerSteps(config: config, precision: precision, columnGroups: TensorShard.columnGroups(config, file: store.file))
     }
 
     public func forward(_ batch: ForwardBatch, kv: KVStorage, logits: UnsafeMutableBufferPointer<Float>) throws(ForwardError) {
@@ -110,7 +110,8 @@ public struct Gemma3Model: CausalLanguageModel {
         steps.normalizeAndMultiply(block.feedForwardInputs, norm: block.feedForwardNorm, tokens: n,
                                    outputs: scratch.feedForwardInputs, scratch: scratch)
         scratch.tokenLoops.run(.geGLU(gate: scratch.gate, up: scratch.up, width: config.feedForwardLength), tokens: n)
-        MatMul.multiply(block.feedForwardDown, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
+        steps.projectSplit(block.feedForwardDown, input: scratch.gate, tokens: n,
+                           groupBlocks: steps.columnGroups.feedForward, scratch: scratch)
         steps.normalize(scratch.normed, norm: block.postFeedForwardNorm, tokens: n, into: scratch.normed, scratch: scratch)
         steps.addResidual(scratch, tokens: n)
     }

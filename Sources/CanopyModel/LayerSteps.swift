@@ -12,6 +12,9 @@ struct LayerSteps: Sendable {
     let precision: MatMulPrecision
     /// The tensor-parallel group this rank's layers belong to; nil: one process, whole layers.
     var exchange: (any ShardExchange)? = nil
+    /// The split products' column groups, in blocks (`TensorShard.columnGroups`, from the
+    /// whole model's shape, so every rank and one process use the same); nil: summed in float.
+    var columnGroups: (attentionOutput: Int?, feedForward: Int?) = (nil, nil)
 
     /// outputs = group · RMSNorm(residual)·norm: fused into the activation quantization when
     /// the group runs on the C integer kernels (the same bits), else through `scratch.normed`.
@@ -108,15 +111,31 @@ struct LayerSteps: Sendable {
         PagedAttention.attend(
             plan: scratch.attentionPlan, queries: scratch.query, arena: kv.base, layer: layer, output: scratch.mixed,
             window: window)
-        MatMul.multiply(output, input: scratch.mixed, tokens: n, output: scratch.normed, precision: precision)
-        combine(scratch.normed, tokens: n)
+        projectSplit(output, input: scratch.mixed, tokens: n, groupBlocks: columnGroups.attentionOutput, scratch: scratch)
     }
 
-    /// Under tensor parallelism, `values` (a column-split projection's output, one
-    /// embedding-wide row per token) is this rank's partial sum: replaces it by the sum over
-    /// all ranks. Nothing to do in one process.
-    func combine(_ values: UnsafeMutablePointer<Float>, tokens n: Int) {
-        exchange?.sum(values, count: n * config.embeddingLength)
+    /// `scratch.normed` = `w` · `input` for a projection whose input columns tensor
+    /// parallelism splits across ranks (the attention output, the feed-forward down): column
+    /// groups of `groupBlocks` blocks summed in float and the groups in double
+    /// (`MatMul.multiplySplitInvariant`), the ranks' doubles added in rank order, then
+    /// rounded to float, so ranks split on group boundaries compute one process's bits.
+    /// Weights without that kernel (K-quants, f16, `.float32`) or without groups multiply in
+    /// float, and there a split rounds a little differently from the whole.
+    func projectSplit(
+        _ w: WeightMatrix, input: UnsafePointer<Float>, tokens n: Int, groupBlocks: Int?, scratch: ForwardScratch
+    ) {
+        let count = n * config.embeddingLength
+        let wide = scratch.wideSums
+        let grouped = groupBlocks.map {
+            MatMul.multiplySplitInvariant(w, input: input, tokens: n, groupBlocks: $0, output: wide, precision: precision)
+        } ?? false
+        if !grouped {
+            MatMul.multiply(w, input: input, tokens: n, output: scratch.normed, precision: precision)
+            guard exchange != nil else { return }
+            for i in 0..<count { wide[i] = Double(scratch.normed[i]) }
+        }
+        exchange?.sum(wide, count: count)
+        for i in 0..<count { scratch.normed[i] = Float(wide[i]) }
     }
 
     /// residual += normed, token rows split across the worker pool.

@@ -56,7 +56,8 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
         }
         self.blocks = blocks
         rope = try RoPE(config: config, style: variant.ropeStyle, store: store)
-        steps = LayerSteps(config: config, precision: precision, exchange: shard == nil ? nil : exchange)
+        steps = LayerSteps(config: config, precision: precision, exchange: shard == nil ? nil : exchange,
+                           columnGroups: TensorShard.columnGroups(full, file: store.file))
         feedForwardGroups = blocks.map { block in
             if case .dense(let gate, let up, _) = block.feedForward { return [gate, up] }
             return []
@@ -86,8 +87,8 @@ public struct LlamaModel: CausalLanguageModel, ExpertLoadReporting {
             steps.normalizeAndMultiply(feedForwardGroups[layer], norm: block.feedForwardNorm, tokens: n,
                                        outputs: scratch.feedForwardInputs, scratch: scratch)
             scratch.tokenLoops.run(.swiGLU(gate: scratch.gate, up: scratch.up, width: gate.rows), tokens: n)
-            MatMul.multiply(down, input: scratch.gate, tokens: n, output: scratch.normed, precision: precision)
-            steps.combine(scratch.normed, tokens: n)
+            steps.projectSplit(down, input: scratch.gate, tokens: n, groupBlocks: steps.columnGroups.feedForward,
+                               scratch: scratch)
         case .experts(let experts):
             steps.normalize(norm: block.feedForwardNorm, tokens: n, scratch: scratch)
             experts.apply(scratch.normed, tokens: n, embedding: e, precision: precision, layer: layer, load: expertLoad)

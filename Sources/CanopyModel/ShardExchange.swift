@@ -25,10 +25,11 @@ public protocol ShardExchange: AnyObject, Sendable {
     /// repeating `copies` on its KV arena.
     func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy])
 
-    /// Replaces `values` (`count` floats) on every rank of this stage by the sum of every
+    /// Replaces `values` (`count` doubles) on every rank of this stage by the sum of every
     /// stage rank's `values`, added in rank order 0, 1, 2, ..., so all of them hold the same
-    /// bits and the result does not depend on which partial arrived first.
-    func sum(_ values: UnsafeMutablePointer<Float>, count: Int)
+    /// bits and the result does not depend on which partial arrived first. Doubles, so that
+    /// partial products summed here round to one process's floats (see `LayerSteps.projectSplit`).
+    func sum(_ values: UnsafeMutablePointer<Double>, count: Int)
 
     /// Collects the logits every rank of this stage computed for its vocabulary rows onto
     /// the stage's rank 0: `part` holds `rows × columns.count` values (this rank's `columns`,
@@ -64,4 +65,12 @@ public protocol ShardExchange: AnyObject, Sendable {
 extension ShardExchange {
     /// Whether this is the job's first rank: it runs the engine and samples.
     public var isFirstRank: Bool { rank == 0 && stage == 0 }
+
+    /// `sum` of `count` floats through `wide` (`count` doubles of scratch): exact where each
+    /// element is nonzero on one rank at most, as the vocabulary-split embedding's rows are.
+    func sum(_ values: UnsafeMutablePointer<Float>, count: Int, through wide: UnsafeMutablePointer<Double>) {
+        for i in 0..<count { wide[i] = Double(values[i]) }
+        sum(wide, count: count)
+        for i in 0..<count { values[i] = Float(wide[i]) }
+    }
 }

@@ -45,8 +45,8 @@ public struct TensorShard: Sendable, Equatable, CustomStringConvertible {
         keyValueHeads = Self.part(c.headCountKV, of: ranks, rank)
         let group = c.headCount / c.headCountKV
         queryHeads = (keyValueHeads.lowerBound * group)..<(keyValueHeads.upperBound * group)
-        // The down projection's columns are cut on its quantization blocks.
-        let downBlock = file.tensor(named: "blk.0.ffn_down.weight")?.type.blockSize ?? 1
+        // The down projection's columns are cut on whole units (see `feedForwardUnit`).
+        let downBlock = Self.feedForwardUnit(c, file: file)
         guard c.feedForwardLength % downBlock == 0, c.feedForwardLength / downBlock >= ranks else {
             throw .cannotShard("the feed-forward width \(c.feedForwardLength) has fewer blocks of \(downBlock) than the \(ranks) ranks")
         }
@@ -57,6 +57,29 @@ public struct TensorShard: Sendable, Equatable, CustomStringConvertible {
         for head in [queryHeads.lowerBound, queryHeads.upperBound] where head * c.headDimension % outputBlock != 0 {
             throw .cannotShard("splitting attn_output after query head \(head) cuts its blocks of \(outputBlock) values; try another rank count")
         }
+    }
+
+    /// The feed-forward width is split in units of this many values: its quantization blocks
+    /// (K-quant super-blocks included), and 256-value units where the width allows, so that
+    /// parts fall on the same boundaries for every weight type.
+    static func feedForwardUnit(_ c: ModelConfig, file: GGUFFile) -> Int {
+        let quantBlock = file.tensor(named: "blk.0.ffn_down.weight")?.type.blockSize ?? 1
+        return c.feedForwardLength % 256 == 0 && 256 % quantBlock == 0 ? 256 : quantBlock
+    }
+
+    /// The column groups the split products sum in float before adding the groups in double
+    /// (`LayerSteps.projectSplit`), in 32-value blocks: the first of the two parts two ranks
+    /// take, of the attention output (whole key/value heads) and of the down projection. So
+    /// the groups are the parts of a 2-rank job, whose partial sums then add up to one
+    /// process's bits; other rank counts cut inside a group and round a little differently.
+    /// nil values: the width is not whole blocks (the products then sum in float).
+    public static func columnGroups(_ c: ModelConfig, file: GGUFFile) -> (attentionOutput: Int?, feedForward: Int?) {
+        let headColumns = c.headCount / max(c.headCountKV, 1) * c.headDimension
+        let attention = part(c.headCountKV, of: 2, 0).count * headColumns
+        let unit = feedForwardUnit(c, file: file)
+        let feedForward = part(c.feedForwardLength / unit, of: 2, 0).count * unit
+        return (attention % 32 == 0 ? max(attention / 32, 1) : nil,
+                feedForward % 32 == 0 && c.feedForwardLength % unit == 0 ? max(feedForward / 32, 1) : nil)
     }
 
     /// `count` units split into `ranks` contiguous parts as even as can be (the first

@@ -24,7 +24,7 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
     /// Called once, with the reason, when a rank is lost (rank 0 logs it and ends the job).
     private let onFailure: @Sendable (String) -> Void
     /// Every rank's partials of the sum in progress (grown as needed; engine thread only).
-    private var partials: [Float] = []
+    private var partials: [Double] = []
     private var gathered: [Float] = []
     /// Time spent waiting in exchanges and bytes sent, since start (for metrics).
     private let counters = Locked<ExchangeCounters>(ExchangeCounters())
@@ -98,10 +98,10 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
         return try StepMessage.decode(words, blockSize: blockSize)
     }
 
-    public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
+    public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) {
         guard ranks > 1, failure == nil else { return }
         let started = ContinuousClock.now
-        if partials.count < ranks * count { partials = [Float](repeating: 0, count: ranks * count) }
+        if partials.count < ranks * count { partials = [Double](repeating: 0, count: ranks * count) }
         partials.withUnsafeMutableBufferPointer { slots in
             let base = slots.baseAddress!
             (base + rank * count).update(from: values, count: count)
@@ -109,9 +109,9 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
             for peer in 0..<ranks where peer != rank {
                 var send: MPI_Request? = canopy_mpi_request_null()
                 var receive: MPI_Request? = canopy_mpi_request_null()
-                MPI_Isend(base + rank * count, Int32(count), canopy_mpi_float(), Int32(stagePeer(peer)), Self.sumTag,
+                MPI_Isend(base + rank * count, Int32(count), canopy_mpi_double(), Int32(stagePeer(peer)), Self.sumTag,
                           canopy_mpi_comm_world(), &send)
-                MPI_Irecv(base + peer * count, Int32(count), canopy_mpi_float(), Int32(stagePeer(peer)), Self.sumTag,
+                MPI_Irecv(base + peer * count, Int32(count), canopy_mpi_double(), Int32(stagePeer(peer)), Self.sumTag,
                           canopy_mpi_comm_world(), &receive)
                 requests += [send, receive]
             }
@@ -126,7 +126,7 @@ public final class MPIExchange: ShardExchange, @unchecked Sendable {
                 for i in 0..<count { values[i] += part[i] }
             }
         }
-        record(started, bytes: count * 4 * (ranks - 1))
+        record(started, bytes: count * MemoryLayout<Double>.stride * (ranks - 1))
     }
 
     public func gatherColumns(

@@ -79,12 +79,14 @@ final class ThreadExchange: ShardExchange, @unchecked Sendable {
         let condition = NSCondition()
         let parties: Int
         var slots: [[Float]]
+        var wideSlots: [[Double]]
         var arrived = 0
         var generation = 0
         var token: Int32 = 0
         init(parties: Int) {
             self.parties = parties
             slots = Array(repeating: [], count: parties)
+            wideSlots = Array(repeating: [], count: parties)
         }
 
         /// Blocks until every party has called it for this generation, computing nothing
@@ -171,13 +173,13 @@ final class ThreadExchange: ShardExchange, @unchecked Sendable {
 
     func distribute(_ batch: ForwardBatch, copies: [BlockCopyLog.Copy]) {}
 
-    func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
+    func sum(_ values: UnsafeMutablePointer<Double>, count: Int) {
         stageBoard.condition.lock()
-        stageBoard.slots[rank] = Array(UnsafeBufferPointer(start: values, count: count))
+        stageBoard.wideSlots[rank] = Array(UnsafeBufferPointer(start: values, count: count))
         stageBoard.condition.unlock()
         stageBoard.barrier()
         stageBoard.condition.lock()
-        let parts = stageBoard.slots
+        let parts = stageBoard.wideSlots
         stageBoard.condition.unlock()
         for i in 0..<count {
             var total = parts[0][i]

@@ -183,6 +183,16 @@ typedef enum canopy_weight_type {
 int32_t canopy_weight_lane_offset(canopy_weight_type type);
 
 /// One matrix of a grouped product: y[t * y_stride + r] = Σ_c W[r, c] x[t, c].
+///
+/// With `group_blocks` > 0 the row's blocks are taken in column groups of that many (the
+/// last may be shorter): each group runs the float operations below on its own (even/odd
+/// parity and mins lanes counted from the group's first block), each lane's
+/// (even + odd) + mins of a group is added to a double total per lane, and the result is
+/// ((t0+t4)+(t2+t6))+((t1+t5)+(t3+t7)) in double: written to `y64` when set, else rounded
+/// to `y`. A column split on group boundaries gives each part the whole's groups, so the
+/// parts' results added in double round to the whole's float (but for ties within a double
+/// rounding): how tensor-parallel ranks, each holding some columns, compute one process's
+/// bits. With `group_blocks` 0, `y64` is unused.
 typedef struct canopy_gemm_job {
     canopy_weight_type type;
     const void *weights;  // row r at weights + r * row_bytes
@@ -190,6 +200,8 @@ typedef struct canopy_gemm_job {
     int64_t row_bytes;
     float *y;
     int64_t y_stride;
+    int64_t group_blocks;
+    double *y64;
 } canopy_gemm_job;
 
 /// Multiplies every job's matrix by the same quantized activations `x` (all with x->cols

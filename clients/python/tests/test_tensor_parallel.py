@@ -1,7 +1,7 @@
 """Tensor and pipeline parallelism over MPI, end to end: `mpirun -np 2 canopyd
 --tensor-parallel 2` (or `--pipeline-parallel 2`, or both with 4 ranks) serves the same gRPC API
-as one process. Pipeline stages give one process's tokens exactly; 2 x 2 ranks give 2
-tensor-parallel ranks' tokens. Greedy output follows llama.cpp by the fixtures' rule and
+as one process. Pipeline stages and 2 tensor-parallel ranks give one process's tokens exactly;
+2 x 2 ranks give 2 tensor-parallel ranks' tokens. Greedy output follows llama.cpp by the fixtures' rule and
 repeats across runs; two "hosts" (network namespaces joined by a veth pair, Open MPI over TCP)
 give the same tokens; a lost rank fails the requests in flight with UNAVAILABLE and ends the
 whole job with a non-zero status; `--tensor-parallel 2` without mpirun says how to launch it."""
@@ -156,6 +156,9 @@ def test_pipeline_stages_give_one_process_tokens_and_combine_with_tensor_paralle
     with split.client(timeout=120) as client:
         split_tokens = greedy(client, records)
     split.stop()
+    # 2 tensor-parallel ranks hold one half of each column-split product and sum the halves in
+    # double, as one process does (TensorShard.columnGroups): one process's tokens too.
+    assert split_tokens == expected
     # 4 ranks on this machine's cores: --oversubscribe.
     both = start_daemon(*TP2, "--pipeline-parallel", "2", env=MPI_ENV,
                         launcher=["mpirun", "-np", "4", "--oversubscribe", "--bind-to", "none"])
