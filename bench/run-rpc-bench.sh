@@ -26,7 +26,7 @@ socket="$work/canopyd.sock"
 "$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G --threads "$THREADS" --speculative off \
     2>"$work/canopyd.log" &
 daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do "$BIN/canopy" --socket "$socket" health >/dev/null 2>&1 && break; sleep 0.2; done
 
 read -r swift_p50 swift_p99 <<<"$("$BIN/canopy" --socket "$socket" health --repeat 2000 --json |
