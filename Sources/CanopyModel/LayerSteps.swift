@@ -129,10 +129,10 @@ struct LayerSteps: Sendable {
         let grouped = groupBlocks.map {
             MatMul.multiplySplitInvariant(w, input: input, tokens: n, groupBlocks: $0, output: wide, precision: precision)
         } ?? false
-        if !grouped {
+        guard grouped else {
             MatMul.multiply(w, input: input, tokens: n, output: scratch.normed, precision: precision)
-            guard exchange != nil else { return }
-            for i in 0..<count { wide[i] = Double(scratch.normed[i]) }
+            exchange?.sum(scratch.normed, count: count, through: wide)
+            return
         }
         exchange?.sum(wide, count: count)
         for i in 0..<count { scratch.normed[i] = Float(wide[i]) }

@@ -67,7 +67,8 @@ extension ShardExchange {
     public var isFirstRank: Bool { rank == 0 && stage == 0 }
 
     /// `sum` of `count` floats through `wide` (`count` doubles of scratch): exact where each
-    /// element is nonzero on one rank at most, as the vocabulary-split embedding's rows are.
+    /// element is nonzero on one rank at most, as the vocabulary-split embedding's rows are;
+    /// elsewhere (products summed in float) the ranks' floats are added in double, rounded once.
     func sum(_ values: UnsafeMutablePointer<Float>, count: Int, through wide: UnsafeMutablePointer<Double>) {
         for i in 0..<count { wide[i] = Double(values[i]) }
         sum(wide, count: count)
