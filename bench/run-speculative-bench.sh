@@ -9,7 +9,10 @@
 #     stream, with drafting off (--spec-draft-n-max 0) and on (SPEC_TOKENS).
 # Canopy's tokens/s are generated tokens over the wall time of the whole workload, prompts
 # included (which dilutes its speed-up a little); llama-lookup's are its own decode-only
-# figures. Prints a markdown table and writes it to bench/results/<date>-<sha>-speculative.md.
+# figures. Then what a verification step costs by its size (canopy-bench single --windows), and
+# bench/speculative_ceiling.py on the greedy outputs: the engine's proposal policy replayed
+# at that cost against the best any prompt-lookup proposer could do.
+# Prints markdown tables and writes them to bench/results/<date>-<sha>-speculative.md.
 #
 # Env: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), CANOPY_BENCH (.build/release/canopy-bench),
 #      GEN_TOKENS (128), SPEC_TOKENS (8), STREAMS (1,8,32), THREADS (2), REPEATS (2: runs of each
@@ -35,7 +38,10 @@ python3 bench/speculative_prompts.py "$work/prompts.jsonl"
 echo "speculative-bench: canopy at $STREAMS streams" >&2
 "$BENCH" speculative --model "$MODEL" --prompts "$work/prompts.jsonl" --streams "$STREAMS" \
     --gen-tokens "$GEN_TOKENS" --spec-tokens "$SPEC_TOKENS" --threads "$THREADS" --repeats "$REPEATS" \
-    | tee "$work/canopy.jsonl" >&2
+    --dump "$work/outputs.jsonl" | tee "$work/canopy.jsonl" >&2
+echo "speculative-bench: verification step cost by size" >&2
+"$BENCH" single --model "$MODEL" --threads "$THREADS" --windows $((SPEC_TOKENS + 1)) --repetitions 1 \
+    --prompt-tokens 16 --gen-tokens 1 | grep '"window"' | tee "$work/windows.jsonl" >&2
 if [[ ${SKIP_LLAMA:-0} != 1 ]]; then
     echo "speculative-bench: llama-lookup" >&2
     MODEL="$MODEL" GEN_TOKENS="$GEN_TOKENS" SPEC_TOKENS="$SPEC_TOKENS" THREADS="$THREADS" REPEATS="$REPEATS" \
@@ -79,4 +85,18 @@ print("\nCanopy: tokens/s are generated tokens over the wall time of all request
       "one engine; at 8 and 32 streams the step is compute-bound and the engine proposes little or nothing. "
       "llama-lookup: its own decode-only speed with --spec-draft-n-max 0 (off) and the same maximum (on); "
       "its last column counts prompts whose greedy text is the same both ways.")
+windows = [json.loads(line) for line in open(os.path.join(work, "windows.jsonl")) if line.strip()]
+print("\n## Verification step cost\n")
+print("A decode step of n tokens, logits after each, at positions 160... (canopy-bench single --windows), "
+      "median of 40, in one-token steps:\n")
+print("| " + " | ".join(f"{w['window']}" for w in windows) + " |")
+print("|" + "---:|" * len(windows))
+print("| " + " | ".join(f"{w['one_token_steps']:.2f}" for w in windows) + " |")
+last = windows[-1]
+cost = (last["one_token_steps"] - 1) / (last["window"] - 1) if last["window"] > 1 else 0.32
+print(f"\nAbout 1 + {cost:.2f} (n - 1). Replayed at that cost on the greedy outputs above "
+      "(bench/speculative_ceiling.py, no model run):\n")
+sys.stdout.flush()
+import subprocess
+subprocess.run([sys.executable, "bench/speculative_ceiling.py", os.path.join(work, "outputs.jsonl"), f"{cost:.3f}", spec], check=True)
 PY

@@ -71,14 +71,17 @@ public struct EngineConfig: Sendable, Equatable {
     /// Most decode tokens, proposals included, in a step that speculates
     /// (`--spec-step-tokens`): with this many sequences decoding or more, nothing is
     /// proposed (the step is already bound by arithmetic). 0 turns speculation off.
-    /// 4 because the integer kernels share each weight block's unpacking between up to 4
-    /// tokens: a step of 2, 3 or 4 tokens costs 1.23, 1.54 and 1.86 one-token steps on a
-    /// 2-core Zen 3, and a 5th token 2.66 (`bench/results/2026-12-03-3fa34fa-few-token-decode.md`).
-    public var speculativeStepTokens: Int = 4
+    /// 9, one sequence's token and `speculativeTokens` proposals: a step's cost grows about
+    /// linearly in its tokens up to there, 1.32, 1.67, 2.12, 2.52, 2.71, 3.21, 3.23 and 3.53
+    /// one-token steps for 2 to 9 tokens on a 2-core Xeon (`canopy-bench single --windows 9`,
+    /// see README, Speculative decoding), once the integer kernels stopped running 5 to 7
+    /// tokens as a group of 4 and a second group.
+    public var speculativeStepTokens: Int = 9
     /// What one more token costs a decode step, as a share of a one-token step: proposals
     /// are made only while they are expected to pay for it (see `Scheduler.proposalThreshold`).
     /// A step of `n` tokens takes about `1 + cost × (n − 1)` one-token steps: 1.23, 1.54 and
-    /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3 (the measurement above), so 0.3.
+    /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3, 0.32 per token up to 9 on a 2-core Xeon
+    /// (the measurement above), so 0.3.
     /// 0 proposes whenever there is a proposal (tests).
     public var speculativeTokenCost: Double = 0.3
     /// What the draft model's work for one proposal costs, as a share of a one-token step of

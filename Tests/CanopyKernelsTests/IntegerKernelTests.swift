@@ -14,8 +14,9 @@ struct IntegerKernelTests {
         defer { InstructionSet.select(InstructionSet.ceiling) }
         // 576 columns = 18 blocks (even), 608 = 19 (odd tail block); 70 tokens cross the
         // 64-token tile and the 4-token micro-kernel; 37 rows cross the 2-row tile; 2 and 3
-        // tokens take the few-token decode kernel.
-        for (cols, tokens) in [(576, 1), (576, 70), (608, 5), (608, 2), (576, 3)] {
+        // tokens take the few-token decode kernel; 4 takes it under AVX2 and the tiles with
+        // VNNI, so those levels agree across the two paths.
+        for (cols, tokens) in [(576, 1), (576, 70), (608, 5), (608, 2), (576, 3), (608, 4)] {
             let m = try TestMatrix.fromFixtures(type, rows: 37, cols: cols, seed: UInt64(cols + tokens))
             let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(tokens))
             var results: [[UInt32]] = []
@@ -41,8 +42,9 @@ struct IntegerKernelTests {
         // And a 5-token slice starting mid-batch (a different micro-kernel split).
         let slice = runMatMul(m, Array(x[(2 * cols)..<(7 * cols)]), tokens: 5, .quantizedActivations)
         #expect(slice.map(\.bitPattern) == batched[(2 * rows)..<(7 * rows)].map(\.bitPattern))
-        // 2- and 3-token batches (decode steps of a few branches) share each unpacked block.
-        for (first, count) in [(10, 2), (61, 3)] {
+        // 2- to 4-token batches (decode steps of a few branches, verification windows) share
+        // each unpacked block, or (4 with VNNI) take the tiles.
+        for (first, count) in [(10, 2), (61, 3), (20, 4)] {
             let few = runMatMul(m, Array(x[(first * cols)..<((first + count) * cols)]), tokens: count, .quantizedActivations)
             #expect(few.map(\.bitPattern) == batched[(first * rows)..<((first + count) * rows)].map(\.bitPattern),
                     "\(count) tokens")

@@ -151,7 +151,8 @@ struct SplitInvariantMatMulTests {
     func levelsAndBatches(type: GGMLType) throws {
         defer { InstructionSet.select(InstructionSet.ceiling) }
         // 608 columns = 19 blocks: groups of 8 end in a group of 3, groups of 3 start at odd
-        // blocks; 11 tokens take the tiled kernel, 1 the one-token one, 2-4 the few-token one.
+        // blocks; 11 tokens take the tiled kernel, 1 the one-token one, 2-3 the few-token one (and
+        // 4 under AVX2; the tiles with VNNI).
         for group in [8, 3, 19] {
             let (rows, cols, tokens) = (37, 608, 11)
             let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: 7)

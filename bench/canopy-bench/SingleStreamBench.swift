@@ -27,6 +27,9 @@ struct SingleStreamBench: ParsableCommand {
     @Option(help: "Timed repetitions of each test after one warm-up.")
     var repetitions: Int = 3
 
+    @Option(help: "Also time decode steps of 1...N tokens that each want logits (a speculative verification window): one JSON line per size.")
+    var windows: Int = 0
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
@@ -60,6 +63,7 @@ struct SingleStreamBench: ParsableCommand {
             return seconds(since: start)
         }
 
+        if windows > 0 { try timeWindows(loaded) }
         _ = try timePrompt()
         let pp = try (0..<repetitions).map { _ in try timePrompt() }
         _ = try timeGeneration()
@@ -67,6 +71,37 @@ struct SingleStreamBench: ParsableCommand {
         let ppRate = Double(promptTokens) / (pp.reduce(0, +) / Double(pp.count))
         let tgRate = Double(genTokens) / (tg.reduce(0, +) / Double(tg.count))
         print(#"{"pp_tokens_per_s": \#(ppRate), "tg_tokens_per_s": \#(tgRate), "prompt_tokens": \#(promptTokens), "gen_tokens": \#(genTokens), "kernel_isa": "\#(InstructionSet.summary)"}"#)
+    }
+}
+
+extension SingleStreamBench {
+    /// What a speculative verification step costs by its size: a step of `w` tokens, logits
+    /// after each, at positions 160..<160 + w of one sequence (its K/V rewritten each time),
+    /// for w = 1...windows; the median of 40 steps each, and its ratio to the one-token step
+    /// (the `1 + cost × (w − 1)` line that `EngineConfig.speculativeTokenCost` models).
+    func timeWindows(_ loaded: LoadedModel) throws {
+        let context = 160, vocabulary = loaded.config.vocabularySize
+        var random = SystemRandomNumberGenerator()
+        let tokens = (0..<(context + windows)).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
+        let cache = SingleSequenceCache(config: loaded.config, capacity: context + windows)
+        var batch = ForwardBatch()
+        cache.append(Array(tokens[..<context]), at: 0, to: &batch, wantsLogits: false)
+        _ = try loaded.model.forward(batch, kv: cache.storage)
+        var logits = [Float](repeating: 0, count: vocabulary * windows)
+        var one = 0.0
+        for w in 1...windows {
+            var times: [Double] = []
+            for _ in 0..<40 {
+                batch.removeAll()
+                cache.append(tokens[context..<(context + w)], at: context, to: &batch, logitRows: w)
+                let start = DispatchTime.now()
+                try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
+                times.append(seconds(since: start))
+            }
+            let median = times.sorted()[times.count / 2]
+            if w == 1 { one = median }
+            print(#"{"window": \#(w), "step_ms": \#(median * 1000), "one_token_steps": \#(median / one)}"#)
+        }
     }
 }
 

@@ -41,6 +41,9 @@ struct SpeculativeBench: ParsableCommand {
     @Option(help: "Runs of each mode per stream count, alternating off and on; the fastest of each is reported.")
     var repeats: Int = 1
 
+    @Option(help: "Also write each prompt's token ids and its greedy output (speculation off) to this JSONL file.")
+    var dump: String?
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
@@ -79,7 +82,16 @@ struct SpeculativeBench: ParsableCommand {
                         runs[mode] = try measure(engine, texts: texts, total: total, concurrency: count, speculativeTokens: tokens)
                     }
                 }
-                if reference == nil { reference = runs["off"]!.outputs.map(\.tokens) }
+                if reference == nil {
+                    reference = runs["off"]!.outputs.map(\.tokens)
+                    if let dump {
+                        let lines = reference!.enumerated().map { i, output in
+                            let prompt = loaded.tokenizer.encode(texts[i % texts.count], addSpecial: true, parseSpecial: true)
+                            return #"{"prompt": \#(prompt), "output": \#(output)}"#
+                        }
+                        try (lines.joined(separator: "\n") + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+                    }
+                }
                 for (mode, _) in modes {
                     var run = runs[mode]!
                     run.identical = run.outputs.map(\.tokens) == reference!
