@@ -77,8 +77,9 @@ struct SingleStreamBench: ParsableCommand {
 extension SingleStreamBench {
     /// What a speculative verification step costs by its size: a step of `w` tokens, logits
     /// after each, at positions 160..<160 + w of one sequence (its K/V rewritten each time),
-    /// for w = 1...windows; the median of 40 steps each, and its ratio to the one-token step
-    /// (the `1 + cost × (w − 1)` line that `EngineConfig.speculativeTokenCost` models).
+    /// for w = 1...windows; the median of 40 steps each (the sizes taken in turn), and its
+    /// ratio to the one-token step (the `1 + cost × (w − 1)` line that
+    /// `EngineConfig.speculativeTokenCost` models).
     func timeWindows(_ loaded: LoadedModel) throws {
         let context = 160, vocabulary = loaded.config.vocabularySize
         var random = SystemRandomNumberGenerator()
@@ -88,18 +89,20 @@ extension SingleStreamBench {
         cache.append(Array(tokens[..<context]), at: 0, to: &batch, wantsLogits: false)
         _ = try loaded.model.forward(batch, kv: cache.storage)
         var logits = [Float](repeating: 0, count: vocabulary * windows)
-        var one = 0.0
-        for w in 1...windows {
-            var times: [Double] = []
-            for _ in 0..<40 {
+        // Sizes in turn, 40 rounds, so that the machine's drift reaches every size alike.
+        var times = [[Double]](repeating: [], count: windows + 1)
+        for _ in 0..<40 {
+            for w in 1...windows {
                 batch.removeAll()
                 cache.append(tokens[context..<(context + w)], at: context, to: &batch, logitRows: w)
                 let start = DispatchTime.now()
                 try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
-                times.append(seconds(since: start))
+                times[w].append(seconds(since: start))
             }
-            let median = times.sorted()[times.count / 2]
-            if w == 1 { one = median }
+        }
+        let medians = times.map { $0.isEmpty ? 0 : $0.sorted()[$0.count / 2] }
+        for w in 1...windows {
+            let median = medians[w], one = medians[1]
             print(#"{"window": \#(w), "step_ms": \#(median * 1000), "one_token_steps": \#(median / one)}"#)
         }
     }

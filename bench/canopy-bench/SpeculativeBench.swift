@@ -41,7 +41,7 @@ struct SpeculativeBench: ParsableCommand {
     @Option(help: "Runs of each mode per stream count, alternating off and on; the fastest of each is reported.")
     var repeats: Int = 1
 
-    @Option(help: "Also write each prompt's token ids and its greedy output (speculation off) to this JSONL file.")
+    @Option(help: "Also write each prompt's token ids and its greedy output (speculation off) to this JSONL file, unless it exists.")
     var dump: String?
 
     func run() throws {
@@ -84,8 +84,9 @@ struct SpeculativeBench: ParsableCommand {
                 }
                 if reference == nil {
                     reference = runs["off"]!.outputs.map(\.tokens)
-                    if let dump {
-                        let lines = reference!.enumerated().map { i, output in
+                    if let dump, !FileManager.default.fileExists(atPath: dump) {
+                        // Once per prompt, from the first stream count's run.
+                        let lines = reference!.prefix(texts.count).enumerated().map { i, output in
                             let prompt = loaded.tokenizer.encode(texts[i % texts.count], addSpecial: true, parseSpecial: true)
                             return #"{"prompt": \#(prompt), "output": \#(output)}"#
                         }
