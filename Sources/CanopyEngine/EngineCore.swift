@@ -102,7 +102,12 @@ final class EngineCore {
         }
         let vocabulary = loaded.config.vocabularySize
         let needed = batch.logitCount * vocabulary
-        if logits.count < needed { logits = [Float](repeating: 0, count: max(needed, 2 * logits.count)) }
+        if logits.count < needed {
+            // At least a speculating step's rows at once: verification windows vary from step
+            // to step, and growing a row at a time would allocate in a steady decode.
+            let rows = max(batch.logitCount, scheduler.speculativeStepTokens)
+            logits = [Float](repeating: 0, count: max(rows * vocabulary, 2 * logits.count))
+        }
         let storage = KVStorage(base: kv.arena.base, layout: kv.arena.layout, copies: kv.arena.copyLog)
         let forwardStart = monotonicSeconds()
         let failure = logits.withUnsafeMutableBufferPointer { buffer -> ForwardError? in

@@ -82,6 +82,21 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     /// Creates an empty plan; `prepare` fills it.
     public init() {}
 
+    /// Makes room for batches of up to `queries` queries in as many sequences, whose
+    /// queries each attend in one partition (contexts up to `minimumPartition`) over
+    /// `kvHeads` heads: planning such a batch then allocates nothing, whatever its shape.
+    /// (A plan grows on demand otherwise; a decode batch whose sizes vary from step to
+    /// step, as speculative verification windows do, would allocate whenever one of them
+    /// exceeded every earlier one.)
+    public func reserveCapacity(queries: Int, kvHeads: Int) {
+        sequences.reserveCapacity(queries)
+        queryBase.reserveCapacity(queries)
+        partialOffsets.reserveCapacity(queries)
+        partitionCounts.reserveCapacity(queries)
+        batchRows.reserveCapacity(queries)
+        items.reserveCapacity(queries * kvHeads)
+    }
+
     deinit {
         free(partials)
     }
