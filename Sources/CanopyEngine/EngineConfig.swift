@@ -72,15 +72,15 @@ public struct EngineConfig: Sendable, Equatable {
     /// (`--spec-step-tokens`): with this many sequences decoding or more, nothing is
     /// proposed (the step is already bound by arithmetic). 0 turns speculation off.
     /// 9, one sequence's token and `speculativeTokens` proposals: a step's cost grows about
-    /// linearly in its tokens up to there, 1.32, 1.67, 2.12, 2.52, 2.71, 3.21, 3.23 and 3.53
-    /// one-token steps for 2 to 9 tokens on a 2-core Xeon (`canopy-bench single --windows 9`,
-    /// see README, Speculative decoding), once the integer kernels stopped running 5 to 7
-    /// tokens as a group of 4 and a second group.
+    /// linearly in its tokens up to there, 1.38, 1.69, 2.05, 2.37, 2.65, 2.95, 3.08 and 3.46
+    /// one-token steps for 2 to 9 tokens on a 2-core Xeon (`canopy-bench single --windows 9`
+    /// in `bench/results/2026-12-06-ef1efae-speculative.md`), once the integer kernels stopped
+    /// running 5 to 7 tokens as a group of 4 and a second group.
     public var speculativeStepTokens: Int = 9
     /// What one more token costs a decode step, as a share of a one-token step: proposals
     /// are made only while they are expected to pay for it (see `Scheduler.proposalThreshold`).
     /// A step of `n` tokens takes about `1 + cost × (n − 1)` one-token steps: 1.23, 1.54 and
-    /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3, 0.32 per token up to 9 on a 2-core Xeon
+    /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3, 0.31 per token up to 9 on a 2-core Xeon
     /// (the measurement above), so 0.3.
     /// 0 proposes whenever there is a proposal (tests).
     public var speculativeTokenCost: Double = 0.3

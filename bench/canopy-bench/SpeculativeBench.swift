@@ -85,10 +85,9 @@ struct SpeculativeBench: ParsableCommand {
                 if reference == nil {
                     reference = runs["off"]!.outputs.map(\.tokens)
                     if let dump, !FileManager.default.fileExists(atPath: dump) {
-                        // Once per prompt, from the first stream count's run.
-                        let lines = reference!.prefix(texts.count).enumerated().map { i, output in
-                            let prompt = loaded.tokenizer.encode(texts[i % texts.count], addSpecial: true, parseSpecial: true)
-                            return #"{"prompt": \#(prompt), "output": \#(output)}"#
+                        // Once per prompt (the requests cycle through them), from the first stream count's run.
+                        let lines = runs["off"]!.outputs.prefix(texts.count).map {
+                            #"{"prompt": \#($0.prompt), "output": \#($0.tokens)}"#
                         }
                         try (lines.joined(separator: "\n") + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
                     }
@@ -143,7 +142,8 @@ struct SpeculativeBench: ParsableCommand {
                 if case .completed(let output) = event {
                     let m = output.metrics
                     results.set(i, Outcome(
-                        tokens: output.samples.first?.tokenIDs ?? [], decodeSeconds: m.endToEndLatency - m.timeToFirstToken))
+                        prompt: output.promptTokenIDs, tokens: output.samples.first?.tokenIDs ?? [],
+                        decodeSeconds: m.endToEndLatency - m.timeToFirstToken))
                     slots.signal()
                     done.leave()
                 }
@@ -184,8 +184,10 @@ private struct Run {
     }
 }
 
-/// One request's generated tokens and the seconds from its first token to its end.
+/// One request's prompt ids as run, its generated tokens, and the seconds from its first
+/// token to its end.
 private struct Outcome: Sendable {
+    var prompt: [Int32] = []
     var tokens: [Int32] = []
     var decodeSeconds = 0.0
 }
