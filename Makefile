@@ -208,8 +208,8 @@ bench-serving: setup model
 	$(SWIFT) build -c release --product canopy
 	THREADS="$(THREADS)" MODEL="$(MODEL)" bash bench/run-serving-bench.sh
 
-# RPC overhead: Health round trip (Swift and Python clients) and tokens/s through the socket vs
-# in-process at 1 and 16 streams.
+# RPC overhead: Health round trip (Swift, C and Python clients; a frame-level HTTP/2 reference)
+# and tokens/s through the socket vs in-process at 1 and 16 streams.
 bench-rpc: setup model
 	$(SWIFT) build -c release --product canopyd
 	$(SWIFT) build -c release --product canopy

@@ -144,8 +144,13 @@ let package = Package(
         .executableTarget(
             name: "canopy-bench",
             dependencies: [
-                "CanopyEngine", "CanopyKernels", "CanopyGGUF", "CanopyModel",
+                "CanopyEngine", "CanopyKernels", "CanopyGGUF", "CanopyModel", "CanopyWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `canopy-bench h2-floor`: the Health round trip's HTTP/2-level reference.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             path: "bench/canopy-bench"),
         // The fuzz targets (Tests/Fuzz/README.md): a libFuzzer harness when built by `make fuzz`

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # RPC overhead of canopyd:
 #   - a Health round trip over the Unix socket, from the Swift client library (`canopy health
-#     --repeat`, grpc-swift) and from the Python grpcio client, p50/p99 of 2000 and 500 calls;
+#     --repeat`, grpc-swift), from a C client (bench/health-client.c, HTTP/2 by libnghttp2) and
+#     from the Python grpcio client, p50/p99 of 2000, 3 x 2000 and 500 calls; and, as a
+#     reference, the C client against `canopy-bench h2-floor` (a Health answer at swift-nio-http2's
+#     frame level, without the gRPC library's per-call machinery);
 #   - generated tokens/s for the same workload through the socket (`canopy bench`) and
 #     in-process (`canopy-bench batched`, the engine without gRPC), at 1 and STREAMS streams.
 #     Speculation is off on both sides: its speed depends on the prompts' text, which the two
@@ -23,6 +26,8 @@ done
 
 work=$(mktemp -d)
 socket="$work/canopyd.sock"
+cc -O2 -o "$work/health-client" bench/health-client.c -lnghttp2 ||
+    { echo "run-rpc-bench: cannot build bench/health-client.c (libnghttp2-dev: make setup)" >&2; exit 1; }
 "$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G --threads "$THREADS" --speculative off \
     2>"$work/canopyd.log" &
 daemon=$!
@@ -44,6 +49,10 @@ print(f"{samples[len(samples)//2]:.0f} {samples[int(len(samples)*0.99)]:.0f}")
 PY
 )
 read -r health_p50 health_p99 <<<"$health"
+c_health() {  # SOCKET: "p50 p99" of the middle of 3 runs of 2000 calls (by p50)
+    for _ in 1 2 3; do "$work/health-client" "$1" 2000; done | sort -n | sed -n 2p | cut -d' ' -f1-2
+}
+read -r c_p50 c_p99 <<<"$(c_health "$socket")"
 
 # Through the socket: 4 requests one after another at 1 stream, STREAMS at once otherwise;
 # a discarded request first (the engine's first pass sizes its buffers), then ROUNDS runs of
@@ -57,6 +66,12 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 kill -TERM $daemon; wait $daemon || true
+
+"$BIN/canopy-bench" h2-floor --socket "$work/floor.sock" &
+floor=$!
+for _ in $(seq 1 100); do [ -S "$work/floor.sock" ] && break; sleep 0.1; done
+read -r floor_p50 floor_p99 <<<"$(c_health "$work/floor.sock")"
+kill $floor; wait $floor 2>/dev/null || true
 
 # In-process: one engine, a warm-up stream first, then ROUNDS runs of each.
 counts="1"
@@ -91,8 +106,11 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "|---|---:|"
     echo "| Health round trip p50 (µs, Swift client library: canopy health --repeat 2000) | $swift_p50 |"
     echo "| Health round trip p99 (µs, Swift) | $swift_p99 |"
+    echo "| Health round trip p50 (µs, C client: bench/health-client.c, middle of 3 x 2000) | $c_p50 |"
+    echo "| Health round trip p99 (µs, C) | $c_p99 |"
     echo "| Health round trip p50 (µs, Python grpcio) | $health_p50 |"
     echo "| Health round trip p99 (µs, Python grpcio) | $health_p99 |"
+    echo "| reference: C client against canopy-bench h2-floor, p50 / p99 (µs) | $floor_p50 / $floor_p99 |"
     echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
     echo "| 1 stream: ratio socket / in-process | $one_ratio |"

