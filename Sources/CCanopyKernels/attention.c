@@ -12,10 +12,33 @@
 // in another order; so these loops run at the supported level (the CPU's best, or the
 // process's CANOPY_MAX_ISA ceiling, both fixed for the process) and ignore canopy_isa_select:
 // lowering the level for a test must not change another test's attention.
+//
+// Rows are f32 or f16 (`canopy_kv_row`): f16 rows are widened in registers as they are
+// loaded, which is exact, so a dot product over f16 rows equals the one over their f32
+// copies bit for bit; the caller saves decoding each chunk into a buffer first.
 #include "canopy_kernels.h"
+#include "half.h"
+
+// Element i of a row of type `half` (0: f32, 1: f16), exactly as f32.
+static inline float row_at(const void *row, int64_t i, int half) {
+    return half ? canopy_half_to_float(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+// Elements i..<i+8 of a row as f32 (F16C widening is exact, as row_at).
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline __m256 row8(const void *row, int64_t i, int half) {
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)))
+                : _mm256_loadu_ps((const float *)row + i);
+}
+
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+static inline __m512 row16(const void *row, int64_t i, int half) {
+    return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)))
+                : _mm512_loadu_ps((const float *)row + i);
+}
 
 // The AVX2 loop's reduction of 8 lanes: (lo + hi) halves, then pairs, then the last two.
 __attribute__((target("avx2,fma")))
@@ -26,31 +49,32 @@ static inline float hsum256(__m256 acc) {
     return _mm_cvtss_f32(s4);
 }
 
-__attribute__((target("avx2,fma")))
-static void scores_avx2(const float *q, const float *const *keys, int64_t count, int64_t hd, float *out) {
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void scores_avx2(const float *q, const void *const *keys, int half, int64_t count, int64_t hd,
+                               float *out) {
     for (int64_t j = 0; j < count; j++) {
-        const float *k = keys[j];
+        const void *k = keys[j];
         __m256 acc = _mm256_setzero_ps();
         int64_t i = 0;
-        for (; i + 8 <= hd; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+        for (; i + 8 <= hd; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), row8(k, i, half), acc);
         float s = hsum256(acc);
-        for (; i < hd; i++) s += q[i] * k[i];
+        for (; i < hd; i++) s += q[i] * row_at(k, i, half);
         out[j] = s;
     }
 }
 
-__attribute__((target("avx2,fma")))
-static void accumulate_avx2(float *acc, float correction, const float *w, const float *const *rows, int64_t count,
-                            int64_t hd) {
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void accumulate_avx2(float *acc, float correction, const float *w, const void *const *rows, int half,
+                                   int64_t count, int64_t hd) {
     int64_t d = 0;
     for (; d + 8 <= hd; d += 8) {
         __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + d), _mm256_set1_ps(correction));
-        for (int64_t j = 0; j < count; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + d), a);
+        for (int64_t j = 0; j < count; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), row8(rows[j], d, half), a);
         _mm256_storeu_ps(acc + d, a);
     }
     for (; d < hd; d++) {
         float a = acc[d] * correction;
-        for (int64_t j = 0; j < count; j++) a += w[j] * rows[j][d];
+        for (int64_t j = 0; j < count; j++) a += w[j] * row_at(rows[j], d, half);
         acc[d] = a;
     }
 }
@@ -63,48 +87,84 @@ static __m512 join256(__m256 lo, __m256 hi) {
 // Two keys per 512-bit register: the low half is key j's AVX2 accumulator, the high half key
 // j + 1's; each half then takes the AVX2 reduction (hsum256). A row length that is not a
 // multiple of 8 (no model has one) takes the AVX2 loop, tail and all.
-__attribute__((target("avx512f,avx2,fma")))
-static void scores_avx512(const float *q, const float *const *keys, int64_t count, int64_t hd, float *out) {
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+static inline void scores_avx512(const float *q, const void *const *keys, int half, int64_t count, int64_t hd,
+                                 float *out) {
     int64_t j = 0;
     if (hd % 8 == 0) {
         for (; j + 2 <= count; j += 2) {
-            const float *k0 = keys[j], *k1 = keys[j + 1];
+            const void *k0 = keys[j], *k1 = keys[j + 1];
             __m512 acc = _mm512_setzero_ps();
             for (int64_t i = 0; i < hd; i += 8) {
                 const __m256 q8 = _mm256_loadu_ps(q + i);
-                acc = _mm512_fmadd_ps(join256(q8, q8), join256(_mm256_loadu_ps(k0 + i), _mm256_loadu_ps(k1 + i)), acc);
+                acc = _mm512_fmadd_ps(join256(q8, q8), join256(row8(k0, i, half), row8(k1, i, half)), acc);
             }
             out[j] = hsum256(_mm512_castps512_ps256(acc));
             out[j + 1] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
         }
     }
-    if (j < count) scores_avx2(q, keys + j, count - j, hd, out + j);
+    if (j < count) scores_avx2(q, keys + j, half, count - j, hd, out + j);
 }
 
 // Each output value is one lane, as in the AVX2 loop: the same operations, 16 at a time. A
 // row length that is not a multiple of 16 takes the AVX2 loop.
-__attribute__((target("avx512f,avx2,fma")))
-static void accumulate_avx512(float *acc, float correction, const float *w, const float *const *rows, int64_t count,
-                              int64_t hd) {
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+static inline void accumulate_avx512(float *acc, float correction, const float *w, const void *const *rows, int half,
+                                     int64_t count, int64_t hd) {
     if (hd % 16 != 0) {
-        accumulate_avx2(acc, correction, w, rows, count, hd);
+        accumulate_avx2(acc, correction, w, rows, half, count, hd);
         return;
     }
     for (int64_t d = 0; d < hd; d += 16) {
         __m512 a = _mm512_mul_ps(_mm512_loadu_ps(acc + d), _mm512_set1_ps(correction));
-        for (int64_t j = 0; j < count; j++) a = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_loadu_ps(rows[j] + d), a);
+        for (int64_t j = 0; j < count; j++) a = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), row16(rows[j], d, half), a);
         _mm512_storeu_ps(acc + d, a);
     }
 }
+
+// One copy of each loop per row type, so the type test is resolved at compile time.
+__attribute__((target("avx2,fma,f16c")))
+static void scores_avx2_f32(const float *q, const void *const *k, int64_t n, int64_t hd, float *out) {
+    scores_avx2(q, k, 0, n, hd, out);
+}
+__attribute__((target("avx2,fma,f16c")))
+static void scores_avx2_f16(const float *q, const void *const *k, int64_t n, int64_t hd, float *out) {
+    scores_avx2(q, k, 1, n, hd, out);
+}
+__attribute__((target("avx512f,avx2,fma,f16c")))
+static void scores_avx512_f32(const float *q, const void *const *k, int64_t n, int64_t hd, float *out) {
+    scores_avx512(q, k, 0, n, hd, out);
+}
+__attribute__((target("avx512f,avx2,fma,f16c")))
+static void scores_avx512_f16(const float *q, const void *const *k, int64_t n, int64_t hd, float *out) {
+    scores_avx512(q, k, 1, n, hd, out);
+}
+__attribute__((target("avx2,fma,f16c")))
+static void accumulate_avx2_f32(float *a, float c, const float *w, const void *const *r, int64_t n, int64_t hd) {
+    accumulate_avx2(a, c, w, r, 0, n, hd);
+}
+__attribute__((target("avx2,fma,f16c")))
+static void accumulate_avx2_f16(float *a, float c, const float *w, const void *const *r, int64_t n, int64_t hd) {
+    accumulate_avx2(a, c, w, r, 1, n, hd);
+}
+__attribute__((target("avx512f,avx2,fma,f16c")))
+static void accumulate_avx512_f32(float *a, float c, const float *w, const void *const *r, int64_t n, int64_t hd) {
+    accumulate_avx512(a, c, w, r, 0, n, hd);
+}
+__attribute__((target("avx512f,avx2,fma,f16c")))
+static void accumulate_avx512_f16(float *a, float c, const float *w, const void *const *r, int64_t n, int64_t hd) {
+    accumulate_avx512(a, c, w, r, 1, n, hd);
+}
 #endif
 
-void canopy_attention_scores(const float *q, const float *const *keys, int64_t count, int64_t hd, float *scores) {
-    canopy_attention_scores_at(canopy_isa_supported(), q, keys, count, hd, scores);
+void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_row type, int64_t count, int64_t hd,
+                             float *scores) {
+    canopy_attention_scores_at(canopy_isa_supported(), q, keys, type, count, hd, scores);
 }
 
-void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
-                                 int64_t count, int64_t hd) {
-    canopy_attention_accumulate_at(canopy_isa_supported(), acc, correction, weights, rows, count, hd);
+void canopy_attention_accumulate(float *acc, float correction, const float *weights, const void *const *rows,
+                                 canopy_kv_row type, int64_t count, int64_t hd) {
+    canopy_attention_accumulate_at(canopy_isa_supported(), acc, correction, weights, rows, type, count, hd);
 }
 
 static canopy_isa clamp_level(canopy_isa isa) {
@@ -112,34 +172,40 @@ static canopy_isa clamp_level(canopy_isa isa) {
     return isa < supported ? isa : supported;
 }
 
-void canopy_attention_scores_at(canopy_isa isa, const float *q, const float *const *keys, int64_t count, int64_t hd,
-                                float *scores) {
+void canopy_attention_scores_at(canopy_isa isa, const float *q, const void *const *keys, canopy_kv_row type,
+                                int64_t count, int64_t hd, float *scores) {
+    const int half = type == CANOPY_KV_ROW_F16;
 #if defined(__x86_64__)
     switch (clamp_level(isa)) {
-    case CANOPY_ISA_AVX512VNNI: scores_avx512(q, keys, count, hd, scores); return;
-    case CANOPY_ISA_AVX2: scores_avx2(q, keys, count, hd, scores); return;
+    case CANOPY_ISA_AVX512VNNI: (half ? scores_avx512_f16 : scores_avx512_f32)(q, keys, count, hd, scores); return;
+    case CANOPY_ISA_AVX2: (half ? scores_avx2_f16 : scores_avx2_f32)(q, keys, count, hd, scores); return;
     default: break;
     }
 #endif
     for (int64_t j = 0; j < count; j++) {
         float s = 0;
-        for (int64_t i = 0; i < hd; i++) s += q[i] * keys[j][i];
+        for (int64_t i = 0; i < hd; i++) s += q[i] * row_at(keys[j], i, half);
         scores[j] = s;
     }
 }
 
 void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction, const float *weights,
-                                    const float *const *rows, int64_t count, int64_t hd) {
+                                    const void *const *rows, canopy_kv_row type, int64_t count, int64_t hd) {
+    const int half = type == CANOPY_KV_ROW_F16;
 #if defined(__x86_64__)
     switch (clamp_level(isa)) {
-    case CANOPY_ISA_AVX512VNNI: accumulate_avx512(acc, correction, weights, rows, count, hd); return;
-    case CANOPY_ISA_AVX2: accumulate_avx2(acc, correction, weights, rows, count, hd); return;
+    case CANOPY_ISA_AVX512VNNI:
+        (half ? accumulate_avx512_f16 : accumulate_avx512_f32)(acc, correction, weights, rows, count, hd);
+        return;
+    case CANOPY_ISA_AVX2:
+        (half ? accumulate_avx2_f16 : accumulate_avx2_f32)(acc, correction, weights, rows, count, hd);
+        return;
     default: break;
     }
 #endif
     for (int64_t d = 0; d < hd; d++) {
         float a = acc[d] * correction;
-        for (int64_t j = 0; j < count; j++) a += weights[j] * rows[j][d];
+        for (int64_t j = 0; j < count; j++) a += weights[j] * row_at(rows[j], d, half);
         acc[d] = a;
     }
 }

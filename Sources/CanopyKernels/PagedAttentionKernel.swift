@@ -3,7 +3,8 @@ import CCanopyKernels
 /// The FlashAttention loop of one work item, and the merge of a query's partitions.
 ///
 /// A work item streams its key partition chunk by chunk (a chunk is a few whole blocks),
-/// reading or decoding each chunk's K and V head rows once for the whole query tile, and
+/// reading each chunk's K and V head rows in place (f32 and f16, which the C loops widen as
+/// they load) or decoding them (q8) once for the whole query tile, and
 /// keeps per query vector only a running maximum, a running sum and an unnormalised
 /// accumulator (in the query's partial slot). Scratch is a function of the tile and chunk
 /// sizes only, never of the sequence length.
@@ -35,7 +36,7 @@ struct PagedAttentionKernel {
     /// Floats of scratch one work item needs.
     var scratchFloats: Int {
         let hd = layout.headDimension
-        let decoded = layout.precision == .f32 ? 0 : 2 * chunkSize * hd
+        let decoded = layout.precision == .q8 ? 2 * chunkSize * hd : 0
         // The last float receives the cache-touch sum (see `gather`).
         return maxVectors * (hd + scorePitch + 2) + decoded + 1
     }
@@ -46,7 +47,7 @@ struct PagedAttentionKernel {
     /// `2 × chunkSize` entries.
     func run(
         _ item: PagedAttentionPlan.Item, sequence: AttentionSequence, partialOffsets: UnsafePointer<Int>,
-        scratch: UnsafeMutablePointer<Float>, rowPointers: UnsafeMutablePointer<UnsafePointer<Float>>
+        scratch: UnsafeMutablePointer<Float>, rowPointers: UnsafeMutablePointer<UnsafeRawPointer>
     ) {
         let hd = layout.headDimension
         let firstPosition = sequence.firstPosition
@@ -121,15 +122,16 @@ struct PagedAttentionKernel {
         query: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>,
         runMax: UnsafeMutablePointer<Float>, runSum: UnsafeMutablePointer<Float>,
         accumulator: UnsafeMutablePointer<Float>,
-        keyRows: UnsafePointer<UnsafePointer<Float>>, valueRows: UnsafePointer<UnsafePointer<Float>>,
+        keyRows: UnsafePointer<UnsafeRawPointer>, valueRows: UnsafePointer<UnsafeRawPointer>,
         count: Int
     ) {
         let hd = layout.headDimension
         // The dot products and the value sums run in C (CCanopyKernels) at the CPU's widest
-        // vectors; a non-optional pointer array has the layout C's `const float *const *` wants.
-        let cKeys = UnsafeRawPointer(keyRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
-        let cValues = UnsafeRawPointer(valueRows).assumingMemoryBound(to: UnsafePointer<Float>?.self)
-        canopy_attention_scores(query, cKeys, Int64(count), Int64(hd), scores)
+        // vectors; a non-optional pointer array has the layout C's `const void *const *` wants.
+        let cKeys = UnsafeRawPointer(keyRows).assumingMemoryBound(to: UnsafeRawPointer?.self)
+        let cValues = UnsafeRawPointer(valueRows).assumingMemoryBound(to: UnsafeRawPointer?.self)
+        let rowType = layout.precision == .f16 ? CANOPY_KV_ROW_F16 : CANOPY_KV_ROW_F32
+        canopy_attention_scores(query, cKeys, rowType, Int64(count), Int64(hd), scores)
         var chunkMax = scores[0]
         for j in 1..<count { chunkMax = Swift.max(chunkMax, scores[j]) }
         let oldMax = runMax.pointee
@@ -147,11 +149,11 @@ struct PagedAttentionKernel {
         for j in 0..<count { sum += scores[j] }
         runSum.pointee = runSum.pointee * correction + sum
         runMax.pointee = newMax
-        canopy_attention_accumulate(accumulator, correction, scores, cValues, Int64(count), Int64(hd))
+        canopy_attention_accumulate(accumulator, correction, scores, cValues, rowType, Int64(count), Int64(hd))
     }
 
     /// Points `keyRows[j]`/`valueRows[j]` at the `kvHead` slices of positions
-    /// `start ..< start + count`: into the arena for f32, into decoded copies otherwise.
+    /// `start ..< start + count`: into the arena for f32 and f16, into decoded copies for q8.
     ///
     /// The rows' cache lines are first touched in one quick pass: those loads are
     /// independent, so many misses are in flight at once, where decoding (or dotting) row
@@ -160,7 +162,7 @@ struct PagedAttentionKernel {
     @inline(__always)
     private func gather(
         _ table: UnsafePointer<Int32>, from start: Int, count: Int, kvHead: Int,
-        keyRows: UnsafeMutablePointer<UnsafePointer<Float>>, valueRows: UnsafeMutablePointer<UnsafePointer<Float>>,
+        keyRows: UnsafeMutablePointer<UnsafeRawPointer>, valueRows: UnsafeMutablePointer<UnsafeRawPointer>,
         keyBuffer: UnsafeMutablePointer<Float>, valueBuffer: UnsafeMutablePointer<Float>
     ) -> UInt8 {
         let blockSize = layout.blockSize
@@ -186,9 +188,9 @@ struct PagedAttentionKernel {
             var keyRow = arena + layout.keyRowOffset(block: block, layer: layer, position: offset)
             var valueRow = arena + layout.valueRowOffset(block: block, layer: layer, position: offset)
             for _ in 0..<run {
-                // Row starts are kept as raw pointers until the second pass.
-                keyRows[j] = UnsafePointer(keyRow.assumingMemoryBound(to: Float.self))
-                valueRows[j] = UnsafePointer(valueRow.assumingMemoryBound(to: Float.self))
+                // Row starts until the second pass, which points them at the head's slice.
+                keyRows[j] = keyRow
+                valueRows[j] = valueRow
                 var byte = sliceStart
                 while byte < sliceStart + sliceBytes {
                     touched &+= keyRow.load(fromByteOffset: byte, as: UInt8.self)
@@ -209,16 +211,16 @@ struct PagedAttentionKernel {
             position += run
         }
         for j in 0..<count {
-            let keyRow = UnsafeRawPointer(keyRows[j])
-            let valueRow = UnsafeRawPointer(valueRows[j])
-            if layout.precision == .f32 {
-                keyRows[j] = UnsafePointer((keyRow + sliceStart).assumingMemoryBound(to: Float.self))
-                valueRows[j] = UnsafePointer((valueRow + sliceStart).assumingMemoryBound(to: Float.self))
-            } else {
+            let keyRow = keyRows[j]
+            let valueRow = valueRows[j]
+            if layout.precision == .q8 {
                 KVRowCodec.decodeHead(keyRow, head: kvHead, into: keyBuffer + j * hd, layout: layout)
                 KVRowCodec.decodeHead(valueRow, head: kvHead, into: valueBuffer + j * hd, layout: layout)
-                keyRows[j] = UnsafePointer(keyBuffer + j * hd)
-                valueRows[j] = UnsafePointer(valueBuffer + j * hd)
+                keyRows[j] = UnsafeRawPointer(keyBuffer + j * hd)
+                valueRows[j] = UnsafeRawPointer(valueBuffer + j * hd)
+            } else {
+                keyRows[j] = keyRow + sliceStart
+                valueRows[j] = valueRow + sliceStart
             }
         }
         return touched

@@ -209,7 +209,7 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
         case .tiles:
             // Per-thread scratch: floats for the tile, then the K/V row pointers.
             let floatBytes = (kernel.scratchFloats * MemoryLayout<Float>.stride + 63) / 64 * 64
-            let bytes = floatBytes + 2 * chunkSize * MemoryLayout<UnsafePointer<Float>>.stride
+            let bytes = floatBytes + 2 * chunkSize * MemoryLayout<UnsafeRawPointer>.stride
             // On failure the tile is skipped and counted (`canopy_scratch_failures`): the
             // forward pass then fails instead of returning what was skipped.
             guard let scratch = canopy_task_scratch(bytes) else { return }
@@ -218,7 +218,7 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
                 kernel.run(item, sequence: sequences[item.sequence],
                            partialOffsets: offsets.baseAddress! + queryBase[item.sequence],
                            scratch: scratch.assumingMemoryBound(to: Float.self),
-                           rowPointers: (scratch + floatBytes).assumingMemoryBound(to: UnsafePointer<Float>.self))
+                           rowPointers: (scratch + floatBytes).assumingMemoryBound(to: UnsafeRawPointer.self))
             }
         case .merge:
             let width = headCount * kernel.layout.headDimension

@@ -30,7 +30,7 @@ struct AttentionLevelTests {
             var out = [Float](repeating: .nan, count: count)
             q.withUnsafeBufferPointer { q in
                 withRowPointers(keys) { rows in
-                    canopy_attention_scores_at(level, q.baseAddress, rows, Int64(count), Int64(hd), &out)
+                    canopy_attention_scores_at(level, q.baseAddress, rows, CANOPY_KV_ROW_F32, Int64(count), Int64(hd), &out)
                 }
             }
             return out.map(\.bitPattern)
@@ -49,7 +49,7 @@ struct AttentionLevelTests {
         func run(_ level: canopy_isa) -> [UInt32] {
             var acc = start
             withRowPointers(rows) { rows in
-                canopy_attention_accumulate_at(level, &acc, 0.75, weights, rows, Int64(count), Int64(hd))
+                canopy_attention_accumulate_at(level, &acc, 0.75, weights, rows, CANOPY_KV_ROW_F32, Int64(count), Int64(hd))
             }
             return acc.map(\.bitPattern)
         }
@@ -59,15 +59,70 @@ struct AttentionLevelTests {
 }
 
 /// Calls `body` with a C array of pointers to the rows' storage, valid for the call.
-private func withRowPointers<R>(_ rows: [[Float]], _ body: (UnsafePointer<UnsafePointer<Float>?>) -> R) -> R {
-    let pointers = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: max(1, rows.count))
+private func withRowPointers<Element, R>(_ rows: [[Element]], _ body: (UnsafePointer<UnsafeRawPointer?>) -> R) -> R {
+    let pointers = UnsafeMutablePointer<UnsafeRawPointer?>.allocate(capacity: max(1, rows.count))
     defer { pointers.deallocate() }
-    let copies = rows.map { row -> UnsafeMutablePointer<Float> in
-        let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, row.count))
+    let copies = rows.map { row -> UnsafeMutablePointer<Element> in
+        let copy = UnsafeMutablePointer<Element>.allocate(capacity: max(1, row.count))
         copy.initialize(from: row, count: row.count)
         return copy
     }
     defer { copies.forEach { $0.deallocate() } }
-    for (i, copy) in copies.enumerated() { pointers[i] = UnsafePointer(copy) }
+    for (i, copy) in copies.enumerated() { pointers[i] = UnsafeRawPointer(copy) }
     return body(UnsafePointer(pointers))
+}
+
+/// The attention loops read f16 K/V rows in place, widening them as they load: at every
+/// level the result must be the one over the rows' exact f32 copies, bit for bit, so a
+/// cache kept in f16 attends exactly as before the loops read it directly (and the level
+/// comparisons above, on f32 rows, carry over).
+@Suite("Attention loops over f16 rows")
+struct AttentionHalfRowTests {
+    static let levels: [canopy_isa] = [CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI]
+        .filter { $0.rawValue <= canopy_isa_supported().rawValue }
+
+    /// f16 bit patterns of values in [-2, 2), and their exact f32 values.
+    static func halfRows(_ count: Int, _ hd: Int, seed: Int) -> (half: [[UInt16]], wide: [[Float]]) {
+        let half = (0..<count).map { j in
+            AttentionLevelTests.values(hd, seed: UInt64(seed * 1000 + j + 1)).map { HalfFloat.fromFloat($0) }
+        }
+        return (half, half.map { $0.map(HalfFloat.toFloat) })
+    }
+
+    @Test("scores over f16 rows equal scores over their f32 copies", arguments: AttentionLevelTests.shapes.indices)
+    func scores(index: Int) {
+        let (hd, count) = AttentionLevelTests.shapes[index]
+        let q = AttentionLevelTests.values(hd, seed: UInt64(31 + index))
+        let rows = Self.halfRows(count, hd, seed: index)
+        for level in Self.levels {
+            func run<E>(_ keys: [[E]], _ type: canopy_kv_row) -> [UInt32] {
+                var out = [Float](repeating: .nan, count: count)
+                withRowPointers(keys) { canopy_attention_scores_at(level, q, $0, type, Int64(count), Int64(hd), &out) }
+                return out.map(\.bitPattern)
+            }
+            let half = run(rows.half, CANOPY_KV_ROW_F16)
+            #expect(half == run(rows.wide, CANOPY_KV_ROW_F32), "level \(level.rawValue), hd \(hd), \(count) keys")
+            #expect(!half.contains(Float.nan.bitPattern))
+        }
+    }
+
+    @Test("value sums over f16 rows equal sums over their f32 copies", arguments: AttentionLevelTests.shapes.indices)
+    func accumulate(index: Int) {
+        let (hd, count) = AttentionLevelTests.shapes[index]
+        let start = AttentionLevelTests.values(hd, seed: UInt64(91 + index))
+        let weights = AttentionLevelTests.values(count, seed: UInt64(17 + index))
+        let rows = Self.halfRows(count, hd, seed: 50 + index)
+        for level in Self.levels {
+            func run<E>(_ values: [[E]], _ type: canopy_kv_row) -> [UInt32] {
+                var acc = start
+                withRowPointers(values) {
+                    canopy_attention_accumulate_at(level, &acc, 0.75, weights, $0, type, Int64(count), Int64(hd))
+                }
+                return acc.map(\.bitPattern)
+            }
+            let half = run(rows.half, CANOPY_KV_ROW_F16)
+            #expect(half == run(rows.wide, CANOPY_KV_ROW_F32), "level \(level.rawValue), hd \(hd), \(count) rows")
+            #expect(half != start.map(\.bitPattern))
+        }
+    }
 }

@@ -228,20 +228,28 @@ void canopy_gemm_kquant(canopy_pool *pool, canopy_weight_type type, const void *
 
 // MARK: - Attention inner loops
 
-/// scores[j] = Σ_i q[i] · keys[j][i] for j in 0..<count (hd values per row).
-void canopy_attention_scores(const float *q, const float *const *keys, int64_t count, int64_t hd, float *scores);
+/// The element type of the K/V rows the attention loops read: f32, or f16 widened exactly as
+/// it is loaded (a loop over f16 rows gives the bits it gives over their f32 copies).
+typedef enum canopy_kv_row {
+    CANOPY_KV_ROW_F32 = 0,
+    CANOPY_KV_ROW_F16 = 1,
+} canopy_kv_row;
+
+/// scores[j] = Σ_i q[i] · keys[j][i] for j in 0..<count (hd values per row of type `type`).
+void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_row type, int64_t count, int64_t hd,
+                             float *scores);
 
 /// acc[d] = acc[d] · correction + Σ_j weights[j] · rows[j][d] for d in 0..<hd, the terms
-/// added in order of j.
-void canopy_attention_accumulate(float *acc, float correction, const float *weights, const float *const *rows,
-                                 int64_t count, int64_t hd);
+/// added in order of j (rows of type `type`).
+void canopy_attention_accumulate(float *acc, float correction, const float *weights, const void *const *rows,
+                                 canopy_kv_row type, int64_t count, int64_t hd);
 
 /// The two loops at level `isa` (clamped to canopy_isa_supported()), for tests: AVX-512 and
 /// AVX2 compute the same bits; scalar sums in another order.
-void canopy_attention_scores_at(canopy_isa isa, const float *q, const float *const *keys, int64_t count, int64_t hd,
-                                float *scores);
+void canopy_attention_scores_at(canopy_isa isa, const float *q, const void *const *keys, canopy_kv_row type,
+                                int64_t count, int64_t hd, float *scores);
 void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction, const float *weights,
-                                    const float *const *rows, int64_t count, int64_t hd);
+                                    const void *const *rows, canopy_kv_row type, int64_t count, int64_t hd);
 
 // MARK: - Half-precision rows
 
