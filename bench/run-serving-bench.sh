@@ -7,7 +7,10 @@
 #   - llama-server (-np STREAMS, same model, same threads; built by scripts/build-llama-cpp.sh),
 # then tokens/s, TTFT and ITL p50/p99 side by side with the ratios. The servers run one at a
 # time; each load is run ROUNDS times alternating canopyd HTTP and gRPC, and the best round
-# of each is reported (this VM's speed drifts from minute to minute).
+# of each is reported (this VM's speed drifts from minute to minute). Round r draws the same
+# prompts for every server, so speculation (whose speed depends on the text) sees the same
+# text everywhere; canopyd runs with --prefix-caching no, so the second interface of a round
+# finds no cached prefill from the first; HTTP / gRPC is the median of the rounds' ratios.
 # Writes bench/results/<date>-<sha>-serving.md and prints it.
 #
 # Env: MODEL, THREADS (2), STREAMS (32), PROMPT (128), GEN (128), ROUNDS (2),
@@ -44,13 +47,13 @@ wait_http() {  # URL: until GET /health answers 200, or fail with the log
 }
 
 # One load: `bench NAME CONCURRENCY ROUND TARGET` writes $work/NAME-CONCURRENCY-ROUND.json;
-# TARGET is an http:// URL (the OpenAI API) or a socket path (gRPC). Every run draws its own
-# random prompts (its own seed), so no server answers from a prompt cache it filled earlier.
-seed=0
+# TARGET is an http:// URL (the OpenAI API) or a socket path (gRPC). The prompts are drawn
+# from the round and the concurrency (the seed), the same for every server; a server sees a
+# round's prompts once (canopyd's two interfaces share a daemon without a prefix cache).
 bench() {
     local name=$1 concurrency=$2 round=$3 target=$4 via
     local requests=$((concurrency == 1 ? 4 : 2 * concurrency))
-    seed=$((seed + 1))
+    local seed=$((1000 * round + concurrency))
     if [[ $target == http://* ]]; then via=(bench --http "$target"); else via=(--socket "$target" bench); fi
     "$BIN/canopy" "${via[@]}" --requests "$requests" --concurrency "$concurrency" --prompt-tokens "$PROMPT" \
         --max-tokens "$GEN" --temperature 0 --seed "$seed" --json >"$work/$name-$concurrency-$round.json"
@@ -70,14 +73,17 @@ PY
 url="http://127.0.0.1:$PORT"
 echo "run-serving-bench: canopyd, HTTP and gRPC, $ROUNDS rounds" >&2
 "$BIN/canopyd" --model "$MODEL" --socket "$work/canopyd.sock" --http "127.0.0.1:$PORT" --threads "$THREADS" \
-    --kv-cache-memory 1G >"$work/server.log" 2>&1 &
+    --kv-cache-memory 1G --prefix-caching no >"$work/server.log" 2>&1 &
 server=$!
 wait_http "$url"
 bench warmup "$STREAMS" 0 "$url"
 for round in $(seq 1 "$ROUNDS"); do
     for c in 1 "$STREAMS"; do
-        bench http "$c" "$round" "$url"
-        bench grpc "$c" "$round" "$work/canopyd.sock"
+        if [ $((round % 2)) = 1 ]; then
+            bench http "$c" "$round" "$url"; bench grpc "$c" "$round" "$work/canopyd.sock"
+        else
+            bench grpc "$c" "$round" "$work/canopyd.sock"; bench http "$c" "$round" "$url"
+        fi
     done
 done
 stop_server
@@ -98,7 +104,7 @@ http_rounds() {
 # continuations favour); the same HTTP load with speculation off shows what that adds.
 echo "run-serving-bench: canopyd --speculative off, HTTP" >&2
 "$BIN/canopyd" --model "$MODEL" --socket "$work/canopyd.sock" --http "127.0.0.1:$PORT" --threads "$THREADS" \
-    --kv-cache-memory 1G --speculative off >"$work/server.log" 2>&1 &
+    --kv-cache-memory 1G --prefix-caching no --speculative off >"$work/server.log" 2>&1 &
 server=$!
 http_rounds nospec
 
@@ -108,6 +114,22 @@ echo "run-serving-bench: llama-server -np $STREAMS" >&2
     -c $((STREAMS * (PROMPT + GEN + 64))) --no-webui >"$work/server.log" 2>&1 &
 server=$!
 http_rounds llama
+
+# HTTP / gRPC tokens/s at CONCURRENCY: the median over rounds of the round's ratio (same prompts).
+pair_ratio() {
+    python3 - "$work" "$1" <<'PY'
+import json, statistics, sys
+work, c = sys.argv[1:]
+ratios = []
+for r in range(1, 1000):
+    try:
+        h, g = (json.load(open(f"{work}/{n}-{c}-{r}.json"))["output_throughput"] for n in ("http", "grpc"))
+    except FileNotFoundError:
+        break
+    ratios.append(h / g)
+print(f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+PY
+}
 
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 sha=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
@@ -119,7 +141,8 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     echo "- commit $sha, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
     echo "- model $(basename "$MODEL"), $THREADS threads each; $PROMPT prompt + $GEN generated tokens per request, greedy,"
     echo "  end-of-generation ignored, streamed; 4 requests at 1 stream, $((2 * STREAMS)) at $STREAMS; best of $ROUNDS rounds;"
-    echo "  random prompts (ids drawn from an English text), a new seed for every run"
+    echo "  random prompts (ids drawn from an English text), the same for every server in a round, new each round;"
+    echo "  canopyd with \`--prefix-caching no\` (its HTTP and gRPC runs of a round share the daemon)"
     echo "- load generator: \`canopy bench\` (\`--http\` for the OpenAI API of both servers: /v1/completions with"
     echo "  token-id prompts from each server's /tokenize; the socket for gRPC)"
     echo "- llama-server: llama.cpp from llama-cpp-python==0.3.36, \`-np $STREAMS -c $((STREAMS * (PROMPT + GEN + 64))) -t $THREADS\`"
@@ -139,10 +162,9 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     echo
     for c in 1 "$STREAMS"; do
         read -r h_tps h_t50 _ <<<"$(best http "$c")"
-        read -r g_tps _ <<<"$(best grpc "$c")"
         read -r n_tps n_t50 _ <<<"$(best nospec "$c")"
         read -r l_tps l_t50 _ <<<"$(best llama "$c")"
-        echo "- $c stream(s): canopyd HTTP / llama-server tokens/s $(ratio "$h_tps" "$l_tps") (speculation off: $(ratio "$n_tps" "$l_tps")), TTFT p50 $(ratio "$h_t50" "$l_t50") (off: $(ratio "$n_t50" "$l_t50")); HTTP / gRPC tokens/s $(ratio "$h_tps" "$g_tps")"
+        echo "- $c stream(s): canopyd HTTP / llama-server tokens/s $(ratio "$h_tps" "$l_tps") (speculation off: $(ratio "$n_tps" "$l_tps")), TTFT p50 $(ratio "$h_t50" "$l_t50") (off: $(ratio "$n_t50" "$l_t50")); HTTP / gRPC tokens/s $(pair_ratio "$c")"
     done
 } >"$out"
 cat "$out"
