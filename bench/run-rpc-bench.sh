@@ -31,7 +31,8 @@ cc -O2 -o "$work/health-client" bench/health-client.c -lnghttp2 ||
 "$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G --threads "$THREADS" --speculative off \
     2>"$work/canopyd.log" &
 daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$work"' EXIT
+floor=""
+trap 'kill -TERM $daemon $floor 2>/dev/null || true; wait $daemon $floor 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do "$BIN/canopy" --socket "$socket" health >/dev/null 2>&1 && break; sleep 0.2; done
 
 read -r swift_p50 swift_p99 <<<"$("$BIN/canopy" --socket "$socket" health --repeat 2000 --json |
@@ -72,6 +73,7 @@ floor=$!
 for _ in $(seq 1 100); do [ -S "$work/floor.sock" ] && break; sleep 0.1; done
 read -r floor_p50 floor_p99 <<<"$(c_health "$work/floor.sock")"
 kill $floor; wait $floor 2>/dev/null || true
+floor=""
 
 # In-process: one engine, a warm-up stream first, then ROUNDS runs of each.
 counts="1"

@@ -176,6 +176,10 @@ struct PagedAttentionKernel {
         case .f16: (sliceStart, sliceBytes) = (kvHead * hd * 2, hd * 2)
         case .q8: (sliceStart, sliceBytes) = (layout.kvHeads * 4 + kvHead * hd, hd)
         }
+        // f32 and f16 are read in place, at the head's slice; q8 rows are decoded below, from
+        // the row start (the decoder reads the head's scale too).
+        let decode = layout.precision == .q8
+        let pointed = decode ? 0 : sliceStart
         var touched: UInt8 = 0
         var position = start
         var j = 0
@@ -188,9 +192,8 @@ struct PagedAttentionKernel {
             var keyRow = arena + layout.keyRowOffset(block: block, layer: layer, position: offset)
             var valueRow = arena + layout.valueRowOffset(block: block, layer: layer, position: offset)
             for _ in 0..<run {
-                // Row starts until the second pass, which points them at the head's slice.
-                keyRows[j] = keyRow
-                valueRows[j] = valueRow
+                keyRows[j] = keyRow + pointed
+                valueRows[j] = valueRow + pointed
                 var byte = sliceStart
                 while byte < sliceStart + sliceBytes {
                     touched &+= keyRow.load(fromByteOffset: byte, as: UInt8.self)
@@ -200,7 +203,7 @@ struct PagedAttentionKernel {
                 let last = sliceStart + sliceBytes - 1
                 touched &+= keyRow.load(fromByteOffset: last, as: UInt8.self)
                 touched &+= valueRow.load(fromByteOffset: last, as: UInt8.self)
-                if layout.precision == .q8 {
+                if decode {
                     touched &+= keyRow.load(fromByteOffset: kvHead * 4, as: UInt8.self)
                     touched &+= valueRow.load(fromByteOffset: kvHead * 4, as: UInt8.self)
                 }
@@ -210,18 +213,12 @@ struct PagedAttentionKernel {
             }
             position += run
         }
+        guard decode else { return touched }
         for j in 0..<count {
-            let keyRow = keyRows[j]
-            let valueRow = valueRows[j]
-            if layout.precision == .q8 {
-                KVRowCodec.decodeHead(keyRow, head: kvHead, into: keyBuffer + j * hd, layout: layout)
-                KVRowCodec.decodeHead(valueRow, head: kvHead, into: valueBuffer + j * hd, layout: layout)
-                keyRows[j] = UnsafeRawPointer(keyBuffer + j * hd)
-                valueRows[j] = UnsafeRawPointer(valueBuffer + j * hd)
-            } else {
-                keyRows[j] = keyRow + sliceStart
-                valueRows[j] = valueRow + sliceStart
-            }
+            KVRowCodec.decodeHead(keyRows[j], head: kvHead, into: keyBuffer + j * hd, layout: layout)
+            KVRowCodec.decodeHead(valueRows[j], head: kvHead, into: valueBuffer + j * hd, layout: layout)
+            keyRows[j] = UnsafeRawPointer(keyBuffer + j * hd)
+            valueRows[j] = UnsafeRawPointer(valueBuffer + j * hd)
         }
         return touched
     }
