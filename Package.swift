@@ -85,14 +85,16 @@ let package = Package(
                 "CanopyWire", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
-        // The gRPC server: the Canopy service on an engine, peer filtering, serving state.
+        // The gRPC server: the Canopy service on an engine, read and answered at the level of
+        // swift-nio-http2's frames; peer filtering, serving state.
         .target(
             name: "CanopyRPC",
             dependencies: [
                 "CanopyWire", "CanopyWireMapping", "CanopyEngine", "CanopyModel", "CanopyTokenizer", "CanopyKV", "CanopyKernels",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),

@@ -52,7 +52,9 @@ wait_http() {  # URL: until GET /health answers 200, or fail with the log
 # round's prompts once (canopyd's two interfaces share a daemon without a prefix cache).
 bench() {
     local name=$1 concurrency=$2 round=$3 target=$4 via
-    local requests=$((concurrency == 1 ? 4 : 2 * concurrency))
+    # 8 one after another at 1 stream: a ~1 s request's own spread is ~10 %, and the
+    # HTTP/gRPC ratio of a round should not hang on one of them.
+    local requests=$((concurrency == 1 ? 8 : 2 * concurrency))
     local seed=$((1000 * round + concurrency))
     if [[ $target == http://* ]]; then via=(bench --http "$target"); else via=(--socket "$target" bench); fi
     "$BIN/canopy" "${via[@]}" --requests "$requests" --concurrency "$concurrency" --prompt-tokens "$PROMPT" \
@@ -140,7 +142,7 @@ out="bench/results/$(date -u +%Y-%m-%d)-$sha-serving.md"
     echo
     echo "- commit $sha, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
     echo "- model $(basename "$MODEL"), $THREADS threads each; $PROMPT prompt + $GEN generated tokens per request, greedy,"
-    echo "  end-of-generation ignored, streamed; 4 requests at 1 stream, $((2 * STREAMS)) at $STREAMS; best of $ROUNDS rounds;"
+    echo "  end-of-generation ignored, streamed; 8 requests at 1 stream, $((2 * STREAMS)) at $STREAMS; best of $ROUNDS rounds;"
     echo "  random prompts (ids drawn from an English text), the same for every server in a round, new each round;"
     echo "  canopyd with \`--prefix-caching no\` (its HTTP and gRPC runs of a round share the daemon)"
     echo "- load generator: \`canopy bench\` (\`--http\` for the OpenAI API of both servers: /v1/completions with"

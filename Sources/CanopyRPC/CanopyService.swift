@@ -6,15 +6,16 @@ import Foundation
 import GRPCCore
 import Logging
 
-/// The `canopy.v1.Canopy` gRPC service on top of an `Engine`, registered method by method
-/// with protobuf-c serializers (no generated gRPC code).
+/// The `canopy.v1.Canopy` service on top of an `Engine`: each method takes its decoded
+/// request and returns its answer or throws the call's status (no generated gRPC code; the
+/// server, `CanopyServer`, reads and writes the HTTP/2 frames).
 ///
 /// Status codes: INVALID_ARGUMENT for undecodable messages and parameters the engine
 /// rejects; RESOURCE_EXHAUSTED when the engine queue is full or a message exceeds
 /// `maxMessageBytes`; UNAVAILABLE while shutting down; CANCELLED when a generation ends
 /// without completing. When a `Generate` client goes away, the request is cancelled in the
 /// engine, which frees its KV blocks at the next step.
-public struct CanopyService: RegistrableRPCService {
+public struct CanopyService: Sendable {
     /// The engine requests run on.
     public let engine: Engine
     /// Uptime and draining state reported by `Health` and `Stats`.
@@ -46,81 +47,94 @@ public struct CanopyService: RegistrableRPCService {
         self.maxMessageBytes = maxMessageBytes
     }
 
-    /// Registers the six methods with `router`.
-    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerHandler(
-            forMethod: CanopyMethods.generate,
-            deserializer: ProtobufCDeserializer<CanopyV1.GenerateRequest>(maxMessageBytes: maxMessageBytes),
-            serializer: ProtobufCSerializer<CanopyV1.GenerateEvent>(maxMessageBytes: maxMessageBytes)
-        ) { request, _ in
-            let message = try await Self.single(request)
-            return try await Self.onPool { try generate(message) }  // tokenizing, the chat template
+    /// The encoded answer of a unary method to the encoded `request`.
+    func answer(_ method: CanopyRPCMethod, _ request: [UInt8]) throws(RPCError) -> [UInt8] {
+        switch method {
+        case .health: _ = try decode(CanopyV1.HealthRequest.self, request); return try encode(health())
+        case .info: _ = try decode(CanopyV1.InfoRequest.self, request); return try encode(info())
+        case .stats: _ = try decode(CanopyV1.StatsRequest.self, request); return try encode(stats())
+        case .tokenize: return try encode(tokenize(decode(CanopyV1.TokenizeRequest.self, request)))
+        case .detokenize: return try encode(detokenize(decode(CanopyV1.DetokenizeRequest.self, request)))
+        case .generate: throw RPCError(code: .internalError, message: "Generate is a streaming method")
         }
-        unary(CanopyMethods.tokenize, &router, onPool: true, tokenize)
-        unary(CanopyMethods.detokenize, &router, onPool: true, detokenize)
-        unary(CanopyMethods.health, &router) { (_: CanopyV1.HealthRequest) in
-            switch state.condition {
-            case .notServing(let reason):
-                return CanopyV1.HealthResponse(status: .notServing, uptimeSeconds: state.uptimeSeconds, reason: reason)
-            case .draining: return CanopyV1.HealthResponse(status: .draining, uptimeSeconds: state.uptimeSeconds)
-            case .serving: return CanopyV1.HealthResponse(status: .serving, uptimeSeconds: state.uptimeSeconds)
-            }
-        }
-        unary(CanopyMethods.info, &router) { (_: CanopyV1.InfoRequest) in info() }
-        unary(CanopyMethods.stats, &router) { (_: CanopyV1.StatsRequest) in stats() }
     }
 
-    /// Starts a generation and streams its events; refusals fail the call before any
-    /// event is sent.
-    func generate(_ message: CanopyV1.GenerateRequest) throws(RPCError) -> StreamingServerResponse<CanopyV1.GenerateEvent> {
+    func health() -> CanopyV1.HealthResponse {
+        switch state.condition {
+        case .notServing(let reason):
+            return CanopyV1.HealthResponse(status: .notServing, uptimeSeconds: state.uptimeSeconds, reason: reason)
+        case .draining: return CanopyV1.HealthResponse(status: .draining, uptimeSeconds: state.uptimeSeconds)
+        case .serving: return CanopyV1.HealthResponse(status: .serving, uptimeSeconds: state.uptimeSeconds)
+        }
+    }
+
+    /// Submits the encoded `GenerateRequest` to the engine; refusals (bad parameters, a full
+    /// queue, a stopping or failed engine) throw before any event exists.
+    func startGeneration(_ request: [UInt8]) throws(RPCError) -> (key: Engine.RequestKey, events: EngineEventStream) {
+        let message = try decode(CanopyV1.GenerateRequest.self, request)
         if let refusal = state.failureRefusal { throw RPCError(code: .unavailable, message: refusal) }
         let request = try EngineMapping.request(
             message, fallbackID: "req-" + UUID().uuidString, defaults: engine.samplingDefaults)
-        let submitted: (key: Engine.RequestKey, events: EngineEventStream)
         do {
-            submitted = try engine.submit(request)
+            return try engine.submit(request)
         } catch {
             let status = EngineMapping.rpcError(error)
             if status.code == .resourceExhausted { refusals.record(status.message) }
             throw status
         }
-        let engine = self.engine
-        let state = self.state
-        let failures = self.failures
-        return StreamingServerResponse { writer in
-            var completed = false
-            // Whatever ends this producer early (client gone, write failed, task cancelled),
-            // the engine must stop the request and free its blocks. Cancelling a finished
-            // request is a no-op.
-            defer { if !completed { engine.cancel(submitted.key) } }
-            // gRPC does not cancel this task when the client goes or the deadline passes; it
-            // signals the RPC's cancellation handle. Without this handler a request would be
-            // noticed gone only at its first write, after its queue wait and whole prefill.
-            // The handle also fires when the server's shutdown quiesces the connection;
-            // canopyd shuts the server down only after the engine has drained, but a drain
-            // never cancels work, so a quiesce while draining is left alone.
-            try await withRPCCancellationHandler {
-                for await event in submitted.events {
-                    if case .completed(let output) = event, let failure = output.failure {
-                        // The engine failed the request (and freed its blocks): a status, not a summary.
-                        completed = true
-                        switch failure {
-                        case .weightsUnreadable, .rankLost: state.fail(failure.description)
-                        case .outOfMemory, .readFailed: break
-                        }
-                        failures.record(failure.description)
-                        throw EngineMapping.rpcError(failure)
-                    }
-                    try await writer.write(EngineMapping.event(event))
-                    if case .completed = event { completed = true }
+    }
+
+    /// Streams the events of a started generation into `sink`, encoded, and returns the
+    /// call's status: nil once `.completed` is sent, else why it ended early.
+    ///
+    /// Whatever ends the stream early (the sink gone, the task cancelled, an encoding
+    /// failure), the engine request is cancelled, so its blocks are freed at the next step;
+    /// cancelling a finished request is a no-op.
+    func stream(
+        _ submitted: (key: Engine.RequestKey, events: EngineEventStream), to sink: some MessageSink
+    ) async -> RPCError? {
+        var completed = false
+        defer { if !completed { engine.cancel(submitted.key) } }
+        for await event in submitted.events {
+            if case .completed(let output) = event, let failure = output.failure {
+                // The engine failed the request (and freed its blocks): a status, not a summary.
+                completed = true
+                switch failure {
+                case .weightsUnreadable, .rankLost: state.fail(failure.description)
+                case .outOfMemory, .readFailed: break
                 }
-            } onCancelRPC: {
-                if !state.isDraining { engine.cancel(submitted.key) }
+                failures.record(failure.description)
+                return EngineMapping.rpcError(failure)
             }
-            guard completed else {
-                throw RPCError(code: .cancelled, message: "the generation was cancelled before it completed")
+            do {
+                try await sink.send(encode(EngineMapping.event(event)))
+            } catch let error as RPCError {
+                return error
+            } catch {
+                return RPCError(code: .cancelled, message: "the client went away")
             }
-            return [:]
+            if case .completed = event { completed = true }
+        }
+        return completed ? nil : RPCError(code: .cancelled, message: "the generation was cancelled before it completed")
+    }
+
+    private func decode<M: ProtobufCRepresentable>(_ type: M.Type, _ bytes: [UInt8]) throws(RPCError) -> M {
+        do {
+            return try bytes.withUnsafeBytes { buffer in
+                Result { () throws(ProtobufCCodecError) -> M in
+                    try ProtobufCCodec.forMessage(M.self, maxMessageBytes: maxMessageBytes).decode(M.self, from: buffer)
+                }
+            }.get()
+        } catch {
+            throw error.rpcError
+        }
+    }
+
+    private func encode<M: ProtobufCRepresentable>(_ message: M) throws(RPCError) -> [UInt8] {
+        do {
+            return try ProtobufCCodec.forMessage(M.self, maxMessageBytes: maxMessageBytes).encode(message)
+        } catch {
+            throw error.rpcError
         }
     }
 
@@ -187,41 +201,5 @@ public struct CanopyService: RegistrableRPCService {
         stats.uptimeSeconds = state.uptimeSeconds
         stats.prometheusText = PrometheusText.render(stats)
         return stats
-    }
-
-    /// Registers a unary method. `onPool`: `body` may take long on the CPU (a long text), so
-    /// it runs on the global pool (`onPool(_:)`).
-    private func unary<Input: ProtobufCRepresentable, Output: ProtobufCRepresentable, Transport: ServerTransport>(
-        _ method: MethodDescriptor, _ router: inout RPCRouter<Transport>, onPool: Bool = false,
-        _ body: @escaping @Sendable (Input) throws(RPCError) -> Output
-    ) {
-        router.registerHandler(
-            forMethod: method,
-            deserializer: ProtobufCDeserializer<Input>(maxMessageBytes: maxMessageBytes),
-            serializer: ProtobufCSerializer<Output>(maxMessageBytes: maxMessageBytes)
-        ) { request, _ in
-            let input = try await Self.single(request)
-            let output = onPool ? try await Self.onPool { try body(input) } : try body(input)
-            return StreamingServerResponse(single: ServerResponse(message: output))
-        }
-    }
-
-    /// Runs `work`, CPU work a request may make long (a long prompt or text), on the global
-    /// pool instead of the I/O thread handlers run on (see `CanopyServer.run`), where it would
-    /// hold up every other stream.
-    private static func onPool<Output: Sendable>(
-        _ work: @Sendable () throws -> Output
-    ) async throws -> Output {
-        try await withTaskExecutorPreference(globalConcurrentExecutor) { try work() }
-    }
-
-    /// The one request message of a unary or server-streaming call; decoding errors
-    /// (INVALID_ARGUMENT, RESOURCE_EXHAUSTED) surface here.
-    static func single<Message>(_ request: StreamingServerRequest<Message>) async throws -> Message {
-        var iterator = request.messages.makeAsyncIterator()
-        guard let message = try await iterator.next() else {
-            throw RPCError(code: .invalidArgument, message: "the call carried no request message")
-        }
-        return message
     }
 }

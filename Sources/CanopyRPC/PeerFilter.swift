@@ -16,9 +16,9 @@ public typealias PeerFilter = @Sendable (_ pid: pid_t, _ uid: uid_t, _ gid: gid_
 /// HTTP API on a Unix socket).
 public func peerRefusal(of channel: any Channel, filter: PeerFilter) async -> String? {
     do {
-        let peer = try await PeerCallbacks.credentials(of: channel).get()
+        let peer = try await PeerCredential.of(channel).get()
         return filter(peer.pid, peer.uid, peer.gid)
     } catch {
-        return PeerCallbacks.unreadableCredentialsReason
+        return PeerCredential.unreadableReason
     }
 }

@@ -98,9 +98,9 @@ import Testing
     }
 
     @Test func grpcMessagePercentEncoding() {
-        #expect(PermissionDeniedHandler.percentEncoded("plain text; ok/fine") == "plain text; ok/fine")
-        #expect(PermissionDeniedHandler.percentEncoded("100%\n✓") == "100%25%0A%E2%9C%93")
-        #expect(PermissionDeniedHandler.percentEncoded("\u{7F}~ ") == "%7F~ ")
+        #expect(GRPCWire.percentEncoded("plain text; ok/fine") == "plain text; ok/fine")
+        #expect(GRPCWire.percentEncoded("100%\n✓") == "100%25%0A%E2%9C%93")
+        #expect(GRPCWire.percentEncoded("\u{7F}~ ") == "%7F~ ")
     }
 
     /// A bound, listening Unix socket, as systemd would pass it.

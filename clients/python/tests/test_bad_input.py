@@ -105,6 +105,17 @@ def test_unknown_method_is_unimplemented(client):
     assert_still_serving(client)
 
 
+def test_compressed_requests_are_unimplemented_and_uncompressed_ones_served(client):
+    # canopyd accepts identity-encoded messages only (clients send those unless told
+    # otherwise); a gzip call gets UNIMPLEMENTED with the reason, not a reset or a hang.
+    with pytest.raises(grpc.RpcError) as error:
+        generic(client.channel, "/canopy.v1.Canopy/Tokenize")(
+            pb.TokenizeRequest(text="hello").SerializeToString(), timeout=10, compression=grpc.Compression.Gzip)
+    assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED, error.value
+    assert "compressed" in error.value.details(), error.value.details()
+    assert_still_serving(client)
+
+
 def invalid_requests(cache_tokens: int):
     """(description, generate kwargs, text the message must contain)."""
     ok = {"prompt": "Hello", "max_tokens": 4}
