@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyKernels
 import CanopyRPC
+import CanopyWire
 import Foundation
 import Hummingbird
 import Logging
@@ -61,6 +62,9 @@ public final class CanopyHTTPServer: Sendable {
             router: router,
             configuration: .init(address: bindAddress, serverName: CanopyService.defaultVersion),
             onServerRunning: { channel in bound.set(channel.localAddress?.port) },
+            // The gRPC server's one I/O thread: a streamed response's task runs there too
+            // (`OpenAIResponder`), so a token crosses no thread between engine and socket.
+            eventLoopGroupProvider: .shared(EventLoopTaskExecutor.shared.group),
             logger: logger)
     }
 

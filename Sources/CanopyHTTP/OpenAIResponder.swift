@@ -1,6 +1,7 @@
 import CanopyEngine
 import CanopyModel
 import CanopyRPC
+import CanopyWire
 import CanopyTokenizer
 import Foundation
 import Hummingbird
@@ -80,36 +81,49 @@ struct OpenAIResponder: Sendable {
     ) -> Response {
         let engine = service.engine
         let body = ResponseBody { sink in
-            var completed = false
-            // A failed write (client gone) or a cancelled task ends this closure early: the
-            // engine must stop the request. Cancelling a finished request is a no-op.
-            defer { if !completed { engine.cancel(submitted.key) } }
-            var state = writer.startState()
-            for await event in submitted.events {
-                switch event {
-                case .token(let token):
-                    for chunk in writer.chunks(for: token, state: &state) { try await sink.write(Self.event(chunk)) }
-                case .finished(let sample, let reason):
-                    for chunk in writer.finishChunks(sample: sample, reason: reason, state: &state) {
-                        try await sink.write(Self.event(chunk))
-                    }
-                case .completed(let output):
-                    completed = true
-                    if let failure = output.failure {
-                        try await sink.write(Self.event(OpenAIError.failure(failure).body))
-                        break
-                    }
-                    for chunk in writer.forkedEndings(output, state: &state) { try await sink.write(Self.event(chunk)) }
-                    if includeUsage { try await sink.write(Self.event(writer.usageChunk(output))) }
-                }
+            // On the connection's I/O thread (`CanopyHTTPServer` serves on that one loop):
+            // each event is encoded and written where the socket is, not handed from the
+            // global pool to the loop and back.
+            try await withTaskExecutorPreference(EventLoopTaskExecutor.shared.executor) {
+                try await Self.write(submitted, writer: writer, includeUsage: includeUsage, engine: engine, to: &sink)
             }
-            try await sink.write(ByteBuffer(string: "data: [DONE]\n\n"))
-            try await sink.finish(nil)
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Writes the events of `submitted` to `sink` as server-sent events, then `[DONE]`.
+    private static func write(
+        _ submitted: (key: Engine.RequestKey, events: EngineEventStream), writer: ChunkWriter, includeUsage: Bool,
+        engine: Engine, to sink: inout any ResponseBodyWriter
+    ) async throws {
+        var completed = false
+        // A failed write (client gone) or a cancelled task ends this closure early: the
+        // engine must stop the request. Cancelling a finished request is a no-op.
+        defer { if !completed { engine.cancel(submitted.key) } }
+        var state = writer.startState()
+        for await event in submitted.events {
+            switch event {
+            case .token(let token):
+                for chunk in writer.chunks(for: token, state: &state) { try await sink.write(Self.event(chunk)) }
+            case .finished(let sample, let reason):
+                for chunk in writer.finishChunks(sample: sample, reason: reason, state: &state) {
+                    try await sink.write(Self.event(chunk))
+                }
+            case .completed(let output):
+                completed = true
+                if let failure = output.failure {
+                    try await sink.write(Self.event(OpenAIError.failure(failure).body))
+                    break
+                }
+                for chunk in writer.forkedEndings(output, state: &state) { try await sink.write(Self.event(chunk)) }
+                if includeUsage { try await sink.write(Self.event(writer.usageChunk(output))) }
+            }
+        }
+        try await sink.write(ByteBuffer(string: "data: [DONE]\n\n"))
+        try await sink.finish(nil)
     }
 
     /// One server-sent event carrying `json`.
