@@ -56,8 +56,10 @@ c_health() {  # SOCKET: "p50 p99" of the middle of 3 runs of 2000 calls (by p50)
 read -r c_p50 c_p99 <<<"$(c_health "$socket")"
 
 # Through the socket: 4 requests one after another at 1 stream, STREAMS at once otherwise;
-# a discarded request first (the engine's first pass sizes its buffers), then ROUNDS runs of
-# each, the best reported (this VM's speed drifts by 10% from minute to minute).
+# a discarded request first (the engine's first pass sizes its buffers). In-process: the same
+# loads on an engine of its own (`canopy-bench batched`, a warm-up stream first). The two
+# alternate round by round, the daemon idle while the in-process engine runs, so a drift of
+# this VM's speed (10 % from minute to minute) falls on both sides of a round's ratio.
 "$BIN/canopy" --socket "$socket" bench --requests 1 --concurrency 1 --prompt-tokens "$PROMPT" --max-tokens 8 \
     --temperature 0 >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
@@ -65,6 +67,8 @@ for round in $(seq 1 "$ROUNDS"); do
         "$BIN/canopy" --socket "$socket" bench --requests $((c == 1 ? 4 : c)) --concurrency "$c" --seed "$round" \
             --prompt-tokens "$PROMPT" --max-tokens "$GEN" --temperature 0 --json >"$work/rpc-$c-$round.json"
     done
+    "$BIN/canopy-bench" batched --model "$MODEL" --streams "1,1,$STREAMS" --prompt-tokens "$PROMPT" \
+        --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/inproc-$round.json"
 done
 kill -TERM $daemon; wait $daemon || true
 
@@ -75,24 +79,23 @@ read -r floor_p50 floor_p99 <<<"$(c_health "$work/floor.sock")"
 kill $floor; wait $floor 2>/dev/null || true
 floor=""
 
-# In-process: one engine, a warm-up stream first, then ROUNDS runs of each.
-counts="1"
-for _ in $(seq 1 "$ROUNDS"); do counts="$counts,1,$STREAMS"; done
-"$BIN/canopy-bench" batched --model "$MODEL" --streams "$counts" --prompt-tokens "$PROMPT" \
-    --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/inproc.json"
-
-row() {  # STREAMS: "socket_tps inproc_tps ratio socket_tpot_p50" (best rounds)
-    python3 - "$work" "$1" <<'PY'
-import glob, json, sys
-work, c = sys.argv[1], int(sys.argv[2])
-rpc = max((json.load(open(p)) for p in glob.glob(f"{work}/rpc-{c}-*.json")), key=lambda r: r["output_throughput"])
-inproc = [json.loads(l) for l in open(f"{work}/inproc.json") if l.startswith("{")][1:]  # [0]: the warm-up
-tps = max(r["gen_tokens_per_s"] for r in inproc if r["streams"] == c)
-print(f'{rpc["output_throughput"]:.2f} {tps:.2f} {rpc["output_throughput"] / tps:.2f} {rpc["tpot_ms"]["p50"]:.2f}')
+row() {  # STREAMS: "socket_tps inproc_tps ratio socket_tpot_p50 round_ratios" (best rounds; ratio: median of rounds)
+    python3 - "$work" "$1" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, c, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rpc = [json.load(open(f"{work}/rpc-{c}-{r}.json")) for r in range(1, rounds + 1)]
+inproc = []
+for r in range(1, rounds + 1):
+    lines = [json.loads(l) for l in open(f"{work}/inproc-{r}.json") if l.startswith("{")][1:]  # [0]: the warm-up
+    inproc.append(next(x["gen_tokens_per_s"] for x in lines if x["streams"] == c))
+ratios = [a["output_throughput"] / b for a, b in zip(rpc, inproc)]
+best = max(rpc, key=lambda r: r["output_throughput"])
+print(f'{best["output_throughput"]:.2f} {max(inproc):.2f} {statistics.median(ratios):.2f} {best["tpot_ms"]["p50"]:.2f} '
+      + ",".join(f"{x:.2f}" for x in ratios))
 PY
 }
-read -r one_rpc one_inproc one_ratio one_tpot <<<"$(row 1)"
-read -r many_rpc many_inproc many_ratio many_tpot <<<"$(row "$STREAMS")"
+read -r one_rpc one_inproc one_ratio one_tpot one_rounds <<<"$(row 1)"
+read -r many_rpc many_inproc many_ratio many_tpot many_rounds <<<"$(row "$STREAMS")"
 
 mkdir -p bench/results
 out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
@@ -102,7 +105,8 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- workload: $PROMPT prompt tokens, $GEN generated tokens each (greedy, ignore_eos), $THREADS threads, speculation off;"
     echo "  1 stream (4 requests in turn through the socket, 1 in-process) and $STREAMS concurrent requests;"
-    echo "  best of $ROUNDS rounds each, after a warm-up request"
+    echo "  best of $ROUNDS rounds each, after a warm-up request; socket and in-process runs alternate round by round,"
+    echo "  and a ratio is the median of the rounds' ratios"
     echo
     echo "| metric | value |"
     echo "|---|---:|"
@@ -115,10 +119,10 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "| reference: C client against canopy-bench h2-floor, p50 / p99 (µs) | $floor_p50 / $floor_p99 |"
     echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
-    echo "| 1 stream: ratio socket / in-process | $one_ratio |"
+    echo "| 1 stream: ratio socket / in-process (median of rounds: $one_rounds) | $one_ratio |"
     echo "| 1 stream: TPOT p50 through the socket (ms) | $one_tpot |"
     echo "| $STREAMS streams: generated tokens/s through the socket | $many_rpc |"
     echo "| $STREAMS streams: generated tokens/s in-process | $many_inproc |"
-    echo "| $STREAMS streams: ratio socket / in-process | $many_ratio |"
+    echo "| $STREAMS streams: ratio socket / in-process (median of rounds: $many_rounds) | $many_ratio |"
 } >"$out"
 cat "$out"
