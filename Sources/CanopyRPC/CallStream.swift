@@ -21,7 +21,9 @@ struct CallStream: MessageSink, Sendable {
 
     func finish(_ error: RPCError?) { handler.value.finish(id, error) }
 
-    /// A task running `body` on `executor` (the connection's loop).
+    /// A task running `body` on `executor` (the connection's loop). A function of its own
+    /// because Swift 6.3's region-based isolation checker rejects `Task(executorPreference:)`
+    /// written inline in `GRPCConnectionHandler.dispatch` ("pattern ... does not understand").
     static func start(on executor: EventLoopTaskExecutor, _ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
         Task(executorPreference: executor, operation: body)
     }

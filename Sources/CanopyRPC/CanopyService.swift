@@ -120,11 +120,7 @@ public struct CanopyService: Sendable {
 
     private func decode<M: ProtobufCRepresentable>(_ type: M.Type, _ bytes: [UInt8]) throws(RPCError) -> M {
         do {
-            return try bytes.withUnsafeBytes { buffer in
-                Result { () throws(ProtobufCCodecError) -> M in
-                    try ProtobufCCodec.forMessage(M.self, maxMessageBytes: maxMessageBytes).decode(M.self, from: buffer)
-                }
-            }.get()
+            return try ProtobufCCodec.decode(M.self, from: bytes, maxMessageBytes: maxMessageBytes)
         } catch {
             throw error.rpcError
         }
@@ -132,7 +128,7 @@ public struct CanopyService: Sendable {
 
     private func encode<M: ProtobufCRepresentable>(_ message: M) throws(RPCError) -> [UInt8] {
         do {
-            return try ProtobufCCodec.forMessage(M.self, maxMessageBytes: maxMessageBytes).encode(message)
+            return try ProtobufCCodec.encode(message, maxMessageBytes: maxMessageBytes)
         } catch {
             throw error.rpcError
         }
