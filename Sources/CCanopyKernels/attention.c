@@ -155,6 +155,80 @@ __attribute__((target("avx512f,avx2,fma,f16c")))
 static void accumulate_avx512_f16(float *a, float c, const float *w, const void *const *r, int64_t n, int64_t hd) {
     accumulate_avx512(a, c, w, r, 1, n, hd);
 }
+
+// MARK: query groups
+// The query heads that share a KV head (grouped-query attention) read the same key and value
+// rows: these loops widen each f16 row once for all of them. Per query head the operations are
+// exactly those of scores_avx512 / accumulate_avx512, so the bits are the same.
+
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+static inline void scores_group_avx512(const int G, const float *q, int64_t q_stride, const void *const *keys,
+                                       int half, int64_t count, int64_t hd, float *out, int64_t out_stride) {
+    int64_t j = 0;
+    if (hd % 8 == 0) {
+        for (; j + 2 <= count; j += 2) {
+            const void *k0 = keys[j], *k1 = keys[j + 1];
+            __m512 acc[4];
+            for (int g = 0; g < G; g++) acc[g] = _mm512_setzero_ps();
+            for (int64_t i = 0; i < hd; i += 8) {
+                const __m512 kk = join256(row8(k0, i, half), row8(k1, i, half));
+                for (int g = 0; g < G; g++) {
+                    const __m256 q8 = _mm256_loadu_ps(q + g * q_stride + i);
+                    acc[g] = _mm512_fmadd_ps(join256(q8, q8), kk, acc[g]);
+                }
+            }
+            for (int g = 0; g < G; g++) {
+                out[g * out_stride + j] = hsum256(_mm512_castps512_ps256(acc[g]));
+                out[g * out_stride + j + 1] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[g]), 1)));
+            }
+        }
+    }
+    if (j < count) {
+        for (int g = 0; g < G; g++) scores_avx2(q + g * q_stride, keys + j, half, count - j, hd, out + g * out_stride + j);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+static inline void accumulate_group_avx512(const int G, float *acc, int64_t acc_stride, const float *corrections,
+                                           const float *w, int64_t w_stride, const void *const *rows, int half,
+                                           int64_t count, int64_t hd) {
+    if (hd % 16 != 0) {
+        for (int g = 0; g < G; g++) {
+            accumulate_avx2(acc + g * acc_stride, corrections[g], w + g * w_stride, rows, half, count, hd);
+        }
+        return;
+    }
+    for (int64_t d = 0; d < hd; d += 16) {
+        __m512 a[4];
+        for (int g = 0; g < G; g++) {
+            a[g] = _mm512_mul_ps(_mm512_loadu_ps(acc + g * acc_stride + d), _mm512_set1_ps(corrections[g]));
+        }
+        for (int64_t j = 0; j < count; j++) {
+            const __m512 r = row16(rows[j], d, half);
+            for (int g = 0; g < G; g++) a[g] = _mm512_fmadd_ps(_mm512_set1_ps(w[g * w_stride + j]), r, a[g]);
+        }
+        for (int g = 0; g < G; g++) _mm512_storeu_ps(acc + g * acc_stride + d, a[g]);
+    }
+}
+
+// One copy per group size up to 4 (a literal, so the accumulators are registers) and row type.
+#define GROUP_COPIES(G)                                                                                          \
+    __attribute__((target("avx512f,avx2,fma,f16c"))) static void scores_group##G(                             \
+        const float *q, int64_t qs, const void *const *k, int half, int64_t n, int64_t hd, float *o, int64_t os) { \
+        if (half) scores_group_avx512(G, q, qs, k, 1, n, hd, o, os);                                             \
+        else scores_group_avx512(G, q, qs, k, 0, n, hd, o, os);                                                  \
+    }                                                                                                            \
+    __attribute__((target("avx512f,avx2,fma,f16c"))) static void accumulate_group##G(                         \
+        float *a, int64_t as, const float *c, const float *w, int64_t ws, const void *const *r, int half, int64_t n, \
+        int64_t hd) {                                                                                            \
+        if (half) accumulate_group_avx512(G, a, as, c, w, ws, r, 1, n, hd);                                      \
+        else accumulate_group_avx512(G, a, as, c, w, ws, r, 0, n, hd);                                           \
+    }
+GROUP_COPIES(1)
+GROUP_COPIES(2)
+GROUP_COPIES(3)
+GROUP_COPIES(4)
+#undef GROUP_COPIES
 #endif
 
 void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_row type, int64_t count, int64_t hd,
@@ -207,5 +281,51 @@ void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction
         float a = acc[d] * correction;
         for (int64_t j = 0; j < count; j++) a += weights[j] * row_at(rows[j], d, half);
         acc[d] = a;
+    }
+}
+
+
+void canopy_attention_scores_group(const float *q, int64_t q_stride, int64_t group, const void *const *keys,
+                                   canopy_kv_row type, int64_t count, int64_t hd, float *scores, int64_t scores_stride) {
+#if defined(__x86_64__)
+    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) {
+        const int half = type == CANOPY_KV_ROW_F16;
+        for (int64_t g = 0; g < group; g += 4) {
+            const float *qg = q + g * q_stride;
+            float *out = scores + g * scores_stride;
+            switch (group - g < 4 ? group - g : 4) {
+            case 1: scores_group1(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            case 2: scores_group2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            case 3: scores_group3(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            default: scores_group4(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            }
+        }
+        return;
+    }
+#endif
+    for (int64_t g = 0; g < group; g++) canopy_attention_scores(q + g * q_stride, keys, type, count, hd, scores + g * scores_stride);
+}
+
+void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const float *corrections, const float *weights,
+                                       int64_t weights_stride, int64_t group, const void *const *rows,
+                                       canopy_kv_row type, int64_t count, int64_t hd) {
+#if defined(__x86_64__)
+    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) {
+        const int half = type == CANOPY_KV_ROW_F16;
+        for (int64_t g = 0; g < group; g += 4) {
+            float *a = acc + g * acc_stride;
+            const float *c = corrections + g, *w = weights + g * weights_stride;
+            switch (group - g < 4 ? group - g : 4) {
+            case 1: accumulate_group1(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            case 2: accumulate_group2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            case 3: accumulate_group3(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            default: accumulate_group4(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            }
+        }
+        return;
+    }
+#endif
+    for (int64_t g = 0; g < group; g++) {
+        canopy_attention_accumulate(acc + g * acc_stride, corrections[g], weights + g * weights_stride, rows, type, count, hd);
     }
 }

@@ -12,7 +12,7 @@ import CCanopyKernels
 /// Every query vector goes through the same operations for the same keys whether it
 /// shares the tile or not: the chunks it sees are fixed by its position, its keys within a
 /// chunk are exactly those at or before its position (no masked lanes), and all arithmetic
-/// goes through `PagedAttentionMath`.
+/// goes through `VectorMath`.
 struct PagedAttentionKernel {
     let arena: UnsafeRawPointer
     let layout: PagedKVLayout
@@ -95,12 +95,10 @@ struct PagedAttentionKernel {
                 let skip = window.map { Swift.max(0, firstPosition + row - $0 + 1 - chunkStart) } ?? 0
                 guard skip < count else { continue }
                 let slots = partials + partialOffsets[row] + slotBase * slotFloats
-                for e in 0..<group {
-                    let v = (row - rowLo) * group + e
-                    update(query: qt + v * hd, scores: scores + v * pitch,
-                           runMax: runMax + v, runSum: runSum + v, accumulator: slots + e * slotFloats,
-                           keyRows: UnsafePointer(keyRows + skip), valueRows: valueRows + skip, count: count - skip)
-                }
+                let v = (row - rowLo) * group
+                update(query: qt + v * hd, scores: scores + v * pitch,
+                       runMax: runMax + v, runSum: runSum + v, accumulator: slots,
+                       keyRows: UnsafePointer(keyRows + skip), valueRows: valueRows + skip, count: count - skip)
             }
             chunkStart += keys
         }
@@ -116,7 +114,11 @@ struct PagedAttentionKernel {
         }
     }
 
-    /// One online-softmax step of one query vector over `count` keys of a chunk.
+    /// One online-softmax step of the `group` query vectors of one KV head over `count` keys of
+    /// a chunk: vector e's query at `query + e · hd`, scores at `scores + e · scorePitch`, running
+    /// maximum and sum at `runMax + e`, `runSum + e`, accumulator at `accumulator + e ·
+    /// slotFloats`. The C loops read each key and value row once for the group; every vector
+    /// goes through the operations it would alone, so its bits do not depend on the group.
     @inline(__always)
     private func update(
         query: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>,
@@ -125,31 +127,38 @@ struct PagedAttentionKernel {
         keyRows: UnsafePointer<UnsafeRawPointer>, valueRows: UnsafePointer<UnsafeRawPointer>,
         count: Int
     ) {
-        let hd = layout.headDimension
+        let hd = layout.headDimension, pitch = scorePitch
         // The dot products and the value sums run in C (CCanopyKernels) at the CPU's widest
         // vectors; a non-optional pointer array has the layout C's `const void *const *` wants.
         let cKeys = UnsafeRawPointer(keyRows).assumingMemoryBound(to: UnsafeRawPointer?.self)
         let cValues = UnsafeRawPointer(valueRows).assumingMemoryBound(to: UnsafeRawPointer?.self)
         let rowType = layout.precision == .f16 ? CANOPY_KV_ROW_F16 : CANOPY_KV_ROW_F32
-        canopy_attention_scores(query, cKeys, rowType, Int64(count), Int64(hd), scores)
-        var chunkMax = scores[0]
-        for j in 1..<count { chunkMax = Swift.max(chunkMax, scores[j]) }
-        let oldMax = runMax.pointee
-        let newMax = Swift.max(oldMax, chunkMax)
-        // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
-        let correction = PagedAttentionMath.exp(oldMax - newMax)
-        var j = 0
-        while j < count {
-            let s = PagedAttentionMath.load8(scores + j)
-            UnsafeMutableRawPointer(scores + j).storeBytes(
-                of: PagedAttentionMath.exp(s - newMax), as: SIMD8<Float>.self)
-            j += 8
+        canopy_attention_scores_group(query, Int64(hd), Int64(group), cKeys, rowType, Int64(count), Int64(hd),
+                                      scores, Int64(pitch))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: group) { corrections in
+            for e in 0..<group {
+                let row = scores + e * pitch
+                var chunkMax = row[0]
+                for j in 1..<count { chunkMax = Swift.max(chunkMax, row[j]) }
+                let oldMax = runMax[e]
+                let newMax = Swift.max(oldMax, chunkMax)
+                // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
+                let correction = VectorMath.exp(oldMax - newMax)
+                var j = 0
+                while j < count {
+                    let s = VectorMath.load8(row + j)
+                    UnsafeMutableRawPointer(row + j).storeBytes(of: VectorMath.exp(s - newMax), as: SIMD8<Float>.self)
+                    j += 8
+                }
+                var sum: Float = 0
+                for j in 0..<count { sum += row[j] }
+                runSum[e] = runSum[e] * correction + sum
+                runMax[e] = newMax
+                corrections[e] = correction
+            }
+            canopy_attention_accumulate_group(accumulator, Int64(slotFloats), corrections.baseAddress!, scores,
+                                              Int64(pitch), Int64(group), cValues, rowType, Int64(count), Int64(hd))
         }
-        var sum: Float = 0
-        for j in 0..<count { sum += scores[j] }
-        runSum.pointee = runSum.pointee * correction + sum
-        runMax.pointee = newMax
-        canopy_attention_accumulate(accumulator, correction, scores, cValues, rowType, Int64(count), Int64(hd))
     }
 
     /// Points `keyRows[j]`/`valueRows[j]` at the `kvHead` slices of positions
@@ -240,7 +249,7 @@ struct PagedAttentionKernel {
             var denominator: Float = 0
             for k in 0..<partitions {
                 let slot = partials + partialOffset + (k * headCount + head) * slotFloats
-                let weight = PagedAttentionMath.exp(slot[hd] - overallMax)
+                let weight = VectorMath.exp(slot[hd] - overallMax)
                 denominator += slot[hd + 1] * weight
                 for d in 0..<hd { out[d] += slot[d] * weight }
             }

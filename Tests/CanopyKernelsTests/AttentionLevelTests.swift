@@ -126,3 +126,56 @@ struct AttentionHalfRowTests {
         }
     }
 }
+
+/// The query heads of one KV head go through the loops together (`canopy_attention_*_group`),
+/// each f16 row widened once for all of them: each head's result must be the bits of the
+/// one-head loop, for every group size (1-7: chunks of 4 and their remainders), row type and
+/// shape (including the AVX2 fallbacks for head sizes that are not multiples of 8 or 16).
+@Suite("Attention loops for query groups")
+struct AttentionGroupTests {
+    static let cases: [(group: Int, shape: Int)] = (1...7).flatMap { g in AttentionLevelTests.shapes.indices.map { (g, $0) } }
+
+    @Test("each head of a group gets the one-head scores and value sums", arguments: cases.indices)
+    func groupEqualsOneHead(index: Int) {
+        let (group, shape) = Self.cases[index]
+        let (hd, count) = AttentionLevelTests.shapes[shape]
+        let pitch = (count + 7) / 8 * 8 + 3, slot = hd + 5
+        let queries = AttentionLevelTests.values(group * hd, seed: UInt64(300 + index))
+        let rows = AttentionHalfRowTests.halfRows(count, hd, seed: 700 + index)
+        let weights = AttentionLevelTests.values(group * pitch, seed: UInt64(900 + index))
+        let starts = AttentionLevelTests.values(group * slot, seed: UInt64(1100 + index))
+        let corrections = (0..<group).map { 0.5 + Float($0) * 0.125 }
+        for (type, keys) in [(CANOPY_KV_ROW_F16, rows.half as [Any]), (CANOPY_KV_ROW_F32, rows.wide as [Any])] {
+            func pointers<R>(_ body: (UnsafePointer<UnsafeRawPointer?>) -> R) -> R {
+                type == CANOPY_KV_ROW_F16 ? withRowPointers(keys as! [[UInt16]], body) : withRowPointers(keys as! [[Float]], body)
+            }
+            var grouped = [Float](repeating: .nan, count: group * pitch)
+            var alone = grouped
+            var groupedAcc = starts, aloneAcc = starts
+            pointers { rows in
+                canopy_attention_scores_group(queries, Int64(hd), Int64(group), rows, type, Int64(count), Int64(hd),
+                                              &grouped, Int64(pitch))
+                canopy_attention_accumulate_group(&groupedAcc, Int64(slot), corrections, weights, Int64(pitch), Int64(group),
+                                                  rows, type, Int64(count), Int64(hd))
+                for g in 0..<group {
+                    queries.withUnsafeBufferPointer { q in
+                        alone.withUnsafeMutableBufferPointer { out in
+                            canopy_attention_scores(q.baseAddress! + g * hd, rows, type, Int64(count), Int64(hd),
+                                                    out.baseAddress! + g * pitch)
+                        }
+                    }
+                    weights.withUnsafeBufferPointer { w in
+                        aloneAcc.withUnsafeMutableBufferPointer { acc in
+                            canopy_attention_accumulate(acc.baseAddress! + g * slot, corrections[g], w.baseAddress! + g * pitch,
+                                                        rows, type, Int64(count), Int64(hd))
+                        }
+                    }
+                }
+            }
+            let label = "group \(group), hd \(hd), \(count) keys, type \(type.rawValue)"
+            #expect(grouped.map(\.bitPattern) == alone.map(\.bitPattern), "\(label)")
+            #expect(groupedAcc.map(\.bitPattern) == aloneAcc.map(\.bitPattern), "\(label)")
+            #expect(groupedAcc.map(\.bitPattern) != starts.map(\.bitPattern))
+        }
+    }
+}

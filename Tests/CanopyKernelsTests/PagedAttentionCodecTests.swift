@@ -99,14 +99,14 @@ struct PagedAttentionCodecTests {
         var worstUlps: Float = 0
         var x: Float = -87.3
         while x <= 0 {
-            let mine = PagedAttentionMath.exp(x)
+            let mine = VectorMath.exp(x)
             let exact = Float(Foundation.exp(Double(x)))
             worstUlps = Swift.max(worstUlps, abs(mine - exact) / exact.ulp)
             x += 0.000_731
         }
         #expect(worstUlps <= 2, "worst error \(worstUlps) ulp")
-        #expect(PagedAttentionMath.exp(0) == 1)
-        #expect(PagedAttentionMath.exp(-Float.infinity) == 0)
-        #expect(PagedAttentionMath.exp(-100) == 0)
+        #expect(VectorMath.exp(0) == 1)
+        #expect(VectorMath.exp(-Float.infinity) == 0)
+        #expect(VectorMath.exp(-100) == 0)
     }
 }

@@ -244,12 +244,35 @@ void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_
 void canopy_attention_accumulate(float *acc, float correction, const float *weights, const void *const *rows,
                                  canopy_kv_row type, int64_t count, int64_t hd);
 
+/// `canopy_attention_scores` for `group` query vectors that read the same keys (the query heads
+/// of one KV head): vector g at q + g · q_stride, its scores at scores + g · scores_stride. Each
+/// vector's scores are bitwise those of `canopy_attention_scores`; each f16 key row is widened
+/// once for the group.
+void canopy_attention_scores_group(const float *q, int64_t q_stride, int64_t group, const void *const *keys,
+                                   canopy_kv_row type, int64_t count, int64_t hd, float *scores, int64_t scores_stride);
+
+/// `canopy_attention_accumulate` for `group` accumulators over the same value rows: accumulator
+/// g at acc + g · acc_stride with correction corrections[g] and weights at weights + g ·
+/// weights_stride. Each accumulator's result is bitwise that of `canopy_attention_accumulate`.
+void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const float *corrections, const float *weights,
+                                       int64_t weights_stride, int64_t group, const void *const *rows,
+                                       canopy_kv_row type, int64_t count, int64_t hd);
+
 /// The two loops at level `isa` (clamped to canopy_isa_supported()), for tests: AVX-512 and
 /// AVX2 compute the same bits; scalar sums in another order.
 void canopy_attention_scores_at(canopy_isa isa, const float *q, const void *const *keys, canopy_kv_row type,
                                 int64_t count, int64_t hd, float *scores);
 void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction, const float *weights,
                                     const void *const *rows, canopy_kv_row type, int64_t count, int64_t hd);
+
+// MARK: - Activations
+
+/// gate[i] = silu(gate[i]) · up[i] for i in 0..<n, silu(g) = g / (1 + e^−g) with the
+/// exponential of Swift's `VectorMath.exp` (a degree-6 polynomial, within about 2 ulp; e^−g
+/// infinite below g = −88, so silu is −0 there). Every level computes the same bits.
+void canopy_swiglu(float *gate, const float *up, int64_t n);
+/// `canopy_swiglu` at level `isa` (clamped to canopy_isa_supported()), for tests.
+void canopy_swiglu_at(canopy_isa isa, float *gate, const float *up, int64_t n);
 
 // MARK: - Half-precision rows
 

@@ -1,11 +1,12 @@
-/// The floating-point primitives of paged attention that stay in Swift (the dot products
-/// and value sums are `canopy_attention_scores`/`_accumulate` in CCanopyKernels).
+/// Floating-point primitives computed lane by lane in Swift's `SIMD8`, the same operations
+/// on every CPU: the exponential of the attention softmax (and of the SwiGLU gate, whose C loop
+/// in CCanopyKernels repeats `exp`'s operations, tested to give its bits).
 ///
 /// Batch invariance rests on these and on the C loops: every (query, key) dot product, every
 /// exponential and every accumulation step is computed by exactly one scheme (per
-/// instruction-set level), whatever loop calls it, so a query's result depends only on the
-/// operations its own position implies.
-enum PagedAttentionMath {
+/// instruction-set level, for the C loops), whatever loop calls it, so a value's result
+/// depends only on its own inputs, never on the batch or the lanes around it.
+enum VectorMath {
     /// ln 2 split so that `n · ln2High` is exact for the exponents reached.
     static let ln2High: Float = 0.693_359_375
     static let ln2Low: Float = -2.121_944_4e-4
@@ -14,9 +15,10 @@ enum PagedAttentionMath {
 
     /// e^x lane by lane (Cephes-style: x = n·ln2 + r, a degree-6 polynomial in r, then the
     /// exponent added to n), within about 2 ulp for normal results; 0 below `expLowest`
-    /// (including -inf). Meant for x ≤ 0 (scores minus their running maximum); inputs are
-    /// clamped at 88 so the exponent bits cannot overflow. Lanes are independent, so a
-    /// value's result does not depend on its neighbours.
+    /// (including -inf). Attention calls it on x ≤ 0 (scores minus their running maximum),
+    /// SwiGLU on any x; inputs are clamped at 88 (e^88 ≈ 1.7e38, still finite) so the exponent
+    /// bits cannot overflow. Lanes are independent, so a value's result does not depend on
+    /// its neighbours.
     @inline(__always)
     static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         // Masked selects rather than `clamped`, which is not inlined for SIMD8.
