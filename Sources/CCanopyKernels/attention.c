@@ -18,6 +18,7 @@
 // copies bit for bit; the caller saves decoding each chunk into a buffer first.
 #include "canopy_kernels.h"
 #include "half.h"
+#include "vector_exp.h"
 
 // Element i of a row of type `half` (0: f32, 1: f16), exactly as f32.
 static inline float row_at(const void *row, int64_t i, int half) {
@@ -328,4 +329,64 @@ void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const flo
     for (int64_t g = 0; g < group; g++) {
         canopy_attention_accumulate(acc + g * acc_stride, corrections[g], weights + g * weights_stride, rows, type, count, hd);
     }
+}
+
+// MARK: online softmax
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx2")))
+static float chunk_max_avx512(const float *scores, int64_t count) {
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    int64_t j = 0;
+    for (; j + 16 <= count; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(scores + j));
+    if (j < count) {
+        const __mmask16 tail = (__mmask16)((1u << (count - j)) - 1);
+        m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), tail, scores + j));
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+__attribute__((target("avx512f,avx2")))
+static void exp_shifted_avx512(float *scores, int64_t count, float shift) {
+    int64_t j = 0;
+    for (; j + 16 <= count; j += 16) {
+        _mm512_storeu_ps(scores + j, canopy_exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + j), _mm512_set1_ps(shift))));
+    }
+    for (; j < count; j += 8) {
+        _mm256_storeu_ps(scores + j, canopy_exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(shift))));
+    }
+}
+
+__attribute__((target("avx2")))
+static void exp_shifted_avx2(float *scores, int64_t count, float shift) {
+    for (int64_t j = 0; j < count; j += 8) {
+        _mm256_storeu_ps(scores + j, canopy_exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(shift))));
+    }
+}
+#endif
+
+float canopy_attention_softmax_step(float *scores, int64_t count, float *run_max, float *run_sum) {
+#pragma clang fp contract(off)
+    const canopy_isa level = canopy_isa_supported();
+    float chunk_max = scores[0];
+#if defined(__x86_64__)
+    if (level >= CANOPY_ISA_AVX512VNNI) chunk_max = chunk_max_avx512(scores, count);
+    else
+#endif
+        for (int64_t j = 1; j < count; j++) chunk_max = scores[j] > chunk_max ? scores[j] : chunk_max;
+    const float old_max = *run_max;
+    const float new_max = chunk_max > old_max ? chunk_max : old_max;
+    // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
+    const float correction = canopy_exp_scalar(old_max - new_max);
+#if defined(__x86_64__)
+    if (level >= CANOPY_ISA_AVX512VNNI) exp_shifted_avx512(scores, count, new_max);
+    else if (level >= CANOPY_ISA_AVX2) exp_shifted_avx2(scores, count, new_max);
+    else
+#endif
+        for (int64_t j = 0; j < count; j++) scores[j] = canopy_exp_scalar(scores[j] - new_max);
+    float sum = 0;
+    for (int64_t j = 0; j < count; j++) sum += scores[j];
+    *run_sum = *run_sum * correction + sum;
+    *run_max = new_max;
+    return correction;
 }

@@ -137,24 +137,7 @@ struct PagedAttentionKernel {
                                       scores, Int64(pitch))
         withUnsafeTemporaryAllocation(of: Float.self, capacity: group) { corrections in
             for e in 0..<group {
-                let row = scores + e * pitch
-                var chunkMax = row[0]
-                for j in 1..<count { chunkMax = Swift.max(chunkMax, row[j]) }
-                let oldMax = runMax[e]
-                let newMax = Swift.max(oldMax, chunkMax)
-                // exp(-inf) is 0 on the first chunk, clearing the (zero) accumulator and sum.
-                let correction = VectorMath.exp(oldMax - newMax)
-                var j = 0
-                while j < count {
-                    let s = VectorMath.load8(row + j)
-                    UnsafeMutableRawPointer(row + j).storeBytes(of: VectorMath.exp(s - newMax), as: SIMD8<Float>.self)
-                    j += 8
-                }
-                var sum: Float = 0
-                for j in 0..<count { sum += row[j] }
-                runSum[e] = runSum[e] * correction + sum
-                runMax[e] = newMax
-                corrections[e] = correction
+                corrections[e] = canopy_attention_softmax_step(scores + e * pitch, Int64(count), runMax + e, runSum + e)
             }
             canopy_attention_accumulate_group(accumulator, Int64(slotFloats), corrections.baseAddress!, scores,
                                               Int64(pitch), Int64(group), cValues, rowType, Int64(count), Int64(hd))

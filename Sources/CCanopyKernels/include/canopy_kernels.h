@@ -258,6 +258,14 @@ void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const flo
                                        int64_t weights_stride, int64_t group, const void *const *rows,
                                        canopy_kv_row type, int64_t count, int64_t hd);
 
+/// One online-softmax step of a query vector over a chunk of `count` ≥ 1 scores: with m the
+/// larger of *run_max and the chunk's maximum, scores[j] = e^(scores[j] − m) (the exponential
+/// of vector_exp.h, Swift's `VectorMath.exp`), *run_sum = *run_sum · c + Σ_j scores[j] (summed
+/// in order of j), *run_max = m; returns c = e^(old *run_max − m), the factor the vector's
+/// accumulator takes. Writes scores up to `count` rounded up to 8 (the caller's row pitch);
+/// every level gives the same bits.
+float canopy_attention_softmax_step(float *scores, int64_t count, float *run_max, float *run_sum);
+
 /// The two loops at level `isa` (clamped to canopy_isa_supported()), for tests: AVX-512 and
 /// AVX2 compute the same bits; scalar sums in another order.
 void canopy_attention_scores_at(canopy_isa isa, const float *q, const void *const *keys, canopy_kv_row type,
