@@ -4,10 +4,11 @@ import Foundation
 /// Element-wise activations and the softmax.
 public enum Activation {
     /// `gate[i] = silu(gate[i]) * up[i]`: the SwiGLU feed-forward gate, in place, with
-    /// silu(g) = g / (1 + e^−g) and e^x computed as `VectorMath.exp` computes it (within about
-    /// 2 ulp, like llama.cpp's vectorised `ggml_v_expf`), in CCanopyKernels at the CPU's widest
-    /// vectors; every level gives the same bits, and a value's result does not depend on its
-    /// neighbours. (libm's scalar `expf` per value was ~4 % of a 32-stream decode step.)
+    /// silu(g) = g / (1 + e^−g), in CCanopyKernels at the CPU's widest vectors: on AVX2 and
+    /// AVX-512 e^x as `VectorMath.exp` computes it (within about 2 ulp, like llama.cpp's
+    /// vectorised `ggml_v_expf`; both levels the same bits), at the scalar level libm's `expf`
+    /// (as llama.cpp's scalar code). A value's result does not depend on its neighbours.
+    /// (libm's `expf` per value had been ~4 % of a 32-stream decode step.)
     public static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         canopy_swiglu(gate, up, Int64(count))
     }

@@ -275,9 +275,11 @@ void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction
 
 // MARK: - Activations
 
-/// gate[i] = silu(gate[i]) · up[i] for i in 0..<n, silu(g) = g / (1 + e^−g) with the
-/// exponential of Swift's `VectorMath.exp` (a degree-6 polynomial, within about 2 ulp; e^−g
-/// infinite below g = −88, so silu is −0 there). Every level computes the same bits.
+/// gate[i] = silu(gate[i]) · up[i] for i in 0..<n, silu(g) = g / (1 + e^−g), at the supported
+/// level: AVX2 and AVX-512 with the exponential of Swift's `VectorMath.exp` (a degree-6
+/// polynomial, within about 2 ulp; e^−g infinite below g = −88, so silu is −0 there), both the
+/// same bits; the scalar level with libm's expf (as llama.cpp: vector loops polynomial, scalar
+/// code expf). A value's result does not depend on its place in the row.
 void canopy_swiglu(float *gate, const float *up, int64_t n);
 /// `canopy_swiglu` at level `isa` (clamped to canopy_isa_supported()), for tests.
 void canopy_swiglu_at(canopy_isa isa, float *gate, const float *up, int64_t n);
