@@ -285,7 +285,6 @@ void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction
     }
 }
 
-
 void canopy_attention_scores_group(const float *q, int64_t q_stride, int64_t group, const void *const *keys,
                                    canopy_kv_row type, int64_t count, int64_t hd, float *scores, int64_t scores_stride) {
 #if defined(__x86_64__)

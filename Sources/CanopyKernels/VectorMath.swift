@@ -46,12 +46,6 @@ enum VectorMath {
     static func exp(_ x: Float) -> Float {
         exp(SIMD8(repeating: x))[0]
     }
-
-    @inline(__always)
-    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
 }
 
 private extension UInt32 {
