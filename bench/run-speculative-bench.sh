@@ -15,9 +15,10 @@
 # Prints markdown tables and writes them to bench/results/<date>-<sha>-speculative.md.
 #
 # Env: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), CANOPY_BENCH (.build/release/canopy-bench),
-#      GEN_TOKENS (128), SPEC_TOKENS (8), STREAMS (1,8,32), THREADS (2), REPEATS (2: runs of each
+#      GEN_TOKENS (128), SPEC_TOKENS (8), STREAMS (1,8,32), THREADS (2), REPEATS (3: runs of each
 #      mode, alternating, on both engines; the fastest of each is kept, as the machine's speed
-#      drifts), SKIP_LLAMA=1 to leave llama-lookup out.
+#      drifts, and at 8 and 32 streams every round's on/off ratio is shown with their median),
+#      SKIP_LLAMA=1 to leave llama-lookup out.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +28,7 @@ GEN_TOKENS=${GEN_TOKENS:-128}
 SPEC_TOKENS=${SPEC_TOKENS:-8}
 STREAMS=${STREAMS:-1,8,32}
 THREADS=${THREADS:-2}
-REPEATS=${REPEATS:-2}
+REPEATS=${REPEATS:-3}
 [[ -f $MODEL ]] || { echo "speculative-bench: $MODEL not found (make model)" >&2; exit 2; }
 [[ -x $BENCH ]] || { echo "speculative-bench: $BENCH not found (swift build -c release --product canopy-bench)" >&2; exit 2; }
 
@@ -52,7 +53,7 @@ sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 out=bench/results/$(date -u +%Y-%m-%d)-$sha-speculative.md
 mkdir -p bench/results
 REPEATS="$REPEATS" python3 - "$work" "$sha" "$MODEL" "$GEN_TOKENS" "$SPEC_TOKENS" <<'PY' | tee "$out"
-import json, os, platform, sys
+import json, os, platform, statistics, sys
 work, sha, model, gen, spec = sys.argv[1:]
 rows = [json.loads(line) for line in open(os.path.join(work, "canopy.jsonl")) if line.strip()]
 prompts = sum(1 for line in open(os.path.join(work, "prompts.jsonl")) if line.strip())
@@ -60,9 +61,9 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 print(f"# Speculative decoding, commit {sha}\n")
 print(f"{prompts} input-grounded prompts (bench/speculative_prompts.py), greedy, up to {gen} tokens, "
       f"{spec} proposals at most per step; model {os.path.basename(model)}; {os.cpu_count()} cores, {cpu}; "
-      f"each figure the fastest of {os.environ.get('REPEATS', '2')} alternating runs.\n")
-print("| engine | streams | off tokens/s | on tokens/s | speed-up | decode-only off | decode-only on | decode speed-up | acceptance | tokens per step (on) | output identical |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      f"each figure the fastest of {os.environ.get('REPEATS', '3')} alternating runs.\n")
+print("| engine | streams | off tokens/s | on tokens/s | speed-up | per round (median) | decode-only off | decode-only on | decode speed-up | acceptance | tokens per step (on) | output identical |")
+print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
 by = {(r["streams"], r["mode"]): r for r in rows}
 for streams in sorted({r["streams"] for r in rows}):
     off, on = by[(streams, "off")], by[(streams, "ngram")]
@@ -70,19 +71,24 @@ for streams in sorted({r["streams"] for r in rows}):
     # Decode-only time is per request; with several requests at once it overlaps, so it is shown at 1 only.
     decode = (f"{off['decode_tokens_per_s']:.1f} | {on['decode_tokens_per_s']:.1f} | "
               f"{on['decode_tokens_per_s'] / off['decode_tokens_per_s']:.2f}x") if streams == 1 else " | | "
+    ratios = on.get("round_ratios", [])
+    rounds = (", ".join(f"{r:.2f}" for r in ratios) + f" ({statistics.median(ratios):.2f}x)") if ratios else ""
     print(f"| canopy | {streams} | {off['gen_tokens_per_s']:.1f} | {on['gen_tokens_per_s']:.1f} | "
-          f"{on['gen_tokens_per_s'] / off['gen_tokens_per_s']:.2f}x | {decode} | "
+          f"{on['gen_tokens_per_s'] / off['gen_tokens_per_s']:.2f}x | {rounds} | {decode} | "
           f"{100 * on['acceptance']:.1f} % | {per_step:.2f} | {'yes' if on['identical_to_off'] else 'NO'} |")
 llama = os.path.join(work, "llama.json")
 if os.path.exists(llama):
     d = json.load(open(llama))
     t = d["totals"]
-    print(f"| llama-lookup | 1 | | | | {t['off']['tokens_per_s']:.1f} | {t['on']['tokens_per_s']:.1f} | "
+    print(f"| llama-lookup | 1 | | | | | {t['off']['tokens_per_s']:.1f} | {t['on']['tokens_per_s']:.1f} | "
           f"{t['speedup']:.2f}x | {100 * t['acceptance']:.1f} % | | {t['same_output']}/{d['prompts']} |")
 print("\nCanopy: tokens/s are generated tokens over the wall time of all requests (prompts included); "
       "decode-only is tokens after each request's first over the time from its first token to its end, "
       "summed over requests (at 1 stream, what llama-lookup reports). Speculation is chosen per request in "
       "one engine; at 8 and 32 streams the step is compute-bound and the engine proposes little or nothing. "
+      "Per round: each round's on/off ratio of tokens/s (the two runs adjacent in time, off first in even "
+      "rounds, on first in odd ones), their median in brackets: where speculation proposes little, how far "
+      "this machine's drift alone moves the ratio. "
       "llama-lookup: its own decode-only speed with --spec-draft-n-max 0 (off) and the same maximum (on); "
       "its last column counts prompts whose greedy text is the same both ways.")
 windows = [json.loads(line) for line in open(os.path.join(work, "windows.jsonl")) if line.strip()]

@@ -42,7 +42,8 @@ struct VerificationCostModelTests {
         #expect(abs(narrow.cost - (8 * 0.3 + 1 * 0.9) / 9) < 1e-9)
         var wide = VerificationCostModel(prior: 0.3, maximumTokens: 9)
         Self.record(&wide, slope: 0.5, sizes: [1, 9])
-        #expect(abs(wide.cost - 0.5) < 0.001)
+        // About 20 observations x 8² against the prior's 8: 0.5 - 0.2 x 8 / 1288 ≈ 0.4988.
+        #expect(wide.cost < 0.5 && wide.cost > 0.498, "\(wide.cost)")
     }
 
     @Test("a busy spell fades: stale wide-window measurements lose their weight to the prior")

@@ -38,7 +38,7 @@ struct SpeculativeBench: ParsableCommand {
     @Option(help: "Requests per run at least (the prompts repeat to fill it); at least the stream count.")
     var requests: Int = 0
 
-    @Option(help: "Runs of each mode per stream count, alternating off and on; the fastest of each is reported.")
+    @Option(help: "Runs of each mode per stream count, alternating off and on (which goes first alternates too); the fastest of each is reported, with every round's on/off ratio.")
     var repeats: Int = 1
 
     @Option(help: "Also write each prompt's token ids and its greedy output (speculation off) to this JSONL file, unless it exists.")
@@ -66,7 +66,10 @@ struct SpeculativeBench: ParsableCommand {
             let total = max(count, requests, texts.count)
             var best: [String: Run] = [:]
             var reference: [[Int32]]?
-            for _ in 0..<max(1, repeats) {
+            // Each round's on/off tokens/s: the two runs of a round are adjacent in time, so
+            // their ratio is what the machine's drift disturbs least.
+            var ratios: [Double] = []
+            for round in 0..<max(1, repeats) {
                 var runs = [String: Run]()
                 if count == 1 {
                     // One request at a time: alternate the modes request by request, so that both
@@ -78,10 +81,13 @@ struct SpeculativeBench: ParsableCommand {
                         }
                     }
                 } else {
-                    for (mode, tokens) in modes {
+                    // Off first in even rounds, on first in odd ones, so that neither mode always
+                    // runs on an engine the other has just warmed or fragmented.
+                    for (mode, tokens) in round % 2 == 0 ? modes : modes.reversed() {
                         runs[mode] = try measure(engine, texts: texts, total: total, concurrency: count, speculativeTokens: tokens)
                     }
                 }
+                ratios.append(runs["ngram"]!.rate / runs["off"]!.rate)
                 if reference == nil {
                     reference = runs["off"]!.outputs.map(\.tokens)
                     if let dump, !FileManager.default.fileExists(atPath: dump) {
@@ -102,7 +108,9 @@ struct SpeculativeBench: ParsableCommand {
                 }
             }
             for (mode, _) in modes {
-                FileHandle.standardOutput.write(Data((best[mode]!.line(streams: count, mode: mode) + "\n").utf8))
+                var line = best[mode]!.line(streams: count, mode: mode)
+                if mode == "ngram" { line = String(line.dropLast()) + #", "round_ratios": \#(ratios)}"# }
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
         engine.shutdown()
