@@ -123,15 +123,9 @@ final class EngineCore {
         if failure == nil {
             let seconds = monotonicSeconds() - forwardStart
             scheduler.stepCost.record(tokens: batch.count, seconds: seconds)
-            // Tokens that are neither a decode nor its proposals: a step that ran a prompt chunk
-            // times the prefill rate the preemption cost model weighs recomputation with; one
-            // that ran none times a decode window, what speculation weighs proposals with.
-            let decodeTokens = chunks.reduce(0) { $0 + ($1.drafted > 0 || $1.count == 1 ? $1.count : 0) }
-            if batch.count > decodeTokens {
-                scheduler.costModel.recordPrefill(tokens: batch.count, seconds: seconds)
-            } else {
-                scheduler.verificationCost.record(tokens: batch.count, seconds: seconds)
-            }
+            // A step that ran a prompt chunk (more tokens than sequences) times the prefill
+            // rate the preemption cost model weighs recomputation with.
+            if batch.count > chunks.count { scheduler.costModel.recordPrefill(tokens: batch.count, seconds: seconds) }
         }
         if let failure {
             failBatch(failure)
