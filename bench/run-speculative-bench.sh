@@ -17,7 +17,7 @@
 # Env: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), CANOPY_BENCH (.build/release/canopy-bench),
 #      GEN_TOKENS (128), SPEC_TOKENS (8), STREAMS (1,8,32), THREADS (2), REPEATS (3: runs of each
 #      mode, alternating, on both engines; the fastest of each is kept, as the machine's speed
-#      drifts, and at 8 and 32 streams every round's on/off ratio is shown with their median),
+#      drifts, and every round's on/off ratio is shown with their median),
 #      SKIP_LLAMA=1 to leave llama-lookup out.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -108,8 +108,7 @@ struct SpeculativeBench: ParsableCommand {
                 }
             }
             for (mode, _) in modes {
-                var line = best[mode]!.line(streams: count, mode: mode)
-                if mode == "ngram" { line = String(line.dropLast()) + #", "round_ratios": \#(ratios)}"# }
+                let line = best[mode]!.line(streams: count, mode: mode, roundRatios: mode == "ngram" ? ratios : nil)
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
@@ -183,12 +182,13 @@ private struct Run {
     var rate: Double { Double(generated) / seconds }
 
     /// One JSON line. Decode-only rate (what llama-lookup reports): tokens after each
-    /// request's first over the time from its first token to its end, summed.
-    func line(streams: Int, mode: String) -> String {
+    /// request's first over the time from its first token to its end, summed. `roundRatios`,
+    /// when given, is written as "round_ratios".
+    func line(streams: Int, mode: String, roundRatios: [Double]? = nil) -> String {
         let decodeTokens = outputs.reduce(0) { $0 + max(0, $1.tokens.count - 1) }
         let decodeSeconds = outputs.reduce(0.0) { $0 + $1.decodeSeconds }
         let acceptance = proposed == 0 ? 0 : Double(accepted) / Double(proposed)
-        return #"{"streams": \#(streams), "mode": "\#(mode)", "requests": \#(outputs.count), "seconds": \#(seconds), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(acceptance), "identical_to_off": \#(identical)}"#
+        return #"{"streams": \#(streams), "mode": "\#(mode)", "requests": \#(outputs.count), "seconds": \#(seconds), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(acceptance), "identical_to_off": \#(identical)\#(roundRatios.map { #", "round_ratios": \#($0)"# } ?? "")}"#
     }
 }
 
