@@ -77,12 +77,12 @@ public struct EngineConfig: Sendable, Equatable {
     /// in `bench/results/2026-12-06-ef1efae-speculative.md`), once the integer kernels stopped
     /// running 5 to 7 tokens as a group of 4 and a second group.
     public var speculativeStepTokens: Int = 9
-    /// What one more token costs a decode step, as a share of a one-token step: proposals
-    /// are made only while they are expected to pay for it (see `Scheduler.proposalThreshold`).
-    /// A step of `n` tokens takes about `1 + cost × (n − 1)` one-token steps: 1.23, 1.54 and
-    /// 1.86 for 2, 3 and 4 tokens on a 2-core Zen 3, 0.31 per token up to 9 on a 2-core Xeon
-    /// (the measurement above), so 0.3.
-    /// 0 proposes whenever there is a proposal (tests).
+    /// What one more token costs a decode step, as a share of a one-token step, until the
+    /// engine has measured it (`VerificationCostModel`): proposals are made only while they
+    /// are expected to pay for it (see `Scheduler.proposalThreshold`). A step of `n` tokens
+    /// takes about `1 + cost × (n − 1)` one-token steps: 0.27-0.31 per token up to 9 on a
+    /// 2-core Xeon with AVX-512 VNNI (the measurement above), 0.47 on a 2-core AVX2 Zen 3.
+    /// 0 proposes whenever there is a proposal and is never replaced by a measurement (tests).
     public var speculativeTokenCost: Double = 0.3
     /// What the draft model's work for one proposal costs, as a share of a one-token step of
     /// the served model, added to `speculativeTokenCost` for draft proposals; nil estimates

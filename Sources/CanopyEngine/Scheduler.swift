@@ -76,15 +76,16 @@ final class Scheduler {
     let contextLength: Int
     /// Most decode tokens, proposals included, of a step that speculates.
     let speculativeStepTokens: Int
-    /// What one more token costs a step, as a share of a one-token step.
-    let speculativeTokenCost: Double
+    /// What one more token costs a decode step, as a share of a one-token step: measured from
+    /// the decode steps the engine records, `EngineConfig.speculativeTokenCost` before that.
+    var verificationCost: VerificationCostModel
     /// Where proposals come from when there is no draft model. Single-token matches are left
     /// out: on the speculative bench's prompts they were rejected often enough to cost more
     /// steps' work than they saved.
     let proposer = NGramProposer(maximumN: 4, minimumN: 2)
     /// The draft model that proposes instead, if any (`--draft-model`).
     let drafter: DraftModel?
-    /// What the draft's work for one proposal adds to `speculativeTokenCost`.
+    /// What the draft's work for one proposal adds to `verificationCost`.
     let draftTokenCost: Double
     /// Seconds spent finding proposals since start.
     private(set) var draftingSeconds = 0.0
@@ -103,7 +104,7 @@ final class Scheduler {
         self.draftTokenCost = drafter == nil ? 0 : draftTokenCost
         self.contextLength = contextLength
         self.speculativeStepTokens = speculativeStepTokens
-        self.speculativeTokenCost = speculativeTokenCost
+        self.verificationCost = VerificationCostModel(prior: speculativeTokenCost, maximumTokens: speculativeStepTokens)
         self.costModel = costModel
         self.maxBatchedTokens = maxBatchedTokens
         self.maxSequences = maxSequences
@@ -162,7 +163,8 @@ final class Scheduler {
         }
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
-        let threshold = Self.proposalThreshold(decodes: decodes, cost: speculativeTokenCost + draftTokenCost)
+        let threshold = proposals > 0
+            ? Self.proposalThreshold(decodes: decodes, cost: verificationCost.cost + draftTokenCost) : 1
         var prefillBudget = prefillTokenLimit(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
@@ -246,7 +248,7 @@ final class Scheduler {
     /// The expected tokens a proposal must yield to pay for itself in a step with `decodes`
     /// decoding sequences: the tokens per unit of time the step makes without it,
     /// `decodes / (1 + cost × (decodes − 1))`, times the proposal's cost `cost` (see
-    /// `EngineConfig.speculativeTokenCost`). 0.3 for one sequence at the default cost; it
+    /// `VerificationCostModel`). 0.3 for one sequence at the default cost; it
     /// rises towards 1 as the step fills. A cost of 0 proposes whenever there is a proposal.
     static func proposalThreshold(decodes: Int, cost: Double) -> Double {
         let d = Double(max(decodes, 1))

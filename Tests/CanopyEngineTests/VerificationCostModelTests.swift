@@ -1,0 +1,105 @@
+import Testing
+
+@testable import CanopyEngine
+
+/// The measured share one more token adds to a decode step, which speculation weighs its
+/// proposals against: the prior until measured, then the steps' own slope, fading back.
+@Suite("Verification cost model")
+struct VerificationCostModelTests {
+    /// Records `rounds` steps of every size in `sizes` on the line `1 + slope (n - 1)` ms.
+    static func record(_ model: inout VerificationCostModel, slope: Double, sizes: [Int], rounds: Int = 30) {
+        for _ in 0..<rounds {
+            for n in sizes { model.record(tokens: n, seconds: 0.001 * (1 + slope * Double(n - 1))) }
+        }
+    }
+
+    @Test("answers the prior until one-token steps and some wider step were both measured")
+    func priorFirst() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        #expect(model.cost == 0.3)
+        Self.record(&model, slope: 0.6, sizes: [1])
+        #expect(model.cost == 0.3, "one-token steps alone say nothing about the slope")
+        var wide = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&wide, slope: 0.6, sizes: [4])
+        #expect(wide.cost == 0.3, "nor do wider steps without a one-token step to compare with")
+    }
+
+    @Test("converges to the measured slope on either side of the prior, up to the cap")
+    func measuredSlope() {
+        for slope in [0.1, 0.47, 0.65] {
+            var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+            Self.record(&model, slope: slope, sizes: Array(1...9))
+            // The prior weighs 8 two-token observations against 20 × Σ (n-1)² = 4080.
+            #expect(abs(model.cost - slope) < 0.002 + abs(0.3 - slope) * 0.003, "slope \(slope): \(model.cost)")
+        }
+    }
+
+    @Test("never answers more than maximumCost, which is below a new sequence's acceptance")
+    func capped() {
+        #expect(VerificationCostModel.maximumCost < SpeculationState.prior)
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&model, slope: 2.0, sizes: Array(1...9))
+        #expect(model.cost == VerificationCostModel.maximumCost)
+        // A sequence that has not proposed yet still tries one proposal at one stream.
+        let threshold = Scheduler.proposalThreshold(decodes: 1, cost: model.cost)
+        #expect(SpeculationState(maximum: 8).length(threshold: threshold) >= 1)
+        #expect(VerificationCostModel(prior: 5, maximumTokens: 9).cost == VerificationCostModel.maximumCost)
+    }
+
+    @Test("drops each size's first steps and counts a size only after a few more")
+    func warmup() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&model, slope: 0.3, sizes: [1])
+        // The first steps of a size grow buffers: however slow, they are not measured.
+        for _ in 0..<VerificationCostModel.warmupSteps { model.record(tokens: 5, seconds: 1.0) }
+        #expect(model.cost == 0.3)
+        model.record(tokens: 5, seconds: 0.001 * (1 + 0.5 * 4))
+        model.record(tokens: 5, seconds: 0.001 * (1 + 0.5 * 4))
+        #expect(model.cost == 0.3, "two steps are fewer than minimumSteps")
+        model.record(tokens: 5, seconds: 0.001 * (1 + 0.5 * 4))
+        #expect(model.cost > 0.45 && model.cost < 0.5, "\(model.cost)")
+    }
+
+    @Test("one wide window outweighs the prior; a few two-token steps barely move it")
+    func weights() {
+        var narrow = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&narrow, slope: 0.3, sizes: [1])
+        // Warm-up, then the fewest steps that count, each saying 0.9.
+        let counted = VerificationCostModel.minimumSteps
+        for _ in 0..<(VerificationCostModel.warmupSteps + counted) { narrow.record(tokens: 2, seconds: 0.001 * 1.9) }
+        let weight = (0..<counted).reduce(0.0) { w, _ in w * VerificationCostModel.retention + 1 }
+        #expect(abs(narrow.cost - (8 * 0.3 + weight * 0.9) / (8 + weight)) < 1e-9, "\(narrow.cost)")
+        var wide = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&wide, slope: 0.5, sizes: [1, 9])
+        // About 20 observations x 8² against the prior's 8: 0.5 - 0.2 x 8 / 1288 ≈ 0.4988.
+        #expect(wide.cost < 0.5 && wide.cost > 0.498, "\(wide.cost)")
+    }
+
+    @Test("a busy spell fades: stale wide-window measurements lose their weight to the prior")
+    func fades() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&model, slope: 0.68, sizes: [1, 5])  // measured while the machine was busy
+        #expect(model.cost > 0.65)
+        // Speculation then stops proposing: only one-token steps follow.
+        Self.record(&model, slope: 0, sizes: [1], rounds: 3000)
+        #expect(model.cost == 0.3)
+    }
+
+    @Test("ignores steps outside 1...maximumTokens and non-positive or non-finite times")
+    func ignores() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 4)
+        Self.record(&model, slope: 0.5, sizes: [1])
+        for _ in 0..<VerificationCostModel.warmupSteps { model.record(tokens: 2, seconds: 0.002) }
+        for bad in [(0, 0.001), (5, 0.01), (32, 0.1), (2, 0), (2, -1), (2, .nan), (2, .infinity)] {
+            model.record(tokens: bad.0, seconds: bad.1)
+        }
+        #expect(model.cost == 0.3)
+    }
+
+    @Test("a prior of 0 (propose whatever there is) is never replaced")
+    func zeroPrior() {
+        var model = VerificationCostModel(prior: 0, maximumTokens: 9)
+        Self.record(&model, slope: 0.8, sizes: Array(1...9))
+        #expect(model.cost == 0)
+    }
+}
