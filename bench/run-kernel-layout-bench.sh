@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What another Q4_1 weight layout and canonical arithmetic would buy (a design measurement,
+# bench/kernel-layout/q4_1_interleaved.c explains both): today's canopy_gemm against the
+# interleaved prototype, same weights and activations, rounds interleaved, best of ROUNDS, at
+# the token counts of a decode step (1), a verification window (2-9) and a full step (32).
+# The program exits non-zero if the prototype differs from its scalar definition.
+# Writes bench/results/<date>-<sha>-kernel-layout.md and prints it.
+#
+# Env: THREADS (2), MATRICES (140: about one SmolLM2-135M step of 1536 x 576 matrices),
+#      ROUNDS (20), TOKENS ("1 2 3 4 5 6 7 8 9 32").
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+THREADS="${THREADS:-2}"; MATRICES="${MATRICES:-140}"; ROUNDS="${ROUNDS:-20}"; TOKENS="${TOKENS:-1 2 3 4 5 6 7 8 9 32}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+src=Sources/CCanopyKernels
+# The kernels as SwiftPM builds them: -O3, no fp contraction (the canonical arithmetic fixes it).
+clang -O3 -ffp-contract=off -I"$src/include" -I"$src" -o "$work/q4_1_interleaved" \
+    bench/kernel-layout/q4_1_interleaved.c "$src"/*.c -lpthread -lm
+
+commit=$(git rev-parse --short HEAD)
+out="bench/results/$(date -u +%F)-$commit-kernel-layout.md"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+isa=$({ grep -o -w -E 'avx512_vnni|amx_int8' /proc/cpuinfo || true; } | sort -u | tr '\n' ' ')
+# shellcheck disable=SC2086
+table=$("$work/q4_1_interleaved" "$THREADS" "$MATRICES" "$ROUNDS" $TOKENS)
+{
+    echo "# Q4_1 GEMM: today's layout against an interleaved prototype"
+    echo
+    echo "- date: $(date -u +%FT%TZ), commit $commit, $cpu, $(nproc) cores (${isa:-no AVX-512 VNNI or AMX}), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $MATRICES matrices of 1536 x 576 per pass, $THREADS threads, best of $ROUNDS interleaved rounds;"
+    echo "  canopy_gemm runs the kernels this CPU selects, the prototype is AVX2 (bench/kernel-layout/q4_1_interleaved.c)"
+    echo
+    echo "$table"
+} | tee "$out"
