@@ -4558,7 +4558,7 @@ const ProtobufCMessageDescriptor canopy__v1__parallel_stats__descriptor =
   (ProtobufCMessageInit) canopy__v1__parallel_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor canopy__v1__speculation_stats__field_descriptors[6] =
+static const ProtobufCFieldDescriptor canopy__v1__speculation_stats__field_descriptors[7] =
 {
   {
     "chunks",
@@ -4632,6 +4632,18 @@ static const ProtobufCFieldDescriptor canopy__v1__speculation_stats__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "verification_token_cost",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Canopy__V1__SpeculationStats, verification_token_cost),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned canopy__v1__speculation_stats__field_indices_by_name[] = {
   3,   /* field[3] = acceptance_rate */
@@ -4640,11 +4652,12 @@ static const unsigned canopy__v1__speculation_stats__field_indices_by_name[] = {
   5,   /* field[5] = drafting_seconds */
   1,   /* field[1] = proposed_tokens */
   4,   /* field[4] = tokens_per_chunk */
+  6,   /* field[6] = verification_token_cost */
 };
 static const ProtobufCIntRange canopy__v1__speculation_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor canopy__v1__speculation_stats__descriptor =
 {
@@ -4654,7 +4667,7 @@ const ProtobufCMessageDescriptor canopy__v1__speculation_stats__descriptor =
   "Canopy__V1__SpeculationStats",
   "canopy.v1",
   sizeof(Canopy__V1__SpeculationStats),
-  6,
+  7,
   canopy__v1__speculation_stats__field_descriptors,
   canopy__v1__speculation_stats__field_indices_by_name,
   1,  canopy__v1__speculation_stats__number_ranges,

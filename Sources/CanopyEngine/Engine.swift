@@ -281,7 +281,8 @@ public final class Engine: @unchecked Sendable {
         let metrics = EngineMetrics(
             counters: core.counters, waiting: core.waitingCount, running: core.runningCount,
             preemptions: core.preemptions, swapPreemptions: core.scheduler.swapPreemptions, kv: core.kv.stats,
-            draftingSeconds: core.scheduler.draftingSeconds)
+            draftingSeconds: core.scheduler.draftingSeconds,
+            verificationTokenCost: core.scheduler.verificationCost.cost)
         condition.lock()
         snapshot = metrics
         pendingWaiting = core.waitingCount

@@ -101,7 +101,7 @@ public struct EngineMetrics: Sendable, Equatable {
 
     init(
         counters c: EngineCounters, waiting: Int, running: Int, preemptions: Int, swapPreemptions: Int, kv: KVCacheStats,
-        draftingSeconds: Double = 0
+        draftingSeconds: Double = 0, verificationTokenCost: Double = 0
     ) {
         waitingSequences = waiting
         runningSequences = running
@@ -116,7 +116,7 @@ public struct EngineMetrics: Sendable, Equatable {
         forks = c.forks
         speculation = SpeculationStats(
             chunks: c.speculativeChunks, proposedTokens: c.proposedTokens, acceptedTokens: c.acceptedTokens,
-            draftingSeconds: draftingSeconds)
+            draftingSeconds: draftingSeconds, verificationTokenCost: verificationTokenCost)
         self.preemptions = preemptions
         self.swapPreemptions = swapPreemptions
         self.kv = kv

@@ -1,4 +1,5 @@
-/// Speculative decoding counters since the engine started (see `SpeculationState`).
+/// Speculative decoding counters since the engine started (see `SpeculationState`), and the
+/// verification cost proposals are weighed against now.
 public struct SpeculationStats: Sendable, Equatable {
     /// Sequence steps that verified proposals (one per speculating sequence per step).
     public var chunks = 0
@@ -8,13 +9,20 @@ public struct SpeculationStats: Sendable, Equatable {
     public var acceptedTokens = 0
     /// Seconds spent finding proposals.
     public var draftingSeconds = 0.0
+    /// What one more token adds to a decode step, as a share of a one-token step: the cost
+    /// proposals are weighed against now (`VerificationCostModel.cost`).
+    public var verificationTokenCost = 0.0
 
     /// Creates zeroed counters, or the given ones.
-    public init(chunks: Int = 0, proposedTokens: Int = 0, acceptedTokens: Int = 0, draftingSeconds: Double = 0) {
+    public init(
+        chunks: Int = 0, proposedTokens: Int = 0, acceptedTokens: Int = 0, draftingSeconds: Double = 0,
+        verificationTokenCost: Double = 0
+    ) {
         self.chunks = chunks
         self.proposedTokens = proposedTokens
         self.acceptedTokens = acceptedTokens
         self.draftingSeconds = draftingSeconds
+        self.verificationTokenCost = verificationTokenCost
     }
 
     /// Accepted over proposed tokens; 0 before any proposal.

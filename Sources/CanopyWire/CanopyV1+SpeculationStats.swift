@@ -16,6 +16,9 @@ extension CanopyV1 {
         public var tokensPerChunk = 0.0
         /// Seconds spent finding proposals.
         public var draftingSeconds = 0.0
+        /// What one more token adds to a decode step, as a share of a one-token step: the cost
+        /// proposals are weighed against now (measured; the configured prior until then).
+        public var verificationTokenCost = 0.0
 
         /// Creates zero statistics.
         public init() {}
@@ -33,6 +36,7 @@ extension CanopyV1.SpeculationStats: ProtobufCRepresentable {
         c.pointee.acceptance_rate = acceptanceRate
         c.pointee.tokens_per_chunk = tokensPerChunk
         c.pointee.drafting_seconds = draftingSeconds
+        c.pointee.verification_token_cost = verificationTokenCost
         return c
     }
 
@@ -45,5 +49,6 @@ extension CanopyV1.SpeculationStats: ProtobufCRepresentable {
         acceptanceRate = m.acceptance_rate
         tokensPerChunk = m.tokens_per_chunk
         draftingSeconds = m.drafting_seconds
+        verificationTokenCost = m.verification_token_cost
     }
 }

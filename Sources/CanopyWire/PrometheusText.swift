@@ -38,6 +38,10 @@ public enum PrometheusText {
         counter("canopy_speculative_proposed_tokens_total", "Speculative tokens proposed and verified.", spec.proposedTokens)
         counter("canopy_speculative_accepted_tokens_total", "Speculative tokens accepted (equal to the model's choice).", spec.acceptedTokens)
         counter("canopy_speculative_drafting_seconds_total", "Seconds spent finding speculative proposals.", spec.draftingSeconds)
+        gauge(
+            "canopy_speculative_verification_token_cost",
+            "What one more token adds to a decode step, as a share of a one-token step: the cost proposals are weighed against.",
+            spec.verificationTokenCost)
         counter("canopy_prompt_tokens_total", "Prompt tokens of finished requests.", stats.promptTokens)
         counter("canopy_cached_prompt_tokens_total", "Prompt tokens of finished requests served from the prefix cache.", stats.cachedPromptTokens)
         counter("canopy_preemptions_total", "Sequences preempted (blocks swapped out, or freed and recomputed later).", stats.preemptions)

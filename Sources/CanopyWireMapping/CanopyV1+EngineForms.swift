@@ -65,6 +65,7 @@ extension CanopyV1.SpeculationStats {
         acceptanceRate = s.acceptanceRate
         tokensPerChunk = s.tokensPerChunk
         draftingSeconds = s.draftingSeconds
+        verificationTokenCost = s.verificationTokenCost
     }
 }
 

@@ -39,7 +39,7 @@ import Testing
         #expect(samples["canopy_mean_end_to_end_seconds"] == 0.25)
         #expect(samples["canopy_requests_failed_total"] == 3)
         #expect(samples["canopy_apar_forks_total"] == 5)
-        #expect(samples.count == 32)
+        #expect(samples.count == 33)
         #expect(samples.values.allSatisfy { $0 >= 0 })
     }
 

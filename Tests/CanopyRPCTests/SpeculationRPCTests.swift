@@ -22,10 +22,12 @@ import Testing
 
     @Test func statsCarryTheEngineCountersAndRoundTrip() throws {
         var metrics = EngineMetrics()
-        metrics.speculation = SpeculationStats(chunks: 10, proposedTokens: 40, acceptedTokens: 30, draftingSeconds: 0.5)
+        metrics.speculation = SpeculationStats(
+            chunks: 10, proposedTokens: 40, acceptedTokens: 30, draftingSeconds: 0.5, verificationTokenCost: 0.46)
         let stats = EngineMapping.stats(metrics)
         let s = stats.speculation
         #expect(s.chunks == 10 && s.proposedTokens == 40 && s.acceptedTokens == 30 && s.draftingSeconds == 0.5)
+        #expect(s.verificationTokenCost == 0.46)
         #expect(s.acceptanceRate == 0.75 && s.tokensPerChunk == 4)
         let decoded = try ProtobufCCodec.decode(CanopyV1.StatsResponse.self, from: ProtobufCCodec.encode(stats))
         #expect(decoded == stats)
@@ -35,7 +37,8 @@ import Testing
 
     @Test func prometheusCounters() {
         var metrics = EngineMetrics()
-        metrics.speculation = SpeculationStats(chunks: 10, proposedTokens: 40, acceptedTokens: 30, draftingSeconds: 0.5)
+        metrics.speculation = SpeculationStats(
+            chunks: 10, proposedTokens: 40, acceptedTokens: 30, draftingSeconds: 0.5, verificationTokenCost: 0.46)
         let text = PrometheusText.render(EngineMapping.stats(metrics))
         for (name, value) in [
             ("canopy_speculative_chunks_total", "10"), ("canopy_speculative_proposed_tokens_total", "40"),
@@ -43,6 +46,8 @@ import Testing
         ] {
             #expect(text.contains("# TYPE \(name) counter\n\(name) \(value)\n"), "\(name)")
         }
+        let gauge = "canopy_speculative_verification_token_cost"
+        #expect(text.contains("# TYPE \(gauge) gauge\n\(gauge) 0.46\n"), "\(text)")
     }
 
     @Test func infoCarriesTheSettings() throws {

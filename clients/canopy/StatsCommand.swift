@@ -41,6 +41,7 @@ struct StatsCommand: AsyncParsableCommand {
             ("preemptions", "\(s.preemptions) (\(s.preemptionsSwapped) swapped, \(s.preemptionsRecomputed) recomputed)"),
             ("apar forks", "\(s.aparForks)"),
             ("speculation", speculation(s.speculation)),
+            ("speculation token cost", "\(Format.number(s.speculation.verificationTokenCost, digits: 2)) of a one-token step"),
             ("kv blocks total", "\(kv.totalBlocks)"),
             ("kv blocks used", "\(kv.usedBlocks) (\(usedPercent))"),
             ("kv blocks used at peak", "\(kv.peakUsedBlocks)"),

@@ -982,10 +982,16 @@ struct  Canopy__V1__SpeculationStats
    * seconds spent finding proposals
    */
   double drafting_seconds;
+  /*
+   * What one more token adds to a decode step, as a share of a one-token step: the cost every
+   * proposal is weighed against, measured from steps of one sequence decoding alone (the
+   * configured prior, 0.3 by default, until measured; at most 0.7).
+   */
+  double verification_token_cost;
 };
 #define CANOPY__V1__SPECULATION_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&canopy__v1__speculation_stats__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*

@@ -53,6 +53,11 @@ def test_speculation_keeps_greedy_tokens_and_is_counted(client):
                         ("chunks", spec.chunks)):
         assert prometheus_value(stats.prometheus_text, f"canopy_speculative_{name}_total") == value
     assert "# TYPE canopy_speculative_drafting_seconds_total counter" in stats.prometheus_text
+    # The cost proposals are weighed against: the prior (0.3) or measured, never above the cap
+    # (0.7) that keeps a new sequence trying.
+    assert 0 < spec.verification_token_cost <= 0.7, spec
+    assert prometheus_value(stats.prometheus_text, "canopy_speculative_verification_token_cost") == \
+        pytest.approx(spec.verification_token_cost)
 
 
 @pytest.mark.parametrize("value", [33, -1])
@@ -110,6 +115,8 @@ def test_cli_speculative_tokens_stats_and_info(canopy_path, daemon, client):
     table = cli("stats")
     line = next(line for line in table.splitlines() if "speculation" in line)
     assert "proposed" in line and "accepted" in line and "tokens per step" in line, line
+    cost = next(line for line in table.splitlines() if "speculation token cost" in line)
+    assert re.search(r"\b0\.\d\d of a one-token step", cost), cost
     assert "speculative" in cli("info")
     assert json.loads(cli("info", "--json"))["engine"]["speculative"] == "ngram"
 

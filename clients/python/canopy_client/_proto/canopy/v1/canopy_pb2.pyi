@@ -482,20 +482,22 @@ class ParallelStats(_message.Message):
     def __init__(self, tensor_parallel: _Optional[int] = ..., pipeline_parallel: _Optional[int] = ..., passes: _Optional[int] = ..., pass_seconds: _Optional[float] = ..., exchange_seconds: _Optional[float] = ..., bytes_sent: _Optional[int] = ..., resident_weight_bytes: _Optional[int] = ...) -> None: ...
 
 class SpeculationStats(_message.Message):
-    __slots__ = ("chunks", "proposed_tokens", "accepted_tokens", "acceptance_rate", "tokens_per_chunk", "drafting_seconds")
+    __slots__ = ("chunks", "proposed_tokens", "accepted_tokens", "acceptance_rate", "tokens_per_chunk", "drafting_seconds", "verification_token_cost")
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     PROPOSED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTANCE_RATE_FIELD_NUMBER: _ClassVar[int]
     TOKENS_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
     DRAFTING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_TOKEN_COST_FIELD_NUMBER: _ClassVar[int]
     chunks: int
     proposed_tokens: int
     accepted_tokens: int
     acceptance_rate: float
     tokens_per_chunk: float
     drafting_seconds: float
-    def __init__(self, chunks: _Optional[int] = ..., proposed_tokens: _Optional[int] = ..., accepted_tokens: _Optional[int] = ..., acceptance_rate: _Optional[float] = ..., tokens_per_chunk: _Optional[float] = ..., drafting_seconds: _Optional[float] = ...) -> None: ...
+    verification_token_cost: float
+    def __init__(self, chunks: _Optional[int] = ..., proposed_tokens: _Optional[int] = ..., accepted_tokens: _Optional[int] = ..., acceptance_rate: _Optional[float] = ..., tokens_per_chunk: _Optional[float] = ..., drafting_seconds: _Optional[float] = ..., verification_token_cost: _Optional[float] = ...) -> None: ...
 
 class KVSwapStats(_message.Message):
     __slots__ = ("slots", "slot_bytes", "free_slots", "cached_blocks", "swapped_sequences", "swap_out_blocks", "swap_out_bytes", "swap_in_blocks", "swap_in_bytes", "prefix_swap_hits", "failures")
