@@ -118,7 +118,8 @@ public final class Engine: @unchecked Sendable {
             loaded: loaded, defaultMaxTokens: config.defaultMaxTokens,
             cacheCapacity: kv.stats.totalBlocks * config.blockSize)
         snapshot = EngineMetrics(
-            counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, swapPreemptions: 0, kv: kv.stats)
+            counters: EngineCounters(), waiting: 0, running: 0, preemptions: 0, swapPreemptions: 0, kv: kv.stats,
+            verificationTokenCost: core.scheduler.verificationCost.cost)
         core.willComplete = { [unowned self] in publishMetrics() }
         let thread = Thread { [self] in run() }
         thread.name = "canopy-engine"

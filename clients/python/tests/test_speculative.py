@@ -90,8 +90,11 @@ def test_speculative_off_proposes_only_when_a_request_asks(start_daemon, client)
     with daemon.client(timeout=120) as off:
         engine = off.info().engine
         assert (engine.speculative, engine.speculative_tokens, engine.speculative_step_tokens) == ("off", 4, 16)
+        # Before any step, and after steps with no proposals, the cost is the configured prior.
+        assert off.stats().speculation.verification_token_cost == pytest.approx(0.3)
         assert greedy(off) == expected
         assert off.stats().speculation.proposed_tokens == 0
+        assert off.stats().speculation.verification_token_cost == pytest.approx(0.3)
         assert greedy(off, speculative_tokens=8) == expected
         assert off.stats().speculation.proposed_tokens > 0
 
