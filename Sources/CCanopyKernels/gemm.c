@@ -182,11 +182,54 @@ static double dot_row_grouped_scalar(canopy_weight_type type, const uint8_t *row
     return ((total[0] + total[4]) + (total[2] + total[6])) + ((total[1] + total[5]) + (total[3] + total[7]));
 }
 
+/// Q4_1's arithmetic (canopy_kernels.h), row `r` of `job` (from its interleaved copy when it
+/// has one, which holds the same blocks) against token t, over column groups of `group`
+/// blocks (the whole row when 0): per block the exact int32 dot; lane (b - g0) mod 8 adds
+/// float(dot) × (d_w d_x) and m_w s_x with fmas; an ungrouped row returns
+/// hsum8(dots) + hsum8(mins), a grouped one the double lane totals of dots + mins, summed as
+/// hsum8 sums floats.
+static double dot_q4_1_scalar(const canopy_gemm_job *job, int64_t r, const canopy_q8_rows *x, int64_t t,
+                              int64_t group) {
+    const int64_t blocks = x->blocks;
+    const int8_t *xq = x->qs + t * x->cols;
+    const float *xd = x->d + t * x->padded_blocks, *xs = x->s + t * x->padded_blocks;
+    const int64_t size = group > 0 ? group : blocks;
+    double total[8] = {0};
+    float acc[8] = {0}, mins[8] = {0};
+    for (int64_t g0 = 0; g0 < blocks; g0 += size) {
+        const int64_t g1 = g0 + size < blocks ? g0 + size : blocks;
+        for (int i = 0; i < 8; i++) acc[i] = mins[i] = 0.0f;
+        for (int64_t b = g0; b < g1; b++) {
+            uint8_t copy[20];
+            const uint8_t *block = (const uint8_t *)job->weights + r * job->row_bytes + b * 20;
+            if (job->interleaved) {
+                canopy_q4_1_interleaved_block(job->interleaved, x->cols, r, b, copy);
+                block = copy;
+            }
+            int32_t dot = 0;
+            for (int j = 0; j < 32; j++) dot += weight_value(CANOPY_WEIGHT_Q4_1, block, j) * xq[32 * b + j];
+            const int lane = (int)((b - g0) & 7);
+            acc[lane] = fmaf((float)dot, read_half(block) * xd[b], acc[lane]);
+            mins[lane] = fmaf(read_half(block + 2), xs[b], mins[lane]);
+        }
+        if (group <= 0) break;
+        for (int i = 0; i < 8; i++) total[i] += (double)(acc[i] + mins[i]);
+    }
+    if (group <= 0) return hsum8(acc) + hsum8(mins);
+    return ((total[0] + total[4]) + (total[2] + total[6])) + ((total[1] + total[5]) + (total[3] + total[7]));
+}
+
 void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)job->weights + r * job->row_bytes;
         for (int64_t t = 0; t < x->tokens; t++) {
             const int64_t at = t * job->y_stride + r;
+            if (job->type == CANOPY_WEIGHT_Q4_1) {
+                const double sum = dot_q4_1_scalar(job, r, x, t, job->group_blocks);
+                if (job->group_blocks > 0 && job->y64) job->y64[at] = sum;
+                else job->y[at] = (float)sum;
+                continue;
+            }
             if (job->group_blocks <= 0) {
                 job->y[at] = dot_row_scalar(job->type, row, x, t);
                 continue;
@@ -206,7 +249,21 @@ typedef struct gemm_plan {
     int64_t tasks;
     int64_t granule;
     canopy_rows_kernel kernel;
+    canopy_rows_kernel q4_1_kernel;  // Q4_1 has its own arithmetic and kernels
 } gemm_plan;
+
+/// A task boundary (in the jobs' concatenated rows) moved down to a multiple of 8 rows of
+/// the job it falls in when that job is interleaved (its kernels take whole groups of 8).
+/// Neighbouring tasks share their boundary, so the tasks still cover every row once.
+static int64_t snap_boundary(const gemm_plan *plan, int64_t at) {
+    int64_t first = 0;
+    for (int j = 0; j < plan->job_count; j++) {
+        const int64_t end = first + plan->jobs[j].rows;
+        if (at < end) return plan->jobs[j].interleaved ? first + (at - first) / 8 * 8 : at;
+        first = end;
+    }
+    return at;
+}
 
 /// Task i covers a contiguous range of the jobs' concatenated rows, in whole granules.
 static void gemm_task(void *context, int64_t task) {
@@ -215,13 +272,16 @@ static void gemm_task(void *context, int64_t task) {
     int64_t lo = groups * task / plan->tasks * plan->granule;
     int64_t hi = groups * (task + 1) / plan->tasks * plan->granule;
     if (hi > plan->total_rows) hi = plan->total_rows;
+    lo = snap_boundary(plan, lo);
+    hi = snap_boundary(plan, hi);
     int64_t first = 0;
     for (int j = 0; j < plan->job_count && lo < hi; j++) {
         const canopy_gemm_job *job = &plan->jobs[j];
         const int64_t end = first + job->rows;
         if (lo < end) {
             const int64_t stop = hi < end ? hi : end;
-            plan->kernel(plan->x, job, lo - first, stop - first);
+            const canopy_rows_kernel kernel = job->type == CANOPY_WEIGHT_Q4_1 ? plan->q4_1_kernel : plan->kernel;
+            kernel(plan->x, job, lo - first, stop - first);
             lo = stop;
         }
         first = end;
@@ -229,13 +289,19 @@ static void gemm_task(void *context, int64_t task) {
 }
 
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs, int job_count) {
-    gemm_plan plan = {x, jobs, job_count, 0, 1, 4, canopy_gemm_rows_scalar};
+    gemm_plan plan = {x, jobs, job_count, 0, 1, 8, canopy_gemm_rows_scalar, canopy_gemm_rows_scalar};
     for (int j = 0; j < job_count; j++) plan.total_rows += jobs[j].rows;
     if (plan.total_rows == 0 || x->tokens == 0) return;
 #if defined(__x86_64__)
     switch (canopy_isa_active()) {
-    case CANOPY_ISA_AVX512VNNI: plan.kernel = canopy_gemm_rows_vnni; break;
-    case CANOPY_ISA_AVX2: plan.kernel = canopy_gemm_rows_avx2; break;
+    case CANOPY_ISA_AVX512VNNI:
+        plan.kernel = canopy_gemm_rows_vnni;
+        plan.q4_1_kernel = canopy_gemm_rows_q4_1_avx2;  // no VNNI kernel of Q4_1's arithmetic yet
+        break;
+    case CANOPY_ISA_AVX2:
+        plan.kernel = canopy_gemm_rows_avx2;
+        plan.q4_1_kernel = canopy_gemm_rows_q4_1_avx2;
+        break;
     default: break;
     }
 #endif

@@ -13,6 +13,8 @@ void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job
 #if defined(__x86_64__)
 void canopy_gemm_rows_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 void canopy_gemm_rows_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+/// Q4_1 jobs, row-major or interleaved, grouped or not (gemm_q4_1.c).
+void canopy_gemm_rows_q4_1_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 #endif
 
 /// A grow-only scratch buffer owned by the calling thread (pool workers are persistent, so

@@ -90,7 +90,7 @@ extension MatMul {
             for (i, w) in matrices.enumerated() {
                 jobs[i] = canopy_gemm_job(
                     type: integerKernelType(w.type)!, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
-                    y: outputs[i], y_stride: Int64(w.rows), group_blocks: 0, y64: nil)
+                    y: outputs[i], y_stride: Int64(w.rows), group_blocks: 0, y64: nil, interleaved: w.interleaved)
             }
             runIntegerKernels(x, norm: norm, tokens: tokens, cols: matrices[0].cols, laneOffset: laneOffset,
                               jobs: UnsafeBufferPointer(jobs))
@@ -104,7 +104,7 @@ extension MatMul {
         let type = integerKernelType(w.type)!
         let job = canopy_gemm_job(
             type: type, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
-            y: y, y_stride: Int64(w.rows), group_blocks: 0, y64: nil)
+            y: y, y_stride: Int64(w.rows), group_blocks: 0, y64: nil, interleaved: w.interleaved)
         withUnsafePointer(to: job) { pointer in
             runIntegerKernels(
                 x, norm: nil, tokens: tokens, cols: w.cols, laneOffset: canopy_weight_lane_offset(type),

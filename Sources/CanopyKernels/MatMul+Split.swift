@@ -33,7 +33,8 @@ extension MatMul {
         guard tokens > 0, w.rows > 0 else { return true }
         let job = canopy_gemm_job(
             type: type, weights: w.data, rows: Int64(w.rows), row_bytes: Int64(w.rowBytes),
-            y: nil, y_stride: Int64(w.rows), group_blocks: Int64(groupBlocks), y64: y)
+            y: nil, y_stride: Int64(w.rows), group_blocks: Int64(groupBlocks), y64: y,
+            interleaved: w.interleaved)
         withUnsafePointer(to: job) { pointer in
             runIntegerKernels(
                 x, norm: nil, tokens: tokens, cols: w.cols, laneOffset: canopy_weight_lane_offset(type),

@@ -15,23 +15,37 @@ public struct WeightMatrix: @unchecked Sendable {
     public let data: UnsafeRawPointer
     /// Bytes per row.
     public let rowBytes: Int
+    /// Q4_1 only, optional: the same values with 8 rows side by side
+    /// (`canopy_q4_1_interleave`), which the integer kernels read instead of `data` (the
+    /// same bits, faster). Row 8g starts at `interleaved + 8g · rowBytes`.
+    public let interleaved: UnsafeRawPointer?
 
-    /// Wraps `rows × cols` values of `type` stored at `data`.
+    /// Wraps `rows × cols` values of `type` stored at `data`, and optionally their
+    /// interleaved copy.
     ///
     /// - Precondition: `type.isDequantizable`, `rows >= 0`, and `cols` is a non-negative
-    ///   multiple of `type.blockSize`.
-    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer) {
+    ///   multiple of `type.blockSize`; with `interleaved`, `type` is Q4_1 and `rows` a
+    ///   multiple of 8.
+    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, interleaved: UnsafeRawPointer? = nil) {
         precondition(type.isDequantizable, "WeightMatrix: type \(type) is not supported")
         precondition(rows >= 0, "WeightMatrix: negative row count \(rows)")
         guard let bytes = type.byteCount(forElements: cols) else {
             preconditionFailure(
                 "WeightMatrix: \(cols) columns is not a whole number of \(type) blocks")
         }
+        precondition(interleaved == nil || (type == .q4_1 && rows % 8 == 0),
+                     "WeightMatrix: only Q4_1 matrices of whole 8-row groups are interleaved")
         self.type = type
         self.rows = rows
         self.cols = cols
         self.data = data
         self.rowBytes = bytes
+        self.interleaved = interleaved
+    }
+
+    /// Whether `canopy_q4_1_interleave` takes a matrix of this type and shape.
+    public static func canInterleave(type: GGMLType, rows: Int) -> Bool {
+        type == .q4_1 && rows % 8 == 0
     }
 
     /// The first byte of row `r`.

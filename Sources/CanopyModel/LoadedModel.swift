@@ -154,7 +154,9 @@ public final class LoadedModel: Sendable {
         let opened = file
         weightResidency = placement.map { WeightResidency(file: opened, placement: $0) }
         do {
-            let store = WeightStore(file: file, expertCache: expertCache, residency: weightResidency)
+            let store = WeightStore(
+                file: file, expertCache: expertCache, residency: weightResidency,
+                interleavesQ4_1: precision == .quantizedActivations)
             if let exchange {
                 model = try ModelArchitectures.load(
                     store: store, config: config, precision: precision, shard: shard, stage: stage, exchange: exchange)
@@ -163,6 +165,7 @@ public final class LoadedModel: Sendable {
             }
             let unread = splitRanges.reduce(0) { $0 + $1.count }
             residentWeightBytes = file.tensors.reduce(0) { $0 + $1.byteCount } - unread + store.partBytes
+                + store.interleavedBytes
         } catch {
             throw .model(path: path, error)
         }

@@ -7,9 +7,12 @@ extension WeightMatrix {
         Dequantize.row(type, from: row(index), into: destination, count: cols)
     }
 
-    /// The matrix of rows `range` only, viewing the same bytes.
+    /// The matrix of rows `range` only, viewing the same bytes (and the interleaved copy's,
+    /// when the range is whole groups of 8 rows of it).
     func rows(_ range: Range<Int>) -> WeightMatrix {
         precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside a matrix of \(rows) rows")
-        return WeightMatrix(type: type, rows: range.count, cols: cols, data: row(range.lowerBound))
+        let whole = range.lowerBound % 8 == 0 && range.count % 8 == 0
+        return WeightMatrix(type: type, rows: range.count, cols: cols, data: row(range.lowerBound),
+                            interleaved: whole ? interleaved.map { $0 + range.lowerBound * rowBytes } : nil)
     }
 }

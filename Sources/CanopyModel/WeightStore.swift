@@ -1,3 +1,4 @@
+import CCanopyKernels
 import CanopyGGUF
 import CanopyKernels
 
@@ -17,20 +18,37 @@ public final class WeightStore: Sendable {
     /// Which blocks are streamed under a weight memory budget; nil: all resident.
     public let residency: WeightResidency?
 
+    /// Whether Q4_1 matrices get an interleaved copy for the integer kernels.
+    public let interleavesQ4_1: Bool
+
     /// The parts of split matrices this store read or copied; they live as long as the store.
     private let parts = Locked<[PageMemory]>([])
 
+    /// The interleaved copies of Q4_1 matrices, by tensor (and part); they live as long as the store.
+    private let interleavedCopies = Locked<[String: PageMemory]>([:])
+
     /// Creates a store over an opened GGUF file; with `expertCache`, mixture-of-experts
     /// blocks read their routed experts through the cache instead of the mapping; with
-    /// `residency`, architectures acquire each block's weights before using them.
-    public init(file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil) {
+    /// `residency`, architectures acquire each block's weights before using them. With
+    /// `interleavesQ4_1`, every Q4_1 matrix (or part) of a row count divisible by 8 that
+    /// `matrix` hands out carries an interleaved copy (`WeightMatrix.interleaved`),
+    /// which the integer kernels read 1.5-2.3x faster on AVX2 for the same bits; it costs
+    /// the matrix's bytes again (`interleavedBytes`). Only for resident weights: streamed
+    /// blocks are not in memory when the model is built.
+    public init(
+        file: GGUFFile, expertCache: ExpertCache? = nil, residency: WeightResidency? = nil, interleavesQ4_1: Bool = false
+    ) {
         self.file = file
         self.expertCache = expertCache
         self.residency = residency
+        self.interleavesQ4_1 = interleavesQ4_1 && residency == nil
     }
 
     /// Bytes held by parts of split matrices (a tensor-parallel rank's share of them).
     public var partBytes: Int { parts.withLock { $0.reduce(0) { $0 + $1.byteCount } } }
+
+    /// Bytes held by interleaved copies of Q4_1 matrices.
+    public var interleavedBytes: Int { interleavedCopies.withLock { $0.values.reduce(0) { $0 + $1.byteCount } } }
 
     /// The reads of weights from the file on demand (routed experts, streamed blocks) that
     /// failed since load: a pass during which one failed may not return results.
@@ -46,7 +64,22 @@ public final class WeightStore: Sendable {
         let info = try matrixInfo(name, rows: rows, cols: cols)
         let bytes = file.data(of: info)
         guard let base = bytes.baseAddress else { throw .missingTensor(name: name) }
-        return WeightMatrix(type: info.type, rows: rows, cols: cols, data: base)
+        return withInterleavedCopy(WeightMatrix(type: info.type, rows: rows, cols: cols, data: base), key: name)
+    }
+
+    /// `m` with an interleaved copy when this store makes them and `m` can have one; one copy
+    /// per `key`, however often it is asked for (a tied output and embedding).
+    private func withInterleavedCopy(_ m: WeightMatrix, key: String) -> WeightMatrix {
+        guard interleavesQ4_1, WeightMatrix.canInterleave(type: m.type, rows: m.rows) else { return m }
+        let copy = interleavedCopies.withLock { copies in
+            if let copy = copies[key] { return copy }
+            let copy = PageMemory(byteCount: m.rows * m.rowBytes)
+            let status = canopy_q4_1_interleave(m.data, Int64(m.rows), Int64(m.cols), copy.base)
+            precondition(status == 0, "canopy_q4_1_interleave refused a checked shape")
+            copies[key] = copy
+            return copy
+        }
+        return WeightMatrix(type: m.type, rows: m.rows, cols: m.cols, data: m.data, interleaved: copy.base)
     }
 
     /// Returns `part` of the 2-D weight `name` (`rows` × `cols` in the file) as a matrix of
@@ -66,7 +99,8 @@ public final class WeightStore: Sendable {
         case .rows(let range):
             precondition(range.lowerBound >= 0 && range.upperBound <= rows && !range.isEmpty, "rows \(range) outside \(name)")
             let memory = try read(name, start + range.lowerBound * rowBytes, bytes: range.count * rowBytes)
-            return WeightMatrix(type: info.type, rows: range.count, cols: cols, data: memory.base)
+            return withInterleavedCopy(WeightMatrix(type: info.type, rows: range.count, cols: cols, data: memory.base),
+                                       key: "\(name) rows \(range)")
         case .columns(let range):
             precondition(range.lowerBound >= 0 && range.upperBound <= cols && !range.isEmpty, "columns \(range) outside \(name)")
             guard let skip = info.type.byteCount(forElements: range.lowerBound),
@@ -80,7 +114,8 @@ public final class WeightStore: Sendable {
                 (memory.base + r * partRow).copyMemory(from: whole.base + r * rowBytes + skip, byteCount: partRow)
             }
             parts.withLock { $0.append(memory) }
-            return WeightMatrix(type: info.type, rows: rows, cols: range.count, data: memory.base)
+            return withInterleavedCopy(WeightMatrix(type: info.type, rows: rows, cols: range.count, data: memory.base),
+                                       key: "\(name) columns \(range)")
         }
     }
 

@@ -25,6 +25,10 @@
 // Both are checked bit for bit against a scalar spelling of the arithmetic, and against
 // canopy_gemm within float rounding (which sums in another order).
 //
+// Since this measurement the engine computes Q4_1 this way (gemm_q4_1.c): canopy_gemm here,
+// given the file's rows, runs that row-major kernel, so the first column no longer shows the
+// old arithmetic (check out a commit before 2026-12-06's "Q4_1 arithmetic" to see it).
+//
 // Usage: q4_1_interleaved THREADS MATRICES ROUNDS T1 [T2 ...]
 //   (the speculative bench's shape: 140 matrices of 1536 x 576, about one SmolLM2 step)
 #include "canopy_kernels.h"

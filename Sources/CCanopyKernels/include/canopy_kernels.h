@@ -202,18 +202,36 @@ typedef struct canopy_gemm_job {
     int64_t y_stride;
     int64_t group_blocks;
     double *y64;
+    /// Q4_1 only, optional: the same matrix in `canopy_q4_1_interleave`'s layout (rows a
+    /// multiple of 8), which the kernels then read instead of `weights`. The same bits either way.
+    const void *interleaved;
 } canopy_gemm_job;
+
+/// Copies a Q4_1 matrix (`rows` × `cols`, rows a multiple of 8, cols of 32) into `out` (the
+/// same byte count) with 8 rows side by side: for rows 8g..8g+7 and block b, 160 bytes at
+/// ((g · cols/32) + b) · 160: the 8 rows' f16 d, their f16 m, then 4 registers of 32 bytes,
+/// register k holding bytes 4k..4k+3 of each row's 16 nibble bytes (row i at 4i). One
+/// 32-byte load then serves 8 rows. Returns 0, or -1 (nothing written) for other shapes.
+int canopy_q4_1_interleave(const void *rows, int64_t row_count, int64_t cols, void *out);
+
+/// Row `r`'s block `b` of an interleaved Q4_1 matrix of `cols` columns, as the file's 20 bytes.
+void canopy_q4_1_interleaved_block(const void *interleaved, int64_t cols, int64_t r, int64_t b, uint8_t out[20]);
 
 /// Multiplies every job's matrix by the same quantized activations `x` (all with x->cols
 /// columns and x->lane_offset equal to `canopy_weight_lane_offset` of every job's type),
 /// splitting rows of all jobs across the pool in one fork-join.
 ///
 /// Each output is computed by one fixed sequence of operations, whatever the number of
-/// tokens, the tiling, the thread split or the instruction set — so results are bitwise
-/// independent of batch composition. Per block b the integer dot is split into 8 lanes of
-/// 4 products; lanes are scaled by d_w·d_x and accumulated with FMA into an even-block and
-/// an odd-block accumulator; Q4_1/Q5_1 add Σ m_w·s_x accumulated over 8 lanes of blocks; the
-/// lanes are summed as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
+/// tokens, the tiling, the thread split, the weight layout or the instruction set — so
+/// results are bitwise independent of batch composition. Q4_0, Q5_0, Q5_1, Q8_0: per block b
+/// the integer dot is split into 8 lanes of 4 products; lanes are scaled by d_w·d_x and
+/// accumulated with FMA into an even-block and an odd-block accumulator; Q5_1 adds Σ m_w·s_x
+/// accumulated over 8 lanes of blocks; the lanes are summed as
+/// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). Q4_1: per block b the exact int32 Σ q_w·q_x of its
+/// 32 products; lane b mod 8 of 8 float accumulators adds float(Σ)·(d_w·d_x) with an FMA, lane
+/// b mod 8 of 8 more adds m_w·s_x with an FMA; the result is the lane sum of the first plus
+/// that of the second (grouped: lanes counted from the group's first block, and each lane's
+/// first + second goes into its double total).
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
 

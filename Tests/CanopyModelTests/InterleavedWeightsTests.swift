@@ -1,0 +1,53 @@
+import CCanopyKernels
+import CanopyGGUF
+import CanopyKernels
+import CanopyModel
+import CanopyTestFixtures
+import Testing
+
+/// The interleaved copies `WeightStore` makes of Q4_1 matrices: they hold the file's blocks,
+/// one per tensor, counted in the resident bytes, and only where asked. (That a model computes
+/// the same bits with them as without is `WeightResidencyTests.bitIdentical`: a streamed
+/// model reads the file's rows.)
+@Suite("Interleaved Q4_1 weights in the store", .serialized)
+struct InterleavedWeightsTests {
+    @Test("a store that interleaves hands out copies holding the file's blocks, one per tensor")
+    func copies() throws {
+        let loaded = try LoadedModel(path: FixturePaths.defaultModel)
+        let file = loaded.file
+        let info = try #require(file.tensor(named: "blk.0.attn_q.weight"))
+        try #require(info.type == .q4_1, "the default model is Q4_1")
+        let (cols, rows) = (info.dimensions[0], info.dimensions[1])
+        let store = WeightStore(file: file, interleavesQ4_1: true)
+        let q = try store.matrix("blk.0.attn_q.weight", rows: rows, cols: cols)
+        let packed = try #require(q.interleaved)
+        #expect(store.interleavedBytes == info.byteCount)
+        var block = [UInt8](repeating: 0, count: 20)
+        for r in [0, 1, 7, 8, rows - 1] {
+            for b in [0, cols / 32 - 1] {
+                canopy_q4_1_interleaved_block(packed, Int64(cols), Int64(r), Int64(b), &block)
+                let original = Array(UnsafeRawBufferPointer(start: q.row(r) + 20 * b, count: 20))
+                #expect(block == original, "row \(r) block \(b)")
+            }
+        }
+        // Asked again (a tied output and embedding ask twice): the same copy.
+        let again = try store.matrix("blk.0.attn_q.weight", rows: rows, cols: cols)
+        #expect(again.interleaved == packed && store.interleavedBytes == info.byteCount)
+        let plain = try WeightStore(file: file).matrix("blk.0.attn_q.weight", rows: rows, cols: cols)
+        #expect(plain.interleaved == nil)
+    }
+
+    @Test("a loaded model interleaves every Q4_1 matrix of whole 8-row groups and counts the copies")
+    func residentBytes() throws {
+        let loaded = try LoadedModel(path: FixturePaths.defaultModel)
+        let tensors = loaded.file.tensors
+        let fileBytes = tensors.reduce(0) { $0 + $1.byteCount }
+        let copies = tensors.filter { $0.type == .q4_1 && $0.dimensions.count == 2 && $0.dimensions[1] % 8 == 0 }
+            .reduce(0) { $0 + $1.byteCount }
+        #expect(copies > 0)
+        #expect(loaded.residentWeightBytes == fileBytes + copies)
+        // Under a weight memory budget nothing is copied: the budget holds.
+        let streamed = try LoadedModel(path: FixturePaths.defaultModel, weightMemoryBytes: fileBytes / 2)
+        #expect(streamed.residentWeightBytes == fileBytes)
+    }
+}
