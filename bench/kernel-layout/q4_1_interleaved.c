@@ -27,7 +27,7 @@
 //
 // Since this measurement the engine computes Q4_1 this way (gemm_q4_1.c): canopy_gemm here,
 // given the file's rows, runs that row-major kernel, so the first column no longer shows the
-// old arithmetic (check out a commit before 2026-12-06's "Q4_1 arithmetic" to see it).
+// old arithmetic (addae09 and earlier have it).
 //
 // Usage: q4_1_interleaved THREADS MATRICES ROUNDS T1 [T2 ...]
 //   (the speculative bench's shape: 140 matrices of 1536 x 576, about one SmolLM2 step)
