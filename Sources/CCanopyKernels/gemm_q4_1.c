@@ -82,7 +82,7 @@ static inline __attribute__((always_inline)) void store_grouped(const canopy_gem
 
 // MARK: interleaved
 
-/// Rows 8g..8g+7 against tokens t0..<t0+T (T <= 4). acc[t][l] and mins[t][l] hold lane l
+/// Rows 8g..8g+7 against tokens t0..<t0+T (T <= 8). acc[t][l] and mins[t][l] hold lane l
 /// (block mod 8 within the group) of 8 rows, a row per vector lane.
 static inline __attribute__((always_inline)) void interleaved_tile(
     const int T, const int GROUPED, const canopy_gemm_job *job, const canopy_q8_rows *x, int64_t g, int64_t t0) {
@@ -90,8 +90,8 @@ static inline __attribute__((always_inline)) void interleaved_tile(
     const int64_t group = GROUPED ? job->group_blocks : blocks;
     const uint8_t *base = (const uint8_t *)job->interleaved + g * blocks * GROUP_BLOCK;
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc[4][8], mins[4][8];
-    __m256d total[4][2][8];  // grouped: [token][rows 0-3, 4-7][lane]
+    __m256 acc[8][8], mins[8][8];
+    __m256d total[8][2][8];  // grouped: [token][rows 0-3, 4-7][lane]
     if (GROUPED)
         for (int t = 0; t < T; t++)
             for (int l = 0; l < 8; l++) total[t][0][l] = total[t][1][l] = _mm256_setzero_pd();
@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void interleaved_tile(
             const uint8_t *blk = base + b * GROUP_BLOCK;
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
             const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
-            __m256i sum[4];
+            __m256i sum[8];
             for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();
             for (int k = 0; k < 4; k++) {
                 const __m256i packed = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * k));
@@ -158,15 +158,19 @@ static inline __attribute__((always_inline)) void interleaved_rows(
             // No software prefetch: a group's blocks are one contiguous run, which the
             // hardware prefetcher follows (prefetching the next group measured 3-9 % slower
             // decode on a 2-core Zen 3).
-            // Tiles as even as 4 allows (5 tokens: 3 + 2, not 4 + 1).
-            const int64_t count = t1 - t0, tiles = (count + 3) / 4;
+            // Tiles as even as 8 allows (9 tokens: 5 + 4, not 8 + 1).
+            const int64_t count = t1 - t0, tiles = (count + 7) / 8;
             for (int64_t k = 0; k < tiles; k++) {
                 const int64_t t = t0 + count * k / tiles;
                 switch (t0 + count * (k + 1) / tiles - t) {
                 case 1: interleaved_tile(1, GROUPED, job, x, g, t); break;
                 case 2: interleaved_tile(2, GROUPED, job, x, g, t); break;
                 case 3: interleaved_tile(3, GROUPED, job, x, g, t); break;
-                default: interleaved_tile(4, GROUPED, job, x, g, t); break;
+                case 4: interleaved_tile(4, GROUPED, job, x, g, t); break;
+                case 5: interleaved_tile(5, GROUPED, job, x, g, t); break;
+                case 6: interleaved_tile(6, GROUPED, job, x, g, t); break;
+                case 7: interleaved_tile(7, GROUPED, job, x, g, t); break;
+                default: interleaved_tile(8, GROUPED, job, x, g, t); break;
                 }
             }
         }
