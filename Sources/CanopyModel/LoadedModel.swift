@@ -58,6 +58,9 @@ public final class LoadedModel: Sendable {
     /// Bytes of weights this process holds in memory: the file's tensors it read whole plus
     /// its parts of the split ones (under tensor parallelism about 1/ranks of the matrices).
     public let residentWeightBytes: Int
+    /// Bytes of the interleaved copies of Q4_1 matrices the kernels read (part of
+    /// `residentWeightBytes`; 0 under a weight memory budget, which they would not fit).
+    public let interleavedWeightBytes: Int
 
     /// How the model file on disk differs from the one loaded (truncated, rewritten in place,
     /// removed or replaced), or nil. The loaded weights are unaffected (they live in memory),
@@ -156,7 +159,7 @@ public final class LoadedModel: Sendable {
         do {
             let store = WeightStore(
                 file: file, expertCache: expertCache, residency: weightResidency,
-                interleavesQ4_1: precision == .quantizedActivations)
+                interleavesQ4_1: precision == .quantizedActivations && weightMemoryBytes == nil)
             if let exchange {
                 model = try ModelArchitectures.load(
                     store: store, config: config, precision: precision, shard: shard, stage: stage, exchange: exchange)
@@ -166,6 +169,7 @@ public final class LoadedModel: Sendable {
             let unread = splitRanges.reduce(0) { $0 + $1.count }
             residentWeightBytes = file.tensors.reduce(0) { $0 + $1.byteCount } - unread + store.partBytes
                 + store.interleavedBytes
+            interleavedWeightBytes = store.interleavedBytes
         } catch {
             throw .model(path: path, error)
         }

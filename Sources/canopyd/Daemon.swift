@@ -81,6 +81,9 @@ struct Daemon {
             logger.info("parallel: rank 0: \(ParallelLaunch.part(of: loaded)), \(loaded.residentWeightBytes) weight bytes resident")
         }
         defer { parallel?.stop(logger: logger) }
+        if loaded.interleavedWeightBytes > 0 {
+            logger.info("weights: Q4_1 matrices also held interleaved for the kernels (\(loaded.interleavedWeightBytes) bytes more; none under --weight-memory)")
+        }
         if let residency = loaded.weightResidency {
             logger.info("\(residency.placement)")
         } else if let budget = settings.engineConfig.weightMemoryBytes {

@@ -45,9 +45,12 @@ struct InterleavedWeightsTests {
         let copies = tensors.filter { $0.type == .q4_1 && $0.dimensions.count == 2 && $0.dimensions[1] % 8 == 0 }
             .reduce(0) { $0 + $1.byteCount }
         #expect(copies > 0)
-        #expect(loaded.residentWeightBytes == fileBytes + copies)
-        // Under a weight memory budget nothing is copied: the budget holds.
-        let streamed = try LoadedModel(path: FixturePaths.defaultModel, weightMemoryBytes: fileBytes / 2)
-        #expect(streamed.residentWeightBytes == fileBytes)
+        #expect(loaded.residentWeightBytes == fileBytes + copies && loaded.interleavedWeightBytes == copies)
+        // Under a weight memory budget nothing is copied, whether layers stream or the whole
+        // file fits: the budget holds.
+        for budget in [fileBytes / 2, 4 * fileBytes] {
+            let capped = try LoadedModel(path: FixturePaths.defaultModel, weightMemoryBytes: budget)
+            #expect(capped.residentWeightBytes == fileBytes && capped.interleavedWeightBytes == 0, "budget \(budget)")
+        }
     }
 }
