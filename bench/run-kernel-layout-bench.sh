@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# What another canonical arithmetic for Q4_1, and another weight layout, would buy (a design measurement,
-# bench/kernel-layout/q4_1_interleaved.c explains both): today's canopy_gemm against the
-# prototype's two kernels of one arithmetic (8 rows interleaved; the file's row-major rows),
-# same weights and activations, rounds interleaved, best of ROUNDS, at the token counts of a
-# decode step (1), a verification window (2-9) and a full step (32). The program exits
-# non-zero if either kernel differs in any bit from the scalar definition of the arithmetic.
+# Q4_1 products through canopy_gemm from the file's rows and from the interleaved copy
+# (bench/kernel-layout/q4_1_interleaved.c; once the prototype of both, see its history), same
+# weights and activations, rounds interleaved, best of ROUNDS, at the token counts of a decode
+# step (1), a verification window (2-9) and a full step (32). The program exits non-zero if
+# either path differs in any bit from its own scalar spelling of Q4_1's arithmetic.
 # Writes bench/results/<date>-<sha>-kernel-layout.md and prints it.
 #
 # Env: THREADS (2), MATRICES (140: about one SmolLM2-135M step of 1536 x 576 matrices),
@@ -27,11 +26,11 @@ isa=$({ grep -o -w -E 'avx512_vnni|amx_int8' /proc/cpuinfo || true; } | sort -u 
 # shellcheck disable=SC2086
 table=$("$work/q4_1_interleaved" "$THREADS" "$MATRICES" "$ROUNDS" $TOKENS)
 {
-    echo "# Q4_1 GEMM: today's arithmetic against a per-block one, interleaved and row-major"
+    echo "# Q4_1 GEMM through canopy_gemm: the file's rows against the interleaved copy"
     echo
     echo "- date: $(date -u +%FT%TZ), commit $commit, $cpu, $(nproc) cores (${isa:-no AVX-512 VNNI or AMX}), load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $MATRICES matrices of 1536 x 576 per pass, $THREADS threads, best of $ROUNDS interleaved rounds;"
-    echo "  canopy_gemm runs the kernels this CPU selects, the prototype kernels are AVX2 (bench/kernel-layout/q4_1_interleaved.c)"
+    echo "  canopy_gemm runs the kernels this CPU selects (bench/kernel-layout/q4_1_interleaved.c)"
     echo
     echo "$table"
 } | tee "$out"

@@ -186,9 +186,62 @@ static inline __attribute__((always_inline)) __m256i unpack(const uint8_t *block
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), _mm_and_si128(bytes, low));
 }
 
-/// Row `r` against tokens t0..<t0+T (T <= 4), eight blocks at a time: their int16 pair sums
-/// reduced by a vphaddw tree to one register of eight block sums (lane = block mod 8 within
-/// the group), so one convert and two fmas finish eight blocks.
+/// Blocks b0..<b0+n (n <= 8) of `row` against tokens t0..<t0+T: their int16 pair sums
+/// reduced by a vphaddw tree to one register of eight block sums (lane k = block b0 + k), so
+/// one convert and two fmas finish eight blocks. FULL: n == 8 and b0 + 8 <= padded_blocks.
+/// Lanes past n get zero weights (and zero scales where eight would read past the padded
+/// scales; the padding and a next column group's scales are finite), which leave the
+/// accumulators unchanged.
+static inline __attribute__((always_inline)) void row_blocks(
+    const int FULL, const int T, const uint8_t *row, const canopy_q8_rows *x, int64_t t0, int64_t b0, int n,
+    __m256 *acc, __m256 *mins) {
+    const int64_t pb = x->padded_blocks;
+    __m256i w[8];
+    uint16_t dh[8] = {0}, mh[8] = {0};
+    for (int k = 0; k < 8; k++) {
+        if (FULL || k < n) {
+            w[k] = unpack(row + (b0 + k) * Q4_1_BLOCK);
+            memcpy(&dh[k], row + (b0 + k) * Q4_1_BLOCK, 2);
+            memcpy(&mh[k], row + (b0 + k) * Q4_1_BLOCK + 2, 2);
+        } else {
+            w[k] = _mm256_setzero_si256();
+        }
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
+    const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
+    for (int t = 0; t < T; t++) {
+        const int8_t *xq = x->qs + (t0 + t) * x->cols + 32 * b0;
+        __m256i p[8];
+        for (int k = 0; k < 8; k++) {
+            p[k] = FULL || k < n ? _mm256_maddubs_epi16(w[k], _mm256_loadu_si256((const __m256i *)(xq + 32 * k)))
+                                 : _mm256_setzero_si256();
+        }
+        // Each 128-bit half ends with one int16 per block (|x| <= 30480).
+        const __m256i h01 = _mm256_hadd_epi16(p[0], p[1]), h23 = _mm256_hadd_epi16(p[2], p[3]);
+        const __m256i h45 = _mm256_hadd_epi16(p[4], p[5]), h67 = _mm256_hadd_epi16(p[6], p[7]);
+        const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_hadd_epi16(h45, h67));
+        const __m256i sums = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)),
+                                              _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
+        __m256 xd, xs;
+        if (FULL || b0 + 8 <= pb) {
+            xd = _mm256_loadu_ps(x->d + (t0 + t) * pb + b0);
+            xs = _mm256_loadu_ps(x->s + (t0 + t) * pb + b0);
+        } else {
+            float d[8] = {0}, m[8] = {0};
+            for (int k = 0; k < n; k++) {
+                d[k] = x->d[(t0 + t) * pb + b0 + k];
+                m[k] = x->s[(t0 + t) * pb + b0 + k];
+            }
+            xd = _mm256_loadu_ps(d);
+            xs = _mm256_loadu_ps(m);
+        }
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, xd), acc[t]);
+        mins[t] = _mm256_fmadd_ps(mw, xs, mins[t]);
+    }
+}
+
+/// Row `r` against tokens t0..<t0+T (T <= 4), eight blocks at a time (lane = block mod 8
+/// within the column group).
 static inline __attribute__((always_inline)) void row_tile(
     const int T, const int GROUPED, const canopy_gemm_job *job, const canopy_q8_rows *x, int64_t r, int64_t t0) {
     const int64_t blocks = x->blocks, pb = x->padded_blocks;
@@ -202,41 +255,8 @@ static inline __attribute__((always_inline)) void row_tile(
         for (int t = 0; t < T; t++) acc[t] = mins[t] = _mm256_setzero_ps();
         for (int64_t b0 = g0; b0 < g1; b0 += 8) {
             const int n = g1 - b0 < 8 ? (int)(g1 - b0) : 8;
-            __m256i w[8];
-            uint16_t dh[8] = {0}, mh[8] = {0};
-            float xd[4][8] = {{0}}, xs[4][8] = {{0}};
-            for (int k = 0; k < 8; k++) {
-                if (k < n) {
-                    w[k] = unpack(row + (b0 + k) * Q4_1_BLOCK);
-                    memcpy(&dh[k], row + (b0 + k) * Q4_1_BLOCK, 2);
-                    memcpy(&mh[k], row + (b0 + k) * Q4_1_BLOCK + 2, 2);
-                    for (int t = 0; t < T; t++) {
-                        xd[t][k] = x->d[(t0 + t) * pb + b0 + k];
-                        xs[t][k] = x->s[(t0 + t) * pb + b0 + k];
-                    }
-                } else {
-                    w[k] = _mm256_setzero_si256();
-                }
-            }
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
-            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
-            for (int t = 0; t < T; t++) {
-                const int8_t *xq = x->qs + (t0 + t) * x->cols + 32 * b0;
-                __m256i p[8];
-                for (int k = 0; k < 8; k++) {
-                    p[k] = k < n ? _mm256_maddubs_epi16(w[k], _mm256_loadu_si256((const __m256i *)(xq + 32 * k)))
-                                 : _mm256_setzero_si256();
-                }
-                // Each 128-bit half ends with one int16 per block (|x| <= 30480).
-                const __m256i h01 = _mm256_hadd_epi16(p[0], p[1]), h23 = _mm256_hadd_epi16(p[2], p[3]);
-                const __m256i h45 = _mm256_hadd_epi16(p[4], p[5]), h67 = _mm256_hadd_epi16(p[6], p[7]);
-                const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_hadd_epi16(h45, h67));
-                const __m256i sums = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)),
-                                                      _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
-                const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps(xd[t]));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
-                mins[t] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(xs[t]), mins[t]);
-            }
+            if (n == 8 && b0 + 8 <= pb) row_blocks(1, T, row, x, t0, b0, 8, acc, mins);
+            else row_blocks(0, T, row, x, t0, b0, n, acc, mins);
         }
         if (!GROUPED) break;
         for (int t = 0; t < T; t++) {
