@@ -201,7 +201,7 @@ static double dot_q4_1_scalar(const canopy_gemm_job *job, int64_t r, const canop
         for (int i = 0; i < 8; i++) acc[i] = mins[i] = 0.0f;
         for (int64_t b = g0; b < g1; b++) {
             uint8_t copy[20];
-            const uint8_t *block = (const uint8_t *)job->weights + r * job->row_bytes + b * 20;
+            const uint8_t *block = (const uint8_t *)job->weights + r * job->row_bytes + b * canopy_block_bytes(CANOPY_WEIGHT_Q4_1);
             if (job->interleaved) {
                 canopy_q4_1_interleaved_block(job->interleaved, x->cols, r, b, copy);
                 block = copy;

@@ -7,12 +7,12 @@
 // block's 32 products an exact int32 and spends one convert and one fma per block; with 8
 // rows side by side, one vpmaddubsw serves 8 rows and 8 of them add up in int16, so one
 // vpmaddwd, one convert and two fmas finish a block of 8 rows. Measured on a 2-core AVX2
-// Zen 3 (bench/run-kernel-layout-bench.sh): 1.48x today's kernel at 1 token, 2.0-2.3x at
-// 2-32 tokens.
+// Zen 3 (bench/results/2026-12-06-de39f85-kernel-layout.md): 1.48x the 8-lane kernel at 1
+// token, 2.0-2.3x at 2-32 tokens.
 //
-// Both kernels here (interleaved, and row-major for weights that are not repacked: streamed
-// layers, tensor-parallel parts, row counts not a multiple of 8) compute the same bits as
-// the scalar reference. The AVX-512 VNNI level runs them too, so every level agrees.
+// Both kernels here (interleaved, and row-major for matrices without a copy: every Q4_1
+// matrix under --weight-memory, row counts not a multiple of 8) compute the same bits as the
+// scalar reference. The AVX-512 VNNI level runs them too, so every level agrees.
 #include "gemm_internal.h"
 #include "half.h"
 
@@ -53,6 +53,8 @@ void canopy_q4_1_interleaved_block(const void *interleaved, int64_t cols, int64_
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define KERNEL_NAME(name) name##_q4_1_
+#include "gemm_groups_x86.inc"
 
 /// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)) of eight vectors, lane by lane.
 static inline __attribute__((always_inline)) __m256 sum8(const __m256 l[8]) {
@@ -60,24 +62,10 @@ static inline __attribute__((always_inline)) __m256 sum8(const __m256 l[8]) {
                          _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
 }
 
-/// The same sum of one vector's eight lanes.
-static inline __attribute__((always_inline)) float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /// The same sum of eight double vectors, lane by lane (a grouped job's lane totals).
 static inline __attribute__((always_inline)) __m256d sum8d(const __m256d l[8]) {
     return _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(l[0], l[4]), _mm256_add_pd(l[2], l[6])),
                          _mm256_add_pd(_mm256_add_pd(l[1], l[5]), _mm256_add_pd(l[3], l[7])));
-}
-
-/// Writes a grouped job's result (y64, or rounded to y).
-static inline __attribute__((always_inline)) void store_grouped(const canopy_gemm_job *job, int64_t at, double sum) {
-    if (job->y64) job->y64[at] = sum;
-    else job->y[at] = (float)sum;
 }
 
 // MARK: interleaved
@@ -145,7 +133,7 @@ static inline __attribute__((always_inline)) void interleaved_tile(
         double sums[8];
         _mm256_storeu_pd(sums, sum8d(total[t][0]));
         _mm256_storeu_pd(sums + 4, sum8d(total[t][1]));
-        for (int i = 0; i < 8; i++) store_grouped(job, at + i, sums[i]);
+        for (int i = 0; i < 8; i++) KERNEL_NAME(store)(1, job, at + i, sums[i], 0.0f);
     }
 }
 
@@ -267,14 +255,8 @@ static inline __attribute__((always_inline)) void row_tile(
     }
     for (int t = 0; t < T; t++) {
         const int64_t at = (t0 + t) * job->y_stride + r;
-        if (!GROUPED) {
-            job->y[at] = hsum(acc[t]) + hsum(mins[t]);
-            continue;
-        }
-        // ((t0+t4)+(t2+t6))+((t1+t5)+(t3+t7)) in double.
-        const __m256d s = _mm256_add_pd(total[t][0], total[t][1]);
-        const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-        store_grouped(job, at, _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h))));
+        KERNEL_NAME(store)(GROUPED, job, at, GROUPED ? KERNEL_NAME(hsum_totals)(total[t][0], total[t][1]) : 0.0,
+                           GROUPED ? 0.0f : KERNEL_NAME(hsum)(acc[t]) + KERNEL_NAME(hsum)(mins[t]));
     }
 }
 
@@ -304,5 +286,6 @@ void canopy_gemm_rows_q4_1_avx2(const canopy_q8_rows *x, const canopy_gemm_job *
     }
 }
 
+#undef KERNEL_NAME
 #pragma clang attribute pop
 #endif
