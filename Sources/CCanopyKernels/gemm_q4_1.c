@@ -70,58 +70,72 @@ static inline __attribute__((always_inline)) __m256d sum8d(const __m256d l[8]) {
 
 // MARK: interleaved
 
+/// Block b of rows 8g..8g+7 (at `blk`) against tokens t0..<t0+T, into lane l of `acc` and
+/// `mins`. FIRST: the lane's first block of its column group, whose fmas add to 0 (the
+/// same bits as adding to a zeroed accumulator, without storing the zeros: the arrays live
+/// on the stack, and zeroing them cost a memset per tile).
+static inline __attribute__((always_inline)) void interleaved_block(
+    const int T, const int FIRST, const uint8_t *blk, const canopy_q8_rows *x, int64_t t0, int64_t b, int l,
+    __m256 acc[8][8], __m256 mins[8][8]) {
+    const int64_t pb = x->padded_blocks;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+    const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
+    __m256i sum[8];
+    for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        const __m256i packed = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * k));
+        const __m256i lo = _mm256_and_si256(packed, low);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
+        for (int t = 0; t < T; t++) {
+            const int8_t *xq = x->qs + (t0 + t) * x->cols + 32 * b + 4 * k;
+            int32_t a, c;
+            memcpy(&a, xq, 4);
+            memcpy(&c, xq + 16, 4);
+            // Two products per row and register; 8 such add up to at most
+            // 8 x 2 x 15 x 127 = 30480, so int16 does not overflow.
+            sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)));
+            sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(c)));
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum[t], ones));
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x->d[(t0 + t) * pb + b]));
+        const __m256 sx = _mm256_set1_ps(x->s[(t0 + t) * pb + b]);
+        acc[t][l] = _mm256_fmadd_ps(f, scale, FIRST ? _mm256_setzero_ps() : acc[t][l]);
+        mins[t][l] = _mm256_fmadd_ps(mw, sx, FIRST ? _mm256_setzero_ps() : mins[t][l]);
+    }
+}
+
 /// Rows 8g..8g+7 against tokens t0..<t0+T (T <= 8). acc[t][l] and mins[t][l] hold lane l
 /// (block mod 8 within the group) of 8 rows, a row per vector lane.
 static inline __attribute__((always_inline)) void interleaved_tile(
     const int T, const int GROUPED, const canopy_gemm_job *job, const canopy_q8_rows *x, int64_t g, int64_t t0) {
-    const int64_t blocks = x->blocks, pb = x->padded_blocks;
+    const int64_t blocks = x->blocks;
     const int64_t group = GROUPED ? job->group_blocks : blocks;
     const uint8_t *base = (const uint8_t *)job->interleaved + g * blocks * GROUP_BLOCK;
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc[8][8], mins[8][8];
     __m256d total[8][2][8];  // grouped: [token][rows 0-3, 4-7][lane]
-    if (GROUPED)
-        for (int t = 0; t < T; t++)
-            for (int l = 0; l < 8; l++) total[t][0][l] = total[t][1][l] = _mm256_setzero_pd();
     for (int64_t g0 = 0; g0 < blocks; g0 += group) {
         const int64_t g1 = g0 + group < blocks ? g0 + group : blocks;
-        for (int t = 0; t < T; t++)
-            for (int l = 0; l < 8; l++) acc[t][l] = mins[t][l] = _mm256_setzero_ps();
-        for (int64_t b = g0; b < g1; b++) {
-            const uint8_t *blk = base + b * GROUP_BLOCK;
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
-            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
-            __m256i sum[8];
-            for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++) {
-                const __m256i packed = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * k));
-                const __m256i lo = _mm256_and_si256(packed, low);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-                for (int t = 0; t < T; t++) {
-                    const int8_t *xq = x->qs + (t0 + t) * x->cols + 32 * b + 4 * k;
-                    int32_t a, c;
-                    memcpy(&a, xq, 4);
-                    memcpy(&c, xq + 16, 4);
-                    // Two products per row and register; 8 such add up to at most
-                    // 8 x 2 x 15 x 127 = 30480, so int16 does not overflow.
-                    sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)));
-                    sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(c)));
-                }
-            }
-            const int l = (int)((b - g0) & 7);
-            for (int t = 0; t < T; t++) {
-                const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum[t], ones));
-                const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x->d[(t0 + t) * pb + b]));
-                acc[t][l] = _mm256_fmadd_ps(f, scale, acc[t][l]);
-                mins[t][l] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x->s[(t0 + t) * pb + b]), mins[t][l]);
-            }
-        }
+        const int64_t head = g1 - g0 < 8 ? g1 : g0 + 8;
+        int64_t b = g0;
+        for (; b < head; b++) interleaved_block(T, 1, base + b * GROUP_BLOCK, x, t0, b, (int)(b - g0), acc, mins);
+        if (head - g0 < 8)  // lanes no block of this group reaches
+            for (int t = 0; t < T; t++)
+                for (int l = (int)(head - g0); l < 8; l++) acc[t][l] = mins[t][l] = _mm256_setzero_ps();
+        for (; b < g1; b++) interleaved_block(T, 0, base + b * GROUP_BLOCK, x, t0, b, (int)((b - g0) & 7), acc, mins);
         if (!GROUPED) break;
         for (int t = 0; t < T; t++)
             for (int l = 0; l < 8; l++) {
                 const __m256 u = _mm256_add_ps(acc[t][l], mins[t][l]);
-                total[t][0][l] = _mm256_add_pd(total[t][0][l], _mm256_cvtps_pd(_mm256_castps256_ps128(u)));
-                total[t][1][l] = _mm256_add_pd(total[t][1][l], _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1)));
+                const __m256d u0 = _mm256_cvtps_pd(_mm256_castps256_ps128(u));
+                const __m256d u1 = _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1));
+                // The first group's lanes start the totals: 0 + u is u, as u is never -0
+                // (its chains start from fma(.., .., +0), and round-to-nearest gives -0
+                // from a sum only when both terms are -0).
+                total[t][0][l] = g0 == 0 ? u0 : _mm256_add_pd(total[t][0][l], u0);
+                total[t][1][l] = g0 == 0 ? u1 : _mm256_add_pd(total[t][1][l], u1);
             }
     }
     for (int t = 0; t < T; t++) {
