@@ -19,12 +19,13 @@
 #include <string.h>
 
 /// Bytes of one interleaved block of 8 rows: f16 d[8], f16 m[8], 4 registers of 32 bytes.
+enum { GROUP_BLOCK = 160, TOKEN_TILE = 64 };
+
 /// Most tokens one interleaved tile runs: a verification window of 1 + 8 proposals (9
 /// tokens) in one tile instead of two (5 + 4) measured 15-20 % faster (kernel-layout bench,
 /// alternated with tiles of at most 8: 8.27 / 7.03 / 7.30 vs 10.80 / 8.78 / 8.62 ms), 8
 /// tokens and fewer alike.
 #define TILE_MAX 12
-enum { GROUP_BLOCK = 160, Q4_1_BLOCK = 20, TOKEN_TILE = 64 };
 
 int canopy_q4_1_interleave(const void *rows, int64_t row_count, int64_t cols, void *out) {
     if (row_count % 8 != 0 || cols % 32 != 0) return -1;
@@ -34,7 +35,7 @@ int canopy_q4_1_interleave(const void *rows, int64_t row_count, int64_t cols, vo
     for (int64_t g = 0; g < row_count / 8; g++) {
         for (int64_t b = 0; b < blocks; b++, o += GROUP_BLOCK) {
             for (int i = 0; i < 8; i++) {
-                const uint8_t *block = in + ((g * 8 + i) * blocks + b) * Q4_1_BLOCK;
+                const uint8_t *block = in + ((g * 8 + i) * blocks + b) * canopy_block_bytes(CANOPY_WEIGHT_Q4_1);
                 memcpy(o + 2 * i, block, 2);
                 memcpy(o + 16 + 2 * i, block + 2, 2);
                 // Register k holds nibble bytes 4k..4k+3 of every row: values 4k..4k+3 in its
@@ -211,9 +212,10 @@ static inline __attribute__((always_inline)) void row_blocks(
     uint16_t dh[8] = {0}, mh[8] = {0};
     for (int k = 0; k < 8; k++) {
         if (FULL || k < n) {
-            w[k] = unpack(row + (b0 + k) * Q4_1_BLOCK);
-            memcpy(&dh[k], row + (b0 + k) * Q4_1_BLOCK, 2);
-            memcpy(&mh[k], row + (b0 + k) * Q4_1_BLOCK + 2, 2);
+            const uint8_t *block = row + (b0 + k) * canopy_block_bytes(CANOPY_WEIGHT_Q4_1);
+            w[k] = unpack(block);
+            memcpy(&dh[k], block, 2);
+            memcpy(&mh[k], block + 2, 2);
         } else {
             w[k] = _mm256_setzero_si256();
         }
