@@ -64,19 +64,85 @@ static inline void scores_avx2(const float *q, const void *const *keys, int half
     }
 }
 
+// One pass of the value sums over values d..<d + 8P for G accumulators: each value's chain is
+// a = acc · correction, then a = fma(w_j, row_j, a) in order of j, as in the one-vector loop.
+// Its P · G chains are independent, so the FMAs overlap instead of waiting on each other's
+// latency (one block of 8 values at a time left a decode step's value sums latency-bound),
+// and each f16 row block is widened once for the G accumulators.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void accumulate_pass_avx2(const int G, const int P, float *acc, int64_t acc_stride,
+                                        const float *corrections, const float *w, int64_t w_stride,
+                                        const void *const *rows, int half, int64_t count, int64_t d) {
+    __m256 a[4][8];
+    for (int g = 0; g < G; g++)
+        for (int p = 0; p < P; p++)
+            a[g][p] = _mm256_mul_ps(_mm256_loadu_ps(acc + g * acc_stride + d + 8 * p), _mm256_set1_ps(corrections[g]));
+    for (int64_t j = 0; j < count; j++) {
+        __m256 weight[4];
+        for (int g = 0; g < G; g++) weight[g] = _mm256_set1_ps(w[g * w_stride + j]);
+        for (int p = 0; p < P; p++) {
+            const __m256 r = row8(rows[j], d + 8 * p, half);
+            for (int g = 0; g < G; g++) a[g][p] = _mm256_fmadd_ps(weight[g], r, a[g][p]);
+        }
+    }
+    for (int g = 0; g < G; g++)
+        for (int p = 0; p < P; p++) _mm256_storeu_ps(acc + g * acc_stride + d + 8 * p, a[g][p]);
+}
+
+// The value sums of G ≤ 4 accumulators over the same rows: passes of as many 8-value blocks
+// as AVX2's 16 registers hold beside the row and the G weights, then single blocks, then
+// the scalar tail (a row length that is not a multiple of 8: no model has one).
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void accumulate_group_avx2(const int G, float *acc, int64_t acc_stride, const float *corrections,
+                                         const float *w, int64_t w_stride, const void *const *rows, int half,
+                                         int64_t count, int64_t hd) {
+    const int P = G == 1 ? 8 : G == 2 ? 4 : G == 3 ? 4 : 2;
+    int64_t d = 0;
+    for (; d + 8 * P <= hd; d += 8 * P) accumulate_pass_avx2(G, P, acc, acc_stride, corrections, w, w_stride, rows, half, count, d);
+    for (; d + 8 <= hd; d += 8) accumulate_pass_avx2(G, 1, acc, acc_stride, corrections, w, w_stride, rows, half, count, d);
+    for (int g = 0; g < G; g++) {
+        for (int64_t e = d; e < hd; e++) {
+            float a = acc[g * acc_stride + e] * corrections[g];
+            for (int64_t j = 0; j < count; j++) a += w[g * w_stride + j] * row_at(rows[j], e, half);
+            acc[g * acc_stride + e] = a;
+        }
+    }
+}
+
 __attribute__((target("avx2,fma,f16c"), always_inline))
 static inline void accumulate_avx2(float *acc, float correction, const float *w, const void *const *rows, int half,
                                    int64_t count, int64_t hd) {
-    int64_t d = 0;
-    for (; d + 8 <= hd; d += 8) {
-        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + d), _mm256_set1_ps(correction));
-        for (int64_t j = 0; j < count; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), row8(rows[j], d, half), a);
-        _mm256_storeu_ps(acc + d, a);
+    accumulate_group_avx2(1, acc, 0, &correction, w, 0, rows, half, count, hd);
+}
+
+// Scores of G ≤ 4 query vectors against K keys at a time: each (key, query) pair is the
+// one-query loop's chain and reduction (`scores_avx2`); the K · G chains overlap, and each
+// f16 key block is widened once for the G queries. Keys left over, and row lengths that are
+// not a multiple of 8, take the one-query loop.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void scores_group_avx2(const int G, const float *q, int64_t q_stride, const void *const *keys, int half,
+                                     int64_t count, int64_t hd, float *out, int64_t out_stride) {
+    enum { K = 2 };
+    int64_t j = 0;
+    if (hd % 8 == 0) {
+        for (; j + K <= count; j += K) {
+            __m256 acc[K][4];
+            for (int k = 0; k < K; k++)
+                for (int g = 0; g < G; g++) acc[k][g] = _mm256_setzero_ps();
+            for (int64_t i = 0; i < hd; i += 8) {
+                __m256 kk[K];
+                for (int k = 0; k < K; k++) kk[k] = row8(keys[j + k], i, half);
+                for (int g = 0; g < G; g++) {
+                    const __m256 q8 = _mm256_loadu_ps(q + g * q_stride + i);
+                    for (int k = 0; k < K; k++) acc[k][g] = _mm256_fmadd_ps(q8, kk[k], acc[k][g]);
+                }
+            }
+            for (int g = 0; g < G; g++)
+                for (int k = 0; k < K; k++) out[g * out_stride + j + k] = hsum256(acc[k][g]);
+        }
     }
-    for (; d < hd; d++) {
-        float a = acc[d] * correction;
-        for (int64_t j = 0; j < count; j++) a += w[j] * row_at(rows[j], d, half);
-        acc[d] = a;
+    if (j < count) {
+        for (int g = 0; g < G; g++) scores_avx2(q + g * q_stride, keys + j, half, count - j, hd, out + g * out_stride + j);
     }
 }
 
@@ -160,7 +226,8 @@ static void accumulate_avx512_f16(float *a, float c, const float *w, const void 
 // MARK: query groups
 // The query heads that share a KV head (grouped-query attention) read the same key and value
 // rows: these loops widen each f16 row once for all of them. Per query head the operations are
-// exactly those of scores_avx512 / accumulate_avx512, so the bits are the same.
+// exactly those of scores_avx512 / accumulate_avx512 (and, for the AVX2 copies below them, of
+// scores_avx2 / accumulate_avx2), so the bits are the same.
 
 __attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
 static inline void scores_group_avx512(const int G, const float *q, int64_t q_stride, const void *const *keys,
@@ -230,6 +297,24 @@ GROUP_COPIES(2)
 GROUP_COPIES(3)
 GROUP_COPIES(4)
 #undef GROUP_COPIES
+
+#define GROUP_COPIES_AVX2(G)                                                                                     \
+    __attribute__((target("avx2,fma,f16c"))) static void scores_group##G##_avx2(                               \
+        const float *q, int64_t qs, const void *const *k, int half, int64_t n, int64_t hd, float *o, int64_t os) { \
+        if (half) scores_group_avx2(G, q, qs, k, 1, n, hd, o, os);                                               \
+        else scores_group_avx2(G, q, qs, k, 0, n, hd, o, os);                                                    \
+    }                                                                                                            \
+    __attribute__((target("avx2,fma,f16c"))) static void accumulate_group##G##_avx2(                           \
+        float *a, int64_t as, const float *c, const float *w, int64_t ws, const void *const *r, int half, int64_t n, \
+        int64_t hd) {                                                                                            \
+        if (half) accumulate_group_avx2(G, a, as, c, w, ws, r, 1, n, hd);                                        \
+        else accumulate_group_avx2(G, a, as, c, w, ws, r, 0, n, hd);                                             \
+    }
+GROUP_COPIES_AVX2(1)
+GROUP_COPIES_AVX2(2)
+GROUP_COPIES_AVX2(3)
+GROUP_COPIES_AVX2(4)
+#undef GROUP_COPIES_AVX2
 #endif
 
 void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_row type, int64_t count, int64_t hd,
@@ -302,6 +387,20 @@ void canopy_attention_scores_group(const float *q, int64_t q_stride, int64_t gro
         }
         return;
     }
+    if (clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2) {
+        const int half = type == CANOPY_KV_ROW_F16;
+        for (int64_t g = 0; g < group; g += 4) {
+            const float *qg = q + g * q_stride;
+            float *out = scores + g * scores_stride;
+            switch (group - g < 4 ? group - g : 4) {
+            case 1: scores_group1_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            case 2: scores_group2_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            case 3: scores_group3_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            default: scores_group4_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
+            }
+        }
+        return;
+    }
 #endif
     for (int64_t g = 0; g < group; g++) canopy_attention_scores(q + g * q_stride, keys, type, count, hd, scores + g * scores_stride);
 }
@@ -320,6 +419,20 @@ void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const flo
             case 2: accumulate_group2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
             case 3: accumulate_group3(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
             default: accumulate_group4(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            }
+        }
+        return;
+    }
+    if (clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2) {
+        const int half = type == CANOPY_KV_ROW_F16;
+        for (int64_t g = 0; g < group; g += 4) {
+            float *a = acc + g * acc_stride;
+            const float *c = corrections + g, *w = weights + g * weights_stride;
+            switch (group - g < 4 ? group - g : 4) {
+            case 1: accumulate_group1_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            case 2: accumulate_group2_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            case 3: accumulate_group3_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
+            default: accumulate_group4_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
             }
         }
         return;

@@ -179,3 +179,61 @@ struct AttentionGroupTests {
         }
     }
 }
+
+/// The AVX2 loops (which the AVX-512 ones match bit for bit) against their order spelled out
+/// here in Swift, so a rewrite of the loops for speed cannot move a bit unnoticed on a machine
+/// without AVX-512: scores keep 8 lane chains of FMAs over the row's blocks of 8, reduced as
+/// (l0+l4, l1+l5, l2+l6, l3+l7), then (s0+s2, s1+s3), then the two, and a tail of multiply-adds;
+/// value sums keep one FMA chain per value, acc · correction first, rows in order.
+@Suite("AVX2 attention loops follow their spelled-out order", .enabled(if: InstructionSet.ceiling >= .avx2))
+struct AttentionAVX2OrderTests {
+    static func score(_ q: [Float], _ k: [Float]) -> Float {
+        let hd = q.count, whole = hd / 8 * 8
+        var lanes = [Float](repeating: 0, count: 8)
+        for i in stride(from: 0, to: whole, by: 8) {
+            for l in 0..<8 { lanes[l] = lanes[l].addingProduct(q[i + l], k[i + l]) }
+        }
+        let s4 = (0..<4).map { lanes[$0] + lanes[$0 + 4] }
+        var s = (s4[0] + s4[2]) + (s4[1] + s4[3])
+        for i in whole..<hd { s += q[i] * k[i] }
+        return s
+    }
+
+    static func sums(_ start: [Float], _ correction: Float, _ w: [Float], _ rows: [[Float]]) -> [Float] {
+        let hd = start.count, whole = hd / 8 * 8
+        return (0..<hd).map { d in
+            var a = start[d] * correction
+            for j in rows.indices { a = d < whole ? a.addingProduct(w[j], rows[j][d]) : a + w[j] * rows[j][d] }
+            return a
+        }
+    }
+
+    @Test("grouped scores and value sums equal the spelled-out order", arguments: AttentionGroupTests.cases.indices)
+    func spelledOut(index: Int) {
+        let (group, shape) = AttentionGroupTests.cases[index]
+        let (hd, count) = AttentionLevelTests.shapes[shape]
+        let pitch = count + 1, slot = hd + 3
+        let queries = AttentionLevelTests.values(group * hd, seed: UInt64(4000 + index))
+        let rows = AttentionHalfRowTests.halfRows(count, hd, seed: 4500 + index)
+        let weights = AttentionLevelTests.values(group * pitch, seed: UInt64(5000 + index))
+        let starts = AttentionLevelTests.values(group * slot, seed: UInt64(5500 + index))
+        let corrections = (0..<group).map { 0.75 - Float($0) * 0.0625 }
+        var scores = [Float](repeating: .nan, count: group * pitch), acc = starts
+        withRowPointers(rows.half) { keys in
+            canopy_attention_scores_group(queries, Int64(hd), Int64(group), keys, CANOPY_KV_ROW_F16, Int64(count), Int64(hd),
+                                          &scores, Int64(pitch))
+            canopy_attention_accumulate_group(&acc, Int64(slot), corrections, weights, Int64(pitch), Int64(group), keys,
+                                              CANOPY_KV_ROW_F16, Int64(count), Int64(hd))
+        }
+        for g in 0..<group {
+            let q = Array(queries[(g * hd)..<((g + 1) * hd)])
+            let want = rows.wide.map { Self.score(q, $0) }
+            #expect(scores[(g * pitch)..<(g * pitch + count)].map(\.bitPattern) == want.map(\.bitPattern),
+                    "scores: group \(group), hd \(hd), \(count) keys, vector \(g)")
+            let sums = Self.sums(Array(starts[(g * slot)..<(g * slot + hd)]), corrections[g],
+                                 Array(weights[(g * pitch)..<(g * pitch + count)]), rows.wide)
+            #expect(acc[(g * slot)..<(g * slot + hd)].map(\.bitPattern) == sums.map(\.bitPattern),
+                    "value sums: group \(group), hd \(hd), \(count) rows, vector \(g)")
+        }
+    }
+}
