@@ -70,9 +70,21 @@ static void quantize_row_avx2(const float *x, int64_t blocks, int32_t offset, in
         // packs interleave 128-bit lanes; the permute restores element order.
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        int8_t *q = qs + 32 * b;
-        _mm256_storeu_si256((__m256i *)q, p);
-        finish_block(q, amax, offset, d + b, s + b, lane_base + 8 * b);
+        _mm256_storeu_si256((__m256i *)(qs + 32 * b), p);
+        // finish_block's arithmetic on the vector: Σ q exact in int32 (lane i of `quads` is
+        // q[4i] + ... + q[4i + 3]), and F16C's round to nearest even, which canopy_float_to_half
+        // equals for finite values (a NaN or infinite amax gives a NaN scale either way).
+        const __m256i quads = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        const int32_t sum = _mm_cvtsi128_si32(s4);
+        const float dd = amax / 127.0f;
+        d[b] = _cvtsh_ss(_cvtss_sh(dd, 0));
+        s[b] = _cvtsh_ss(_cvtss_sh(dd * (float)sum, 0));
+        if (offset != 0) {
+            _mm256_storeu_si256((__m256i *)(lane_base + 8 * b), _mm256_mullo_epi32(quads, _mm256_set1_epi32(-offset)));
+        }
     }
 }
 #endif
