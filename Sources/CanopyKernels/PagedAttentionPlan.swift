@@ -115,6 +115,28 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
         return (wanted + chunk - 1) / chunk * chunk
     }
 
+    /// Query rows per tile for a batch of one sequence: `tileRows`, or fewer when that leaves
+    /// the threads unevenly loaded. A verification window of 9 rows over 3 KV heads is 3 work
+    /// items, which 2 threads take 2 + 1; cut into 2 tiles it is 6, taken 3 + 3. The tiles
+    /// become as many as make the items a multiple of the threads, when that is few enough
+    /// to matter (fewer than 4 items per thread). Tiles group rows only to share K/V reads:
+    /// every row's result is the same in any tile.
+    static func balancedTileRows(
+        _ sequence: AttentionSequence, tileRows: Int, kvHeads: Int, chunk: Int, threads: Int
+    ) -> Int {
+        let rows = sequence.queryCount
+        guard rows > 1, threads > 1 else { return tileRows }
+        let length = sequence.firstPosition + 1
+        let partitions = (length + partitionSize(length: length, chunk: chunk) - 1) / partitionSize(length: length, chunk: chunk)
+        let tiles = (rows + tileRows - 1) / tileRows
+        let perTile = kvHeads * partitions
+        guard perTile * tiles < 4 * threads else { return tileRows }
+        var a = perTile, b = threads
+        while b != 0 { (a, b) = (b, a % b) }
+        let wanted = Swift.min(rows, threads / a)
+        return wanted > tiles ? (rows + wanted - 1) / wanted : tileRows
+    }
+
     /// Plans attention for `sequences` (whose block tables must stay valid until the plan's
     /// last `attend`) with `headCount` query heads over `layout`; checks what can be checked.
     /// O(queries + work items); allocates only when the batch outgrows earlier ones.
@@ -143,6 +165,10 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
         chunkSize = Self.chunkSize(blockSize: layout.blockSize)
         let group = headCount / layout.kvHeads
         tileRows = Swift.min(32, Swift.max(1, Self.targetTileVectors / group))
+        if sequenceCount == 1 {
+            tileRows = Self.balancedTileRows(sequences[0], tileRows: tileRows, kvHeads: layout.kvHeads,
+                                             chunk: chunkSize, threads: WorkerPool.shared.threadCount)
+        }
         slotFloats = layout.headDimension + 2
         var globalQuery = 0
         for index in sequences.indices {

@@ -137,4 +137,27 @@ struct PagedAttentionTests {
             }
         }
     }
+
+    @Test("one sequence's tiles: cut so the work items load the threads evenly, only when few")
+    func balancedTiles() {
+        let table = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        defer { table.deallocate() }
+        func rows(_ queries: Int, at position: Int, kvHeads: Int, threads: Int, tileRows: Int = 21) -> Int {
+            let sequence = AttentionSequence(queryStart: 0, queryCount: queries, firstPosition: position, blockTable: table)
+            return PagedAttentionPlan.balancedTileRows(sequence, tileRows: tileRows, kvHeads: kvHeads, chunk: 64, threads: threads)
+        }
+        // A 9-token window over 3 KV heads: 3 items for 2 threads; 2 tiles (5 + 4 rows) make 6.
+        #expect(rows(9, at: 160, kvHeads: 3, threads: 2) == 5)
+        // Over 4 KV heads the items already split evenly; one token cannot be cut.
+        #expect(rows(9, at: 160, kvHeads: 4, threads: 2) == 21)
+        #expect(rows(1, at: 160, kvHeads: 3, threads: 2) == 21)
+        // Two partitions (a context past 256 keys) x 3 heads = 6 items: even already.
+        #expect(rows(9, at: 300, kvHeads: 3, threads: 2) == 21)
+        // A long prefill chunk is many items already.
+        #expect(rows(512, at: 0, kvHeads: 3, threads: 2) == 21)
+        // One thread: nothing to balance.
+        #expect(rows(9, at: 160, kvHeads: 3, threads: 1) == 21)
+        // 4 threads over 3 heads want 4 tiles: tiles of 3 rows (3 tiles) is the nearest cut.
+        #expect(rows(9, at: 160, kvHeads: 3, threads: 4) == 3)
+    }
 }
