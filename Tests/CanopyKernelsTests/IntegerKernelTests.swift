@@ -44,7 +44,7 @@ struct IntegerKernelTests {
         #expect(slice.map(\.bitPattern) == batched[(2 * rows)..<(7 * rows)].map(\.bitPattern))
         // 2- to 4-token batches (decode steps of a few branches, verification windows) share
         // each unpacked block, or (4 with VNNI) take the tiles; Q8_0 under AVX2 takes the
-        // shared blocks in groups of 4 up to 12 tokens (6, 9, 12: groups and a remainder).
+        // shared blocks in groups of 4 up to 12 tokens (6 = 4 + 2, 9 = 4 + 5, 12 = 4 + 4 + 4).
         for (first, count) in [(10, 2), (61, 3), (20, 4), (50, 6), (30, 9), (40, 12)] {
             let few = runMatMul(m, Array(x[(first * cols)..<((first + count) * cols)]), tokens: count, .quantizedActivations)
             #expect(few.map(\.bitPattern) == batched[(first * rows)..<((first + count) * rows)].map(\.bitPattern),
