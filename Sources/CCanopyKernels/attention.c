@@ -279,42 +279,32 @@ static inline void accumulate_group_avx512(const int G, float *acc, int64_t acc_
     }
 }
 
-// One copy per group size up to 4 (a literal, so the accumulators are registers) and row type.
-#define GROUP_COPIES(G)                                                                                          \
-    __attribute__((target("avx512f,avx2,fma,f16c"))) static void scores_group##G(                             \
+// One copy per level, group size up to 4 (a literal, so the accumulators are registers) and
+// row type: scores_group<G><SUFFIX> runs scores_group_<LOOP>, accumulate_group<G><SUFFIX>
+// accumulate_group_<LOOP>.
+#define GROUP_COPIES(G, SUFFIX, TARGET, LOOP)                                                                    \
+    __attribute__((target(TARGET))) static void scores_group##G##SUFFIX(                                         \
         const float *q, int64_t qs, const void *const *k, int half, int64_t n, int64_t hd, float *o, int64_t os) { \
-        if (half) scores_group_avx512(G, q, qs, k, 1, n, hd, o, os);                                             \
-        else scores_group_avx512(G, q, qs, k, 0, n, hd, o, os);                                                  \
+        if (half) scores_group_##LOOP(G, q, qs, k, 1, n, hd, o, os);                                             \
+        else scores_group_##LOOP(G, q, qs, k, 0, n, hd, o, os);                                                  \
     }                                                                                                            \
-    __attribute__((target("avx512f,avx2,fma,f16c"))) static void accumulate_group##G(                         \
+    __attribute__((target(TARGET))) static void accumulate_group##G##SUFFIX(                                     \
         float *a, int64_t as, const float *c, const float *w, int64_t ws, const void *const *r, int half, int64_t n, \
         int64_t hd) {                                                                                            \
-        if (half) accumulate_group_avx512(G, a, as, c, w, ws, r, 1, n, hd);                                      \
-        else accumulate_group_avx512(G, a, as, c, w, ws, r, 0, n, hd);                                           \
+        if (half) accumulate_group_##LOOP(G, a, as, c, w, ws, r, 1, n, hd);                                      \
+        else accumulate_group_##LOOP(G, a, as, c, w, ws, r, 0, n, hd);                                           \
     }
-GROUP_COPIES(1)
-GROUP_COPIES(2)
-GROUP_COPIES(3)
-GROUP_COPIES(4)
+#define AVX512_TARGET "avx512f,avx2,fma,f16c"
+GROUP_COPIES(1, , AVX512_TARGET, avx512)
+GROUP_COPIES(2, , AVX512_TARGET, avx512)
+GROUP_COPIES(3, , AVX512_TARGET, avx512)
+GROUP_COPIES(4, , AVX512_TARGET, avx512)
+GROUP_COPIES(1, _avx2, "avx2,fma,f16c", avx2)
+GROUP_COPIES(2, _avx2, "avx2,fma,f16c", avx2)
+GROUP_COPIES(3, _avx2, "avx2,fma,f16c", avx2)
+GROUP_COPIES(4, _avx2, "avx2,fma,f16c", avx2)
+#undef AVX512_TARGET
 #undef GROUP_COPIES
-
-#define GROUP_COPIES_AVX2(G)                                                                                     \
-    __attribute__((target("avx2,fma,f16c"))) static void scores_group##G##_avx2(                               \
-        const float *q, int64_t qs, const void *const *k, int half, int64_t n, int64_t hd, float *o, int64_t os) { \
-        if (half) scores_group_avx2(G, q, qs, k, 1, n, hd, o, os);                                               \
-        else scores_group_avx2(G, q, qs, k, 0, n, hd, o, os);                                                    \
-    }                                                                                                            \
-    __attribute__((target("avx2,fma,f16c"))) static void accumulate_group##G##_avx2(                           \
-        float *a, int64_t as, const float *c, const float *w, int64_t ws, const void *const *r, int half, int64_t n, \
-        int64_t hd) {                                                                                            \
-        if (half) accumulate_group_avx2(G, a, as, c, w, ws, r, 1, n, hd);                                        \
-        else accumulate_group_avx2(G, a, as, c, w, ws, r, 0, n, hd);                                             \
-    }
-GROUP_COPIES_AVX2(1)
-GROUP_COPIES_AVX2(2)
-GROUP_COPIES_AVX2(3)
-GROUP_COPIES_AVX2(4)
-#undef GROUP_COPIES_AVX2
 #endif
 
 void canopy_attention_scores(const float *q, const void *const *keys, canopy_kv_row type, int64_t count, int64_t hd,
@@ -370,34 +360,39 @@ void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction
     }
 }
 
+#if defined(__x86_64__)
+typedef void (*scores_group_fn)(const float *, int64_t, const void *const *, int, int64_t, int64_t, float *, int64_t);
+typedef void (*accumulate_group_fn)(float *, int64_t, const float *, const float *, int64_t, const void *const *, int,
+                                    int64_t, int64_t);
+
+/// The group copies of the process's level (entry g - 1 takes g vectors), or NULL below AVX2.
+static const scores_group_fn *scores_groups(void) {
+    static const scores_group_fn avx512[4] = {scores_group1, scores_group2, scores_group3, scores_group4};
+    static const scores_group_fn avx2[4] = {scores_group1_avx2, scores_group2_avx2, scores_group3_avx2,
+                                            scores_group4_avx2};
+    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) return avx512;
+    return clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2 ? avx2 : NULL;
+}
+
+static const accumulate_group_fn *accumulate_groups(void) {
+    static const accumulate_group_fn avx512[4] = {accumulate_group1, accumulate_group2, accumulate_group3,
+                                                  accumulate_group4};
+    static const accumulate_group_fn avx2[4] = {accumulate_group1_avx2, accumulate_group2_avx2,
+                                                accumulate_group3_avx2, accumulate_group4_avx2};
+    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) return avx512;
+    return clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2 ? avx2 : NULL;
+}
+#endif
+
 void canopy_attention_scores_group(const float *q, int64_t q_stride, int64_t group, const void *const *keys,
                                    canopy_kv_row type, int64_t count, int64_t hd, float *scores, int64_t scores_stride) {
 #if defined(__x86_64__)
-    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) {
+    const scores_group_fn *copies = scores_groups();
+    if (copies) {
         const int half = type == CANOPY_KV_ROW_F16;
         for (int64_t g = 0; g < group; g += 4) {
-            const float *qg = q + g * q_stride;
-            float *out = scores + g * scores_stride;
-            switch (group - g < 4 ? group - g : 4) {
-            case 1: scores_group1(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            case 2: scores_group2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            case 3: scores_group3(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            default: scores_group4(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            }
-        }
-        return;
-    }
-    if (clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2) {
-        const int half = type == CANOPY_KV_ROW_F16;
-        for (int64_t g = 0; g < group; g += 4) {
-            const float *qg = q + g * q_stride;
-            float *out = scores + g * scores_stride;
-            switch (group - g < 4 ? group - g : 4) {
-            case 1: scores_group1_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            case 2: scores_group2_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            case 3: scores_group3_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            default: scores_group4_avx2(qg, q_stride, keys, half, count, hd, out, scores_stride); break;
-            }
+            copies[(group - g < 4 ? group - g : 4) - 1](q + g * q_stride, q_stride, keys, half, count, hd,
+                                                        scores + g * scores_stride, scores_stride);
         }
         return;
     }
@@ -409,31 +404,13 @@ void canopy_attention_accumulate_group(float *acc, int64_t acc_stride, const flo
                                        int64_t weights_stride, int64_t group, const void *const *rows,
                                        canopy_kv_row type, int64_t count, int64_t hd) {
 #if defined(__x86_64__)
-    if (clamp_level(CANOPY_ISA_AVX512VNNI) == CANOPY_ISA_AVX512VNNI) {
+    const accumulate_group_fn *copies = accumulate_groups();
+    if (copies) {
         const int half = type == CANOPY_KV_ROW_F16;
         for (int64_t g = 0; g < group; g += 4) {
-            float *a = acc + g * acc_stride;
-            const float *c = corrections + g, *w = weights + g * weights_stride;
-            switch (group - g < 4 ? group - g : 4) {
-            case 1: accumulate_group1(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            case 2: accumulate_group2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            case 3: accumulate_group3(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            default: accumulate_group4(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            }
-        }
-        return;
-    }
-    if (clamp_level(CANOPY_ISA_AVX2) == CANOPY_ISA_AVX2) {
-        const int half = type == CANOPY_KV_ROW_F16;
-        for (int64_t g = 0; g < group; g += 4) {
-            float *a = acc + g * acc_stride;
-            const float *c = corrections + g, *w = weights + g * weights_stride;
-            switch (group - g < 4 ? group - g : 4) {
-            case 1: accumulate_group1_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            case 2: accumulate_group2_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            case 3: accumulate_group3_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            default: accumulate_group4_avx2(a, acc_stride, c, w, weights_stride, rows, half, count, hd); break;
-            }
+            copies[(group - g < 4 ? group - g : 4) - 1](acc + g * acc_stride, acc_stride, corrections + g,
+                                                        weights + g * weights_stride, weights_stride, rows, half,
+                                                        count, hd);
         }
         return;
     }
