@@ -126,14 +126,16 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     ) -> Int {
         let rows = sequence.queryCount
         guard rows > 1, threads > 1 else { return tileRows }
+        // The first row's partitions (a later row may have one more; this is a heuristic).
         let length = sequence.firstPosition + 1
-        let partitions = (length + partitionSize(length: length, chunk: chunk) - 1) / partitionSize(length: length, chunk: chunk)
+        let size = partitionSize(length: length, chunk: chunk)
+        let perTile = kvHeads * ((length + size - 1) / size)
         let tiles = (rows + tileRows - 1) / tileRows
-        let perTile = kvHeads * partitions
         guard perTile * tiles < 4 * threads else { return tileRows }
-        var a = perTile, b = threads
-        while b != 0 { (a, b) = (b, a % b) }
-        let wanted = Swift.min(rows, threads / a)
+        // Items are a multiple of the threads once the tiles are threads / gcd(perTile, threads).
+        var divisor = perTile, rest = threads
+        while rest != 0 { (divisor, rest) = (rest, divisor % rest) }
+        let wanted = Swift.min(rows, threads / divisor)
         return wanted > tiles ? (rows + wanted - 1) / wanted : tileRows
     }
 
