@@ -73,7 +73,8 @@ static void quantize_row_avx2(const float *x, int64_t blocks, int32_t offset, in
         _mm256_storeu_si256((__m256i *)(qs + 32 * b), p);
         // finish_block's arithmetic on the vector: Σ q exact in int32 (lane i of `quads` is
         // q[4i] + ... + q[4i + 3]), and F16C's round to nearest even, which canopy_float_to_half
-        // equals for finite values (a NaN or infinite amax gives a NaN scale either way).
+        // equals for finite values (an infinite amax gives an infinite scale either way, a NaN one a
+        // NaN, whose payload may differ).
         const __m256i quads = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
