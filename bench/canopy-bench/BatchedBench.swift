@@ -75,6 +75,7 @@ struct BatchedBench: ParsableCommand {
         for count in counts {
             let done = DispatchGroup()
             let start = DispatchTime.now()
+            let decodeTimes = DecodeTimes(count: count)
             for i in 0..<count {
                 var request = Request(
                     id: "b\(i)",
@@ -86,19 +87,62 @@ struct BatchedBench: ParsableCommand {
                 request.stop.ignoreEndOfGeneration = true
                 done.enter()
                 try engine.submit(request) { event in
-                    if case .completed = event { done.leave() }
+                    switch event {
+                    case .token: decodeTimes.token(request: i)
+                    case .completed:
+                        decodeTimes.completed(request: i)
+                        done.leave()
+                    default: break
+                    }
                 }
             }
             done.wait()
             let elapsed = seconds(since: start)
             let generated = Double(count * genTokens)
             let m = engine.metrics()
-            let line = #"{"streams": \#(count), "seconds": \#(elapsed), "gen_tokens_per_s": \#(generated / elapsed), "total_tokens_per_s": \#(Double(count * (promptTokens + genTokens)) / elapsed), "preemptions": \#(m.preemptions), "swap_preemptions": \#(m.swapPreemptions), "batched_tokens": \#(m.batchedTokens), "swap_out_bytes": \#(m.kv.swapOutBytes)}"#
+            let line = #"{"streams": \#(count), "seconds": \#(elapsed), "gen_tokens_per_s": \#(generated / elapsed), "total_tokens_per_s": \#(Double(count * (promptTokens + genTokens)) / elapsed), "tpot_ms_p50": \#(decodeTimes.medianTimePerOutputToken(generated: genTokens) * 1000), "preemptions": \#(m.preemptions), "swap_preemptions": \#(m.swapPreemptions), "batched_tokens": \#(m.batchedTokens), "swap_out_bytes": \#(m.kv.swapOutBytes)}"#
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         engine.shutdown()
         if let residency = loaded.weightResidency {
             FileHandle.standardError.write(Data("weight streaming: \(residency.statsSummary)\n".utf8))
         }
+    }
+}
+
+/// Each request's first-token and completion times, for its time per output token after the
+/// first (TPOT, as `canopy bench` reports it for requests through the socket: (end - first
+/// token) / (tokens - 1)). Written from the engine thread, read after all requests completed.
+final class DecodeTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: [DispatchTime?]
+    private var end: [DispatchTime?]
+
+    init(count: Int) {
+        first = Array(repeating: nil, count: count)
+        end = Array(repeating: nil, count: count)
+    }
+
+    func token(request i: Int) {
+        let now = DispatchTime.now()
+        lock.withLock { if first[i] == nil { first[i] = now } }
+    }
+
+    func completed(request i: Int) {
+        let now = DispatchTime.now()
+        lock.withLock { end[i] = now }
+    }
+
+    /// Median over the requests of (completion - first token) / (generated - 1), in seconds;
+    /// 0 when no request produced two tokens.
+    func medianTimePerOutputToken(generated: Int) -> Double {
+        guard generated > 1 else { return 0 }
+        let values = lock.withLock {
+            zip(first, end).compactMap { pair -> Double? in
+                guard let a = pair.0, let b = pair.1 else { return nil }
+                return Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 / Double(generated - 1)
+            }.sorted()
+        }
+        return values.isEmpty ? 0 : values[values.count / 2]
     }
 }
