@@ -40,9 +40,17 @@ echo "speculative-bench: canopy at $STREAMS streams" >&2
 "$BENCH" speculative --model "$MODEL" --prompts "$work/prompts.jsonl" --streams "$STREAMS" \
     --gen-tokens "$GEN_TOKENS" --spec-tokens "$SPEC_TOKENS" --threads "$THREADS" --repeats "$REPEATS" \
     --dump "$work/outputs.jsonl" | tee "$work/canopy.jsonl" >&2
-echo "speculative-bench: verification step cost by size" >&2
-"$BENCH" single --model "$MODEL" --threads "$THREADS" --windows $((SPEC_TOKENS + 1)) --repetitions 1 \
-    --prompt-tokens 16 --gen-tokens 1 | grep '"window"' | tee "$work/windows.jsonl" >&2
+# Step cost by size at 160 cached tokens and at this workload's mean context (prompt plus half
+# the output): a window's attention grows with the context, so the latter is what the runs
+# above paid, and what the replay below uses.
+context=$(python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(round(sum(len(r["prompt"]) + len(r["output"]) / 2 for r in rows) / len(rows)))' "$work/outputs.jsonl")
+for c in $(printf "160\n%s\n" "$context" | sort -nu); do
+    echo "speculative-bench: verification step cost by size at $c cached tokens" >&2
+    "$BENCH" single --model "$MODEL" --threads "$THREADS" --windows $((SPEC_TOKENS + 1)) --window-context "$c" \
+        --repetitions 1 --prompt-tokens 16 --gen-tokens 1 | grep '"window"' | tee "$work/windows-$c.jsonl" >&2
+done
 if [[ ${SKIP_LLAMA:-0} != 1 ]]; then
     echo "speculative-bench: llama-lookup" >&2
     MODEL="$MODEL" GEN_TOKENS="$GEN_TOKENS" SPEC_TOKENS="$SPEC_TOKENS" THREADS="$THREADS" REPEATS="$REPEATS" \
@@ -52,9 +60,9 @@ fi
 sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 out=bench/results/$(date -u +%Y-%m-%d)-$sha-speculative.md
 mkdir -p bench/results
-REPEATS="$REPEATS" python3 - "$work" "$sha" "$MODEL" "$GEN_TOKENS" "$SPEC_TOKENS" <<'PY' | tee "$out"
+REPEATS="$REPEATS" python3 - "$work" "$sha" "$MODEL" "$GEN_TOKENS" "$SPEC_TOKENS" "$context" <<'PY' | tee "$out"
 import json, os, platform, statistics, sys
-work, sha, model, gen, spec = sys.argv[1:]
+work, sha, model, gen, spec, context = sys.argv[1:]
 rows = [json.loads(line) for line in open(os.path.join(work, "canopy.jsonl")) if line.strip()]
 prompts = sum(1 for line in open(os.path.join(work, "prompts.jsonl")) if line.strip())
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
@@ -91,16 +99,21 @@ print("\nCanopy: tokens/s are generated tokens over the wall time of all request
       "this machine's drift alone moves the ratio. "
       "llama-lookup: its own decode-only speed with --spec-draft-n-max 0 (off) and the same maximum (on); "
       "its last column counts prompts whose greedy text is the same both ways.")
-windows = [json.loads(line) for line in open(os.path.join(work, "windows.jsonl")) if line.strip()]
 print("\n## Verification step cost\n")
-print("A decode step of n tokens, logits after each, at positions 160... (canopy-bench single --windows), "
-      "median of 40, in one-token steps:\n")
-print("| " + " | ".join(f"{w['window']}" for w in windows) + " |")
-print("|" + "---:|" * len(windows))
-print("| " + " | ".join(f"{w['one_token_steps']:.2f}" for w in windows) + " |")
-last = windows[-1]
-cost = (last["one_token_steps"] - 1) / (last["window"] - 1) if last["window"] > 1 else 0.32
-print(f"\nAbout 1 + {cost:.2f} (n - 1). Replayed at that cost on the greedy outputs above "
+print("A decode step of n tokens, logits after each, after C cached tokens (canopy-bench single --windows "
+      f"--window-context C), median of 40, in one-token steps; C = 160, and {context}: these prompts' mean "
+      "context (prompt plus half the output):\n")
+costs = {}
+for c in sorted({"160", context}, key=int):
+    windows = [json.loads(line) for line in open(os.path.join(work, f"windows-{c}.jsonl")) if line.strip()]
+    if not costs:
+        print("| C | " + " | ".join(f"{w['window']}" for w in windows) + " | cost per token |")
+        print("|---:|" + "---:|" * len(windows) + "---:|")
+    last = windows[-1]
+    costs[c] = (last["one_token_steps"] - 1) / (last["window"] - 1) if last["window"] > 1 else 0.32
+    print(f"| {c} | " + " | ".join(f"{w['one_token_steps']:.2f}" for w in windows) + f" | {costs[c]:.2f} |")
+cost = costs[context]
+print(f"\nAbout 1 + {cost:.2f} (n - 1) at C = {context}. Replayed at that cost on the greedy outputs above "
       "(bench/speculative_ceiling.py, no model run):\n")
 sys.stdout.flush()
 import subprocess

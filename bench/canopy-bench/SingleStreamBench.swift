@@ -30,6 +30,9 @@ struct SingleStreamBench: ParsableCommand {
     @Option(help: "Also time decode steps of 1...N tokens that each want logits (a speculative verification window): one JSON line per size.")
     var windows: Int = 0
 
+    @Option(help: "Tokens already in the sequence's cache when --windows steps run (their attention grows with it).")
+    var windowContext: Int = 160
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
@@ -76,12 +79,15 @@ struct SingleStreamBench: ParsableCommand {
 
 extension SingleStreamBench {
     /// What a speculative verification step costs by its size: a step of `w` tokens, logits
-    /// after each, at positions 160..<160 + w of one sequence (its K/V rewritten each time),
-    /// for w = 1...windows; the median of 40 steps each (the sizes taken in turn), and its
-    /// ratio to the one-token step (the `1 + cost × (w − 1)` line that
-    /// `EngineConfig.speculativeTokenCost` models).
+    /// after each, at positions C..<C + w of one sequence (C = `windowContext`; its K/V
+    /// rewritten each time), for w = 1...windows; the median of 40 steps each (the sizes taken
+    /// in turn), and its ratio to the one-token step (the `1 + cost × (w − 1)` line that
+    /// `EngineConfig.speculativeTokenCost` models). The ratio grows with C: a window's
+    /// attention is w rows over the context where the one-token step's is one (on a 2-core
+    /// Zen 3, 9 tokens cost 3.6-3.7 one-token steps at C = 160 and 3.8-3.9 at 300).
     func timeWindows(_ loaded: LoadedModel) throws {
-        let context = 160, vocabulary = loaded.config.vocabularySize
+        guard windowContext >= 1 else { throw ValidationError("--window-context must be at least 1, got \(windowContext)") }
+        let context = windowContext, vocabulary = loaded.config.vocabularySize
         var random = SystemRandomNumberGenerator()
         let tokens = (0..<(context + windows)).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
         let cache = SingleSequenceCache(config: loaded.config, capacity: context + windows)
