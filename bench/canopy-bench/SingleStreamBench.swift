@@ -82,9 +82,10 @@ extension SingleStreamBench {
     /// after each, at positions C..<C + w of one sequence (C = `windowContext`; its K/V
     /// rewritten each time), for w = 1...windows; the median of 40 steps each (the sizes taken
     /// in turn), and its ratio to the one-token step (the `1 + cost × (w − 1)` line that
-    /// `EngineConfig.speculativeTokenCost` models). The ratio grows with C: a window's
-    /// attention is w rows over the context where the one-token step's is one (on a 2-core
-    /// Zen 3, 9 tokens cost 3.6-3.7 one-token steps at C = 160 and 3.8-3.9 at 300).
+    /// `EngineConfig.speculativeTokenCost` models). The ratio can grow with C: a window's
+    /// attention is w rows over the context where the one-token step's is one (a fifth of a
+    /// 9-token window's CPU time at C = 300 on a 2-core Zen 3, `perf record`), so the
+    /// speculative bench measures it at its prompts' mean context too.
     func timeWindows(_ loaded: LoadedModel) throws {
         guard windowContext >= 1 else { throw ValidationError("--window-context must be at least 1, got \(windowContext)") }
         let context = windowContext, vocabulary = loaded.config.vocabularySize
