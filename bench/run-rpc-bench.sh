@@ -11,8 +11,8 @@
 #     load generators draw differently.
 # Writes bench/results/<date>-<sha>-rpc.md and prints it.
 #
-#   - one stream's decode speed (TPOT) through the socket and in-process, request by request
-#     (ROUNDS1 rounds of one request each way).
+#   - one stream's decode speed (TPOT) through the socket (from the Swift client and from a C
+#     client, bench/generate-client.c) and in-process, request by request (ROUNDS1 rounds).
 # Env: MODEL, STREAMS (16), PROMPT (128), GEN (128), THREADS (2), ROUNDS (3), ROUNDS1 (8), BIN (.build/release),
 #      PYTHON (clients/python/.venv-canopy/bin/python; `bash scripts/python-tests.sh` creates it).
 set -euo pipefail
@@ -30,6 +30,9 @@ work=$(mktemp -d)
 socket="$work/canopyd.sock"
 cc -O2 -o "$work/health-client" bench/health-client.c -lnghttp2 ||
     { echo "run-rpc-bench: cannot build bench/health-client.c (libnghttp2-dev: make setup)" >&2; exit 1; }
+cc -O2 -I Sources/CCanopyProto/include -o "$work/generate-client" bench/generate-client.c \
+    Sources/CCanopyProto/canopy.pb-c.c -lnghttp2 -lprotobuf-c ||
+    { echo "run-rpc-bench: cannot build bench/generate-client.c (libnghttp2-dev, libprotobuf-c-dev: make setup)" >&2; exit 1; }
 "$BIN/canopyd" --model "$MODEL" --socket "$socket" --kv-cache-memory 1G --threads "$THREADS" --speculative off \
     2>"$work/canopyd.log" &
 daemon=$!
@@ -72,13 +75,15 @@ for round in $(seq 1 "$ROUNDS"); do
     "$BIN/canopy-bench" batched --model "$MODEL" --streams "1,1,$STREAMS" --prompt-tokens "$PROMPT" \
         --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/inproc-$round.json"
 done
-# Decode speed of one stream, request by request: one request through the socket, then one on
-# an in-process engine started just for it (after a warm-up request), ROUNDS1 times. A round's
-# two requests run seconds apart, so its TPOT ratio is what this VM's drift disturbs least;
-# the ratio reported is the median of the rounds'.
+# Decode speed of one stream, request by request: one request through the socket from the
+# Swift client (`canopy bench`), one from the C client (bench/generate-client.c: next to no
+# client CPU per token), then one on an in-process engine started just for it (after a
+# warm-up request), ROUNDS1 times. A round's requests run seconds apart, so its TPOT ratios
+# are what this VM's drift disturbs least; the ratios reported are the medians of the rounds'.
 for round in $(seq 1 "$ROUNDS1"); do
     "$BIN/canopy" --socket "$socket" bench --requests 1 --concurrency 1 --seed "$round" \
         --prompt-tokens "$PROMPT" --max-tokens "$GEN" --temperature 0 --json >"$work/tpot-rpc-$round.json"
+    "$work/generate-client" "$socket" "$PROMPT" "$GEN" "$((1000 + round))" >"$work/tpot-c-$round.json"
     "$BIN/canopy-bench" batched --model "$MODEL" --streams "1,1" --prompt-tokens "$PROMPT" \
         --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/tpot-inproc-$round.json"
 done
@@ -107,15 +112,18 @@ print(f'{best["output_throughput"]:.2f} {max(inproc):.2f} {statistics.median(rat
 PY
 }
 read -r one_rpc one_inproc one_ratio one_tpot one_rounds <<<"$(row 1)"
-read -r tpot_rpc tpot_inproc tpot_ratio tpot_rounds <<<"$(python3 - "$work" "$ROUNDS1" <<'PY'
+read -r tpot_rpc tpot_c tpot_inproc tpot_ratio tpot_rounds tpot_c_ratio tpot_c_rounds <<<"$(python3 - "$work" "$ROUNDS1" <<'PY'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 rpc = [json.load(open(f"{work}/tpot-rpc-{r}.json"))["tpot_ms"]["p50"] for r in range(1, rounds + 1)]
+c = [json.load(open(f"{work}/tpot-c-{r}.json"))["tpot_ms"] for r in range(1, rounds + 1)]
 inproc = [[json.loads(l) for l in open(f"{work}/tpot-inproc-{r}.json") if l.startswith("{")][1]["tpot_ms_p50"]
           for r in range(1, rounds + 1)]
 ratios = [b / a for a, b in zip(rpc, inproc)]  # speed through the socket / in-process
-print(f"{statistics.median(rpc):.3f} {statistics.median(inproc):.3f} {statistics.median(ratios):.3f} "
-      + ",".join(f"{x:.2f}" for x in ratios))
+c_ratios = [b / a for a, b in zip(c, inproc)]
+print(f"{statistics.median(rpc):.3f} {statistics.median(c):.3f} {statistics.median(inproc):.3f} "
+      f"{statistics.median(ratios):.3f} " + ",".join(f"{x:.2f}" for x in ratios)
+      + f" {statistics.median(c_ratios):.3f} " + ",".join(f"{x:.2f}" for x in c_ratios))
 PY
 )"
 read -r many_rpc many_inproc many_ratio many_tpot many_rounds <<<"$(row "$STREAMS")"
@@ -144,8 +152,9 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
     echo "| 1 stream: ratio socket / in-process (median of rounds: $one_rounds) | $one_ratio |"
     echo "| 1 stream: TPOT p50 through the socket (ms) | $one_tpot |"
-    echo "| 1 stream, request by request: TPOT through the socket / in-process, medians of $ROUNDS1 rounds (ms) | $tpot_rpc / $tpot_inproc |"
-    echo "| 1 stream, request by request: decode speed ratio socket / in-process (median of rounds: $tpot_rounds) | $tpot_ratio |"
+    echo "| 1 stream, request by request: TPOT through the socket (Swift client / C client) and in-process, medians of $ROUNDS1 rounds (ms) | $tpot_rpc / $tpot_c / $tpot_inproc |"
+    echo "| 1 stream, request by request: decode speed ratio socket / in-process, Swift client (median of rounds: $tpot_rounds) | $tpot_ratio |"
+    echo "| 1 stream, request by request: decode speed ratio socket / in-process, C client (median of rounds: $tpot_c_rounds) | $tpot_c_ratio |"
     echo "| $STREAMS streams: generated tokens/s through the socket | $many_rpc |"
     echo "| $STREAMS streams: generated tokens/s in-process | $many_inproc |"
     echo "| $STREAMS streams: ratio socket / in-process (median of rounds: $many_rounds) | $many_ratio |"
