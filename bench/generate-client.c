@@ -10,6 +10,7 @@
 // with grpc-status 0 and a summary, and must have produced MAX tokens, else the program fails.
 //
 //   generate-client SOCKET PROMPT MAX SEED [VOCAB]
+// VOCAB defaults to 32000; bench/run-rpc-bench.sh passes the served model's (`canopy info`).
 // prints {"ttft_ms": .., "tpot_ms": .., "tokens": ..}: time to the first token event, and
 // (end - first token) / (tokens - 1) with the end at the summary, as `canopy bench` reports TPOT.
 #include <nghttp2/nghttp2.h>

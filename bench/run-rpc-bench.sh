@@ -80,10 +80,11 @@ done
 # client CPU per token), then one on an in-process engine started just for it (after a
 # warm-up request), ROUNDS1 times. A round's requests run seconds apart, so its TPOT ratios
 # are what this VM's drift disturbs least; the ratios reported are the medians of the rounds'.
+vocab=$("$BIN/canopy" --socket "$socket" info --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["vocab_size"])')
 for round in $(seq 1 "$ROUNDS1"); do
     "$BIN/canopy" --socket "$socket" bench --requests 1 --concurrency 1 --seed "$round" \
         --prompt-tokens "$PROMPT" --max-tokens "$GEN" --temperature 0 --json >"$work/tpot-rpc-$round.json"
-    "$work/generate-client" "$socket" "$PROMPT" "$GEN" "$((1000 + round))" >"$work/tpot-c-$round.json"
+    "$work/generate-client" "$socket" "$PROMPT" "$GEN" "$((1000 + round))" "$vocab" >"$work/tpot-c-$round.json"
     "$BIN/canopy-bench" batched --model "$MODEL" --streams "1,1" --prompt-tokens "$PROMPT" \
         --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/tpot-inproc-$round.json"
 done
