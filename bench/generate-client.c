@@ -4,30 +4,23 @@
 // 2-core VM, time the daemon's two compute threads then lose).
 //
 // HTTP/2 is libnghttp2's, the messages protobuf-c's (the daemon's own generated code,
-// Sources/CCanopyProto); gRPC's framing is written here as in health-client.c. The request is
-// PROMPT random token ids in [0, VOCAB) drawn from SEED, greedy, exactly MAX new tokens
-// (ignore_eos), speculation off for the request. Every event is decoded; the call must end
-// with grpc-status 0 and a summary, and must have produced MAX tokens, else the program fails.
+// Sources/CCanopyProto); the connection and the call's plumbing are grpc-h2-client.h, shared
+// with health-client.c. The request is PROMPT random token ids in [0, VOCAB) drawn from SEED,
+// greedy, exactly MAX new tokens (ignore_eos), speculation off for the request. Every event is
+// decoded; the call must end with grpc-status 0 and a summary, and must have produced MAX
+// tokens, else the program fails.
 //
 //   generate-client SOCKET PROMPT MAX SEED [VOCAB]
 // VOCAB defaults to 32000; bench/run-rpc-bench.sh passes the served model's (`canopy info`).
-// prints {"ttft_ms": .., "tpot_ms": .., "tokens": ..}: time to the first token event, and
+// Prints {"ttft_ms": .., "tpot_ms": .., "tokens": ..}: time to the first token event, and
 // (end - first token) / (tokens - 1) with the end at the summary, as `canopy bench` reports TPOT.
-#include <nghttp2/nghttp2.h>
+#define CLIENT_NAME "generate-client"
+#include "grpc-h2-client.h"
 
 #include "canopy.pb-c.h"
 
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
-static int fd = -1;
 static int32_t stream_id;
 static int closed, grpc_status = -1, summary_seen;
 static uint32_t close_error;
@@ -38,33 +31,16 @@ static size_t pending_len, pending_cap;
 static long tokens;
 static double start, first_token, end;
 
-static void die(const char *what) {
-    fprintf(stderr, "generate-client: %s\n", what);
-    exit(1);
-}
-
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *u) {
-    (void)s; (void)flags; (void)u;
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
-
 static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *u) {
     (void)s; (void)flags; (void)u;
-    if (frame->hd.stream_id != stream_id) return 0;
-    if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
-        char buf[16] = {0};
-        memcpy(buf, value, valuelen < 15 ? valuelen : 15);
-        grpc_status = atoi(buf);
-    }
+    if (frame->hd.stream_id == stream_id) grpc_read_status(name, namelen, value, valuelen, &grpc_status);
     return 0;
 }
 
@@ -165,47 +141,17 @@ static void build_request(long prompt, long max, uint64_t seed, long vocab) {
     free(ids);
 }
 
-#define HDR(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
-
 int main(int argc, char **argv) {
     if (argc < 5) die("usage: generate-client SOCKET PROMPT MAX SEED [VOCAB]");
     const long prompt = atol(argv[2]), max = atol(argv[3]), vocab = argc > 5 ? atol(argv[5]) : 32000;
     if (prompt <= 0 || max <= 1 || vocab <= 0) die("PROMPT and VOCAB must be positive and MAX at least 2");
     build_request(prompt, max, (uint64_t)strtoull(argv[4], NULL, 10), vocab);
 
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(argv[1]) >= sizeof addr.sun_path) die("socket path too long");
-    strcpy(addr.sun_path, argv[1]);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) die(strerror(errno));
-
-    nghttp2_session_callbacks *callbacks;
-    nghttp2_session_callbacks_new(&callbacks);
-    nghttp2_session_callbacks_set_send_callback(callbacks, send_cb);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, header_cb);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, data_cb);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, close_cb);
-    nghttp2_session *session;
-    if (nghttp2_session_client_new(&session, callbacks, NULL) != 0) die("nghttp2 session");
-    nghttp2_session_callbacks_del(callbacks);
-    if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0) != 0) die("settings");
-
-    static const nghttp2_nv headers[] = {
-        HDR(":method", "POST"), HDR(":scheme", "http"), HDR(":path", "/canopy.v1.Canopy/Generate"),
-        HDR(":authority", "localhost"), HDR("content-type", "application/grpc"), HDR("te", "trailers"),
-    };
+    nghttp2_session *session = grpc_connect(argv[1], header_cb, data_cb, close_cb);
     nghttp2_data_provider provider = {.read_callback = read_request};
     start = now();
-    stream_id = nghttp2_submit_request(session, NULL, headers, sizeof headers / sizeof headers[0], &provider, NULL);
-    if (stream_id < 0) die(nghttp2_strerror(stream_id));
-    uint8_t buf[65536];
-    while (!closed) {
-        if (nghttp2_session_send(session) != 0) die("send failed");
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) die("connection closed by the server");
-        ssize_t used = nghttp2_session_mem_recv(session, buf, (size_t)n);
-        if (used < 0) die(nghttp2_strerror((int)used));
-    }
+    stream_id = grpc_submit(session, "/canopy.v1.Canopy/Generate", &provider);
+    grpc_run_until_closed(session, &closed);
     if (close_error != 0) die("stream reset by the server");
     if (grpc_status != 0) {
         fprintf(stderr, "generate-client: grpc-status %d\n", grpc_status);
@@ -215,9 +161,6 @@ int main(int argc, char **argv) {
     if (tokens != max) die("the stream did not carry MAX tokens");
     printf("{\"ttft_ms\": %.3f, \"tpot_ms\": %.4f, \"tokens\": %ld}\n", (first_token - start) * 1e3,
            (end - first_token) * 1e3 / (double)(tokens - 1), tokens);
-    nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR);
-    nghttp2_session_send(session);
-    nghttp2_session_del(session);
-    close(fd);
+    grpc_close(session);
     return 0;
 }

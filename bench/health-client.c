@@ -10,17 +10,10 @@
 //   health-client SOCKET [CALLS [WARMUP]]
 // prints "p50_us p99_us calls" over CALLS timed calls on one connection (default 2000, after
 // 200 untimed ones), each a fresh HTTP/2 stream, as a client library's unary call is.
-#include <nghttp2/nghttp2.h>
+#define CLIENT_NAME "health-client"
+#include "grpc-h2-client.h"
 
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 struct call {
     int32_t stream_id;
@@ -32,31 +25,13 @@ struct call {
     size_t request_sent;
 };
 
-static int fd = -1;
 static struct call current;
 static const unsigned char request_body[5] = {0, 0, 0, 0, 0};  // uncompressed, 0-byte message
-
-static void die(const char *what) {
-    fprintf(stderr, "health-client: %s\n", what);
-    exit(1);
-}
-
-static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *u) {
-    (void)s; (void)flags; (void)u;
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
 
 static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *u) {
     (void)s; (void)flags; (void)u;
-    if (frame->hd.stream_id != current.stream_id) return 0;
-    if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
-        char buf[16] = {0};
-        memcpy(buf, value, valuelen < 15 ? valuelen : 15);
-        current.grpc_status = atoi(buf);
-    }
+    if (frame->hd.stream_id == current.stream_id) grpc_read_status(name, namelen, value, valuelen, &current.grpc_status);
     return 0;
 }
 
@@ -89,27 +64,12 @@ static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
     return (ssize_t)n;
 }
 
-#define HDR(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
-
 static void one_call(nghttp2_session *session) {
-    static const nghttp2_nv headers[] = {
-        HDR(":method", "POST"), HDR(":scheme", "http"), HDR(":path", "/canopy.v1.Canopy/Health"),
-        HDR(":authority", "localhost"), HDR("content-type", "application/grpc"), HDR("te", "trailers"),
-    };
     memset(&current, 0, sizeof current);
     current.grpc_status = -1;
     nghttp2_data_provider provider = {.read_callback = read_request};
-    current.stream_id = nghttp2_submit_request(session, NULL, headers, sizeof headers / sizeof headers[0], &provider, NULL);
-    if (current.stream_id < 0) die(nghttp2_strerror(current.stream_id));
-    uint8_t buf[16384];
-    while (!current.closed) {
-        if (nghttp2_session_send(session) != 0) die("send failed");
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) die("connection closed by the server");
-        ssize_t used = nghttp2_session_mem_recv(session, buf, (size_t)n);
-        if (used < 0) die(nghttp2_strerror((int)used));
-    }
-    if (nghttp2_session_send(session) != 0) die("send failed");  // WINDOW_UPDATEs, SETTINGS ACKs
+    current.stream_id = grpc_submit(session, "/canopy.v1.Canopy/Health", &provider);
+    grpc_run_until_closed(session, &current.closed);
     if (current.close_error != 0) die("stream reset by the server");
     if (current.grpc_status != 0) {
         fprintf(stderr, "health-client: grpc-status %d\n", current.grpc_status);
@@ -131,22 +91,7 @@ int main(int argc, char **argv) {
     int calls = argc > 2 ? atoi(argv[2]) : 2000, warmup = argc > 3 ? atoi(argv[3]) : 200;
     if (calls <= 0 || warmup < 0) die("CALLS must be positive and WARMUP not negative");
 
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(argv[1]) >= sizeof addr.sun_path) die("socket path too long");
-    strcpy(addr.sun_path, argv[1]);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) die(strerror(errno));
-
-    nghttp2_session_callbacks *callbacks;
-    nghttp2_session_callbacks_new(&callbacks);
-    nghttp2_session_callbacks_set_send_callback(callbacks, send_cb);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, header_cb);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, data_cb);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, close_cb);
-    nghttp2_session *session;
-    if (nghttp2_session_client_new(&session, callbacks, NULL) != 0) die("nghttp2 session");
-    nghttp2_session_callbacks_del(callbacks);
-    if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0) != 0) die("settings");
+    nghttp2_session *session = grpc_connect(argv[1], header_cb, data_cb, close_cb);
 
     for (int i = 0; i < warmup; i++) one_call(session);
     double *samples = malloc(sizeof(double) * (size_t)calls);
@@ -159,9 +104,6 @@ int main(int argc, char **argv) {
     }
     qsort(samples, (size_t)calls, sizeof(double), compare);
     printf("%.0f %.0f %d\n", samples[calls / 2], samples[(size_t)((calls - 1) * 0.99)], calls);
-    nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR);
-    nghttp2_session_send(session);
-    nghttp2_session_del(session);
-    close(fd);
+    grpc_close(session);
     return 0;
 }
