@@ -79,7 +79,7 @@ public struct EngineConfig: Sendable, Equatable {
     public var speculativeStepTokens: Int = 9
     /// What one more token costs a decode step, as a share of a one-token step, until the
     /// engine has measured it (`VerificationCostModel`): proposals are made only while they
-    /// are expected to pay for it (see `Scheduler.proposalThreshold`). A step of `n` tokens
+    /// are expected to pay for it (see `Scheduler.stepProposalThreshold`). A step of `n` tokens
     /// takes about `1 + cost × (n − 1)` one-token steps: 0.27-0.31 per token up to 9 on a
     /// 2-core Xeon with AVX-512 VNNI (the measurement above), 0.47 on a 2-core AVX2 Zen 3.
     /// 0 proposes whenever there is a proposal and is never replaced by a measurement (tests).

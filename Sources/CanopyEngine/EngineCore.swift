@@ -125,13 +125,15 @@ final class EngineCore {
             scheduler.stepCost.record(tokens: batch.count, seconds: seconds)
             // A step that ran a prompt chunk (more tokens than its decodes and their proposals)
             // times the prefill rate the preemption cost model weighs recomputation with; one
-            // sequence decoding alone times a verification window, what speculation weighs
-            // proposals with.
+            // sequence decoding alone times a verification window, and several decoding times
+            // a batch step, what speculation weighs proposals with.
             let decodeTokens = chunks.reduce(0) { $0 + ($1.drafted > 0 || $1.count == 1 ? $1.count : 0) }
             if batch.count > decodeTokens {
                 scheduler.costModel.recordPrefill(tokens: batch.count, seconds: seconds)
             } else if chunks.count == 1 {
                 scheduler.verificationCost.record(tokens: batch.count, seconds: seconds)
+            } else {
+                scheduler.verificationCost.recordBatch(tokens: batch.count, seconds: seconds)
             }
         }
         if let failure {

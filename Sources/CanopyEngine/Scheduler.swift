@@ -45,9 +45,10 @@ struct ScheduledChunk {
 /// Speculative decoding (see `SpeculationState`) rides on the decodes: while nothing waits
 /// to be prefilled, a decoding sequence may add proposed tokens to its chunk, as long as
 /// the step's decode tokens stay within `speculativeStepTokens` and each proposal is
-/// expected to pay for itself (`proposalThreshold`). With few sequences a proposal costs a
-/// fraction of a step; with many the step is already bound by arithmetic and nothing is
-/// proposed, so speculation does not lower throughput. Proposals never cause a preemption:
+/// expected to pay for itself (`stepProposalThreshold`). With few sequences a proposal costs
+/// a fraction of a step; with many the step is already bound by arithmetic, each token costs
+/// about what a whole sequence's does, and nothing is proposed, so speculation does not lower
+/// throughput. Proposals never cause a preemption:
 /// a sequence whose proposals do not fit decodes without them.
 ///
 /// Not thread-safe: owned by the engine thread.
@@ -163,8 +164,7 @@ final class Scheduler {
         }
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
-        let threshold = proposals > 0
-            ? Self.proposalThreshold(decodes: decodes, cost: verificationCost.cost + draftTokenCost) : 1
+        let threshold = proposals > 0 ? stepProposalThreshold(decodes: decodes) : 1
         var prefillBudget = prefillTokenLimit(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
@@ -253,6 +253,18 @@ final class Scheduler {
     static func proposalThreshold(decodes: Int, cost: Double) -> Double {
         let d = Double(max(decodes, 1))
         return cost * d / (1 + cost * (d - 1))
+    }
+
+    /// The expected tokens a proposal must yield this step, with `decodes` sequences
+    /// decoding: `proposalThreshold(decodes:cost:)` at the measured cost (and the draft's);
+    /// with several sequences, what their own steps' measured times say
+    /// (`VerificationCostModel.batchThreshold(decodes:)`) where that asks more, as a full
+    /// step's next token costs more than a window's slope (never less: their measurements
+    /// are fewer and noisier).
+    func stepProposalThreshold(decodes: Int) -> Double {
+        let linear = Self.proposalThreshold(decodes: decodes, cost: verificationCost.cost + draftTokenCost)
+        guard decodes >= 2, let measured = verificationCost.batchThreshold(decodes: decodes) else { return linear }
+        return max(linear, measured)
     }
 
     /// A decode chunk with up to `proposals` proposed tokens after the sequence's last one,

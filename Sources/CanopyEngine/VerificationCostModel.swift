@@ -7,11 +7,11 @@
 /// AVX-512 VNNI and `1 + 0.46 (n - 1)` on a 2-core AVX2 Zen 3 (`canopy-bench single
 /// --windows 9`). A proposal that pays on one loses on the other, so the engine learns it.
 ///
-/// **What is recorded.** Only steps in which one sequence decodes, alone: its last token and
-/// `n - 1` proposals (`EngineCore` decides). Steps of several sequences carry their contexts'
-/// attention and their own sampling, so their sizes would not be comparable with a window's.
-/// The first `warmupSteps` steps of each size are dropped: they grow scratch buffers and logit
-/// rows and run several times slower than the ones after.
+/// **What is recorded.** `cost` is measured only from steps in which one sequence decodes,
+/// alone: its last token and `n - 1` proposals (`EngineCore` decides). Steps of several
+/// sequences carry their contexts' attention and their own sampling, so their sizes would not
+/// be comparable with a window's; they are kept apart, by size, for `batchThreshold(decodes:)`
+/// (see `StepTimeMeans` for the warm-up, weights and fading of both).
 ///
 /// **The estimate.** An exponentially weighted mean of seconds per size; each size `n > 1`
 /// measured beside one-token steps gives `(t_n / t_1 - 1) / (n - 1)`, and these are averaged
@@ -34,71 +34,72 @@ struct VerificationCostModel {
     /// measurements.
     let prior: Double
     /// Largest step, in tokens, that is recorded (a speculating step's bound).
-    let maximumTokens: Int
+    var maximumTokens: Int { windows.maximumTokens }
     /// Weight of the prior, in observations of a two-token step.
     static let priorWeight = 8.0
-    /// Weight of the newest step in its size's mean.
-    static let learningRate = 0.1
-    /// Weight every size keeps per recorded step: about the last 700 steps count.
-    static let retention = 0.9985
-    /// Most weight one size's mean can carry, in steps.
-    static let maximumWeight = 20.0
-    /// Steps of each size dropped before its mean starts.
-    static let warmupSteps = 2
-    /// Steps of a size measured (after the warm-up) before its mean counts.
-    static let minimumSteps = 3
     /// The highest cost `cost` answers: below `SpeculationState.prior` (see the type's note).
     static let maximumCost = 0.7
 
-    /// Per token count 1...maximumTokens (index n - 1): steps seen (warm-up included), mean
-    /// seconds and its weight.
-    private var steps: [Int]
-    private var seconds: [Double]
-    private var weights: [Double]
+    /// Steps of one sequence decoding alone, by size: what `cost` is measured from.
+    private var windows: StepTimeMeans
+    /// Decode-only steps of several sequences (no prompt chunk), by size: what
+    /// `batchThreshold(decodes:)` is measured from.
+    private var batches: StepTimeMeans
 
     /// A model that answers `prior` (at most `maximumCost`) until it has measured steps of up
     /// to `maximumTokens` tokens.
     init(prior: Double, maximumTokens: Int) {
         self.prior = prior
-        self.maximumTokens = max(1, maximumTokens)
-        steps = Array(repeating: 0, count: self.maximumTokens)
-        seconds = Array(repeating: 0, count: self.maximumTokens)
-        weights = Array(repeating: 0, count: self.maximumTokens)
+        windows = StepTimeMeans(maximumTokens: maximumTokens)
+        batches = StepTimeMeans(maximumTokens: maximumTokens)
     }
 
     /// Folds in one step of `tokens` tokens of a single decoding sequence that took `seconds`;
     /// ignored when `tokens` is outside 1...maximumTokens or `seconds` is not a positive
     /// number. O(maximumTokens).
     mutating func record(tokens: Int, seconds elapsed: Double) {
-        guard tokens >= 1, tokens <= maximumTokens, elapsed > 0, elapsed.isFinite else { return }
-        let i = tokens - 1
-        steps[i] += 1
-        guard steps[i] > Self.warmupSteps else { return }
-        for n in weights.indices { weights[n] *= Self.retention }
-        let rate = max(Self.learningRate, 1 / (weights[i] + 1))
-        seconds[i] += rate * (elapsed - seconds[i])
-        weights[i] = min(Self.maximumWeight, weights[i] + 1)
+        windows.record(tokens: tokens, seconds: elapsed)
+    }
+
+    /// Folds in one decode-only step of several sequences (their last tokens and any
+    /// proposals, no prompt chunk) of `tokens` tokens that took `seconds`; ignored as
+    /// `record(tokens:seconds:)` ignores. O(maximumTokens).
+    mutating func recordBatch(tokens: Int, seconds elapsed: Double) {
+        batches.record(tokens: tokens, seconds: elapsed)
     }
 
     /// The measured share one more token adds to a one-token step, blended with `prior`;
     /// within 0...maximumCost. O(maximumTokens).
     var cost: Double {
         guard prior > 0 else { return 0 }
-        guard counts(0), seconds[0] > 0 else { return min(prior, Self.maximumCost) }
+        guard let one = windows.seconds(tokens: 1) else { return min(prior, Self.maximumCost) }
         var sum = Self.priorWeight * prior
         var total = Self.priorWeight
-        for i in 1..<maximumTokens where counts(i) {
-            let n = Double(i)  // tokens - 1
-            let weight = min(weights[i], weights[0]) * n * n
-            sum += weight * (seconds[i] / seconds[0] - 1) / n
+        for tokens in 2...max(2, maximumTokens) {
+            guard let wide = windows.seconds(tokens: tokens) else { continue }
+            let n = Double(tokens - 1)
+            let weight = min(windows.weight(tokens: tokens), windows.weight(tokens: 1)) * n * n
+            sum += weight * (wide / one - 1) / n
             total += weight
         }
         return min(Self.maximumCost, max(0, sum / total))
     }
 
-    /// Whether size `i + 1` has enough measured steps, recent enough (weight at least one step),
-    /// to count.
-    private func counts(_ i: Int) -> Bool {
-        steps[i] >= Self.warmupSteps + Self.minimumSteps && weights[i] >= 1
+    /// The expected tokens a proposal must yield to pay for itself in a step where `decodes`
+    /// sequences decode, from those steps' own measured times: the tokens per second such a
+    /// step makes, `decodes / T(decodes)`, times what one more token adds to it,
+    /// `T(decodes + 1) − T(decodes)`. Nil while either size is unmeasured, or when `prior` is
+    /// 0 (proposals are then never weighed).
+    ///
+    /// Why not `cost` alone: a step's time is not a straight line in its tokens. On a 2-core
+    /// AVX2 Zen 3 (SmolLM2 Q4_1, 290 cached tokens each, `canopy-bench single
+    /// --window-decodes`) one proposal added 1.0-1.2 ms to one or two sequences' step but
+    /// 2.1-2.5 ms to eight's (18.2 ms): 0.44 of a one-token step where `cost` said 0.29, so at
+    /// 8 streams proposals of 80 % acceptance lost about 4 % of the decode steps' speed. O(1).
+    func batchThreshold(decodes: Int) -> Double? {
+        guard prior > 0, decodes >= 1, let base = batches.seconds(tokens: decodes),
+              let wider = batches.seconds(tokens: decodes + 1)
+        else { return nil }
+        return Double(decodes) * max(0, wider - base) / base
     }
 }

@@ -1,3 +1,5 @@
+import CanopyKV
+import CanopyKernels
 import Testing
 
 @testable import CanopyEngine
@@ -51,7 +53,7 @@ struct VerificationCostModelTests {
         var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
         Self.record(&model, slope: 0.3, sizes: [1])
         // The first steps of a size grow buffers: however slow, they are not measured.
-        for _ in 0..<VerificationCostModel.warmupSteps { model.record(tokens: 5, seconds: 1.0) }
+        for _ in 0..<StepTimeMeans.warmupSteps { model.record(tokens: 5, seconds: 1.0) }
         #expect(model.cost == 0.3)
         model.record(tokens: 5, seconds: 0.001 * (1 + 0.5 * 4))
         model.record(tokens: 5, seconds: 0.001 * (1 + 0.5 * 4))
@@ -65,9 +67,9 @@ struct VerificationCostModelTests {
         var narrow = VerificationCostModel(prior: 0.3, maximumTokens: 9)
         Self.record(&narrow, slope: 0.3, sizes: [1])
         // Warm-up, then the fewest steps that count, each saying 0.9.
-        let counted = VerificationCostModel.minimumSteps
-        for _ in 0..<(VerificationCostModel.warmupSteps + counted) { narrow.record(tokens: 2, seconds: 0.001 * 1.9) }
-        let weight = (0..<counted).reduce(0.0) { w, _ in w * VerificationCostModel.retention + 1 }
+        let counted = StepTimeMeans.minimumSteps
+        for _ in 0..<(StepTimeMeans.warmupSteps + counted) { narrow.record(tokens: 2, seconds: 0.001 * 1.9) }
+        let weight = (0..<counted).reduce(0.0) { w, _ in w * StepTimeMeans.retention + 1 }
         #expect(abs(narrow.cost - (8 * 0.3 + weight * 0.9) / (8 + weight)) < 1e-9, "\(narrow.cost)")
         var wide = VerificationCostModel(prior: 0.3, maximumTokens: 9)
         Self.record(&wide, slope: 0.5, sizes: [1, 9])
@@ -89,7 +91,7 @@ struct VerificationCostModelTests {
     func ignores() {
         var model = VerificationCostModel(prior: 0.3, maximumTokens: 4)
         Self.record(&model, slope: 0.5, sizes: [1])
-        for _ in 0..<VerificationCostModel.warmupSteps { model.record(tokens: 2, seconds: 0.002) }
+        for _ in 0..<StepTimeMeans.warmupSteps { model.record(tokens: 2, seconds: 0.002) }
         for bad in [(0, 0.001), (5, 0.01), (32, 0.1), (2, 0), (2, -1), (2, .nan), (2, .infinity)] {
             model.record(tokens: bad.0, seconds: bad.1)
         }
@@ -101,5 +103,53 @@ struct VerificationCostModelTests {
         var model = VerificationCostModel(prior: 0, maximumTokens: 9)
         Self.record(&model, slope: 0.8, sizes: Array(1...9))
         #expect(model.cost == 0)
+    }
+
+    /// Records `rounds` decode-only steps of several sequences at each (size, milliseconds).
+    static func recordBatch(_ model: inout VerificationCostModel, _ steps: [(Int, Double)], rounds: Int = 30) {
+        for _ in 0..<rounds {
+            for (tokens, ms) in steps { model.recordBatch(tokens: tokens, seconds: ms / 1000) }
+        }
+    }
+
+    @Test("prices a proposal beside several decodes at those steps' own measured times")
+    func batchThreshold() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        Self.record(&model, slope: 0.3, sizes: Array(1...9))
+        #expect(model.batchThreshold(decodes: 8) == nil, "no step of several sequences measured yet")
+        // The shape measured on a 2-core Zen 3: 8 decodes 18 ms, one more token 2.5 ms.
+        Self.recordBatch(&model, [(8, 18), (9, 20.5)])
+        let threshold = try! #require(model.batchThreshold(decodes: 8))
+        #expect(abs(threshold - 8 * 2.5 / 18) < 1e-9, "\(threshold)")
+        #expect(model.batchThreshold(decodes: 7) == nil, "7 decodes were never measured")
+        #expect(model.batchThreshold(decodes: 9) == nil, "10 tokens are beyond maximumTokens")
+        // The windows' slope is untouched by steps of several sequences.
+        #expect(abs(model.cost - 0.3) < 1e-9, "\(model.cost)")
+        var off = VerificationCostModel(prior: 0, maximumTokens: 9)
+        Self.recordBatch(&off, [(8, 18), (9, 20.5)])
+        #expect(off.batchThreshold(decodes: 8) == nil, "a prior of 0 proposes whatever there is")
+    }
+
+    @Test("the scheduler asks a proposal beside several decodes for the higher of the line's and the measured price")
+    func schedulerThreshold() {
+        let layout = PagedKVLayout(blockSize: 16, layers: 1, kvHeads: 1, headDimension: 8, precision: .f16)
+        let scheduler = Scheduler(
+            kv: KVCacheManager(layout: layout, blockCount: 16, prefixCaching: false), maxBatchedTokens: 64,
+            maxSequences: 16, contextLength: 256, speculativeStepTokens: 9, speculativeTokenCost: 0.3,
+            drafter: nil, draftTokenCost: 0, maxDecodeStall: 0, costModel: PreemptionCostModel())
+        Self.record(&scheduler.verificationCost, slope: 0.3, sizes: Array(1...9))
+        let line8 = Scheduler.proposalThreshold(decodes: 8, cost: scheduler.verificationCost.cost)
+        #expect(scheduler.stepProposalThreshold(decodes: 8) == line8, "unmeasured: the line")
+        // Steps of 8 sequences where one more token costs 0.44 of a one-token step (2.5 of 5.7 ms):
+        // no proposal, however often accepted, pays; the line alone (0.3) would have made them.
+        Self.recordBatch(&scheduler.verificationCost, [(8, 18), (9, 20.5)])
+        #expect(scheduler.stepProposalThreshold(decodes: 8) > 1)
+        #expect(SpeculationState(maximum: 8).length(threshold: scheduler.stepProposalThreshold(decodes: 8)) == 0)
+        #expect(SpeculationState(maximum: 8).length(threshold: line8) == 1)
+        // Measured cheaper than the line: the line stands; one sequence alone: always the line.
+        Self.recordBatch(&scheduler.verificationCost, [(4, 10), (5, 10.1)])
+        let cost = scheduler.verificationCost.cost
+        #expect(scheduler.stepProposalThreshold(decodes: 4) == Scheduler.proposalThreshold(decodes: 4, cost: cost))
+        #expect(scheduler.stepProposalThreshold(decodes: 1) == Scheduler.proposalThreshold(decodes: 1, cost: cost))
     }
 }

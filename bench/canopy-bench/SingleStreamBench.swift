@@ -33,6 +33,9 @@ struct SingleStreamBench: ParsableCommand {
     @Option(help: "Tokens already in the sequence's cache when --windows steps run (their attention grows with it).")
     var windowContext: Int = 160
 
+    @Option(help: "Sequences decoding in each --windows step: the window rides on the first, the others add a token each (a proposal's cost beside other decodes).")
+    var windowDecodes: Int = 1
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
@@ -86,22 +89,41 @@ extension SingleStreamBench {
     /// attention is w rows over the context where the one-token step's is one (a fifth of a
     /// 9-token window's CPU time at C = 300 on a 2-core Zen 3, `perf record`), so the
     /// speculative bench measures it at its prompts' mean context too.
+    ///
+    /// With `windowDecodes` D > 1, D - 1 more sequences (each with C cached tokens of its own)
+    /// decode one token in every step beside the window: a line per w gives the step's time
+    /// and what each of its w - 1 proposals added to the step of D plain decodes (w = 1), the
+    /// price `VerificationCostModel.batchThreshold` measures in the engine.
     func timeWindows(_ loaded: LoadedModel) throws {
         guard windowContext >= 1 else { throw ValidationError("--window-context must be at least 1, got \(windowContext)") }
-        let context = windowContext, vocabulary = loaded.config.vocabularySize
+        guard windowDecodes >= 1 else { throw ValidationError("--window-decodes must be at least 1, got \(windowDecodes)") }
+        let context = windowContext, vocabulary = loaded.config.vocabularySize, decodes = windowDecodes
+        let blockSize = 16, blocksEach = (context + windows + blockSize - 1) / blockSize
         var random = SystemRandomNumberGenerator()
-        let tokens = (0..<(context + windows)).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
-        let cache = SingleSequenceCache(config: loaded.config, capacity: context + windows)
+        let tokens = (0..<decodes).map { _ in
+            (0..<(context + windows)).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &random) }
+        }
+        // One arena; sequence s owns blocks s·blocksEach ..< (s + 1)·blocksEach.
+        let cache = SingleSequenceCache(config: loaded.config, capacity: decodes * blocksEach * blockSize, blockSize: blockSize)
+        let tables = (0..<decodes).map { s in (0..<blocksEach).map { Int32(s * blocksEach + $0) } }
         var batch = ForwardBatch()
-        cache.append(Array(tokens[..<context]), at: 0, to: &batch, wantsLogits: false)
-        _ = try loaded.model.forward(batch, kv: cache.storage)
-        var logits = [Float](repeating: 0, count: vocabulary * windows)
+        func add(_ s: Int, count: Int, at position: Int, logitRows: Int) {
+            batch.append(tokens: tokens[s][position..<(position + count)], firstPosition: position,
+                         blockTable: tables[s][...], blockSize: blockSize, logitRows: logitRows)
+        }
+        for s in 0..<decodes {
+            batch.removeAll()
+            add(s, count: context, at: 0, logitRows: 0)
+            _ = try loaded.model.forward(batch, kv: cache.storage)
+        }
+        var logits = [Float](repeating: 0, count: vocabulary * (windows + decodes - 1))
         // Sizes in turn, 40 rounds, so that the machine's drift reaches every size alike.
         var times = [[Double]](repeating: [], count: windows + 1)
         for _ in 0..<40 {
             for w in 1...windows {
                 batch.removeAll()
-                cache.append(tokens[context..<(context + w)], at: context, to: &batch, logitRows: w)
+                add(0, count: w, at: context, logitRows: w)
+                for s in 1..<decodes { add(s, count: 1, at: context, logitRows: 1) }
                 let start = DispatchTime.now()
                 try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
                 times[w].append(seconds(since: start))
@@ -110,7 +132,12 @@ extension SingleStreamBench {
         let medians = times.map { $0.isEmpty ? 0 : $0.sorted()[$0.count / 2] }
         for w in 1...windows {
             let median = medians[w], one = medians[1]
-            print(#"{"window": \#(w), "step_ms": \#(median * 1000), "one_token_steps": \#(median / one)}"#)
+            if decodes == 1 {
+                print(#"{"window": \#(w), "step_ms": \#(median * 1000), "one_token_steps": \#(median / one)}"#)
+            } else {
+                let perProposal = w > 1 ? (median - one) * 1000 / Double(w - 1) : 0
+                print(#"{"window": \#(w), "decodes": \#(decodes), "step_ms": \#(median * 1000), "ms_per_proposal": \#(perProposal)}"#)
+            }
         }
     }
 }
