@@ -103,7 +103,7 @@ print("\n## Verification step cost\n")
 print("A decode step of n tokens, logits after each, after C cached tokens (canopy-bench single --windows "
       f"--window-context C), median of 40, in one-token steps; C = 160, and {context}: these prompts' mean "
       "context (prompt plus half the output):\n")
-costs = {}
+costs, tables = {}, {}
 for c in sorted({"160", context}, key=int):
     windows = [json.loads(line) for line in open(os.path.join(work, f"windows-{c}.jsonl")) if line.strip()]
     if not costs:
@@ -111,11 +111,12 @@ for c in sorted({"160", context}, key=int):
         print("|---:|" + "---:|" * len(windows) + "---:|")
     last = windows[-1]
     costs[c] = (last["one_token_steps"] - 1) / (last["window"] - 1) if last["window"] > 1 else 0.32
+    tables[c] = ",".join(f"{w['one_token_steps']:.4f}" for w in windows)
     print(f"| {c} | " + " | ".join(f"{w['one_token_steps']:.2f}" for w in windows) + f" | {costs[c]:.2f} |")
 cost = costs[context]
-print(f"\nAbout 1 + {cost:.2f} (n - 1) at C = {context}. Replayed at that cost on the greedy outputs above "
-      "(bench/speculative_ceiling.py, no model run):\n")
+print(f"\nAbout 1 + {cost:.2f} (n - 1) at C = {context}. Replayed with the step costs measured at C = {context} "
+      "on the greedy outputs above (bench/speculative_ceiling.py, no model run):\n")
 sys.stdout.flush()
 import subprocess
-subprocess.run([sys.executable, "bench/speculative_ceiling.py", os.path.join(work, "outputs.jsonl"), f"{cost:.3f}", spec], check=True)
+subprocess.run([sys.executable, "bench/speculative_ceiling.py", os.path.join(work, "outputs.jsonl"), tables[context], spec], check=True)
 PY

@@ -2,13 +2,17 @@
 """How far prompt-lookup speculation can go on a set of greedy outputs, with no model run.
 
 Input: the JSONL that `canopy-bench speculative --dump FILE` writes (each line a prompt's
-token ids and its greedy output without speculation). A verification step of n tokens is
-taken to cost 1 + COST x (n - 1) one-token steps (`canopy-bench single --windows 9` measures
-COST; EngineConfig.speculativeTokenCost models it). For each output it replays:
+token ids and its greedy output without speculation). STEPS gives what a verification step of
+n tokens costs, in one-token steps: either a table, comma-separated, for n = 1...MAX + 1 (what
+`canopy-bench single --windows` prints as one_token_steps, and what the engine measures for
+itself: VerificationCostModel), or one number COST for the line 1 + COST x (n - 1). For each
+output it replays:
 
-- canopy: the engine's policy (Scheduler, SpeculationState, NGramProposer): the most recent
-  earlier occurrence of the longest suffix of 4 down to 2 tokens, its continuation proposed
-  while acceptance^j >= 0.3, acceptance a moving estimate (prior 0.8, rate 0.3, recovery 0.05);
+- canopy: the engine's policy for one sequence decoding alone (Scheduler, SpeculationState,
+  NGramProposer): the most recent earlier occurrence of the longest suffix of 4 down to 2
+  tokens, its continuation proposed up to the length p that maximises the expected tokens
+  1 + a + ... + a^p over the step's cost, acceptance a a moving estimate (prior 0.8, rate
+  0.3, recovery 0.05);
 - oracle: at every step the best any context-copying proposer could do: among all earlier
   occurrences of every suffix of MIN_N...8 tokens, the continuation that matches the output
   longest (up to MAX proposals), and nothing proposed when none matches.
@@ -16,20 +20,20 @@ COST; EngineConfig.speculativeTokenCost models it). For each output it replays:
 Prints tokens per step and the modelled decode speed-up (tokens / cost) of each. The oracle's
 figure bounds what choosing occurrences and lengths better could give at that step cost.
 
-Usage: speculative_ceiling.py DUMP.jsonl [COST=0.32] [MAX=8]
+Usage: speculative_ceiling.py DUMP.jsonl [STEPS=0.32] [MAX=8]
 """
 import json
 import sys
 
 
-def replay(outputs, cost, propose):
+def replay(outputs, steps_cost, propose):
     tokens = steps = spent = 0.0
     for prompt, out in outputs:
         context = list(prompt) + [out[0]]  # the first token comes from the prefill
         state = {"a": 0.8}
         i = 1
         while i < len(out):
-            proposal = propose(context, out, i, state)
+            proposal = propose(context, out, i, state, steps_cost)
             k = 0
             while k < len(proposal) and i + k < len(out) and proposal[k] == out[i + k]:
                 k += 1
@@ -44,19 +48,21 @@ def replay(outputs, cost, propose):
             context += out[i:i + gained]
             i += gained
             steps += 1
-            spent += 1 + cost * len(proposal)
+            spent += steps_cost[len(proposal)]
         tokens += len(out) - 1
     return tokens / steps, tokens / spent
 
 
 def canopy_policy(maximum):
-    def propose(context, out, i, state):
-        length, expected = 0, 1.0
-        while length < maximum:
-            expected *= state["a"]
-            if expected < 0.3:
-                break
-            length += 1
+    def propose(context, out, i, state, steps_cost):
+        length, best, expected, power = 0, 1 / steps_cost[0], 1.0, 1.0
+        for p in range(1, maximum + 1):
+            power *= state["a"]
+            expected += power
+            if expected / steps_cost[p] > best:
+                length, best = p, expected / steps_cost[p]
+        if length == 0:
+            return []
         n_total = len(context)
         for n in range(min(4, n_total - 1), 1, -1):
             suffix = context[n_total - n:]
@@ -68,7 +74,7 @@ def canopy_policy(maximum):
 
 
 def oracle(maximum, min_n):
-    def propose(context, out, i, state):
+    def propose(context, out, i, state, steps_cost):
         best = []
         n_total = len(context)
         for n in range(min_n, 9):
@@ -89,21 +95,29 @@ def oracle(maximum, min_n):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    cost = float(sys.argv[2]) if len(sys.argv) > 2 else 0.32
+    steps_arg = sys.argv[2] if len(sys.argv) > 2 else "0.32"
     maximum = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+    if "," in steps_arg:
+        steps_cost = [float(x) for x in steps_arg.split(",")]
+        if len(steps_cost) < maximum + 1:
+            sys.exit(f"speculative_ceiling: STEPS has {len(steps_cost)} sizes, MAX {maximum} needs {maximum + 1}")
+        described = "step of n tokens = " + ", ".join(f"{t:.2f}" for t in steps_cost[:maximum + 1]) + " one-token steps (n = 1, 2, ...)"
+    else:
+        cost = float(steps_arg)
+        steps_cost = [1 + cost * n for n in range(maximum + 1)]
+        described = f"step of n tokens = 1 + {cost} (n - 1)"
     outputs = []
     for line in open(sys.argv[1]):
         if line.strip():
             row = json.loads(line)
             outputs.append((row["prompt"], row["output"]))
-    print(f"{len(outputs)} outputs, {sum(len(o) for _, o in outputs)} tokens; step of n tokens = 1 + {cost} (n - 1); "
-          f"at most {maximum} proposals")
+    print(f"{len(outputs)} outputs, {sum(len(o) for _, o in outputs)} tokens; {described}; at most {maximum} proposals")
     print("| proposer | tokens per step | modelled decode speed-up |")
     print("|---|---:|---:|")
-    for name, propose in [("canopy (n-gram 4..2, adaptive length)", canopy_policy(maximum)),
+    for name, propose in [("canopy (n-gram 4..2, length for most tokens per step time)", canopy_policy(maximum)),
                           ("oracle, suffixes of 2..8", oracle(maximum, 2)),
                           ("oracle, suffixes of 1..8", oracle(maximum, 1))]:
-        per_step, speed_up = replay(outputs, cost, propose)
+        per_step, speed_up = replay(outputs, steps_cost, propose)
         print(f"| {name} | {per_step:.2f} | {speed_up:.2f}x |")
 
 

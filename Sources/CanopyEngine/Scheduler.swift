@@ -93,6 +93,9 @@ final class Scheduler {
     /// Per-step working storage, kept so that scheduling allocates nothing in steady state.
     private var order: [SequenceState] = []
     private var scheduled = Set<ObjectIdentifier>()
+    /// This step's window times for a sequence decoding alone (`VerificationCostModel
+    /// .windowTimes`); empty when several decode.
+    private var windowTimes: [Double] = []
 
     init(
         kv: KVCacheManager, maxBatchedTokens: Int, maxSequences: Int, contextLength: Int,
@@ -165,6 +168,12 @@ final class Scheduler {
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
         let threshold = proposals > 0 ? stepProposalThreshold(decodes: decodes) : 1
+        // One sequence alone sizes its window by the measured window times instead.
+        if proposals > 0, decodes == 1 {
+            verificationCost.windowTimes(into: &windowTimes, extraPerToken: draftTokenCost)
+        } else {
+            windowTimes.removeAll(keepingCapacity: true)
+        }
         var prefillBudget = prefillTokenLimit(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
@@ -271,8 +280,10 @@ final class Scheduler {
     /// their slots reserved as tentative; nil — nothing changed — when the sequence does not
     /// speculate, has no proposal, or the blocks for them are not free.
     private func reserveSpeculating(_ sequence: SequenceState, proposals: Int, threshold: Double) -> ScheduledChunk? {
-        let limit = min(
-            proposals, sequence.speculation.length(threshold: threshold), sequence.room(contextLength: contextLength))
+        let length = windowTimes.isEmpty || verificationCost.prior == 0
+            ? sequence.speculation.length(threshold: threshold)
+            : sequence.speculation.length(stepTimes: windowTimes)
+        let limit = min(proposals, length, sequence.room(contextLength: contextLength))
         guard sequence.uncomputed == 1, sequence.request.forked, limit > 0 else { return nil }
         let started = monotonicSeconds()
         sequence.speculation.window.removeAll(keepingCapacity: true)

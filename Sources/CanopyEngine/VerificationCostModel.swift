@@ -85,6 +85,23 @@ struct VerificationCostModel {
         return min(Self.maximumCost, max(0, sum / total))
     }
 
+    /// Fills `times` with the time of a window of 1...maximumTokens tokens of one sequence
+    /// alone, in one-token steps (index n - 1): the measured ratio to the one-token step where
+    /// both sizes count, else the line `1 + cost × (n − 1)`; never above
+    /// `1 + maximumCost × (n − 1)`, so that a new sequence's first proposal still pays (see the
+    /// type's note). Plus `extraPerToken` per proposal (a draft model's work). O(maximumTokens).
+    func windowTimes(into times: inout [Double], extraPerToken: Double = 0) {
+        times.removeAll(keepingCapacity: true)
+        let slope = cost
+        let one = prior > 0 ? windows.seconds(tokens: 1) : nil
+        for tokens in 1...maximumTokens {
+            let n = Double(tokens - 1)
+            var ratio = 1 + slope * n
+            if tokens > 1, let one, let wide = windows.seconds(tokens: tokens) { ratio = wide / one }
+            times.append(min(ratio, 1 + Self.maximumCost * n) + extraPerToken * n)
+        }
+    }
+
     /// The expected tokens a proposal must yield to pay for itself in a step where `decodes`
     /// sequences decode, from those steps' own measured times: the tokens per second such a
     /// step makes, `decodes / T(decodes)`, times what one more token adds to it,

@@ -152,4 +152,26 @@ struct VerificationCostModelTests {
         #expect(scheduler.stepProposalThreshold(decodes: 4) == Scheduler.proposalThreshold(decodes: 4, cost: cost))
         #expect(scheduler.stepProposalThreshold(decodes: 1) == Scheduler.proposalThreshold(decodes: 1, cost: cost))
     }
+
+    @Test("window times: measured ratios where counted, the line elsewhere, capped, plus a draft's share")
+    func windowTimes() {
+        var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
+        var times: [Double] = []
+        model.windowTimes(into: &times)
+        #expect(times.count == 9)
+        for n in 0..<9 { #expect(abs(times[n] - (1 + 0.3 * Double(n))) < 1e-12, "unmeasured: the prior's line") }
+        // One-token steps of 5 ms, 9-token windows of 19.5 ms (3.9 one-token steps).
+        for _ in 0..<30 {
+            model.record(tokens: 1, seconds: 0.005)
+            model.record(tokens: 9, seconds: 0.0195)
+        }
+        model.windowTimes(into: &times, extraPerToken: 0.1)
+        #expect(abs(times[8] - (3.9 + 0.8)) < 1e-9, "measured 9-token window, plus 8 draft tokens: \(times[8])")
+        #expect(abs(times[3] - (1 + model.cost * 3 + 0.3)) < 1e-9, "unmeasured 4-token window: the blended line")
+        #expect(times[0] == 1)
+        // A window measured above the cap answers the cap.
+        for _ in 0..<30 { model.record(tokens: 2, seconds: 0.0099) }  // 1.98 one-token steps
+        model.windowTimes(into: &times)
+        #expect(abs(times[1] - (1 + VerificationCostModel.maximumCost)) < 1e-9, "\(times[1])")
+    }
 }
