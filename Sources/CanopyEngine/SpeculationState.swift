@@ -8,9 +8,11 @@
 ///
 /// How many to propose is a cost decision. The `j`-th proposal is used only if the `j - 1`
 /// before it were accepted, so with a per-proposal acceptance `a` it yields `a^j` tokens on
-/// average, while each token in a step costs a fixed share of a step's time. A proposal is
-/// worth making while `a^j` is above the scheduler's threshold for the step (see
-/// `Scheduler.proposalThreshold`). `acceptance` is a moving estimate of `a` from the
+/// average, while each token in a step costs a share of a step's time. Beside other decodes a
+/// proposal is worth making while `a^j` is above the scheduler's threshold for the step (see
+/// `Scheduler.stepProposalThreshold`); a sequence decoding alone takes the length that makes
+/// the most tokens per unit of its window's measured time (`length(stepTimes:)`).
+/// `acceptance` is a moving estimate of `a` from the
 /// sequence's own verifications; while the sequence proposes nothing it drifts back
 /// towards the prior, so text that starts repeating its context later is tried again.
 struct SpeculationState {

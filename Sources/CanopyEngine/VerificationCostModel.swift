@@ -1,5 +1,5 @@
 /// What one more token costs a decode step on this machine, as a share of a one-token step:
-/// the `cost` that `Scheduler.proposalThreshold` weighs every proposal against, measured
+/// the `cost` that `Scheduler.stepProposalThreshold` weighs proposals against, measured
 /// from the engine's own decode steps instead of fixed.
 ///
 /// The share is a property of the CPU and its kernels, not of the model alone: verifying a
