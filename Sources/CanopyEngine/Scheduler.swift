@@ -94,7 +94,7 @@ final class Scheduler {
     private var order: [SequenceState] = []
     private var scheduled = Set<ObjectIdentifier>()
     /// This step's window times for a sequence decoding alone (`VerificationCostModel
-    /// .windowTimes`); empty when several decode.
+    /// .windowTimes`); empty when proposals are weighed by a threshold instead.
     private var windowTimes: [Double] = []
 
     init(
@@ -167,13 +167,16 @@ final class Scheduler {
         }
         defer { order.removeAll(keepingCapacity: true) }
         var proposals = prefilling ? 0 : max(0, min(speculativeStepTokens, budget) - decodes)
-        let threshold = proposals > 0 ? stepProposalThreshold(decodes: decodes) : 1
-        // One sequence alone sizes its window by the measured window times instead.
-        if proposals > 0, decodes == 1 {
+        // One sequence alone sizes its window by the measured window times; otherwise each
+        // proposal must clear the step's threshold (and always with a prior of 0, which
+        // proposes whatever there is).
+        let sizesWindow = proposals > 0 && decodes == 1 && verificationCost.prior > 0
+        if sizesWindow {
             verificationCost.windowTimes(into: &windowTimes, extraPerToken: draftTokenCost)
         } else {
             windowTimes.removeAll(keepingCapacity: true)
         }
+        let threshold = proposals > 0 && !sizesWindow ? stepProposalThreshold(decodes: decodes) : 1
         var prefillBudget = prefillTokenLimit(decodes: decodes)
         for sequence in order {
             guard budget > 0 else { break }
@@ -280,7 +283,7 @@ final class Scheduler {
     /// their slots reserved as tentative; nil — nothing changed — when the sequence does not
     /// speculate, has no proposal, or the blocks for them are not free.
     private func reserveSpeculating(_ sequence: SequenceState, proposals: Int, threshold: Double) -> ScheduledChunk? {
-        let length = windowTimes.isEmpty || verificationCost.prior == 0
+        let length = windowTimes.isEmpty
             ? sequence.speculation.length(threshold: threshold)
             : sequence.speculation.length(stepTimes: windowTimes)
         let limit = min(proposals, length, sequence.room(contextLength: contextLength))
