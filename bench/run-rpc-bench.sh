@@ -4,7 +4,9 @@
 #     --repeat`, grpc-swift), from a C client (bench/health-client.c, HTTP/2 by libnghttp2) and
 #     from the Python grpcio client, p50/p99 of 2000, 3 x 2000 and 500 calls; and, as a
 #     reference, the C client against `canopy-bench h2-floor` (a Health answer at swift-nio-http2's
-#     frame level, without the gRPC library's per-call machinery);
+#     frame level, without the gRPC library's per-call machinery), and below that the machine's
+#     own floor, a 100-byte round trip over a Unix socket pair with no protocol at all
+#     (bench/unix-socket-floor.c: epoll on the answering side, as swift-nio waits);
 #   - generated tokens/s for the same workload through the socket (`canopy bench`) and
 #     in-process (`canopy-bench batched`, the engine without gRPC), at 1 and STREAMS streams.
 #     Speculation is off on both sides: its speed depends on the prompts' text, which the two
@@ -30,6 +32,7 @@ work=$(mktemp -d)
 socket="$work/canopyd.sock"
 cc -O2 -o "$work/health-client" bench/health-client.c -lnghttp2 ||
     { echo "run-rpc-bench: cannot build bench/health-client.c (libnghttp2-dev: make setup)" >&2; exit 1; }
+cc -O2 -o "$work/unix-socket-floor" bench/unix-socket-floor.c
 cc -O2 -I Sources/CCanopyProto/include -o "$work/generate-client" bench/generate-client.c \
     Sources/CCanopyProto/canopy.pb-c.c -lnghttp2 -lprotobuf-c ||
     { echo "run-rpc-bench: cannot build bench/generate-client.c (libnghttp2-dev, libprotobuf-c-dev: make setup)" >&2; exit 1; }
@@ -96,6 +99,7 @@ for _ in $(seq 1 100); do [ -S "$work/floor.sock" ] && break; sleep 0.1; done
 read -r floor_p50 floor_p99 <<<"$(c_health "$work/floor.sock")"
 kill $floor; wait $floor 2>/dev/null || true
 floor=""
+read -r socket_p50 socket_p99 <<<"$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000; done | sort -n | sed -n 2p)"
 
 row() {  # STREAMS: "socket_tps inproc_tps ratio socket_tpot_p50 round_ratios" (best rounds; ratio: median of rounds)
     python3 - "$work" "$1" "$ROUNDS" <<'PY'
@@ -149,6 +153,7 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "| Health round trip p50 (µs, Python grpcio) | $health_p50 |"
     echo "| Health round trip p99 (µs, Python grpcio) | $health_p99 |"
     echo "| reference: C client against canopy-bench h2-floor, p50 / p99 (µs) | $floor_p50 / $floor_p99 |"
+    echo "| reference: 100-byte round trip over a Unix socket pair, no protocol (bench/unix-socket-floor.c, middle of 3 x 2000), p50 / p99 (µs) | $socket_p50 / $socket_p99 |"
     echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
     echo "| 1 stream: ratio socket / in-process (median of rounds: $one_rounds) | $one_ratio |"
