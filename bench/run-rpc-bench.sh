@@ -6,7 +6,10 @@
 #     reference, the C client against `canopy-bench h2-floor` (a Health answer at swift-nio-http2's
 #     frame level, without the gRPC library's per-call machinery), and below that the machine's
 #     own floor, a 100-byte round trip over a Unix socket pair with no protocol at all
-#     (bench/unix-socket-floor.c: epoll on the answering side, as swift-nio waits);
+#     (bench/unix-socket-floor.c: epoll on the answering side, as swift-nio waits). Where the
+#     machine has 2 or more CPUs, the C client's Health and the floor are also timed with both
+#     sides on one CPU and with them on two (taskset): on a VM, waking an idle vCPU can cost
+#     more than the whole call, and these rows show how much of the round trip that is;
 #   - generated tokens/s for the same workload through the socket (`canopy bench`) and
 #     in-process (`canopy-bench batched`, the engine without gRPC), at 1 and STREAMS streams.
 #     Speculation is off on both sides: its speed depends on the prompts' text, which the two
@@ -91,6 +94,20 @@ for round in $(seq 1 "$ROUNDS1"); do
     "$BIN/canopy-bench" batched --model "$MODEL" --streams "1,1" --prompt-tokens "$PROMPT" \
         --gen-tokens "$GEN" --threads "$THREADS" --speculative off >"$work/tpot-inproc-$round.json"
 done
+# Placement (last, as it pins the daemon's threads): the C client and every canopyd thread on
+# CPU 0, then the client on CPU 0 and canopyd on CPU 1.
+pinned_same="n/a"; pinned_cross="n/a"; socket_same="n/a"; socket_cross="n/a"
+if [ "$(nproc)" -ge 2 ]; then
+    pin_daemon() { for task in /proc/$daemon/task/*; do taskset -p -c "$1" "${task##*/}" >/dev/null; done; }
+    placed_health() {  # "p50 / p99" of the middle of 3 runs, client on CPU 0
+        for _ in 1 2 3; do taskset -c 0 "$work/health-client" "$socket" 2000; done | sort -n | sed -n 2p |
+            awk '{ print $1 " / " $2 }'
+    }
+    pin_daemon 0; pinned_same=$(placed_health)
+    pin_daemon 1; pinned_cross=$(placed_health)
+    socket_same=$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000 same; done | sort -n | sed -n 2p | awk '{ print $1 " / " $2 }')
+    socket_cross=$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000 cross; done | sort -n | sed -n 2p | awk '{ print $1 " / " $2 }')
+fi
 kill -TERM $daemon; wait $daemon || true
 
 "$BIN/canopy-bench" h2-floor --socket "$work/floor.sock" &
@@ -154,6 +171,9 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "| Health round trip p99 (µs, Python grpcio) | $health_p99 |"
     echo "| reference: C client against canopy-bench h2-floor, p50 / p99 (µs) | $floor_p50 / $floor_p99 |"
     echo "| reference: 100-byte round trip over a Unix socket pair, no protocol (bench/unix-socket-floor.c, middle of 3 x 2000), p50 / p99 (µs) | $socket_p50 / $socket_p99 |"
+    echo "| placement: Health from C, client and canopyd on one CPU, p50 / p99 (µs) | $pinned_same |"
+    echo "| placement: Health from C, client and canopyd on two CPUs, p50 / p99 (µs) | $pinned_cross |"
+    echo "| placement: socket floor on one CPU / on two CPUs, p50 / p99 (µs) | $socket_same ; $socket_cross |"
     echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
     echo "| 1 stream: ratio socket / in-process (median of rounds: $one_rounds) | $one_ratio |"

@@ -6,7 +6,13 @@
 // it can be most of the total.
 //
 //   cc -O2 -o unix-socket-floor bench/unix-socket-floor.c
-//   ./unix-socket-floor [CALLS]    prints "p50 p99" in microseconds (after 200 warm-up calls)
+//   ./unix-socket-floor [CALLS [same|cross]]
+// prints "p50 p99" in microseconds (after 200 warm-up calls). `same` puts both processes on
+// CPU 0, so each message is a context switch on one CPU; `cross` puts the asking side on CPU 0
+// and the answering side on CPU 1, so each message wakes the other CPU (on a VM, an idle vCPU:
+// the costly case); neither leaves the placement to the scheduler.
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +47,26 @@ static void answer(int fd) {
     }
 }
 
+/// Binds the calling process to `cpu`; exits when it cannot (fewer CPUs).
+static void pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        perror("sched_setaffinity");
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv) {
     const int calls = argc > 1 ? atoi(argv[1]) : 5000, warmup = 200;
-    if (calls < 1) {
-        fprintf(stderr, "usage: %s [CALLS >= 1]\n", argv[0]);
+    const char *placement = argc > 2 ? argv[2] : "";
+    const int same = strcmp(placement, "same") == 0, cross = strcmp(placement, "cross") == 0;
+    if (calls < 1 || (argc > 2 && !same && !cross)) {
+        fprintf(stderr, "usage: %s [CALLS >= 1 [same|cross]]\n", argv[0]);
         return 2;
     }
+    if (same || cross) pin(0);
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) {
         perror("socketpair");
@@ -58,6 +78,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (child == 0) {
+        if (cross) pin(1);
         close(pair[0]);
         answer(pair[1]);
     }
