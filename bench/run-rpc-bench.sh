@@ -61,9 +61,11 @@ print(f"{samples[len(samples)//2]:.0f} {samples[int(len(samples)*0.99)]:.0f}")
 PY
 )
 read -r health_p50 health_p99 <<<"$health"
-c_health() {  # SOCKET: "p50 p99" of the middle of 3 runs of 2000 calls (by p50)
-    for _ in 1 2 3; do "$work/health-client" "$1" 2000; done | sort -n | sed -n 2p | cut -d' ' -f1-2
+middle_of_3() {  # COMMAND...: "p50 p99" of the middle (by p50) of 3 runs of a command printing "p50 p99 ..."
+    for _ in 1 2 3; do "$@"; done | sort -n | sed -n 2p | cut -d' ' -f1-2
 }
+c_health() { middle_of_3 "$work/health-client" "$1" 2000; }  # SOCKET
+pair() { echo "${1/ / \/ }"; }  # "p50 p99" -> "p50 / p99" for the table (n/a stays)
 read -r c_p50 c_p99 <<<"$(c_health "$socket")"
 
 # Through the socket: 4 requests one after another at 1 stream, STREAMS at once otherwise;
@@ -99,14 +101,10 @@ done
 pinned_same="n/a"; pinned_cross="n/a"; socket_same="n/a"; socket_cross="n/a"
 if [ "$(nproc)" -ge 2 ]; then
     pin_daemon() { for task in /proc/$daemon/task/*; do taskset -p -c "$1" "${task##*/}" >/dev/null; done; }
-    placed_health() {  # "p50 / p99" of the middle of 3 runs, client on CPU 0
-        for _ in 1 2 3; do taskset -c 0 "$work/health-client" "$socket" 2000; done | sort -n | sed -n 2p |
-            awk '{ print $1 " / " $2 }'
-    }
-    pin_daemon 0; pinned_same=$(placed_health)
-    pin_daemon 1; pinned_cross=$(placed_health)
-    socket_same=$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000 same; done | sort -n | sed -n 2p | awk '{ print $1 " / " $2 }')
-    socket_cross=$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000 cross; done | sort -n | sed -n 2p | awk '{ print $1 " / " $2 }')
+    pin_daemon 0; pinned_same=$(middle_of_3 taskset -c 0 "$work/health-client" "$socket" 2000)
+    pin_daemon 1; pinned_cross=$(middle_of_3 taskset -c 0 "$work/health-client" "$socket" 2000)
+    socket_same=$(middle_of_3 "$work/unix-socket-floor" 2000 same)
+    socket_cross=$(middle_of_3 "$work/unix-socket-floor" 2000 cross)
 fi
 kill -TERM $daemon; wait $daemon || true
 
@@ -116,7 +114,7 @@ for _ in $(seq 1 100); do [ -S "$work/floor.sock" ] && break; sleep 0.1; done
 read -r floor_p50 floor_p99 <<<"$(c_health "$work/floor.sock")"
 kill $floor; wait $floor 2>/dev/null || true
 floor=""
-read -r socket_p50 socket_p99 <<<"$(for _ in 1 2 3; do "$work/unix-socket-floor" 2000; done | sort -n | sed -n 2p)"
+read -r socket_p50 socket_p99 <<<"$(middle_of_3 "$work/unix-socket-floor" 2000)"
 
 row() {  # STREAMS: "socket_tps inproc_tps ratio socket_tpot_p50 round_ratios" (best rounds; ratio: median of rounds)
     python3 - "$work" "$1" "$ROUNDS" <<'PY'
@@ -171,9 +169,9 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)-rpc.md"
     echo "| Health round trip p99 (µs, Python grpcio) | $health_p99 |"
     echo "| reference: C client against canopy-bench h2-floor, p50 / p99 (µs) | $floor_p50 / $floor_p99 |"
     echo "| reference: 100-byte round trip over a Unix socket pair, no protocol (bench/unix-socket-floor.c, middle of 3 x 2000), p50 / p99 (µs) | $socket_p50 / $socket_p99 |"
-    echo "| placement: Health from C, client and canopyd on one CPU, p50 / p99 (µs) | $pinned_same |"
-    echo "| placement: Health from C, client and canopyd on two CPUs, p50 / p99 (µs) | $pinned_cross |"
-    echo "| placement: socket floor on one CPU / on two CPUs, p50 / p99 (µs) | $socket_same ; $socket_cross |"
+    echo "| placement: Health from C, client and canopyd on one CPU, p50 / p99 (µs) | $(pair "$pinned_same") |"
+    echo "| placement: Health from C, client and canopyd on two CPUs, p50 / p99 (µs) | $(pair "$pinned_cross") |"
+    echo "| placement: socket floor on one CPU / on two CPUs, p50 / p99 (µs) | $(pair "$socket_same") ; $(pair "$socket_cross") |"
     echo "| 1 stream: generated tokens/s through the socket (canopy bench) | $one_rpc |"
     echo "| 1 stream: generated tokens/s in-process (canopy-bench batched) | $one_inproc |"
     echo "| 1 stream: ratio socket / in-process (median of rounds: $one_rounds) | $one_ratio |"
