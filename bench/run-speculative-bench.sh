@@ -70,8 +70,8 @@ print(f"# Speculative decoding, commit {sha}\n")
 print(f"{prompts} input-grounded prompts (bench/speculative_prompts.py), greedy, up to {gen} tokens, "
       f"{spec} proposals at most per step; model {os.path.basename(model)}; {os.cpu_count()} cores, {cpu}; "
       f"each figure the fastest of {os.environ.get('REPEATS', '3')} alternating runs.\n")
-print("| engine | streams | off tokens/s | on tokens/s | speed-up | per round (median) | decode-only off | decode-only on | decode speed-up | acceptance | tokens per step (on) | output identical |")
-print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
+print("| engine | streams | off tokens/s | on tokens/s | speed-up | per round (median) | decode-only off | decode-only on | decode speed-up | acceptance | tokens per step (on) | learned token cost | output identical |")
+print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
 by = {(r["streams"], r["mode"]): r for r in rows}
 for streams in sorted({r["streams"] for r in rows}):
     off, on = by[(streams, "off")], by[(streams, "ngram")]
@@ -83,20 +83,23 @@ for streams in sorted({r["streams"] for r in rows}):
     rounds = (", ".join(f"{r:.2f}" for r in ratios) + f" ({statistics.median(ratios):.2f}x)") if ratios else ""
     print(f"| canopy | {streams} | {off['gen_tokens_per_s']:.1f} | {on['gen_tokens_per_s']:.1f} | "
           f"{on['gen_tokens_per_s'] / off['gen_tokens_per_s']:.2f}x | {rounds} | {decode} | "
-          f"{100 * on['acceptance']:.1f} % | {per_step:.2f} | {'yes' if on['identical_to_off'] else 'NO'} |")
+          f"{100 * on['acceptance']:.1f} % | {per_step:.2f} | {on.get('token_cost', 0):.2f} | "
+          f"{'yes' if on['identical_to_off'] else 'NO'} |")
 llama = os.path.join(work, "llama.json")
 if os.path.exists(llama):
     d = json.load(open(llama))
     t = d["totals"]
     print(f"| llama-lookup | 1 | | | | | {t['off']['tokens_per_s']:.1f} | {t['on']['tokens_per_s']:.1f} | "
-          f"{t['speedup']:.2f}x | {100 * t['acceptance']:.1f} % | | {t['same_output']}/{d['prompts']} |")
+          f"{t['speedup']:.2f}x | {100 * t['acceptance']:.1f} % | | | {t['same_output']}/{d['prompts']} |")
 print("\nCanopy: tokens/s are generated tokens over the wall time of all requests (prompts included); "
       "decode-only is tokens after each request's first over the time from its first token to its end, "
       "summed over requests (at 1 stream, what llama-lookup reports). Speculation is chosen per request in "
       "one engine; at 8 and 32 streams the step is compute-bound and the engine proposes little or nothing. "
       "Per round: each round's on/off ratio of tokens/s (the two runs adjacent in time, off first in even "
       "rounds, on first in odd ones), their median in brackets: where speculation proposes little, how far "
-      "this machine's drift alone moves the ratio. "
+      "this machine's drift alone moves the ratio. Learned token cost: the share of a one-token step "
+      "that one more token costs, as the engine had measured it when its fastest run ended "
+      "(VerificationCostModel; compare the window table below). "
       "llama-lookup: its own decode-only speed with --spec-draft-n-max 0 (off) and the same maximum (on); "
       "its last column counts prompts whose greedy text is the same both ways.")
 print("\n## Verification step cost\n")

@@ -296,7 +296,7 @@ void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_j
     switch (canopy_isa_active()) {
     case CANOPY_ISA_AVX512VNNI:
         plan.kernel = canopy_gemm_rows_vnni;
-        plan.q4_1_kernel = canopy_gemm_rows_q4_1_avx2;  // no VNNI kernel of Q4_1's arithmetic yet
+        plan.q4_1_kernel = canopy_gemm_rows_q4_1_vnni;
         break;
     case CANOPY_ISA_AVX2:
         plan.kernel = canopy_gemm_rows_avx2;

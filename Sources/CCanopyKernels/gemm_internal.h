@@ -13,9 +13,14 @@ void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job
 #if defined(__x86_64__)
 void canopy_gemm_rows_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 void canopy_gemm_rows_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
-/// Q4_1 jobs, row-major or interleaved, grouped or not (gemm_q4_1.c).
+/// Q4_1 jobs, row-major or interleaved, grouped or not (gemm_q4_1_x86.inc).
 void canopy_gemm_rows_q4_1_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+void canopy_gemm_rows_q4_1_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 #endif
+
+/// Bytes of one block of 8 rows in `canopy_q4_1_interleave`'s layout: f16 d[8], f16 m[8],
+/// and 4 registers of 32 bytes (register k: nibble bytes 4k..4k+3 of every row).
+#define CANOPY_Q4_1_GROUP_BLOCK 160
 
 /// A grow-only scratch buffer owned by the calling thread (pool workers are persistent, so
 /// steady-state decoding allocates nothing). Returns NULL if memory is exhausted.

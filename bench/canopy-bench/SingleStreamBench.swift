@@ -36,6 +36,9 @@ struct SingleStreamBench: ParsableCommand {
     @Option(help: "Sequences decoding in each --windows step: the window rides on the first, the others add a token each (a proposal's cost beside other decodes).")
     var windowDecodes: Int = 1
 
+    @Option(help: "Untimed one-token steps of the same sequences before each timed --windows step (in the engine a window mostly follows one-token steps).")
+    var windowLead: Int = 4
+
     func run() throws {
         try configureKernels(threads: threads)
         let loaded = try LoadedModel(path: model)
@@ -90,6 +93,14 @@ extension SingleStreamBench {
     /// 9-token window's CPU time at C = 300 on a 2-core Zen 3, `perf record`), so the
     /// speculative bench measures it at its prompts' mean context too.
     ///
+    /// Every timed step follows `windowLead` untimed one-token steps, as a window in the engine
+    /// mostly follows one-token steps (one sequence decodes alone, and most of its steps
+    /// propose nothing). A step's time depends on the one before it: on a 2-core Xeon whose L3
+    /// holds the weights, a one-token step took 2.6-2.9 ms after one-token steps and 3.2-4.5
+    /// ms right after a 9-token window (CANOPY_MAX_ISA avx2 and avx512vnni alike), so timing
+    /// the sizes back to back put the one-token step 15-60 % too high and every ratio too low
+    /// against what the engine measures for itself.
+    ///
     /// With `windowDecodes` D > 1, D - 1 more sequences (each with C cached tokens of its own)
     /// decode one token in every step beside the window: a line per w gives the step's time
     /// and what each of its w - 1 proposals added to the step of D plain decodes (w = 1), the
@@ -97,6 +108,7 @@ extension SingleStreamBench {
     func timeWindows(_ loaded: LoadedModel) throws {
         guard windowContext >= 1 else { throw ValidationError("--window-context must be at least 1, got \(windowContext)") }
         guard windowDecodes >= 1 else { throw ValidationError("--window-decodes must be at least 1, got \(windowDecodes)") }
+        guard windowLead >= 0 else { throw ValidationError("--window-lead must be at least 0, got \(windowLead)") }
         let context = windowContext, vocabulary = loaded.config.vocabularySize, decodes = windowDecodes
         let blockSize = 16, blocksEach = (context + windows + blockSize - 1) / blockSize
         var random = SystemRandomNumberGenerator()
@@ -121,6 +133,11 @@ extension SingleStreamBench {
         var times = [[Double]](repeating: [], count: windows + 1)
         for _ in 0..<40 {
             for w in 1...windows {
+                for _ in 0..<windowLead {
+                    batch.removeAll()
+                    for s in 0..<decodes { add(s, count: 1, at: context, logitRows: 1) }
+                    try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
+                }
                 batch.removeAll()
                 add(0, count: w, at: context, logitRows: w)
                 for s in 1..<decodes { add(s, count: 1, at: context, logitRows: 1) }

@@ -127,7 +127,8 @@ struct SpeculativeBench: ParsableCommand {
         return Run(
             outputs: outputs, seconds: elapsed, steps: after.steps - before.steps,
             proposed: after.speculation.proposedTokens - before.speculation.proposedTokens,
-            accepted: after.speculation.acceptedTokens - before.speculation.acceptedTokens)
+            accepted: after.speculation.acceptedTokens - before.speculation.acceptedTokens,
+            tokenCost: after.speculation.verificationTokenCost)
     }
 
     /// Runs `total` greedy requests over `texts` (cycled), `concurrency` at a time; returns
@@ -168,6 +169,9 @@ private struct Run {
     var steps = 0
     var proposed = 0
     var accepted = 0
+    /// The engine's measured share of a one-token step that one more token costs, when the
+    /// run ended (`VerificationCostModel.cost`: what its proposal lengths were weighed against).
+    var tokenCost = 0.0
     var identical = true
 
     mutating func add(_ other: Run) {
@@ -176,6 +180,7 @@ private struct Run {
         steps += other.steps
         proposed += other.proposed
         accepted += other.accepted
+        tokenCost = other.tokenCost
     }
 
     var generated: Int { outputs.reduce(0) { $0 + $1.tokens.count } }
@@ -188,7 +193,7 @@ private struct Run {
         let decodeTokens = outputs.reduce(0) { $0 + max(0, $1.tokens.count - 1) }
         let decodeSeconds = outputs.reduce(0.0) { $0 + $1.decodeSeconds }
         let acceptance = proposed == 0 ? 0 : Double(accepted) / Double(proposed)
-        return #"{"streams": \#(streams), "mode": "\#(mode)", "requests": \#(outputs.count), "seconds": \#(seconds), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(acceptance), "identical_to_off": \#(identical)\#(roundRatios.map { #", "round_ratios": \#($0)"# } ?? "")}"#
+        return #"{"streams": \#(streams), "mode": "\#(mode)", "requests": \#(outputs.count), "seconds": \#(seconds), "generated_tokens": \#(generated), "gen_tokens_per_s": \#(rate), "decode_tokens_per_s": \#(Double(decodeTokens) / decodeSeconds), "steps": \#(steps), "proposed": \#(proposed), "accepted": \#(accepted), "acceptance": \#(acceptance), "token_cost": \#(tokenCost), "identical_to_off": \#(identical)\#(roundRatios.map { #", "round_ratios": \#($0)"# } ?? "")}"#
     }
 }
 
