@@ -41,7 +41,7 @@ let package = Package(
         // for per-function target attributes: AVX2 or AVX-512 VNNI is chosen at run time, so
         // a binary built for baseline x86-64 stays portable. Scalar fallback elsewhere.
         // -O3 over SwiftPM's -O2 for C: at -O2 clang stopped unrolling the token loops of the
-        // Q4_1 kernel past 8 tokens (11 under AVX2), its accumulators went to the stack, and a
+        // Q4_1 kernel past 8 tokens (past 10 under AVX2), its accumulators went to the stack, and a
         // 9-token verification window cost 15.1 ms instead of 12.9 (2-core Xeon, SmolLM2,
         // `canopy-bench single --windows 10`). No fast-math: the bits are the same.
         .target(
