@@ -29,7 +29,8 @@ isa=$({ grep -o -w -E 'avx512_vnni|amx_int8' /proc/cpuinfo || true; } | sort -u 
 # shellcheck disable=SC2086
 table=$("$work/q4_1_interleaved" "$THREADS" "$MATRICES" "$ROUNDS" $TOKENS)
 levels=""
-if grep -q -w avx512_vnni /proc/cpuinfo && grep -q -w avx512vl /proc/cpuinfo && grep -q -w avx512bw /proc/cpuinfo; then
+# The level the kernels chose (the program prints it: the library's own cpuid/xgetbv check).
+if [ "$(echo "$table" | sed -n 's/^kernel level: //p')" = avx512vnni ]; then
     # Both levels, alternated four times (run-to-run drift on a shared VM is larger than the
     # difference): the interleaved column of each run, best per token count and level.
     for round in 1 2 3 4; do
@@ -39,7 +40,7 @@ if grep -q -w avx512_vnni /proc/cpuinfo && grep -q -w avx512vl /proc/cpuinfo && 
                 awk -F'|' -v level=$level '/^\| [0-9]/ { gsub(/ /, "", $2); gsub(/ /, "", $4); print level, $2, $4 }' >> "$work/levels"
         done
     done
-    levels=$(awk '{ key = $2; if (!(key in order)) { order[key] = n++; keys[n - 1] = key }
+    levels=$(awk '{ key = $2; if (!(key in seen)) { seen[key] = 1; keys[n++] = key }
                     if (!((key, $1) in best) || $3 < best[key, $1]) best[key, $1] = $3 }
                   END { print "| tokens | interleaved, AVX2 kernel (ms) | interleaved, VNNI kernel (ms) | VNNI speed-up |"
                         print "|---:|---:|---:|---:|"

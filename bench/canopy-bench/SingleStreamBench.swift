@@ -129,21 +129,22 @@ extension SingleStreamBench {
             _ = try loaded.model.forward(batch, kv: cache.storage)
         }
         var logits = [Float](repeating: 0, count: vocabulary * (windows + decodes - 1))
+        /// A step of `w` tokens of sequence 0 and one of each other sequence, logits after
+        /// each; the seconds of its forward pass.
+        func step(window w: Int) throws -> Double {
+            batch.removeAll()
+            add(0, count: w, at: context, logitRows: w)
+            for s in 1..<decodes { add(s, count: 1, at: context, logitRows: 1) }
+            let start = DispatchTime.now()
+            try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
+            return seconds(since: start)
+        }
         // Sizes in turn, 40 rounds, so that the machine's drift reaches every size alike.
         var times = [[Double]](repeating: [], count: windows + 1)
         for _ in 0..<40 {
             for w in 1...windows {
-                for _ in 0..<windowLead {
-                    batch.removeAll()
-                    for s in 0..<decodes { add(s, count: 1, at: context, logitRows: 1) }
-                    try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
-                }
-                batch.removeAll()
-                add(0, count: w, at: context, logitRows: w)
-                for s in 1..<decodes { add(s, count: 1, at: context, logitRows: 1) }
-                let start = DispatchTime.now()
-                try logits.withUnsafeMutableBufferPointer { try loaded.model.forward(batch, kv: cache.storage, logits: $0) }
-                times[w].append(seconds(since: start))
+                for _ in 0..<windowLead { _ = try step(window: 1) }
+                times[w].append(try step(window: w))
             }
         }
         let medians = times.map { $0.isEmpty ? 0 : $0.sorted()[$0.count / 2] }

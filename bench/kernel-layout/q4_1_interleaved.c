@@ -123,6 +123,7 @@ int main(int argc, char **argv) {
             const int64_t at = t * ROWS + r;
             if (memcmp(&want, &y_rows[at], 4) != 0 || memcmp(&want, &y_packed[at], 4) != 0) mismatches++;
         }
+    printf("kernel level: %s\n\n", canopy_isa_name(canopy_isa_active()));
     printf("| tokens | row-major (ms) | interleaved (ms) | interleaved speed-up | row-major t_n / t_1 | interleaved t_n / t_1 |\n");
     printf("|---:|---:|---:|---:|---:|---:|\n");
     for (int c = 0; c < counts; c++) {
