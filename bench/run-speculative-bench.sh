@@ -5,6 +5,8 @@
 #   - Canopy (canopy-bench speculative, the serving engine in one process) at 1, 8 and 32
 #     concurrent requests, with speculation off and on (n-gram proposals, --spec-tokens
 #     SPEC_TOKENS), checking that every request's tokens are the same both ways;
+#   - Canopy at 1 stream on each kind of prompt alone (off and on), beside llama-lookup's
+#     figures for that kind: which workloads speculation pays on;
 #   - llama.cpp's llama-lookup (bench/run-llama-lookup.sh) on the same prompts and model, one
 #     stream, with drafting off (--spec-draft-n-max 0) and on (SPEC_TOKENS).
 # Canopy's tokens/s are generated tokens over the wall time of the whole workload, prompts
@@ -51,6 +53,18 @@ for c in $(printf "160\n%s\n" "$context" | sort -nu); do
     "$BENCH" single --model "$MODEL" --threads "$THREADS" --windows $((SPEC_TOKENS + 1)) --window-context "$c" \
         --repetitions 1 --prompt-tokens 16 --gen-tokens 1 | grep '"window"' | tee "$work/windows-$c.jsonl" >&2
 done
+# The same at 1 stream for each kind of prompt alone: where speculation pays and where it does not.
+kinds=$(python3 -c 'import json, sys
+print(" ".join(sorted({json.loads(l)["kind"] for l in open(sys.argv[1]) if l.strip()})))' "$work/prompts.jsonl")
+for kind in $kinds; do
+    echo "speculative-bench: canopy at 1 stream, $kind prompts" >&2
+    python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    if line.strip() and json.loads(line)["kind"] == sys.argv[2]: print(line, end="")' "$work/prompts.jsonl" "$kind" > "$work/prompts-$kind.jsonl"
+    "$BENCH" speculative --model "$MODEL" --prompts "$work/prompts-$kind.jsonl" --streams 1 \
+        --gen-tokens "$GEN_TOKENS" --spec-tokens "$SPEC_TOKENS" --threads "$THREADS" --repeats "$REPEATS" \
+        | tee "$work/canopy-$kind.jsonl" >&2
+done
 if [[ ${SKIP_LLAMA:-0} != 1 ]]; then
     echo "speculative-bench: llama-lookup" >&2
     MODEL="$MODEL" GEN_TOKENS="$GEN_TOKENS" SPEC_TOKENS="$SPEC_TOKENS" THREADS="$THREADS" REPEATS="$REPEATS" \
@@ -91,6 +105,19 @@ if os.path.exists(llama):
     t = d["totals"]
     print(f"| llama-lookup | 1 | | | | | {t['off']['tokens_per_s']:.1f} | {t['on']['tokens_per_s']:.1f} | "
           f"{t['speedup']:.2f}x | {100 * t['acceptance']:.1f} % | | | {t['same_output']}/{d['prompts']} |")
+print("\n" + "By kind of prompt, 1 stream, decode-only tokens/s (each kind's prompts run alone, fastest of "
+      f"{os.environ.get('REPEATS', '3')} alternating runs; llama-lookup's by kind from the run above):\n")
+print("| kind | prompts | canopy off | canopy on | canopy speed-up | acceptance | tokens per step | llama-lookup speed-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+llama_kinds = json.load(open(os.path.join(work, "llama.json")))["by_kind"] if os.path.exists(os.path.join(work, "llama.json")) else {}
+for name in sorted(f[len("canopy-"):-len(".jsonl")] for f in os.listdir(work) if f.startswith("canopy-")):
+    kind_rows = {r["mode"]: r for r in (json.loads(l) for l in open(os.path.join(work, f"canopy-{name}.jsonl")) if l.strip())}
+    off, on = kind_rows["off"], kind_rows["ngram"]
+    count = sum(1 for l in open(os.path.join(work, f"prompts-{name}.jsonl")) if l.strip())
+    lk = f"{llama_kinds[name]['speedup']:.2f}x" if name in llama_kinds else ""
+    print(f"| {name} | {count} | {off['decode_tokens_per_s']:.1f} | {on['decode_tokens_per_s']:.1f} | "
+          f"{on['decode_tokens_per_s'] / off['decode_tokens_per_s']:.2f}x | {100 * on['acceptance']:.1f} % | "
+          f"{on['generated_tokens'] / on['steps']:.2f} | {lk} |")
 print("\nCanopy: tokens/s are generated tokens over the wall time of all requests (prompts included); "
       "decode-only is tokens after each request's first over the time from its first token to its end, "
       "summed over requests (at 1 stream, what llama-lookup reports). Speculation is chosen per request in "

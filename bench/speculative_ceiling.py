@@ -13,6 +13,9 @@ output it replays:
   tokens, its continuation proposed up to the length p that maximises the expected tokens
   1 + a + ... + a^p over the step's cost, acceptance a a moving estimate (prior 0.8, rate
   0.3, recovery 0.05);
+- canopy's occurrence, perfect length: the occurrence the engine would copy, proposed for
+  exactly as many tokens as it gets right (nothing when its first is wrong): what a perfect
+  choice of length alone would give;
 - oracle: at every step the best any context-copying proposer could do: among all earlier
   occurrences of every suffix of MIN_N...8 tokens, the continuation that matches the output
   longest (up to MAX proposals), and nothing proposed when none matches.
@@ -73,6 +76,21 @@ def canopy_policy(maximum):
     return propose
 
 
+def canopy_occurrence_perfect_length(maximum):
+    def propose(context, out, i, state, steps_cost):
+        n_total = len(context)
+        for n in range(min(4, n_total - 1), 1, -1):
+            suffix = context[n_total - n:]
+            for start in range(n_total - n - 1, -1, -1):
+                if context[start:start + n] == suffix:
+                    f, k = start + n, 0
+                    while k < maximum and f + k < n_total and i + k < len(out) and context[f + k] == out[i + k]:
+                        k += 1
+                    return context[f:f + k]
+        return []
+    return propose
+
+
 def oracle(maximum, min_n):
     def propose(context, out, i, state, steps_cost):
         best = []
@@ -115,6 +133,7 @@ def main():
     print("| proposer | tokens per step | modelled decode speed-up |")
     print("|---|---:|---:|")
     for name, propose in [("canopy (n-gram 4..2, length for most tokens per step time)", canopy_policy(maximum)),
+                          ("canopy's occurrence, perfect length", canopy_occurrence_perfect_length(maximum)),
                           ("oracle, suffixes of 2..8", oracle(maximum, 2)),
                           ("oracle, suffixes of 1..8", oracle(maximum, 1))]:
         per_step, speed_up = replay(outputs, steps_cost, propose)
