@@ -1,6 +1,7 @@
 // Instruction-set detection, the process-wide ceiling (CANOPY_MAX_ISA), and core counting.
 #define _GNU_SOURCE
 #include "canopy_kernels.h"
+#include "gemm_internal.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -20,6 +21,27 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 
+#include <sys/syscall.h>
+// Linux: a process must ask for the AMX tile data state before any thread uses it.
+#define CANOPY_ARCH_REQ_XCOMP_PERM 0x1023
+#define CANOPY_XFEATURE_XTILEDATA 18
+static int amx_state;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static void ask_amx(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return;
+    __cpuid_count(7, 0, a, b, c, d);
+    const int tile = (d >> 24) & 1, int8 = (d >> 25) & 1;
+    if (!(tile && int8)) return;
+    if (!((c = 0), __get_cpuid(1, &a, &b, &c, &d)) || !((c >> 27) & 1)) return;
+    // XTILECFG and XTILEDATA (XCR0 bits 17, 18) enabled by the OS.
+    if ((read_xcr0() & 0x60000) != 0x60000) return;
+    amx_state = syscall(SYS_arch_prctl, CANOPY_ARCH_REQ_XCOMP_PERM, CANOPY_XFEATURE_XTILEDATA) == 0;
+}
+int canopy_amx_usable(void) {
+    pthread_once(&amx_once, ask_amx);
+    return amx_state;
+}
 static canopy_isa detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return CANOPY_ISA_SCALAR;
@@ -34,7 +56,8 @@ static canopy_isa detect(void) {
     if (!(avx2 && fma && f16c)) return CANOPY_ISA_SCALAR;
     const int avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const int vnni = (c >> 11) & 1;
-    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0) return CANOPY_ISA_AVX512VNNI;
+    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0)
+        return canopy_amx_usable() ? CANOPY_ISA_AMX : CANOPY_ISA_AVX512VNNI;
     return CANOPY_ISA_AVX2;
 }
 #else
@@ -102,6 +125,7 @@ canopy_isa canopy_isa_select(canopy_isa isa) {
 
 const char *canopy_isa_name(canopy_isa isa) {
     switch (isa) {
+    case CANOPY_ISA_AMX: return "amx";
     case CANOPY_ISA_AVX512VNNI: return "avx512vnni";
     case CANOPY_ISA_AVX2: return "avx2";
     default: return "scalar";
@@ -109,7 +133,7 @@ const char *canopy_isa_name(canopy_isa isa) {
 }
 
 int canopy_isa_parse(const char *name, canopy_isa *isa) {
-    static const canopy_isa levels[] = {CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI};
+    static const canopy_isa levels[] = {CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI, CANOPY_ISA_AMX};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
         if (strcasecmp(name, canopy_isa_name(levels[i])) == 0) {
             *isa = levels[i];

@@ -16,7 +16,16 @@ void canopy_gemm_rows_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, 
 /// Q4_1 jobs, row-major or interleaved, grouped or not (gemm_q4_1_x86.inc).
 void canopy_gemm_rows_q4_1_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 void canopy_gemm_rows_q4_1_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+/// Q4_1 jobs on AMX (gemm_q4_1_amx.c): interleaved, ungrouped products of at least
+/// CANOPY_AMX_MIN_TOKENS tokens; anything else goes to the VNNI kernel. Same bits.
+void canopy_gemm_rows_q4_1_amx(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+/// Whether this CPU and OS let the process use AMX-INT8 tiles (asked once: Linux grants the
+/// tile state per process through arch_prctl).
+int canopy_amx_usable(void);
 #endif
+
+/// Fewest tokens a Q4_1 product runs on AMX; fewer go to the VNNI kernel.
+#define CANOPY_AMX_MIN_TOKENS 6
 
 /// Bytes of one block of 8 rows in `canopy_q4_1_interleave`'s layout: f16 d[8], f16 m[8],
 /// and 4 registers of 32 bytes (register k: nibble bytes 4k..4k+3 of every row).

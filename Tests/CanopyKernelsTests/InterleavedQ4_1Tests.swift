@@ -71,16 +71,19 @@ struct InterleavedQ4_1Tests {
     func equalsRowMajor() throws {
         defer { InstructionSet.select(InstructionSet.ceiling) }
         // 608 columns = 19 blocks (a tail of 3 past 16); 5 tokens split 3 + 2, 70 cross the
-        // 64-token tile; groups of 7 blocks end mid-lane and leave a short last group.
-        let m = try TestMatrix.fromFixtures(.q4_1, rows: 48, cols: 608, seed: 11)
-        for tokens in [1, 2, 3, 4, 5, 9, 70] {
-            let x = randomActivations(tokens: tokens, cols: 608, seed: UInt64(100 + tokens))
+        // 64-token tile (and AMX's 16); groups of 7 blocks end mid-lane and leave a short last
+        // group. 48 rows are an odd number of 8-row groups (AMX takes them in pairs); 160
+        // columns, 5 blocks, leave lanes no block reaches.
+        for (rows, cols, seed) in [(48, 608, 11), (32, 160, 12)] {
+        let m = try TestMatrix.fromFixtures(.q4_1, rows: rows, cols: cols, seed: UInt64(seed))
+        for tokens in [1, 2, 3, 4, 5, 9, 17, 70] {
+            let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(100 + tokens))
             var levels = 0
             for level in InstructionSet.allCases where InstructionSet.select(level) == level {
                 levels += 1
                 let rowMajor = m.withMatrix { Self.product($0, x, tokens: tokens) }
                 let packed = Self.withInterleaved(m) { Self.product($0, x, tokens: tokens) }
-                #expect(packed == rowMajor, "\(level) \(tokens) tokens")
+                #expect(packed == rowMajor, "\(level) \(rows) x \(cols), \(tokens) tokens")
                 for groupBlocks in [7, 16] {
                     let rowMajor = m.withMatrix { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
                     let packed = Self.withInterleaved(m) { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
@@ -88,6 +91,7 @@ struct InterleavedQ4_1Tests {
                 }
             }
             #expect(levels >= 1)
+        }
         }
     }
 
