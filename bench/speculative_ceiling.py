@@ -76,17 +76,31 @@ def canopy_policy(maximum):
     return propose
 
 
+def occurrences(context, sizes):
+    """Every earlier occurrence of the context's suffix of each size n in `sizes` (in that
+    order, most recent first): the index its continuation starts at."""
+    n_total = len(context)
+    for n in sizes:
+        if n < 1 or n >= n_total:
+            continue
+        suffix = context[n_total - n:]
+        for start in range(n_total - n - 1, -1, -1):
+            if context[start:start + n] == suffix:
+                yield start + n
+
+
+def agreeing(context, f, out, i, maximum):
+    """The continuation at f, for as many tokens (at most `maximum`) as it equals the output from i."""
+    k = 0
+    while k < maximum and f + k < len(context) and i + k < len(out) and context[f + k] == out[i + k]:
+        k += 1
+    return context[f:f + k]
+
+
 def canopy_occurrence_perfect_length(maximum):
     def propose(context, out, i, state, steps_cost):
-        n_total = len(context)
-        for n in range(min(4, n_total - 1), 1, -1):
-            suffix = context[n_total - n:]
-            for start in range(n_total - n - 1, -1, -1):
-                if context[start:start + n] == suffix:
-                    f, k = start + n, 0
-                    while k < maximum and f + k < n_total and i + k < len(out) and context[f + k] == out[i + k]:
-                        k += 1
-                    return context[f:f + k]
+        for f in occurrences(context, range(4, 1, -1)):
+            return agreeing(context, f, out, i, maximum)
         return []
     return propose
 
@@ -94,18 +108,10 @@ def canopy_occurrence_perfect_length(maximum):
 def oracle(maximum, min_n):
     def propose(context, out, i, state, steps_cost):
         best = []
-        n_total = len(context)
-        for n in range(min_n, 9):
-            if n >= n_total:
-                break
-            suffix = context[n_total - n:]
-            for start in range(n_total - n - 1, -1, -1):
-                if context[start:start + n] == suffix:
-                    f, k = start + n, 0
-                    while k < maximum and f + k < n_total and i + k < len(out) and context[f + k] == out[i + k]:
-                        k += 1
-                    if k > len(best):
-                        best = context[f:f + k]
+        for f in occurrences(context, range(min_n, 9)):
+            candidate = agreeing(context, f, out, i, maximum)
+            if len(candidate) > len(best):
+                best = candidate
         return best
     return propose
 
