@@ -1,7 +1,6 @@
 // Instruction-set detection, the process-wide ceiling (CANOPY_MAX_ISA), and core counting.
 #define _GNU_SOURCE
 #include "canopy_kernels.h"
-#include "gemm_internal.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -22,25 +21,12 @@ static uint64_t read_xcr0(void) {
 }
 
 #include <sys/syscall.h>
-// Linux: a process must ask for the AMX tile data state before any thread uses it.
+// Linux: a process must ask for the AMX tile data state before any thread uses it; the grant
+// holds for all its threads. Asked once, by detect() (which runs once per process).
 #define CANOPY_ARCH_REQ_XCOMP_PERM 0x1023
 #define CANOPY_XFEATURE_XTILEDATA 18
-static int amx_state;
-static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
-static void ask_amx(void) {
-    unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7) return;
-    __cpuid_count(7, 0, a, b, c, d);
-    const int tile = (d >> 24) & 1, int8 = (d >> 25) & 1;
-    if (!(tile && int8)) return;
-    if (!((c = 0), __get_cpuid(1, &a, &b, &c, &d)) || !((c >> 27) & 1)) return;
-    // XTILECFG and XTILEDATA (XCR0 bits 17, 18) enabled by the OS.
-    if ((read_xcr0() & 0x60000) != 0x60000) return;
-    amx_state = syscall(SYS_arch_prctl, CANOPY_ARCH_REQ_XCOMP_PERM, CANOPY_XFEATURE_XTILEDATA) == 0;
-}
-int canopy_amx_usable(void) {
-    pthread_once(&amx_once, ask_amx);
-    return amx_state;
+static int request_amx(void) {
+    return syscall(SYS_arch_prctl, CANOPY_ARCH_REQ_XCOMP_PERM, CANOPY_XFEATURE_XTILEDATA) == 0;
 }
 static canopy_isa detect(void) {
     unsigned a, b, c, d;
@@ -56,8 +42,11 @@ static canopy_isa detect(void) {
     if (!(avx2 && fma && f16c)) return CANOPY_ISA_SCALAR;
     const int avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const int vnni = (c >> 11) & 1;
+    // AMX-TILE and AMX-INT8, with the tile configuration and data state (XCR0 bits 17-18)
+    // enabled by the OS.
+    const int amx = ((d >> 24) & 1) && ((d >> 25) & 1) && (xcr0 & 0x60000) == 0x60000;
     if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0)
-        return canopy_amx_usable() ? CANOPY_ISA_AMX : CANOPY_ISA_AVX512VNNI;
+        return amx && request_amx() ? CANOPY_ISA_AMX : CANOPY_ISA_AVX512VNNI;
     return CANOPY_ISA_AVX2;
 }
 #else

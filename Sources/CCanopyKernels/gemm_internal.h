@@ -19,9 +19,6 @@ void canopy_gemm_rows_q4_1_vnni(const canopy_q8_rows *x, const canopy_gemm_job *
 /// Q4_1 jobs on AMX (gemm_q4_1_amx.c): interleaved, ungrouped products of at least
 /// CANOPY_AMX_MIN_TOKENS tokens; anything else goes to the VNNI kernel. Same bits.
 void canopy_gemm_rows_q4_1_amx(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
-/// Whether this CPU and OS let the process use AMX-INT8 tiles (asked once: Linux grants the
-/// tile state per process through arch_prctl).
-int canopy_amx_usable(void);
 #endif
 
 /// Fewest tokens a Q4_1 product runs on AMX; fewer go to the VNNI kernel.

@@ -8,8 +8,9 @@
 // most of why a window's marginal token cost about 0.4 of a one-token step on a Xeon. One
 // tdpbsud forms the 32-product sums of up to 16 tokens x 16 rows of a block; what is left per
 // token is a convert and two fmas per 16 rows and block, and the weights' unpacking, shared
-// by the tokens. Measured on one thread (1536 x 576): 9 tokens 1.8x the VNNI kernel, 16
-// tokens 1.6x, 100 tokens 2.0x; 3 tokens on a par, 2 tokens slower (CANOPY_AMX_MIN_TOKENS).
+// by the tokens. Measured on one thread (1536 x 576, in L2): 9 tokens 1.8x the VNNI kernel,
+// 16 tokens 1.6x, 100 tokens 2.0x. In the engine, windows of 2-5 tokens measured no faster on
+// AMX, so fewer than CANOPY_AMX_MIN_TOKENS (6) stay on the VNNI kernel.
 //
 // Layout: rows go in pairs of the interleaved copy's 8-row groups (16 rows). Each block of a
 // pair is unpacked into the tile unit's layout for B (8 rows of 64 bytes: row q holds values
@@ -18,8 +19,9 @@
 // tile A as they are (a row per token). tdpbsud multiplies signed A bytes by unsigned B bytes,
 // so the int32 is Σ x w itself.
 //
-// Linux hands the tile state to a process only on request (canopy_amx_usable, cpu.c); each
-// thread loads its tile configuration per call and releases it after.
+// Linux hands the tile state to a process only on request (cpu.c asks when it detects AMX;
+// the amx level exists only if it was granted); each thread loads its tile configuration per
+// call and releases it after.
 #if defined(__x86_64__)
 #include "gemm_internal.h"
 #include <immintrin.h>
@@ -202,11 +204,12 @@ void canopy_gemm_rows_q4_1_amx(const canopy_q8_rows *x, const canopy_gemm_job *j
     }
     const int64_t blocks = x->blocks, tokens = x->tokens;
     const int64_t g0 = r0 / 8, pairs = (r1 / 8 - g0) / 2;
-    // Scratch: the ring of two unpacked blocks, the pair's d and m (16 floats per block), and
-    // the tile results (up to 16 tokens x 16 int32 per block).
-    const size_t row16 = (size_t)blocks * 64;
-    uint8_t *ring = pairs > 0 ? canopy_thread_scratch(RING * B_BYTES + 2 * row16 + row16 * AMX_TILE_TOKENS) : NULL;
-    if (ring != NULL) {
+    if (pairs > 0) {
+        // Scratch: the ring of unpacked blocks, the pair's d and m (16 floats per block), and
+        // the tile results (up to 16 tokens x 16 int32 per block).
+        const size_t row16 = (size_t)blocks * 64;
+        uint8_t *ring = canopy_thread_scratch(RING * B_BYTES + 2 * row16 + row16 * AMX_TILE_TOKENS);
+        if (ring == NULL) return;  // counted by canopy_thread_scratch; the forward pass fails
         float *dw = (float *)(ring + RING * B_BYTES), *mw = (float *)((uint8_t *)dw + row16);
         int32_t *c = (int32_t *)((uint8_t *)mw + row16);
         const int64_t tiles = (tokens + AMX_TILE_TOKENS - 1) / AMX_TILE_TOKENS;
@@ -224,8 +227,6 @@ void canopy_gemm_rows_q4_1_amx(const canopy_q8_rows *x, const canopy_gemm_job *j
             }
         }
         _tile_release();
-    } else if (pairs > 0) {
-        return;  // counted by canopy_thread_scratch; the forward pass fails
     }
     // An odd 8-row group left over (a task's rows need not pair up).
     if (g0 + 2 * pairs < r1 / 8) canopy_gemm_rows_q4_1_vnni(x, job, 8 * (g0 + 2 * pairs), r1);

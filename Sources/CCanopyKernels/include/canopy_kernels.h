@@ -26,7 +26,7 @@ typedef enum canopy_isa {
     CANOPY_ISA_SCALAR = 0,
     CANOPY_ISA_AVX2 = 1,        // AVX2 + FMA + F16C
     CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors; K-quants 512-bit)
-    CANOPY_ISA_AMX = 3,         // AVX512VNNI + AMX-INT8 tiles granted by the OS (Q4_1 products of 3+ tokens)
+    CANOPY_ISA_AMX = 3,         // AVX512VNNI + AMX-INT8 tiles granted by the OS (Q4_1 products of 6+ tokens)
 } canopy_isa;
 
 /// The environment variable that caps every kernel's level for the whole process: "scalar",
