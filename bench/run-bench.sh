@@ -33,9 +33,9 @@ TIME_BIN=/usr/bin/time
 
 # The instruction set both sides run at: the CPU's best (native) unless CANOPY_MAX_ISA caps it.
 case "${CANOPY_MAX_ISA:-}" in
-    ""|avx512vnni|amx) isa=native ;;
+    ""|avx512vnni) isa=native ;;
     avx2|scalar) isa="$CANOPY_MAX_ISA" ;;
-    *) echo "run-bench: CANOPY_MAX_ISA=$CANOPY_MAX_ISA is not one of amx, avx512vnni, avx2, scalar" >&2; exit 1 ;;
+    *) echo "run-bench: CANOPY_MAX_ISA=$CANOPY_MAX_ISA is not one of avx512vnni, avx2, scalar" >&2; exit 1 ;;
 esac
 canopy_isa="n/a"   # what canopy-bench reports it ran at
 

@@ -327,7 +327,6 @@ void canopy_attention_scores_at(canopy_isa isa, const float *q, const void *cons
     const int half = type == CANOPY_KV_ROW_F16;
 #if defined(__x86_64__)
     switch (clamp_level(isa)) {
-    case CANOPY_ISA_AMX:  // AMX adds no attention loops: its level's are AVX-512's
     case CANOPY_ISA_AVX512VNNI: (half ? scores_avx512_f16 : scores_avx512_f32)(q, keys, count, hd, scores); return;
     case CANOPY_ISA_AVX2: (half ? scores_avx2_f16 : scores_avx2_f32)(q, keys, count, hd, scores); return;
     default: break;
@@ -345,7 +344,6 @@ void canopy_attention_accumulate_at(canopy_isa isa, float *acc, float correction
     const int half = type == CANOPY_KV_ROW_F16;
 #if defined(__x86_64__)
     switch (clamp_level(isa)) {
-    case CANOPY_ISA_AMX:
     case CANOPY_ISA_AVX512VNNI:
         (half ? accumulate_avx512_f16 : accumulate_avx512_f32)(acc, correction, weights, rows, count, hd);
         return;

@@ -20,14 +20,6 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 
-#include <sys/syscall.h>
-// Linux: a process must ask for the AMX tile data state before any thread uses it; the grant
-// holds for all its threads. Asked once, by detect() (which runs once per process).
-#define CANOPY_ARCH_REQ_XCOMP_PERM 0x1023
-#define CANOPY_XFEATURE_XTILEDATA 18
-static int request_amx(void) {
-    return syscall(SYS_arch_prctl, CANOPY_ARCH_REQ_XCOMP_PERM, CANOPY_XFEATURE_XTILEDATA) == 0;
-}
 static canopy_isa detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return CANOPY_ISA_SCALAR;
@@ -42,11 +34,7 @@ static canopy_isa detect(void) {
     if (!(avx2 && fma && f16c)) return CANOPY_ISA_SCALAR;
     const int avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const int vnni = (c >> 11) & 1;
-    // AMX-TILE and AMX-INT8, with the tile configuration and data state (XCR0 bits 17-18)
-    // enabled by the OS.
-    const int amx = ((d >> 24) & 1) && ((d >> 25) & 1) && (xcr0 & 0x60000) == 0x60000;
-    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0)
-        return amx && request_amx() ? CANOPY_ISA_AMX : CANOPY_ISA_AVX512VNNI;
+    if (avx512f && avx512bw && avx512vl && vnni && (xcr0 & 0xE0) == 0xE0) return CANOPY_ISA_AVX512VNNI;
     return CANOPY_ISA_AVX2;
 }
 #else
@@ -114,7 +102,6 @@ canopy_isa canopy_isa_select(canopy_isa isa) {
 
 const char *canopy_isa_name(canopy_isa isa) {
     switch (isa) {
-    case CANOPY_ISA_AMX: return "amx";
     case CANOPY_ISA_AVX512VNNI: return "avx512vnni";
     case CANOPY_ISA_AVX2: return "avx2";
     default: return "scalar";
@@ -122,7 +109,7 @@ const char *canopy_isa_name(canopy_isa isa) {
 }
 
 int canopy_isa_parse(const char *name, canopy_isa *isa) {
-    static const canopy_isa levels[] = {CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI, CANOPY_ISA_AMX};
+    static const canopy_isa levels[] = {CANOPY_ISA_SCALAR, CANOPY_ISA_AVX2, CANOPY_ISA_AVX512VNNI};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
         if (strcasecmp(name, canopy_isa_name(levels[i])) == 0) {
             *isa = levels[i];

@@ -294,14 +294,10 @@ void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_j
     if (plan.total_rows == 0 || x->tokens == 0) return;
 #if defined(__x86_64__)
     switch (canopy_isa_active()) {
-    case CANOPY_ISA_AMX:
-        plan.kernel = canopy_gemm_rows_vnni;
-        plan.q4_1_kernel = canopy_gemm_rows_q4_1_amx;
-        plan.granule = 16;  // the AMX kernel takes rows 16 at a time
-        break;
     case CANOPY_ISA_AVX512VNNI:
         plan.kernel = canopy_gemm_rows_vnni;
         plan.q4_1_kernel = canopy_gemm_rows_q4_1_vnni;
+        plan.granule = 16;  // its Q4_1 kernel takes pairs of 8-row groups
         break;
     case CANOPY_ISA_AVX2:
         plan.kernel = canopy_gemm_rows_avx2;

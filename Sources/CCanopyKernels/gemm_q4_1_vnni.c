@@ -1,4 +1,5 @@
-// AVX-512 (VL, BW) + VNNI instantiation of gemm_q4_1_x86.inc, on 256-bit vectors.
+// AVX-512 (VL, BW) + VNNI instantiation of gemm_q4_1_x86.inc: 256-bit vectors per 8-row group,
+// 512-bit ones for two groups side by side (interleaved_tile16).
 #if defined(__x86_64__)
 #include "gemm_internal.h"
 #define KERNEL_NAME(name) name##_q4_1_vnni_

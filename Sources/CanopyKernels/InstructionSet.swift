@@ -19,15 +19,11 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     case avx2 = 1
     /// AVX-512 F/BW/VL with VNNI (Intel Ice Lake / Sapphire Rapids, AMD Zen 4 and later).
     case avx512vnni = 2
-    /// ``avx512vnni`` with AMX-INT8 tiles the OS grants the process (Intel Sapphire Rapids and
-    /// later): Q4_1 products of 3 or more tokens (prompt chunks, verification windows) run on
-    /// the tile unit, with the same bits; everything else runs as at ``avx512vnni``.
-    case amx = 3
 
     /// The environment variable that sets ``ceiling``: `CANOPY_MAX_ISA`.
     public static let environmentVariable = CANOPY_MAX_ISA_VARIABLE
 
-    /// The level's name: "scalar", "avx2", "avx512vnni" or "amx" (what `CANOPY_MAX_ISA` takes).
+    /// The level's name: "scalar", "avx2" or "avx512vnni" (what `CANOPY_MAX_ISA` takes).
     public var description: String { String(cString: canopy_isa_name(cValue)) }
 
     /// The level named `name` (any case), or nil when it names none.

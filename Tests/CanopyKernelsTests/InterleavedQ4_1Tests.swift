@@ -71,27 +71,27 @@ struct InterleavedQ4_1Tests {
     func equalsRowMajor() throws {
         defer { InstructionSet.select(InstructionSet.ceiling) }
         // 608 columns = 19 blocks (a tail of 3 past 16); 5 tokens split 3 + 2, 70 cross the
-        // 64-token tile (and AMX's 16); groups of 7 blocks end mid-lane and leave a short last
-        // group. 48 rows are an odd number of 8-row groups (AMX takes them in pairs); 160
-        // columns, 5 blocks, leave lanes no block reaches.
-        for (rows, cols, seed) in [(48, 608, 11), (32, 160, 12)] {
-        let m = try TestMatrix.fromFixtures(.q4_1, rows: rows, cols: cols, seed: UInt64(seed))
-        for tokens in [1, 2, 3, 4, 5, 9, 17, 70] {
-            let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(100 + tokens))
-            var levels = 0
-            for level in InstructionSet.allCases where InstructionSet.select(level) == level {
-                levels += 1
-                let rowMajor = m.withMatrix { Self.product($0, x, tokens: tokens) }
-                let packed = Self.withInterleaved(m) { Self.product($0, x, tokens: tokens) }
-                #expect(packed == rowMajor, "\(level) \(rows) x \(cols), \(tokens) tokens")
-                for groupBlocks in [7, 16] {
-                    let rowMajor = m.withMatrix { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
-                    let packed = Self.withInterleaved(m) { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
-                    #expect(packed == rowMajor, "\(level) \(tokens) tokens, groups of \(groupBlocks)")
+        // 64-token tile, 17 the 12-token tile; groups of 7 blocks end mid-lane and leave a short
+        // last group. 40 rows are an odd number of 8-row groups (the VNNI kernel takes them in
+        // pairs); 160 columns, 5 blocks, leave lanes no block reaches.
+        for (rows, cols, seed) in [(48, 608, 11), (40, 608, 13), (32, 160, 12)] {
+            let m = try TestMatrix.fromFixtures(.q4_1, rows: rows, cols: cols, seed: UInt64(seed))
+            for tokens in [1, 2, 3, 4, 5, 9, 17, 70] {
+                let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(100 + tokens))
+                var levels = 0
+                for level in InstructionSet.allCases where InstructionSet.select(level) == level {
+                    levels += 1
+                    let rowMajor = m.withMatrix { Self.product($0, x, tokens: tokens) }
+                    let packed = Self.withInterleaved(m) { Self.product($0, x, tokens: tokens) }
+                    #expect(packed == rowMajor, "\(level) \(rows) x \(cols), \(tokens) tokens")
+                    for groupBlocks in [7, 16] {
+                        let rowMajor = m.withMatrix { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
+                        let packed = Self.withInterleaved(m) { Self.grouped($0, x, tokens: tokens, groupBlocks: groupBlocks) }
+                        #expect(packed == rowMajor, "\(level) \(tokens) tokens, groups of \(groupBlocks)")
+                    }
                 }
+                #expect(levels >= 1)
             }
-            #expect(levels >= 1)
-        }
         }
     }
 

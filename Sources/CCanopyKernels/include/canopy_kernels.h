@@ -26,11 +26,10 @@ typedef enum canopy_isa {
     CANOPY_ISA_SCALAR = 0,
     CANOPY_ISA_AVX2 = 1,        // AVX2 + FMA + F16C
     CANOPY_ISA_AVX512VNNI = 2,  // AVX-512 F/BW/VL + VNNI (256-bit vectors; K-quants 512-bit)
-    CANOPY_ISA_AMX = 3,         // AVX512VNNI + AMX-INT8 tiles granted by the OS (Q4_1 products of 6+ tokens)
 } canopy_isa;
 
 /// The environment variable that caps every kernel's level for the whole process: "scalar",
-/// "avx2", "avx512vnni" or "amx" (any case). Read once, when a kernel first asks for its level, so a
+/// "avx2" or "avx512vnni" (any case). Read once, when a kernel first asks for its level, so a
 /// machine with AVX-512 can run exactly what an AVX2-only or a scalar-only machine runs.
 #define CANOPY_MAX_ISA_VARIABLE "CANOPY_MAX_ISA"
 
@@ -51,7 +50,7 @@ canopy_isa canopy_isa_active(void);
 /// activation quantization, f16 conversions), so changing it never changes a result; the
 /// attention loops, whose levels differ in summation order, always use the supported level.
 canopy_isa canopy_isa_select(canopy_isa isa);
-/// "scalar", "avx2", "avx512vnni" or "amx".
+/// "scalar", "avx2" or "avx512vnni".
 const char *canopy_isa_name(canopy_isa isa);
 /// Reads a level's name (`canopy_isa_name`'s, any case) into `*isa`; 1 on success, 0 otherwise.
 int canopy_isa_parse(const char *name, canopy_isa *isa);

@@ -11,7 +11,7 @@ import pytest
 
 import llama_reference
 
-LEVELS = ["scalar", "avx2", "avx512vnni", "amx"]
+LEVELS = ["scalar", "avx2", "avx512vnni"]
 
 
 def hardware_level() -> str:
@@ -24,8 +24,7 @@ def hardware_level() -> str:
                 flags = set(line.split(":", 1)[1].split())
                 break
     if {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags:
-        # The kernel lists AMX only when it supports the tile state (and then grants it).
-        return "amx" if {"amx_tile", "amx_int8"} <= flags else "avx512vnni"
+        return "avx512vnni"
     if {"avx2", "fma", "f16c"} <= flags:
         return "avx2"
     return "scalar"
@@ -58,7 +57,7 @@ def test_unknown_max_isa_refuses_to_start(start_daemon):
     assert not daemon.socket.exists()
 
 
-@pytest.mark.parametrize("cap", [None, "scalar", "avx2", "avx512vnni", "amx"])
+@pytest.mark.parametrize("cap", [None, "scalar", "avx2", "avx512vnni"])
 def test_system_info_reports_the_hardware_level_and_the_capped_one(canopy_path, cap):
     env = {k: v for k, v in os.environ.items() if k != "CANOPY_MAX_ISA"}
     if cap is not None:
