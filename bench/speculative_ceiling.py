@@ -10,9 +10,11 @@ output it replays:
 
 - canopy: the engine's policy for one sequence decoding alone (Scheduler, SpeculationState,
   NGramProposer): the most recent earlier occurrence of the longest suffix of 4 down to 2
-  tokens, its continuation proposed up to the length p that maximises the expected tokens
-  1 + a + ... + a^p over the step's cost, acceptance a a moving estimate (prior 0.8, rate
-  0.3, recovery 0.05);
+  tokens, extended back to how far it matches (L, at most 64), its continuation proposed up to
+  the length p that maximises the expected tokens 1 + a0 + a0 a1 + ... + a0 ... a(p-1) over
+  the step's cost, where a_j is the smaller of the sequence's acceptance estimate (a moving
+  estimate: prior 0.8, rate 0.3, recovery 0.05) and 1 - 1 / (L + j);
+- canopy before 2026-12-08: the same with a_j the estimate alone (no match length);
 - canopy's occurrence, perfect length: the occurrence the engine would copy, proposed for
   exactly as many tokens as it gets right (nothing when its first is wrong): what a perfect
   choice of length alone would give;
@@ -56,23 +58,36 @@ def replay(outputs, steps_cost, propose):
     return tokens / steps, tokens / spent
 
 
-def canopy_policy(maximum):
+def match(context, longest=4, shortest=2, cap=64):
+    """NGramProposer.match: (index the continuation starts at, match length L), or None."""
+    n_total = len(context)
+    for n in range(min(longest, n_total - 1), shortest - 1, -1):
+        suffix = context[n_total - n:]
+        for start in range(n_total - n - 1, -1, -1):
+            if context[start:start + n] == suffix:
+                f, length = start + n, n
+                while length < cap and f - length - 1 >= 0 and context[f - length - 1] == context[n_total - length - 1]:
+                    length += 1
+                return f, length
+    return None
+
+
+def canopy_policy(maximum, by_match=True):
     def propose(context, out, i, state, steps_cost):
+        found = match(context)
+        if found is None:
+            return []
+        f, matched = found
         length, best, expected, power = 0, 1 / steps_cost[0], 1.0, 1.0
         for p in range(1, maximum + 1):
-            power *= state["a"]
+            a = state["a"]
+            if by_match:
+                a = min(a, max(0.0, 1 - 1 / max(1, matched + p - 1)))
+            power *= a
             expected += power
             if expected / steps_cost[p] > best:
                 length, best = p, expected / steps_cost[p]
-        if length == 0:
-            return []
-        n_total = len(context)
-        for n in range(min(4, n_total - 1), 1, -1):
-            suffix = context[n_total - n:]
-            for start in range(n_total - n - 1, -1, -1):
-                if context[start:start + n] == suffix:
-                    return context[start + n:start + n + length]
-        return []
+        return context[f:f + length]
     return propose
 
 
@@ -138,7 +153,8 @@ def main():
     print(f"{len(outputs)} outputs, {sum(len(o) for _, o in outputs)} tokens; {described}; at most {maximum} proposals")
     print("| proposer | tokens per step | modelled decode speed-up |")
     print("|---|---:|---:|")
-    for name, propose in [("canopy (n-gram 4..2, length for most tokens per step time)", canopy_policy(maximum)),
+    for name, propose in [("canopy (n-gram 4..2, length for most tokens per step time, by match length)", canopy_policy(maximum)),
+                          ("canopy before 2026-12-08 (length by the acceptance estimate alone)", canopy_policy(maximum, by_match=False)),
                           ("canopy's occurrence, perfect length", canopy_occurrence_perfect_length(maximum)),
                           ("oracle, suffixes of 2..8", oracle(maximum, 2)),
                           ("oracle, suffixes of 1..8", oracle(maximum, 1))]:

@@ -21,18 +21,36 @@ public struct NGramProposer: Sendable, Equatable {
         self.minimumN = minimumN
     }
 
-    /// Appends to `proposal` up to `limit` tokens that followed the most recent earlier
-    /// occurrence of the longest suffix of `tokens` (from `maximumN` down to `minimumN`
-    /// tokens) that occurs earlier; returns how many it appended (0 when no suffix recurs).
+    /// An earlier occurrence of the context's last tokens.
+    public struct Match: Sendable, Equatable {
+        /// Index in the context of the first token that followed the occurrence: what a
+        /// proposal copies from.
+        public let continuation: Int
+        /// Tokens before `continuation` that equal the context's last ones (the matched
+        /// suffix, extended back as far as the two agree, at most `maximumMatchLength`): how
+        /// long the copy has held so far, which predicts how long it will go on holding.
+        public let length: Int
+
+        /// A match whose continuation starts at `continuation`, having held for `length` tokens.
+        public init(continuation: Int, length: Int) {
+            self.continuation = continuation
+            self.length = length
+        }
+    }
+
+    /// The most a match's `length` counts back: beyond it, a copy is as good as certain.
+    public static let maximumMatchLength = 64
+
+    /// The most recent earlier occurrence of the longest suffix of `tokens` (from `maximumN`
+    /// down to `minimumN` tokens) that occurs earlier with at least one token after it; nil
+    /// when no suffix recurs.
     ///
     /// The most recent occurrence is taken because the text being copied is usually the
-    /// latest place the context was at. Allocates nothing once `proposal` has room for
-    /// `limit` more. O(`tokens.count` × n) per n tried.
-    @discardableResult
-    public func propose(following tokens: [Int32], limit: Int, into proposal: inout [Int32]) -> Int {
+    /// latest place the context was at. O(`tokens.count` × n) per n tried, plus
+    /// `maximumMatchLength` to measure the match.
+    public func match(following tokens: [Int32]) -> Match? {
         let count = tokens.count
-        guard limit > 0 else { return 0 }
-        return tokens.withUnsafeBufferPointer { t -> Int in
+        return tokens.withUnsafeBufferPointer { t -> Match? in
             var n = min(maximumN, count - 1)
             while n >= minimumN {
                 let suffix = count - n
@@ -44,15 +62,37 @@ public struct NGramProposer: Sendable, Equatable {
                     while i < n && t[start + i] == t[suffix + i] { i += 1 }
                     if i == n {
                         let from = start + n
-                        let taken = min(limit, count - from)
-                        for j in 0..<taken { proposal.append(t[from + j]) }
-                        return taken
+                        var length = n
+                        while length < Self.maximumMatchLength && from - length - 1 >= 0
+                            && t[from - length - 1] == t[count - length - 1] {
+                            length += 1
+                        }
+                        return Match(continuation: from, length: length)
                     }
                     start -= 1
                 }
                 n -= 1
             }
-            return 0
+            return nil
         }
+    }
+
+    /// Appends to `proposal` up to `limit` tokens of `tokens` from `match.continuation` on
+    /// (fewer where the context ends); returns how many it appended. Allocates nothing once
+    /// `proposal` has room for `limit` more. O(`limit`).
+    @discardableResult
+    public func propose(from match: Match, in tokens: [Int32], limit: Int, into proposal: inout [Int32]) -> Int {
+        guard limit > 0, match.continuation >= 0, match.continuation < tokens.count else { return 0 }
+        let taken = min(limit, tokens.count - match.continuation)
+        proposal.append(contentsOf: tokens[match.continuation..<(match.continuation + taken)])
+        return taken
+    }
+
+    /// Appends to `proposal` up to `limit` tokens that followed `match(following: tokens)`;
+    /// returns how many it appended (0 when no suffix recurs).
+    @discardableResult
+    public func propose(following tokens: [Int32], limit: Int, into proposal: inout [Int32]) -> Int {
+        guard limit > 0, let match = match(following: tokens) else { return 0 }
+        return propose(from: match, in: tokens, limit: limit, into: &proposal)
     }
 }

@@ -283,22 +283,29 @@ final class Scheduler {
     /// their slots reserved as tentative; nil — nothing changed — when the sequence does not
     /// speculate, has no proposal, or the blocks for them are not free.
     private func reserveSpeculating(_ sequence: SequenceState, proposals: Int, threshold: Double) -> ScheduledChunk? {
-        let length = windowTimes.isEmpty
-            ? sequence.speculation.length(threshold: threshold)
-            : sequence.speculation.length(stepTimes: windowTimes)
-        let limit = min(proposals, length, sequence.room(contextLength: contextLength))
-        guard sequence.uncomputed == 1, sequence.request.forked, limit > 0 else { return nil }
+        guard sequence.uncomputed == 1, sequence.request.forked else { return nil }
         let started = monotonicSeconds()
+        defer { draftingSeconds += monotonicSeconds() - started }
+        // An n-gram copy is found first: how long its match has held sizes the window.
+        var match: NGramProposer.Match?
+        if drafter == nil {
+            match = proposer.match(following: sequence.tokens)
+            if match == nil { return nil }
+        }
+        let length = windowTimes.isEmpty
+            ? sequence.speculation.length(threshold: threshold, matched: match?.length)
+            : sequence.speculation.length(stepTimes: windowTimes, matched: match?.length)
+        let limit = min(proposals, length, sequence.room(contextLength: contextLength))
+        guard limit > 0 else { return nil }
         sequence.speculation.window.removeAll(keepingCapacity: true)
         sequence.speculation.window.append(sequence.tokens[sequence.tokens.count - 1])
         var drafted = 0
         var draftRow: Int?
         if let drafter {
             (drafted, draftRow) = drafter.propose(for: sequence, limit: limit, into: &sequence.speculation.window)
-        } else {
-            drafted = proposer.propose(following: sequence.tokens, limit: limit, into: &sequence.speculation.window)
+        } else if let match {
+            drafted = proposer.propose(from: match, in: sequence.tokens, limit: limit, into: &sequence.speculation.window)
         }
-        draftingSeconds += monotonicSeconds() - started
         let start = sequence.computed
         guard drafted > 0,
               kv.reserveSlots(sequence.id, tokens: sequence.speculation.window[...], tentative: drafted)

@@ -53,6 +53,36 @@ struct SpeculationStateTests {
         #expect(SpeculationState(maximum: 0).length(stepTimes: line) == 0)
     }
 
+    @Test("a copy's match length caps each proposal's acceptance at 1 - 1/(matched + j)")
+    func matchedCopies() {
+        #expect(SpeculationState.copyAcceptance(matched: 2, proposal: 0) == 0.5)
+        #expect(SpeculationState.copyAcceptance(matched: 2, proposal: 2) == 0.75)
+        #expect(SpeculationState.copyAcceptance(matched: 1, proposal: 0) == 0, "a 1-token match alone is no evidence")
+        let confident = Self.state(acceptance: 0.95)
+        let line = (0...8).map { 1 + 0.38 * Double($0) }
+        let unmatched = confident.length(stepTimes: line)
+        #expect(unmatched >= 4)
+        #expect(confident.length(stepTimes: line, matched: 60) == unmatched, "a long match keeps the estimate")
+        let short = confident.length(stepTimes: line, matched: 2)
+        #expect(short < unmatched, "a 2-token match is a worse bet than the estimate says")
+        // The choice is the best rate under the capped acceptances.
+        let rates = (0...8).map { p in
+            (0...p).reduce(0.0) { sum, k in
+                sum + (0..<k).reduce(1.0) { $0 * confident.acceptance(ofProposal: $1, matched: 2) }
+            } / line[p]
+        }
+        #expect(rates.allSatisfy { $0 <= rates[short] + 1e-12 })
+        // A sequence whose proposals keep failing backs off however long the match.
+        let doubtful = Self.state(acceptance: 0.3)
+        #expect(doubtful.length(stepTimes: line, matched: 60) == doubtful.length(stepTimes: line))
+        #expect(doubtful.acceptance(ofProposal: 0, matched: 60) == doubtful.acceptance)
+        // Beside other decodes the same acceptances meet the threshold.
+        #expect(confident.length(threshold: 0.6, matched: 2) == 0, "0.5 < 0.6")
+        #expect(confident.length(threshold: 0.4, matched: 2) == 1, "0.5, then 0.5 × 0.67 = 0.33 < 0.4")
+        #expect(confident.length(threshold: 0.3, matched: 2) == 2, "0.33, then 0.33 × 0.75 = 0.25 < 0.3")
+        #expect(confident.length(threshold: 0.4) > 2)
+    }
+
     @Test("a new sequence's first proposal pays at the highest window cost the engine answers")
     func newSequenceProposes() {
         var model = VerificationCostModel(prior: 0.3, maximumTokens: 9)
