@@ -50,7 +50,10 @@ public struct NGramProposer: Sendable, Equatable {
     /// `maximumMatchLength` to measure the match.
     public func match(following tokens: [Int32]) -> Match? {
         let count = tokens.count
-        return tokens.withUnsafeBufferPointer { t -> Match? in
+        // The closure returns a plain `Match` (length 0: none), not a `Match?`: an optional
+        // result has the runtime build `Optional<Match>`'s metadata (a heap allocation) on the
+        // first call, which can fall in the middle of decoding.
+        let found = tokens.withUnsafeBufferPointer { t -> Match in
             var n = min(maximumN, count - 1)
             while n >= minimumN {
                 let suffix = count - n
@@ -73,8 +76,9 @@ public struct NGramProposer: Sendable, Equatable {
                 }
                 n -= 1
             }
-            return nil
+            return Match(continuation: 0, length: 0)
         }
+        return found.length > 0 ? found : nil
     }
 
     /// Appends to `proposal` up to `limit` tokens of `tokens` from `match.continuation` on
@@ -84,7 +88,7 @@ public struct NGramProposer: Sendable, Equatable {
     public func propose(from match: Match, in tokens: [Int32], limit: Int, into proposal: inout [Int32]) -> Int {
         guard limit > 0, match.continuation >= 0, match.continuation < tokens.count else { return 0 }
         let taken = min(limit, tokens.count - match.continuation)
-        proposal.append(contentsOf: tokens[match.continuation..<(match.continuation + taken)])
+        for j in 0..<taken { proposal.append(tokens[match.continuation + j]) }
         return taken
     }
 

@@ -181,11 +181,12 @@ final class Scheduler {
         for sequence in order {
             guard budget > 0 else { break }
             guard sequence.status == .running else { continue }  // preempted earlier in this loop
-            if proposals > 0, let chunk = reserveSpeculating(sequence, proposals: proposals, threshold: threshold) {
+            let drafted = proposals > 0
+                ? reserveSpeculating(sequence, proposals: proposals, threshold: threshold, into: &chunks) : 0
+            if drafted > 0 {
                 scheduled.insert(ObjectIdentifier(sequence))
-                chunks.append(chunk)
-                budget -= chunk.count
-                proposals -= chunk.drafted
+                budget -= drafted + 1
+                proposals -= drafted
                 continue
             }
             let decoding = sequence.uncomputed == 1
@@ -279,38 +280,47 @@ final class Scheduler {
         return max(linear, measured)
     }
 
-    /// A decode chunk with up to `proposals` proposed tokens after the sequence's last one,
-    /// their slots reserved as tentative; nil — nothing changed — when the sequence does not
-    /// speculate, has no proposal, or the blocks for them are not free.
-    private func reserveSpeculating(_ sequence: SequenceState, proposals: Int, threshold: Double) -> ScheduledChunk? {
-        guard sequence.uncomputed == 1, sequence.request.forked else { return nil }
+    /// Appends to `chunks` a decode chunk with up to `proposals` proposed tokens after the
+    /// sequence's last one, their slots reserved as tentative, and returns how many it
+    /// proposed; 0 — nothing changed — when the sequence does not speculate, has no proposal,
+    /// or the blocks for them are not free. (A count, not an optional chunk: a `ScheduledChunk?`
+    /// here had the runtime build its metadata, a heap allocation, on the first speculating
+    /// step, which can come long after decoding started.)
+    private func reserveSpeculating(
+        _ sequence: SequenceState, proposals: Int, threshold: Double, into chunks: inout [ScheduledChunk]
+    ) -> Int {
+        guard sequence.uncomputed == 1, sequence.request.forked else { return 0 }
         let started = monotonicSeconds()
         defer { draftingSeconds += monotonicSeconds() - started }
         // An n-gram copy is found first: how long its match has held sizes the window.
-        var match: NGramProposer.Match?
+        var copy = NGramProposer.Match(continuation: 0, length: 0)
+        var matched: Int?
         if drafter == nil {
-            match = proposer.match(following: sequence.tokens)
-            if match == nil { return nil }
+            guard let found = proposer.match(following: sequence.tokens) else { return 0 }
+            copy = found
+            matched = found.length
         }
         let length = windowTimes.isEmpty
-            ? sequence.speculation.length(threshold: threshold, matched: match?.length)
-            : sequence.speculation.length(stepTimes: windowTimes, matched: match?.length)
+            ? sequence.speculation.length(threshold: threshold, matched: matched)
+            : sequence.speculation.length(stepTimes: windowTimes, matched: matched)
         let limit = min(proposals, length, sequence.room(contextLength: contextLength))
-        guard limit > 0 else { return nil }
+        guard limit > 0 else { return 0 }
         sequence.speculation.window.removeAll(keepingCapacity: true)
         sequence.speculation.window.append(sequence.tokens[sequence.tokens.count - 1])
         var drafted = 0
         var draftRow: Int?
         if let drafter {
             (drafted, draftRow) = drafter.propose(for: sequence, limit: limit, into: &sequence.speculation.window)
-        } else if let match {
-            drafted = proposer.propose(from: match, in: sequence.tokens, limit: limit, into: &sequence.speculation.window)
+        } else {
+            drafted = proposer.propose(from: copy, in: sequence.tokens, limit: limit, into: &sequence.speculation.window)
         }
         let start = sequence.computed
         guard drafted > 0,
               kv.reserveSlots(sequence.id, tokens: sequence.speculation.window[...], tentative: drafted)
-        else { return nil }
-        return ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted, draftRow: draftRow)
+        else { return 0 }
+        chunks.append(ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted,
+                                     draftRow: draftRow))
+        return drafted
     }
 
     /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.

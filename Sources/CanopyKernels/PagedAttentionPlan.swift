@@ -84,17 +84,25 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
 
     /// Makes room for batches of up to `queries` queries in as many sequences, whose
     /// queries each attend in one partition (contexts up to `minimumPartition`) over
-    /// `kvHeads` heads: planning such a batch then allocates nothing, whatever its shape.
-    /// (A plan grows on demand otherwise; a decode batch whose sizes vary from step to
-    /// step, as speculative verification windows do, would allocate whenever one of them
-    /// exceeded every earlier one.)
-    public func reserveCapacity(queries: Int, kvHeads: Int) {
+    /// `kvHeads` KV heads and `headCount` query heads of `headDimension` values: planning
+    /// and running such a batch then allocates nothing, whatever its shape, partial results
+    /// included. (A plan grows on demand otherwise; a decode batch whose sizes vary from step
+    /// to step, as speculative verification windows do, would allocate whenever one of them
+    /// exceeded every earlier one.) If the partials cannot be had now, they grow on demand.
+    public func reserveCapacity(queries: Int, kvHeads: Int, headCount: Int, headDimension: Int) {
         sequences.reserveCapacity(queries)
         queryBase.reserveCapacity(queries)
         partialOffsets.reserveCapacity(queries)
         partitionCounts.reserveCapacity(queries)
         batchRows.reserveCapacity(queries)
         items.reserveCapacity(queries * kvHeads)
+        let floats = queries * headCount * (headDimension + 2)
+        guard floats > partialCapacity else { return }
+        let bytes = floats * MemoryLayout<Float>.stride
+        guard canopy_growth_allowed(bytes) != 0, let raw = malloc(bytes) else { return }
+        free(partials)
+        partials = raw.bindMemory(to: Float.self, capacity: floats)
+        partialCapacity = floats
     }
 
     deinit {

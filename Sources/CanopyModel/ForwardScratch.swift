@@ -65,7 +65,7 @@ final class ForwardScratch: @unchecked Sendable {
         headOutput = headChunkRows > 0 ? buffers[10] : nil
         (localCosines, localSines) = (buffers[11], buffers[12])
         wideSums = UnsafeMutableRawPointer(buffers[13]).bindMemory(to: Double.self, capacity: n * c.embeddingLength)
-        attentionPlan.reserveCapacity(queries: n, kvHeads: c.headCountKV)
+        attentionPlan.reserveCapacity(queries: n, kvHeads: c.headCountKV, headCount: c.headCount, headDimension: c.headDimension)
     }
 
     /// The byte size of each buffer for `n` tokens, each rounded up to whole cache lines
