@@ -290,20 +290,19 @@ final class Scheduler {
         _ sequence: SequenceState, proposals: Int, threshold: Double, into chunks: inout [ScheduledChunk]
     ) -> Int {
         guard sequence.uncomputed == 1, sequence.request.forked else { return 0 }
+        // A match can only shorten the window the sequence's estimate allows (its acceptances
+        // are the smaller of the two), so no search when that window is already empty.
+        let room = min(proposals, sequence.room(contextLength: contextLength))
+        guard room > 0, windowLength(sequence, threshold: threshold, matched: nil) > 0 else { return 0 }
         let started = monotonicSeconds()
         defer { draftingSeconds += monotonicSeconds() - started }
         // An n-gram copy is found first: how long its match has held sizes the window.
         var copy = NGramProposer.Match(continuation: 0, length: 0)
-        var matched: Int?
         if drafter == nil {
             guard let found = proposer.match(following: sequence.tokens) else { return 0 }
             copy = found
-            matched = found.length
         }
-        let length = windowTimes.isEmpty
-            ? sequence.speculation.length(threshold: threshold, matched: matched)
-            : sequence.speculation.length(stepTimes: windowTimes, matched: matched)
-        let limit = min(proposals, length, sequence.room(contextLength: contextLength))
+        let limit = min(room, windowLength(sequence, threshold: threshold, matched: drafter == nil ? copy.length : nil))
         guard limit > 0 else { return 0 }
         sequence.speculation.window.removeAll(keepingCapacity: true)
         sequence.speculation.window.append(sequence.tokens[sequence.tokens.count - 1])
@@ -321,6 +320,15 @@ final class Scheduler {
         chunks.append(ScheduledChunk(sequence: sequence, start: start, count: drafted + 1, drafted: drafted,
                                      draftRow: draftRow))
         return drafted
+    }
+
+    /// Proposals `sequence` should make this step (`SpeculationState`): sized by the measured
+    /// window times when it decodes alone, else each one weighed against `threshold`; with
+    /// `matched`, the length of its n-gram copy's match.
+    private func windowLength(_ sequence: SequenceState, threshold: Double, matched: Int?) -> Int {
+        windowTimes.isEmpty
+            ? sequence.speculation.length(threshold: threshold, matched: matched)
+            : sequence.speculation.length(stepTimes: windowTimes, matched: matched)
     }
 
     /// Frees the sequence's blocks (if it holds any); its K/V must then be recomputed.

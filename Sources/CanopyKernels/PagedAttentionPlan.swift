@@ -97,12 +97,7 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
         batchRows.reserveCapacity(queries)
         items.reserveCapacity(queries * kvHeads)
         let floats = queries * headCount * (headDimension + 2)
-        guard floats > partialCapacity else { return }
-        let bytes = floats * MemoryLayout<Float>.stride
-        guard canopy_growth_allowed(bytes) != 0, let raw = malloc(bytes) else { return }
-        free(partials)
-        partials = raw.bindMemory(to: Float.self, capacity: floats)
-        partialCapacity = floats
+        if floats > partialCapacity { _ = replacePartials(capacity: floats) }
     }
 
     deinit {
@@ -225,17 +220,22 @@ public final class PagedAttentionPlan: PoolJob, @unchecked Sendable {
     /// keeps no items, so `attend` computes nothing, and the forward pass fails.
     private func growPartials() {
         let wanted = Swift.max(partialFloats, 2 * partialCapacity)
-        for capacity in [wanted, partialFloats] {
-            let bytes = capacity * MemoryLayout<Float>.stride
-            guard canopy_growth_allowed(bytes) != 0, let raw = malloc(bytes) else { continue }
-            free(partials)
-            partials = raw.bindMemory(to: Float.self, capacity: capacity)
-            partialCapacity = capacity
-            return
-        }
+        for capacity in [wanted, partialFloats] where replacePartials(capacity: capacity) { return }
         canopy_scratch_note_failure(partialFloats * MemoryLayout<Float>.stride)
         items.removeAll(keepingCapacity: true)
         batchRows.removeAll(keepingCapacity: true)
+    }
+
+    /// Replaces `partials` (contents dropped) with room for `capacity` floats; false, with
+    /// nothing changed, when the memory is not to be had (exhausted, or the fault-injection
+    /// limit).
+    private func replacePartials(capacity: Int) -> Bool {
+        let bytes = capacity * MemoryLayout<Float>.stride
+        guard canopy_growth_allowed(bytes) != 0, let raw = malloc(bytes) else { return false }
+        free(partials)
+        partials = raw.bindMemory(to: Float.self, capacity: capacity)
+        partialCapacity = capacity
+        return true
     }
 
     /// One iteration of the current phase (see `PagedAttention.attend(plan:...)`).
