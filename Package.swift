@@ -46,7 +46,7 @@ let package = Package(
         // `canopy-bench single --windows 10`). No fast-math: the bits are the same.
         .target(
             name: "CCanopyKernels",
-            exclude: ["gemm_x86.inc", "gemm_groups_x86.inc", "gemm_tiles_x86.inc", "gemm_q4_1_x86.inc"],
+            exclude: ["gemm_x86.inc", "gemm_groups_x86.inc", "gemm_tiles_x86.inc", "gemm_q4_1_x86.inc", "gemm_q8_0_x86.inc"],
             cSettings: [.unsafeFlags(["-ffp-contract=off", "-O3"])]),
         // The GGUF container format: header, metadata, tensor infos, memory-mapped data.
         .target(name: "CanopyGGUF", dependencies: ["CanopyKernels"]),

@@ -5,7 +5,8 @@
 # verification windows (2-9). Three runs of the program, each the best of ROUNDS alternated
 # calls; it exits non-zero if the prototype differs in any bit from its scalar spelling.
 # Needs AVX-512 VNNI (the prototype has no other level); elsewhere it says so and does nothing.
-# Writes bench/results/<date>-<sha>-q8_0-block-sums.md and prints it.
+# Writes bench/results/<date>-<sha>-q8_0-block-sums.md and prints it. (The arithmetic is in the
+# engine since; bench/run-q8_0-gemm-ab.sh compares the engine's kernels across revisions.)
 #
 # Env: ROUNDS (20), TOKENS ("1 2 3 4 5 9").
 set -euo pipefail

@@ -9,6 +9,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+int64_t canopy_interleaved_group_rows(canopy_weight_type type) {
+    switch (type) {
+    case CANOPY_WEIGHT_Q4_1: return 8;
+    case CANOPY_WEIGHT_Q8_0: return 16;
+    default: return 0;
+    }
+}
+
 int32_t canopy_weight_lane_offset(canopy_weight_type type) {
     switch (type) {
     case CANOPY_WEIGHT_Q4_0: return 8;
@@ -182,15 +190,24 @@ static double dot_row_grouped_scalar(canopy_weight_type type, const uint8_t *row
     return ((total[0] + total[4]) + (total[2] + total[6])) + ((total[1] + total[5]) + (total[3] + total[7]));
 }
 
-/// Q4_1's arithmetic (canopy_kernels.h), row `r` of `job` (from its interleaved copy when it
-/// has one, which holds the same blocks) against token t, over column groups of `group`
-/// blocks (the whole row when 0): per block the exact int32 dot; lane (b - g0) mod 8 adds
-/// float(dot) × (d_w d_x) and m_w s_x with fmas; an ungrouped row returns
-/// hsum8(dots) + hsum8(mins), a grouped one the double lane totals of dots + mins, summed as
-/// hsum8 sums floats.
-static double dot_q4_1_scalar(const canopy_gemm_job *job, int64_t r, const canopy_q8_rows *x, int64_t t,
-                              int64_t group) {
+/// Row `r`'s block `b` as the file stores it (from the job's interleaved copy when it has
+/// one, which holds the same blocks), in `copy` when it has to be reassembled.
+static const uint8_t *file_block(const canopy_gemm_job *job, int64_t cols, int64_t r, int64_t b, uint8_t copy[34]) {
+    if (!job->interleaved) return (const uint8_t *)job->weights + r * job->row_bytes + b * canopy_block_bytes(job->type);
+    if (job->type == CANOPY_WEIGHT_Q4_1) canopy_q4_1_interleaved_block(job->interleaved, cols, r, b, copy);
+    else canopy_q8_0_interleaved_block(job->interleaved, cols, r, b, copy);
+    return copy;
+}
+
+/// The block-sums arithmetic of Q4_1 and Q8_0 (canopy_kernels.h), row `r` of `job` against
+/// token t, over column groups of `group` blocks (the whole row when 0): per block the exact
+/// int32 dot; lane (b - g0) mod 8 adds float(dot) × (d_w d_x) with an fma, and for Q4_1 a
+/// second set of lanes adds m_w s_x; an ungrouped row returns hsum8(dots) (+ hsum8(mins)), a
+/// grouped one the double lane totals of dots (+ mins), summed as hsum8 sums floats.
+static double dot_block_sums_scalar(const canopy_gemm_job *job, int64_t r, const canopy_q8_rows *x, int64_t t,
+                                    int64_t group) {
     const int64_t blocks = x->blocks;
+    const int has_min = canopy_has_min(job->type);
     const int8_t *xq = x->qs + t * x->cols;
     const float *xd = x->d + t * x->padded_blocks, *xs = x->s + t * x->padded_blocks;
     const int64_t size = group > 0 ? group : blocks;
@@ -200,22 +217,18 @@ static double dot_q4_1_scalar(const canopy_gemm_job *job, int64_t r, const canop
         const int64_t g1 = g0 + size < blocks ? g0 + size : blocks;
         for (int i = 0; i < 8; i++) acc[i] = mins[i] = 0.0f;
         for (int64_t b = g0; b < g1; b++) {
-            uint8_t copy[20];
-            const uint8_t *block = (const uint8_t *)job->weights + r * job->row_bytes + b * canopy_block_bytes(CANOPY_WEIGHT_Q4_1);
-            if (job->interleaved) {
-                canopy_q4_1_interleaved_block(job->interleaved, x->cols, r, b, copy);
-                block = copy;
-            }
+            uint8_t copy[34];
+            const uint8_t *block = file_block(job, x->cols, r, b, copy);
             int32_t dot = 0;
-            for (int j = 0; j < 32; j++) dot += weight_value(CANOPY_WEIGHT_Q4_1, block, j) * xq[32 * b + j];
+            for (int j = 0; j < 32; j++) dot += weight_value(job->type, block, j) * xq[32 * b + j];
             const int lane = (int)((b - g0) & 7);
             acc[lane] = fmaf((float)dot, read_half(block) * xd[b], acc[lane]);
-            mins[lane] = fmaf(read_half(block + 2), xs[b], mins[lane]);
+            if (has_min) mins[lane] = fmaf(read_half(block + 2), xs[b], mins[lane]);
         }
         if (group <= 0) break;
-        for (int i = 0; i < 8; i++) total[i] += (double)(acc[i] + mins[i]);
+        for (int i = 0; i < 8; i++) total[i] += has_min ? (double)(acc[i] + mins[i]) : (double)acc[i];
     }
-    if (group <= 0) return hsum8(acc) + hsum8(mins);
+    if (group <= 0) return has_min ? hsum8(acc) + hsum8(mins) : hsum8(acc);
     return ((total[0] + total[4]) + (total[2] + total[6])) + ((total[1] + total[5]) + (total[3] + total[7]));
 }
 
@@ -224,8 +237,8 @@ void canopy_gemm_rows_scalar(const canopy_q8_rows *x, const canopy_gemm_job *job
         const uint8_t *row = (const uint8_t *)job->weights + r * job->row_bytes;
         for (int64_t t = 0; t < x->tokens; t++) {
             const int64_t at = t * job->y_stride + r;
-            if (job->type == CANOPY_WEIGHT_Q4_1) {
-                const double sum = dot_q4_1_scalar(job, r, x, t, job->group_blocks);
+            if (canopy_has_block_sums(job->type)) {
+                const double sum = dot_block_sums_scalar(job, r, x, t, job->group_blocks);
                 if (job->group_blocks > 0 && job->y64) job->y64[at] = sum;
                 else job->y[at] = (float)sum;
                 continue;
@@ -249,17 +262,30 @@ typedef struct gemm_plan {
     int64_t tasks;
     int64_t granule;
     canopy_rows_kernel kernel;
-    canopy_rows_kernel q4_1_kernel;  // Q4_1 has its own arithmetic and kernels
+    canopy_rows_kernel q4_1_kernel;  // Q4_1 and Q8_0 have their own arithmetic and kernels
+    canopy_rows_kernel q8_0_kernel;
 } gemm_plan;
 
-/// A task boundary (in the jobs' concatenated rows) moved down to a multiple of 8 rows of
-/// the job it falls in when that job is interleaved (its kernels take whole groups of 8).
+/// The kernel of `plan` for `type`.
+static canopy_rows_kernel kernel_for(const gemm_plan *plan, canopy_weight_type type) {
+    switch (type) {
+    case CANOPY_WEIGHT_Q4_1: return plan->q4_1_kernel;
+    case CANOPY_WEIGHT_Q8_0: return plan->q8_0_kernel;
+    default: return plan->kernel;
+    }
+}
+
+/// A task boundary (in the jobs' concatenated rows) moved down to a whole group of the job it
+/// falls in when that job is interleaved (its kernels take whole groups of rows).
 /// Neighbouring tasks share their boundary, so the tasks still cover every row once.
 static int64_t snap_boundary(const gemm_plan *plan, int64_t at) {
     int64_t first = 0;
     for (int j = 0; j < plan->job_count; j++) {
         const int64_t end = first + plan->jobs[j].rows;
-        if (at < end) return plan->jobs[j].interleaved ? first + (at - first) / 8 * 8 : at;
+        if (at < end) {
+            const int64_t rows = plan->jobs[j].interleaved ? canopy_interleaved_group_rows(plan->jobs[j].type) : 1;
+            return first + (at - first) / rows * rows;
+        }
         first = end;
     }
     return at;
@@ -280,8 +306,7 @@ static void gemm_task(void *context, int64_t task) {
         const int64_t end = first + job->rows;
         if (lo < end) {
             const int64_t stop = hi < end ? hi : end;
-            const canopy_rows_kernel kernel = job->type == CANOPY_WEIGHT_Q4_1 ? plan->q4_1_kernel : plan->kernel;
-            kernel(plan->x, job, lo - first, stop - first);
+            kernel_for(plan, job->type)(plan->x, job, lo - first, stop - first);
             lo = stop;
         }
         first = end;
@@ -289,7 +314,8 @@ static void gemm_task(void *context, int64_t task) {
 }
 
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs, int job_count) {
-    gemm_plan plan = {x, jobs, job_count, 0, 1, 8, canopy_gemm_rows_scalar, canopy_gemm_rows_scalar};
+    gemm_plan plan = {x, jobs, job_count, 0, 1, 8, canopy_gemm_rows_scalar, canopy_gemm_rows_scalar,
+                      canopy_gemm_rows_scalar};
     for (int j = 0; j < job_count; j++) plan.total_rows += jobs[j].rows;
     if (plan.total_rows == 0 || x->tokens == 0) return;
 #if defined(__x86_64__)
@@ -297,11 +323,13 @@ void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_j
     case CANOPY_ISA_AVX512VNNI:
         plan.kernel = canopy_gemm_rows_vnni;
         plan.q4_1_kernel = canopy_gemm_rows_q4_1_vnni;
+        plan.q8_0_kernel = canopy_gemm_rows_q8_0_vnni;
         plan.granule = 16;  // its Q4_1 kernel takes pairs of 8-row groups
         break;
     case CANOPY_ISA_AVX2:
         plan.kernel = canopy_gemm_rows_avx2;
         plan.q4_1_kernel = canopy_gemm_rows_q4_1_avx2;
+        plan.q8_0_kernel = canopy_gemm_rows_q8_0_avx2;
         break;
     default: break;
     }

@@ -16,6 +16,9 @@ void canopy_gemm_rows_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, 
 /// Q4_1 jobs, row-major or interleaved, grouped or not (gemm_q4_1_x86.inc).
 void canopy_gemm_rows_q4_1_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 void canopy_gemm_rows_q4_1_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+/// Q8_0 jobs, row-major or interleaved, grouped or not (gemm_q8_0_x86.inc).
+void canopy_gemm_rows_q8_0_avx2(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
+void canopy_gemm_rows_q8_0_vnni(const canopy_q8_rows *x, const canopy_gemm_job *job, int64_t r0, int64_t r1);
 #endif
 
 /// Bytes of one block of 8 rows in `canopy_q4_1_interleave`'s layout: f16 d[8], f16 m[8],
@@ -29,6 +32,14 @@ void canopy_gemm_rows_q4_1_vnni(const canopy_q8_rows *x, const canopy_gemm_job *
 /// blocks ahead (8 ahead: about as without; 48 and 64: as 32). The AVX2 copy prefetches
 /// nothing (see interleaved_rows).
 #define CANOPY_Q4_1_PREFETCH_BLOCKS 32
+
+/// Bytes of one block of 16 rows in `canopy_q8_0_interleave`'s layout: f16 d[16], then 8
+/// registers of 64 bytes (register k: values 4k..4k+3 of every row, offset by 128).
+#define CANOPY_Q8_0_GROUP_BLOCK 544
+
+/// How far ahead, in blocks of its 16-row group, the AVX-512 VNNI Q8_0 kernel prefetches
+/// (about 13 KB, as the prototype in bench/kernel-layout/q8_0_block_sums.c measured best).
+#define CANOPY_Q8_0_PREFETCH_BLOCKS 24
 
 /// A grow-only scratch buffer owned by the calling thread (pool workers are persistent, so
 /// steady-state decoding allocates nothing). Returns NULL if memory is exhausted.
@@ -50,6 +61,12 @@ static inline int64_t canopy_block_bytes(canopy_weight_type type) {
 /// its unsigned values need no lane-base correction.
 static inline int canopy_has_min(canopy_weight_type type) {
     return type == CANOPY_WEIGHT_Q4_1 || type == CANOPY_WEIGHT_Q5_1;
+}
+
+/// Whether `type` has the block-sums arithmetic (Q4_1, Q8_0: an exact int32 per block), not
+/// the 8-lane one (canopy_kernels.h).
+static inline int canopy_has_block_sums(canopy_weight_type type) {
+    return type == CANOPY_WEIGHT_Q4_1 || type == CANOPY_WEIGHT_Q8_0;
 }
 
 /// Offset of the 16 nibble bytes in a 32-value block (after d, m and qh where present).

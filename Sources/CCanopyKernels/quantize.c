@@ -16,17 +16,18 @@ size_t canopy_q8_scratch_bytes(int64_t tokens, int64_t cols) {
     const int64_t qs = round_up(tokens * cols, 64);
     const int64_t scales = round_up(tokens * padded * 4, 64);
     const int64_t lanes = tokens * blocks * 32;
-    return (size_t)(qs + 2 * scales + lanes);
+    return (size_t)(qs + 3 * scales + lanes);
 }
 
-/// The per-block tail shared by every path: scales and lane bases from the int8 values.
+/// The per-block tail shared by every path: scales and lane and block bases from the int8 values.
 static inline void finish_block(const int8_t *q, float amax, int32_t offset, float *d, float *s,
-                                int32_t *lane_base) {
+                                int32_t *lane_base, int32_t *block_base) {
     const float dd = amax / 127.0f;
     int32_t sum = 0;
     for (int j = 0; j < 32; j++) sum += q[j];
     *d = canopy_half_to_float(canopy_float_to_half(dd));
     *s = canopy_half_to_float(canopy_float_to_half(dd * (float)sum));
+    *block_base = -offset * sum;
     if (offset != 0) {
         for (int i = 0; i < 8; i++) {
             lane_base[i] = -offset * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
@@ -35,7 +36,7 @@ static inline void finish_block(const int8_t *q, float amax, int32_t offset, flo
 }
 
 static void quantize_row_scalar(const float *x, int64_t blocks, int32_t offset, int8_t *qs, float *d,
-                                float *s, int32_t *lane_base) {
+                                float *s, int32_t *lane_base, int32_t *block_base) {
     for (int64_t b = 0; b < blocks; b++) {
         const float *xb = x + 32 * b;
         float amax = 0;
@@ -43,14 +44,14 @@ static void quantize_row_scalar(const float *x, int64_t blocks, int32_t offset, 
         const float id = amax != 0 ? 127.0f / amax : 0.0f;
         int8_t *q = qs + 32 * b;
         for (int j = 0; j < 32; j++) q[j] = (int8_t)nearbyintf(xb[j] * id);  // default mode: ties to even
-        finish_block(q, amax, offset, d + b, s + b, lane_base + 8 * b);
+        finish_block(q, amax, offset, d + b, s + b, lane_base + 8 * b, block_base + b);
     }
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma,f16c")))
 static void quantize_row_avx2(const float *x, int64_t blocks, int32_t offset, int8_t *qs, float *d,
-                              float *s, int32_t *lane_base) {
+                              float *s, int32_t *lane_base, int32_t *block_base) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < blocks; b++) {
         const float *xb = x + 32 * b;
@@ -83,6 +84,7 @@ static void quantize_row_avx2(const float *x, int64_t blocks, int32_t offset, in
         const float dd = amax / 127.0f;
         d[b] = _cvtsh_ss(_cvtss_sh(dd, 0));
         s[b] = _cvtsh_ss(_cvtss_sh(dd * (float)sum, 0));
+        block_base[b] = -offset * sum;
         if (offset != 0) {
             _mm256_storeu_si256((__m256i *)(lane_base + 8 * b), _mm256_mullo_epi32(quads, _mm256_set1_epi32(-offset)));
         }
@@ -98,14 +100,14 @@ typedef struct quantize_job {
 } quantize_job;
 
 static void quantize_blocks(const float *x, int64_t blocks, int32_t offset, int8_t *qs, float *d, float *s,
-                            int32_t *lanes) {
+                            int32_t *lanes, int32_t *block_base) {
 #if defined(__x86_64__)
     if (canopy_isa_active() >= CANOPY_ISA_AVX2) {
-        quantize_row_avx2(x, blocks, offset, qs, d, s, lanes);
+        quantize_row_avx2(x, blocks, offset, qs, d, s, lanes, block_base);
         return;
     }
 #endif
-    quantize_row_scalar(x, blocks, offset, qs, d, s, lanes);
+    quantize_row_scalar(x, blocks, offset, qs, d, s, lanes, block_base);
 }
 
 /// RMSNorm of one row, quantized block by block as it is produced, so the normalised row is
@@ -113,7 +115,7 @@ static void quantize_blocks(const float *x, int64_t blocks, int32_t offset, int8
 /// (sum of squares in double, in order; no contraction), so the values quantized are the
 /// same bits the unfused path would quantize.
 static void quantize_normalized_row(const float *x, const float *w, float epsilon, int64_t cols, int32_t offset,
-                                    int8_t *qs, float *d, float *s, int32_t *lanes) {
+                                    int8_t *qs, float *d, float *s, int32_t *lanes, int32_t *block_base) {
     double sum = 0;
     for (int64_t i = 0; i < cols; i++) {
         const double v = x[i];
@@ -124,7 +126,7 @@ static void quantize_normalized_row(const float *x, const float *w, float epsilo
     float normalized[32];
     for (int64_t b = 0; b < cols / 32; b++) {
         for (int j = 0; j < 32; j++) normalized[j] = (x[32 * b + j] * scale) * w[32 * b + j];
-        quantize_blocks(normalized, 1, offset, qs + 32 * b, d + b, s + b, lanes + 8 * b);
+        quantize_blocks(normalized, 1, offset, qs + 32 * b, d + b, s + b, lanes + 8 * b, block_base + b);
     }
 }
 
@@ -134,13 +136,16 @@ static void quantize_token(void *context, int64_t t) {
     const float *x = job->x + t * r->cols;
     int8_t *qs = r->qs + t * r->cols;
     float *d = r->d + t * r->padded_blocks, *s = r->s + t * r->padded_blocks;
-    int32_t *lanes = r->lane_base + t * r->blocks * 8;
+    int32_t *lanes = r->lane_base + t * r->blocks * 8, *block_base = r->block_base + t * r->padded_blocks;
     if (job->norm_weight) {
-        quantize_normalized_row(x, job->norm_weight, job->epsilon, r->cols, r->lane_offset, qs, d, s, lanes);
+        quantize_normalized_row(x, job->norm_weight, job->epsilon, r->cols, r->lane_offset, qs, d, s, lanes, block_base);
     } else {
-        quantize_blocks(x, r->blocks, r->lane_offset, qs, d, s, lanes);
+        quantize_blocks(x, r->blocks, r->lane_offset, qs, d, s, lanes, block_base);
     }
-    for (int64_t b = r->blocks; b < r->padded_blocks; b++) d[b] = s[b] = 0;
+    for (int64_t b = r->blocks; b < r->padded_blocks; b++) {
+        d[b] = s[b] = 0;
+        block_base[b] = 0;
+    }
 }
 
 static void quantize(canopy_pool *pool, const float *x, const float *norm_weight, float epsilon, int64_t tokens,
@@ -157,6 +162,8 @@ static void quantize(canopy_pool *pool, const float *x, const float *norm_weight
     out->d = (float *)p;
     p += round_up(tokens * padded * 4, 64);
     out->s = (float *)p;
+    p += round_up(tokens * padded * 4, 64);
+    out->block_base = (int32_t *)p;
     p += round_up(tokens * padded * 4, 64);
     out->lane_base = (int32_t *)p;
     quantize_job job = {x, out, norm_weight, epsilon};

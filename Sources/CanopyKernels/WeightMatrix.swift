@@ -1,3 +1,4 @@
+import CCanopyKernels
 /// A read-only row-major matrix in GGML blocks: `rows` rows of `cols` values, each row
 /// `type.byteCount(forElements: cols)` bytes, contiguous.
 ///
@@ -15,17 +16,17 @@ public struct WeightMatrix: @unchecked Sendable {
     public let data: UnsafeRawPointer
     /// Bytes per row.
     public let rowBytes: Int
-    /// Q4_1 only, optional: the same values with 8 rows side by side
-    /// (`canopy_q4_1_interleave`), which the integer kernels read instead of `data` (the
-    /// same bits, faster). Row 8g starts at `interleaved + 8g · rowBytes`.
+    /// Q4_1 and Q8_0 only, optional: the same values with `interleavedGroupRows(of: type)`
+    /// rows side by side (`canopy_q4_1_interleave`, `canopy_q8_0_interleave`), which the
+    /// integer kernels read instead of `data` (the same bits, faster). Row n·g of a group of
+    /// n rows starts at `interleaved + n·g · rowBytes`.
     public let interleaved: UnsafeRawPointer?
 
     /// Wraps `rows × cols` values of `type` stored at `data`, and optionally their
     /// interleaved copy.
     ///
     /// - Precondition: `type.isDequantizable`, `rows >= 0`, and `cols` is a non-negative
-    ///   multiple of `type.blockSize`; with `interleaved`, `type` is Q4_1 and `rows` a
-    ///   multiple of 8.
+    ///   multiple of `type.blockSize`; with `interleaved`, `canInterleave(type:rows:)`.
     public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, interleaved: UnsafeRawPointer? = nil) {
         precondition(type.isDequantizable, "WeightMatrix: type \(type) is not supported")
         precondition(rows >= 0, "WeightMatrix: negative row count \(rows)")
@@ -33,8 +34,8 @@ public struct WeightMatrix: @unchecked Sendable {
             preconditionFailure(
                 "WeightMatrix: \(cols) columns is not a whole number of \(type) blocks")
         }
-        precondition(interleaved == nil || (type == .q4_1 && rows % 8 == 0),
-                     "WeightMatrix: only Q4_1 matrices of whole 8-row groups are interleaved")
+        precondition(interleaved == nil || Self.canInterleave(type: type, rows: rows),
+                     "WeightMatrix: only Q4_1 and Q8_0 matrices of whole groups of rows are interleaved")
         self.type = type
         self.rows = rows
         self.cols = cols
@@ -43,9 +44,16 @@ public struct WeightMatrix: @unchecked Sendable {
         self.interleaved = interleaved
     }
 
-    /// Whether `canopy_q4_1_interleave` takes a matrix of this type and shape.
+    /// Rows side by side in the interleaved copy of a `type` matrix (8 for Q4_1, 16 for
+    /// Q8_0), or 0 for types the integer kernels read only as the file stores them.
+    public static func interleavedGroupRows(of type: GGMLType) -> Int {
+        MatMul.integerKernelType(type).map { Int(canopy_interleaved_group_rows($0)) } ?? 0
+    }
+
+    /// Whether a matrix of this type and shape can have an interleaved copy.
     public static func canInterleave(type: GGMLType, rows: Int) -> Bool {
-        type == .q4_1 && rows % 8 == 0
+        let group = interleavedGroupRows(of: type)
+        return group > 0 && rows % group == 0
     }
 
     /// The first byte of row `r`.

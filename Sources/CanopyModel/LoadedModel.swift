@@ -58,7 +58,7 @@ public final class LoadedModel: Sendable {
     /// Bytes of weights this process holds in memory: the file's tensors it read whole plus
     /// its parts of the split ones (under tensor parallelism about 1/ranks of the matrices).
     public let residentWeightBytes: Int
-    /// Bytes of the interleaved copies of Q4_1 matrices the kernels read (part of
+    /// Bytes of the interleaved copies of Q4_1 and Q8_0 matrices the kernels read (part of
     /// `residentWeightBytes`; 0 under a weight memory budget, which they would not fit).
     public let interleavedWeightBytes: Int
 
@@ -159,7 +159,7 @@ public final class LoadedModel: Sendable {
         do {
             let store = WeightStore(
                 file: file, expertCache: expertCache, residency: weightResidency,
-                interleavesQ4_1: precision == .quantizedActivations && weightMemoryBytes == nil)
+                interleavesWeights: precision == .quantizedActivations && weightMemoryBytes == nil)
             if let exchange {
                 model = try ModelArchitectures.load(
                     store: store, config: config, precision: precision, shard: shard, stage: stage, exchange: exchange)

@@ -8,10 +8,11 @@ extension WeightMatrix {
     }
 
     /// The matrix of rows `range` only, viewing the same bytes (and the interleaved copy's,
-    /// when the range is whole groups of 8 rows of it).
+    /// when the range is whole groups of its rows).
     func rows(_ range: Range<Int>) -> WeightMatrix {
         precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside a matrix of \(rows) rows")
-        let whole = range.lowerBound % 8 == 0 && range.count % 8 == 0
+        let group = Self.interleavedGroupRows(of: type)
+        let whole = group > 0 && range.lowerBound % group == 0 && range.count % group == 0
         return WeightMatrix(type: type, rows: range.count, cols: cols, data: row(range.lowerBound),
                             interleaved: whole ? interleaved.map { $0 + range.lowerBound * rowBytes } : nil)
     }

@@ -82,7 +82,7 @@ struct Daemon {
         }
         defer { parallel?.stop(logger: logger) }
         if loaded.interleavedWeightBytes > 0 {
-            logger.info("weights: Q4_1 matrices also held interleaved for the kernels (\(loaded.interleavedWeightBytes) bytes more; none under --weight-memory)")
+            logger.info("weights: Q4_1 and Q8_0 matrices also held interleaved for the kernels (\(loaded.interleavedWeightBytes) bytes more; none under --weight-memory)")
         }
         if let residency = loaded.weightResidency {
             logger.info("\(residency.placement)")

@@ -1,4 +1,10 @@
-// A proposed arithmetic for Q8_0 products, measured against the engine's: not in the engine.
+// A proposed arithmetic for Q8_0 products, measured against the engine's of the time.
+//
+// Landed since in the engine (gemm_q8_0.c, gemm_q8_0_x86.inc: the same arithmetic and 16-row
+// layout, with AVX2 and row-major kernels beside this one; bench/run-q8_0-gemm-ab.sh compares
+// revisions). This program is the record of the measurement that led there
+// (bench/results/2026-12-07-1101a43-q8_0-block-sums.md); run on a later revision, its
+// "engine" is the engine's row-major Q8_0 kernel, whose results it then equals bit for bit.
 //
 // The engine's Q8_0 arithmetic (canopy_kernels.h, canopy_gemm) splits each block's integer dot
 // into 8 lanes of 4 products and converts, scales and accumulates every lane in float: one

@@ -92,8 +92,10 @@ void canopy_pool_run(canopy_pool *pool, int64_t tasks, canopy_task_fn fn, void *
 ///  - s[t * padded_blocks + b]: Q8_1's f16(d_unrounded * Σ qs) (used by Q4_1/Q5_1 weights);
 ///  - lane_base[(t * blocks + b) * 8 + i]: −k · Σ of values 4i..4i+3, the integer
 ///    correction for weights stored with an offset k (128 for Q8_0, 16 for Q5_0, 8 for Q4_0),
-///    or unused.
-/// Padding entries of d and s are 0.
+///    or unused;
+///  - block_base[t * padded_blocks + b]: −k · Σ of the block's 32 values (the correction of
+///    a whole block: Q8_0's interleaved copy holds its weights offset by 128).
+/// Padding entries of d, s and block_base are 0.
 typedef struct canopy_q8_rows {
     int64_t tokens;
     int64_t cols;
@@ -103,6 +105,7 @@ typedef struct canopy_q8_rows {
     float *d;
     float *s;
     int32_t *lane_base;
+    int32_t *block_base;
     int32_t lane_offset;
 } canopy_q8_rows;
 
@@ -202,8 +205,9 @@ typedef struct canopy_gemm_job {
     int64_t y_stride;
     int64_t group_blocks;
     double *y64;
-    /// Q4_1 only, optional: the same matrix in `canopy_q4_1_interleave`'s layout (rows a
-    /// multiple of 8), which the kernels then read instead of `weights`. The same bits either way.
+    /// Q4_1 and Q8_0 only, optional: the same matrix in `canopy_q4_1_interleave`'s layout
+    /// (rows a multiple of 8) or `canopy_q8_0_interleave`'s (rows a multiple of 16), which the
+    /// kernels then read instead of `weights`. The same bits either way.
     const void *interleaved;
 } canopy_gemm_job;
 
@@ -217,21 +221,37 @@ int canopy_q4_1_interleave(const void *rows, int64_t row_count, int64_t cols, vo
 /// Row `r`'s block `b` of an interleaved Q4_1 matrix of `cols` columns, as the file's 20 bytes.
 void canopy_q4_1_interleaved_block(const void *interleaved, int64_t cols, int64_t r, int64_t b, uint8_t out[20]);
 
+/// Rows side by side in the interleaved copy of a `type` matrix (Q4_1: 8, Q8_0: 16), whose
+/// row count must be a multiple of it; 0 for types without an interleaved layout.
+int64_t canopy_interleaved_group_rows(canopy_weight_type type);
+
+/// Copies a Q8_0 matrix (`rows` × `cols`, rows a multiple of 16, cols of 32) into `out` (the
+/// same byte count) with 16 rows side by side: for rows 16g..16g+15 and block b, 544 bytes
+/// at ((g · cols/32) + b) · 544: the 16 rows' f16 d, then 8 registers of 64 bytes, register k
+/// holding values 4k..4k+3 of each row (row i at 4i) offset by 128 (stored as q ^ 0x80, an
+/// unsigned byte). One 64-byte load then serves 16 rows. Returns 0, or -1 (nothing written)
+/// for other shapes.
+int canopy_q8_0_interleave(const void *rows, int64_t row_count, int64_t cols, void *out);
+
+/// Row `r`'s block `b` of an interleaved Q8_0 matrix of `cols` columns, as the file's 34 bytes.
+void canopy_q8_0_interleaved_block(const void *interleaved, int64_t cols, int64_t r, int64_t b, uint8_t out[34]);
+
 /// Multiplies every job's matrix by the same quantized activations `x` (all with x->cols
 /// columns and x->lane_offset equal to `canopy_weight_lane_offset` of every job's type),
 /// splitting rows of all jobs across the pool in one fork-join.
 ///
 /// Each output is computed by one fixed sequence of operations, whatever the number of
 /// tokens, the tiling, the thread split, the weight layout or the instruction set — so
-/// results are bitwise independent of batch composition. Q4_0, Q5_0, Q5_1, Q8_0: per block b
-/// the integer dot is split into 8 lanes of 4 products; lanes are scaled by d_w·d_x and
-/// accumulated with FMA into an even-block and an odd-block accumulator; Q5_1 adds Σ m_w·s_x
-/// accumulated over 8 lanes of blocks; the lanes are summed as
-/// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). Q4_1: per block b the exact int32 Σ q_w·q_x of its
-/// 32 products; lane b mod 8 of 8 float accumulators adds float(Σ)·(d_w·d_x) with an FMA, lane
-/// b mod 8 of 8 more adds m_w·s_x with an FMA; the result is the lane sum of the first plus
-/// that of the second (grouped: lanes counted from the group's first block, and each lane's
-/// first + second goes into its double total).
+/// results are bitwise independent of batch composition. Q4_0, Q5_0, Q5_1 (the 8-lane
+/// arithmetic): per block b the integer dot is split into 8 lanes of 4 products; lanes are
+/// scaled by d_w·d_x and accumulated with FMA into an even-block and an odd-block
+/// accumulator; Q5_1 adds Σ m_w·s_x accumulated over 8 lanes of blocks; the lanes are summed
+/// as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). Q4_1 and Q8_0 (the block-sums arithmetic, which is
+/// also llama.cpp's): per block b the exact int32 Σ q_w·q_x of its 32 products; lane b mod 8
+/// of 8 float accumulators adds float(Σ)·(d_w·d_x) with an FMA; for Q4_1, lane b mod 8 of 8
+/// more adds m_w·s_x with an FMA; the result is the lane sum of the first (plus that of the
+/// second) (grouped: lanes counted from the group's first block, and each lane's first
+/// (+ second) goes into its double total).
 void canopy_gemm(canopy_pool *pool, const canopy_q8_rows *x, const canopy_gemm_job *jobs,
                  int job_count);
 

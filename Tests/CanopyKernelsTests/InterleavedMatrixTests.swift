@@ -3,22 +3,32 @@ import Testing
 
 @testable import CanopyKernels
 
-/// Q4_1 matrices with an interleaved copy (`canopy_q4_1_interleave`, `WeightMatrix.interleaved`):
-/// the copy holds the same blocks, and the kernels that read it compute the row-major
-/// kernels' bits at every level, token count, grouping and thread split. (The row-major
-/// results themselves are checked against ggml's formula and a float64 product elsewhere.)
-@Suite("Interleaved Q4_1 weights", .serialized)
-struct InterleavedQ4_1Tests {
+/// Q4_1 and Q8_0 matrices with an interleaved copy (`canopy_q4_1_interleave`,
+/// `canopy_q8_0_interleave`, `WeightMatrix.interleaved`): the copy holds the same blocks, and
+/// the kernels that read it compute the row-major kernels' bits at every level, token count,
+/// grouping and thread split. (The row-major results themselves are checked against the
+/// scalar reference, ggml's formula and a float64 product elsewhere.)
+@Suite("Interleaved Q4_1 and Q8_0 weights", .serialized)
+struct InterleavedMatrixTests {
+    static let types: [GGMLType] = [.q4_1, .q8_0]
+
+    /// Interleaves `rows` x `cols` of `type` from `source` into `out`; the C function's status.
+    static func interleave(_ type: GGMLType, _ source: UnsafeRawPointer, rows: Int, cols: Int,
+                           into out: UnsafeMutableRawPointer) -> Int32 {
+        type == .q4_1 ? canopy_q4_1_interleave(source, Int64(rows), Int64(cols), out)
+                      : canopy_q8_0_interleave(source, Int64(rows), Int64(cols), out)
+    }
+
     /// Runs `body` with `m` as a matrix that carries an interleaved copy.
     static func withInterleaved<R>(_ m: TestMatrix, _ body: (WeightMatrix) -> R) -> R {
         var copy = [UInt8](repeating: 0, count: m.bytes.count)
         let status = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { canopy_q4_1_interleave(src.baseAddress!, Int64(m.rows), Int64(m.cols), $0.baseAddress!) }
+            copy.withUnsafeMutableBytes { interleave(m.type, src.baseAddress!, rows: m.rows, cols: m.cols, into: $0.baseAddress!) }
         }
         precondition(status == 0)
         return m.bytes.withUnsafeBytes { src in
             copy.withUnsafeBytes { packed in
-                body(WeightMatrix(type: .q4_1, rows: m.rows, cols: m.cols, data: src.baseAddress!, interleaved: packed.baseAddress!))
+                body(WeightMatrix(type: m.type, rows: m.rows, cols: m.cols, data: src.baseAddress!, interleaved: packed.baseAddress!))
             }
         }
     }
@@ -44,38 +54,48 @@ struct InterleavedQ4_1Tests {
         return y.map(\.bitPattern)
     }
 
-    @Test("the copy holds every block of every row, and other shapes are refused")
-    func blocksSurvive() throws {
-        let m = try TestMatrix.fromFixtures(.q4_1, rows: 24, cols: 608, seed: 3)
+    @Test("the copy holds every block of every row, and other shapes are refused", arguments: types)
+    func blocksSurvive(type: GGMLType) throws {
+        let group = WeightMatrix.interleavedGroupRows(of: type)
+        let rows = 3 * group, blockBytes = type.typeSize
+        let m = try TestMatrix.fromFixtures(type, rows: rows, cols: 608, seed: 3)
         var copy = [UInt8](repeating: 0, count: m.bytes.count)
         let status = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { canopy_q4_1_interleave(src.baseAddress!, 24, 608, $0.baseAddress!) }
+            copy.withUnsafeMutableBytes { Self.interleave(type, src.baseAddress!, rows: rows, cols: 608, into: $0.baseAddress!) }
         }
         #expect(status == 0)
         #expect(copy != m.bytes)  // a different layout, not a copy of the rows
-        let rowBytes = 19 * 20
-        var block = [UInt8](repeating: 0, count: 20)
-        for r in 0..<24 {
+        let rowBytes = 19 * blockBytes
+        var block = [UInt8](repeating: 0, count: blockBytes)
+        for r in 0..<rows {
             for b in 0..<19 {
-                copy.withUnsafeBytes { canopy_q4_1_interleaved_block($0.baseAddress!, 608, Int64(r), Int64(b), &block) }
-                #expect(Array(m.bytes[(r * rowBytes + 20 * b)..<(r * rowBytes + 20 * b + 20)]) == block, "row \(r) block \(b)")
+                copy.withUnsafeBytes {
+                    if type == .q4_1 {
+                        canopy_q4_1_interleaved_block($0.baseAddress!, 608, Int64(r), Int64(b), &block)
+                    } else {
+                        canopy_q8_0_interleaved_block($0.baseAddress!, 608, Int64(r), Int64(b), &block)
+                    }
+                }
+                let start = r * rowBytes + blockBytes * b
+                #expect(Array(m.bytes[start..<(start + blockBytes)]) == block, "row \(r) block \(b)")
             }
         }
         let refused = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { canopy_q4_1_interleave(src.baseAddress!, 20, 608, $0.baseAddress!) }
+            copy.withUnsafeMutableBytes { Self.interleave(type, src.baseAddress!, rows: rows - 4, cols: 608, into: $0.baseAddress!) }
         }
         #expect(refused == -1)
+        #expect(!WeightMatrix.canInterleave(type: type, rows: rows - 4) && WeightMatrix.canInterleave(type: type, rows: rows))
     }
 
-    @Test("interleaved equals row-major bit for bit: every level, token count and column grouping")
-    func equalsRowMajor() throws {
+    @Test("interleaved equals row-major bit for bit: every level, token count and column grouping", arguments: types)
+    func equalsRowMajor(type: GGMLType) throws {
         defer { InstructionSet.select(InstructionSet.ceiling) }
         // 608 columns = 19 blocks (a tail of 3 past 16); 5 tokens split 3 + 2, 70 cross the
         // 64-token tile, 17 the 12-token tile; groups of 7 blocks end mid-lane and leave a short
         // last group. 40 rows are an odd number of 8-row groups (the VNNI kernel takes them in
-        // pairs); 160 columns, 5 blocks, leave lanes no block reaches.
-        for (rows, cols, seed) in [(48, 608, 11), (40, 608, 13), (32, 160, 12)] {
-            let m = try TestMatrix.fromFixtures(.q4_1, rows: rows, cols: cols, seed: UInt64(seed))
+        // pairs; Q8_0's groups are 16 rows); 160 columns, 5 blocks, leave lanes no block reaches.
+        for (rows, cols, seed) in [(48, 608, 11), (type == .q4_1 ? 40 : 80, 608, 13), (32, 160, 12)] {
+            let m = try TestMatrix.fromFixtures(type, rows: rows, cols: cols, seed: UInt64(seed))
             for tokens in [1, 2, 3, 4, 5, 9, 17, 70] {
                 let x = randomActivations(tokens: tokens, cols: cols, seed: UInt64(100 + tokens))
                 var levels = 0
@@ -95,14 +115,14 @@ struct InterleavedQ4_1Tests {
         }
     }
 
-    @Test("one pass over row-major and interleaved jobs at unaligned offsets computes each one's bits")
-    func mixedPass() throws {
+    @Test("one pass over row-major and interleaved jobs at unaligned offsets computes each one's bits", arguments: types)
+    func mixedPass(type: GGMLType) throws {
         // 17 row-major rows first put the interleaved jobs at offsets that are not multiples
-        // of 8, so the threads' row ranges are moved onto their 8-row groups.
+        // of 8 (or 16), so the threads' row ranges are moved onto their groups of rows.
         let (cols, tokens) = (576, 6)
-        let plain = try TestMatrix.fromFixtures(.q4_1, rows: 17, cols: cols, seed: 21)
-        let a = try TestMatrix.fromFixtures(.q4_1, rows: 64, cols: cols, seed: 22)
-        let b = try TestMatrix.fromFixtures(.q4_1, rows: 40, cols: cols, seed: 23)
+        let plain = try TestMatrix.fromFixtures(type, rows: 17, cols: cols, seed: 21)
+        let a = try TestMatrix.fromFixtures(type, rows: 64, cols: cols, seed: 22)
+        let b = try TestMatrix.fromFixtures(type, rows: type == .q4_1 ? 40 : 48, cols: cols, seed: 23)
         let x = randomActivations(tokens: tokens, cols: cols, seed: 24)
         let separate = [plain, a, b].map { m in m.withMatrix { Self.product($0, x, tokens: tokens) } }
         let counts = [plain, a, b].map { $0.rows * tokens }
