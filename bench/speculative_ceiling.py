@@ -14,7 +14,7 @@ output it replays:
   the length p that maximises the expected tokens 1 + a0 + a0 a1 + ... + a0 ... a(p-1) over
   the step's cost, where a_j is the smaller of the sequence's acceptance estimate (a moving
   estimate: prior 0.8, rate 0.3, recovery 0.05) and 1 - 1 / (L + j);
-- canopy before 2026-12-08: the same with a_j the estimate alone (no match length);
+- canopy before 1101a43: the same with a_j the estimate alone (no match length);
 - canopy's occurrence, perfect length: the occurrence the engine would copy, proposed for
   exactly as many tokens as it gets right (nothing when its first is wrong): what a perfect
   choice of length alone would give;
@@ -154,7 +154,7 @@ def main():
     print("| proposer | tokens per step | modelled decode speed-up |")
     print("|---|---:|---:|")
     for name, propose in [("canopy (n-gram 4..2, length for most tokens per step time, by match length)", canopy_policy(maximum)),
-                          ("canopy before 2026-12-08 (length by the acceptance estimate alone)", canopy_policy(maximum, by_match=False)),
+                          ("canopy before 1101a43 (length by the acceptance estimate alone)", canopy_policy(maximum, by_match=False)),
                           ("canopy's occurrence, perfect length", canopy_occurrence_perfect_length(maximum)),
                           ("oracle, suffixes of 2..8", oracle(maximum, 2)),
                           ("oracle, suffixes of 1..8", oracle(maximum, 1))]:
