@@ -91,8 +91,8 @@ void canopy_pool_run(canopy_pool *pool, int64_t tasks, canopy_task_fn fn, void *
 ///  - d[t * padded_blocks + b]: the scale, f16-rounded as ggml stores it;
 ///  - s[t * padded_blocks + b]: Q8_1's f16(d_unrounded * Σ qs) (used by Q4_1/Q5_1 weights);
 ///  - lane_base[(t * blocks + b) * 8 + i]: −k · Σ of values 4i..4i+3, the integer
-///    correction for weights stored with an offset k (128 for Q8_0, 16 for Q5_0, 8 for Q4_0),
-///    or unused;
+///    correction for weights stored with an offset k (16 for Q5_0, 8 for Q4_0; also filled
+///    for Q8_0's 128, whose kernels read block_base), or unused;
 ///  - block_base[t * padded_blocks + b]: −k · Σ of the block's 32 values (the correction of
 ///    a whole block: Q8_0's interleaved copy holds its weights offset by 128).
 /// Padding entries of d, s and block_base are 0.
