@@ -50,6 +50,21 @@ public struct WeightMatrix: @unchecked Sendable {
         MatMul.integerKernelType(type).map { Int(canopy_interleaved_group_rows($0)) } ?? 0
     }
 
+    /// Writes the interleaved copy of a `type` matrix of `rows` × `cols` values stored at
+    /// `source` into `destination` (the same byte count): `canopy_q4_1_interleave` or
+    /// `canopy_q8_0_interleave`. Returns false, writing nothing, when the type has no
+    /// interleaved layout or the C function refuses the shape (rows not a whole number of
+    /// groups: see `canInterleave`).
+    public static func interleave(
+        type: GGMLType, rows: Int, cols: Int, from source: UnsafeRawPointer, into destination: UnsafeMutableRawPointer
+    ) -> Bool {
+        guard interleavedGroupRows(of: type) > 0 else { return false }
+        let status = type == .q4_1
+            ? canopy_q4_1_interleave(source, Int64(rows), Int64(cols), destination)
+            : canopy_q8_0_interleave(source, Int64(rows), Int64(cols), destination)
+        return status == 0
+    }
+
     /// Whether a matrix of this type and shape can have an interleaved copy.
     public static func canInterleave(type: GGMLType, rows: Int) -> Bool {
         let group = interleavedGroupRows(of: type)

@@ -75,10 +75,8 @@ public final class WeightStore: Sendable {
         let copy = interleavedCopies.withLock { copies in
             if let copy = copies[key] { return copy }
             let copy = PageMemory(byteCount: m.rows * m.rowBytes)
-            let status = m.type == .q4_1
-                ? canopy_q4_1_interleave(m.data, Int64(m.rows), Int64(m.cols), copy.base)
-                : canopy_q8_0_interleave(m.data, Int64(m.rows), Int64(m.cols), copy.base)
-            precondition(status == 0, "the interleaving of \(m.type) refused a checked shape")
+            let done = WeightMatrix.interleave(type: m.type, rows: m.rows, cols: m.cols, from: m.data, into: copy.base)
+            precondition(done, "the interleaving of \(m.type) refused a checked shape")
             copies[key] = copy
             return copy
         }

@@ -12,20 +12,15 @@ import Testing
 struct InterleavedMatrixTests {
     static let types: [GGMLType] = [.q4_1, .q8_0]
 
-    /// Interleaves `rows` x `cols` of `type` from `source` into `out`; the C function's status.
-    static func interleave(_ type: GGMLType, _ source: UnsafeRawPointer, rows: Int, cols: Int,
-                           into out: UnsafeMutableRawPointer) -> Int32 {
-        type == .q4_1 ? canopy_q4_1_interleave(source, Int64(rows), Int64(cols), out)
-                      : canopy_q8_0_interleave(source, Int64(rows), Int64(cols), out)
-    }
-
     /// Runs `body` with `m` as a matrix that carries an interleaved copy.
     static func withInterleaved<R>(_ m: TestMatrix, _ body: (WeightMatrix) -> R) -> R {
         var copy = [UInt8](repeating: 0, count: m.bytes.count)
         let status = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { interleave(m.type, src.baseAddress!, rows: m.rows, cols: m.cols, into: $0.baseAddress!) }
+            copy.withUnsafeMutableBytes {
+                WeightMatrix.interleave(type: m.type, rows: m.rows, cols: m.cols, from: src.baseAddress!, into: $0.baseAddress!)
+            }
         }
-        precondition(status == 0)
+        precondition(status)
         return m.bytes.withUnsafeBytes { src in
             copy.withUnsafeBytes { packed in
                 body(WeightMatrix(type: m.type, rows: m.rows, cols: m.cols, data: src.baseAddress!, interleaved: packed.baseAddress!))
@@ -61,9 +56,11 @@ struct InterleavedMatrixTests {
         let m = try TestMatrix.fromFixtures(type, rows: rows, cols: 608, seed: 3)
         var copy = [UInt8](repeating: 0, count: m.bytes.count)
         let status = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { Self.interleave(type, src.baseAddress!, rows: rows, cols: 608, into: $0.baseAddress!) }
+            copy.withUnsafeMutableBytes {
+                WeightMatrix.interleave(type: type, rows: rows, cols: 608, from: src.baseAddress!, into: $0.baseAddress!)
+            }
         }
-        #expect(status == 0)
+        #expect(status)
         #expect(copy != m.bytes)  // a different layout, not a copy of the rows
         let rowBytes = 19 * blockBytes
         var block = [UInt8](repeating: 0, count: blockBytes)
@@ -81,9 +78,11 @@ struct InterleavedMatrixTests {
             }
         }
         let refused = m.bytes.withUnsafeBytes { src in
-            copy.withUnsafeMutableBytes { Self.interleave(type, src.baseAddress!, rows: rows - 4, cols: 608, into: $0.baseAddress!) }
+            copy.withUnsafeMutableBytes {
+                WeightMatrix.interleave(type: type, rows: rows - 4, cols: 608, from: src.baseAddress!, into: $0.baseAddress!)
+            }
         }
-        #expect(refused == -1)
+        #expect(!refused)  // the C function's own check of the shape
         #expect(!WeightMatrix.canInterleave(type: type, rows: rows - 4) && WeightMatrix.canInterleave(type: type, rows: rows))
     }
 
